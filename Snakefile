@@ -1,0 +1,31 @@
+# circuitflow: brain atlas + cells -> synthesized morphologies -> pruned connectome.
+# Targets: see `snakemake -n` (the default target lists them) or README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.20")
+
+
+# A --configfile on the command line replaces the example config entirely, so that a config
+# holding only `out_dir` and one stage runs that stage alone.
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+
+
+if "synthesis" in config:
+
+    include: "workflow/rules/synthesis.smk"
+
+
+if "prune" in config:
+
+    include: "workflow/rules/prune.smk"
+
+
+include: "workflow/rules/targets.smk"
