@@ -23,6 +23,11 @@ if "synthesis" in config:
     include: "workflow/rules/synthesis.smk"
 
 
+if "detect" in config:
+
+    include: "workflow/rules/detect.smk"
+
+
 if "prune" in config:
 
     include: "workflow/rules/prune.smk"
