@@ -1,0 +1,80 @@
+"""Cell collections (SONATA nodes or MVD3) read and written with voxcell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from voxcell import CellCollection
+
+
+class CellsFileError(ValueError):
+    """A cells file is missing, unreadable or holds values we cannot use."""
+
+
+def cells_format(path: str | os.PathLike) -> str:
+    """'mvd3' for a name ending in mvd3 (any case), else 'sonata' (voxcell's and region-grower's rule)."""
+    return "mvd3" if str(path).lower().endswith("mvd3") else "sonata"
+
+
+def count_cells(path: str | os.PathLike) -> int:
+    """Number of cells in a SONATA (single population) or MVD3 file, without loading it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CellsFileError(f"cells file not found: {path}")
+    try:
+        with h5py.File(path, "r") as h5f:
+            if cells_format(path) == "mvd3":
+                return int(h5f["cells/positions"].shape[0])
+            populations = list(h5f["nodes"].keys())
+            if len(populations) != 1:
+                raise CellsFileError(f"{path}: exactly one node population is supported, got {populations}")
+            return int(h5f[f"nodes/{populations[0]}/node_type_id"].shape[0])
+    except (OSError, KeyError) as exc:
+        raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
+
+
+def load_cells(path: str | os.PathLike) -> CellCollection:
+    """Load a cell collection; raise CellsFileError on a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CellsFileError(f"cells file not found: {path}")
+    try:
+        return CellCollection.load(str(path))
+    except Exception as exc:  # voxcell raises several kinds on malformed files
+        raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
+
+
+def cells_dataframe(cells: CellCollection) -> pd.DataFrame:
+    """The cells as a DataFrame indexed by the 0-based cell id (voxcell's is 1-based)."""
+    return cells.as_dataframe(index_offset=0)
+
+
+def check_no_nulls(df: pd.DataFrame, path: str) -> None:
+    """Reject null values in any property, naming the property and the first ids (RG-6)."""
+    for column in df.columns:
+        nulls = df.index[df[column].isna()]
+        if len(nulls):
+            first = ", ".join(str(i) for i in nulls[:5])
+            raise CellsFileError(
+                f"{path}: property '{column}' has {len(nulls)} null value(s), first cell ids: {first}"
+            )
+
+
+def save_cells(cells: CellCollection, path: str | os.PathLike, fmt: str) -> None:
+    """Write cells as SONATA or MVD3 via a temporary name, then rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "mvd3":
+        cells.save_mvd3(str(tmp))
+    else:
+        cells.save_sonata(str(tmp))
+    os.replace(tmp, path)
+
+
+def identity_orientations(n_cells: int) -> np.ndarray:
+    """n identity rotation matrices."""
+    return np.broadcast_to(np.identity(3), (n_cells, 3, 3)).copy()

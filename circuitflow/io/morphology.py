@@ -1,0 +1,91 @@
+"""Morphology files: names, hashed folders, writing, NRN section ids, the HDF5 container."""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from pathlib import Path
+
+import h5py
+import morphio
+import numpy as np
+
+MIN_FILES_PER_DIR = 256
+MAX_HASHED_DEPTH = 3
+NRN_EXTENSIONS = ("asc", "swc")
+
+
+class MorphologyOutputError(ValueError):
+    """The requested morphology output layout is not possible."""
+
+
+def morphology_name(seed: int) -> str:
+    """region-grower's name: UUID from a standard-library Mersenne Twister seeded with `seed`."""
+    return uuid.UUID(int=random.Random(seed).getrandbits(128)).hex
+
+
+def hashed_depth(n_files: int, max_files_per_dir: int | None) -> int | None:
+    """Number of hashed sub-folder levels (None: flat folder) for `n_files` files."""
+    if max_files_per_dir is None or n_files < max_files_per_dir:
+        return None
+    if max_files_per_dir < MIN_FILES_PER_DIR:
+        raise MorphologyOutputError("Less than 256 files per folder is too restrictive.")
+    depth = 0
+    while max_files_per_dir * 256**depth < n_files:
+        depth += 1
+    if depth > MAX_HASHED_DEPTH:
+        raise MorphologyOutputError("More than three intermediate folders is a bit too much.")
+    return depth
+
+
+def subdirectory(name: str, depth: int | None) -> str:
+    """'' without hashing, else 'hashed' followed by the first 2*depth hex digits in pairs."""
+    if depth is None:
+        return ""
+    return str(Path("hashed", *[name[2 * i : 2 * i + 2] for i in range(depth)]))
+
+
+def morphology_property(name: str, depth: int | None) -> str:
+    """The cells-file `morphology` value: sub-folder and name, without extension."""
+    return str(Path(subdirectory(name, depth), name))
+
+
+def write_morphology(morph: morphio.mut.Morphology, folder: str | os.PathLike, prop: str, extensions) -> list[Path]:
+    """Write `morph` once per extension as `<folder>/<prop>.<ext>` (temp name, then rename)."""
+    paths = []
+    for ext in extensions:
+        path = Path(folder, f"{prop}.{ext}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.stem}.{ext}")
+        morph.write(str(tmp))
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def nrn_section_ids(path: str | os.PathLike, apical_points) -> list:
+    """Index, among apical sections in depth-first order, of the section ending at each apical point."""
+    morph = morphio.Morphology(str(path))
+    ends = np.array(
+        [s.points[-1] for s in morph.iter() if s.type == morphio.SectionType.apical_dendrite]
+    ).reshape(-1, 3)
+    result = []
+    for point in apical_points:
+        point = np.asarray(point, dtype=float)
+        match = np.flatnonzero(np.all(np.abs(point - ends) <= 1e-8 + 1e-5 * np.abs(ends), axis=1))
+        result.append(int(match[0]) if len(match) else None)
+    return result
+
+
+def write_container(path: str | os.PathLike, entries) -> None:
+    """Write an HDF5 container that morphio.Collection opens: one group per (name, h5 file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as out:
+        for name, h5_path in entries:
+            with h5py.File(h5_path, "r") as src:
+                group = out.require_group(name)
+                for key in src:
+                    src.copy(src[key], group, name=key)
+    os.replace(tmp, path)

@@ -1,0 +1,344 @@
+"""Grow one cell in its atlas context: region-grower 1.6.0's per-cell synthesis (spec §4)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import morphio
+import numpy as np
+from morph_tool.exceptions import NoDendriteException
+from morph_tool.graft import graft_axon
+from morph_tool.transform import transform, translate
+from neuroc.scale import RotationParameters, ScaleParameters, rotational_jitter, scale_morphology
+from neuroc.scale import scale_section
+from neurots import NeuronGrower, NeuroTSError
+from tmd.Topology.transformations import tmd_scale
+
+L = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+MIN_TARGET_PATH_DISTANCE = 1.0
+MIN_TARGET_THICKNESS = 1.0
+Y = np.array([0.0, 1.0, 0.0])
+TYPE_NAMES = {
+    morphio.SectionType.axon: "axon",
+    morphio.SectionType.basal_dendrite: "basal_dendrite",
+    morphio.SectionType.apical_dendrite: "apical_dendrite",
+}
+
+
+class SkipSynthesisError(Exception):
+    """The cell cannot be synthesized; it is dropped (region-grower's SkipSynthesisError)."""
+
+
+class RegionGrowerError(Exception):
+    """A context computation failed for this cell; it is dropped (region-grower's error)."""
+
+
+@dataclass
+class CellContext:
+    """Everything one cell's synthesis depends on, besides its seed."""
+
+    position: np.ndarray  # soma position (3,)
+    orientation: np.ndarray  # 3x3 atlas rotation
+    mtype: str
+    current_depth: float  # soma depth below pia (NaN when unknown)
+    layer_depths: list | None  # [0, t1, t1+t2, ...] or None
+    cortical_depths: list | None  # cumsum of the reference thicknesses, or None
+    params: dict  # NeuroTS parameters (normalized, legacy names converted)
+    distributions: dict  # NeuroTS distributions
+    axon_path: str | None = None  # donor morphology file (None: no grafting)
+    axon_scale: float | None = None
+    rotational_jitter_std: float | None = None
+    scaling_jitter_std: float | None = None
+    min_hard_scale: float = 0.2
+    with_debug: bool = False
+    extra_context: dict = field(default_factory=dict)
+
+
+@dataclass
+class GrowResult:
+    """A synthesized neuron (soma-centred, global axes) with its apical data."""
+
+    neuron: morphio.mut.Morphology
+    apical_sections: list
+    apical_points: list
+    debug_infos: dict
+
+
+# --------------------------------------------------------------------------- geometry (§4.2)
+def target_reference_thickness(
+    depth: float, layer_depths: list | None, cortical_depths: list | None
+) -> tuple[float, float]:
+    """Local bottom of the soma's layer and the same layer's bottom in the reference column."""
+    if cortical_depths is None:
+        return 1, 1
+    rounded = np.round(depth, 3)
+    for i in range(1, len(cortical_depths) + 1):
+        if rounded <= np.round(layer_depths[i], 3):
+            return layer_depths[i], cortical_depths[i - 1]
+    raise RegionGrowerError(f"Current depth ({depth}) is outside of circuit boundaries")
+
+
+def layer_position(layer_depths: list, layer: int, fraction: float) -> float:
+    """Depth of the level at `fraction` (0 bottom, 1 top) of 1-based `layer`."""
+    thickness = layer_depths[layer] - layer_depths[layer - 1]
+    if thickness <= 0:
+        raise SkipSynthesisError(f"Layer {layer} has no/negative thickness")
+    return layer_depths[layer - 1] + (1 - fraction) * thickness
+
+
+def constraint_distance(depth: float, layer_depths: list | None, constraint: dict | None):
+    """Height of a constraint level above the soma, or None when it does not apply."""
+    if not constraint:
+        return None
+    if layer_depths is None or len(layer_depths) == 0 or np.all(np.isnan(layer_depths)):
+        return None
+    dist = depth - layer_position(layer_depths, constraint["layer"], constraint["fraction"])
+    if np.isnan(dist):
+        raise SkipSynthesisError("Nan in some PH values")
+    return dist
+
+
+# --------------------------------------------------------------------------- barcode scaling
+def scale_default_barcode(
+    ph, context, reference_thickness, target_thickness, with_debug_info=False
+):
+    """Scale a barcode by the ratio of local to reference layer thickness (region-grower)."""
+    max_p = np.nanmax(ph, axis=0)[0]
+    if reference_thickness != 1 and target_thickness != 1:
+        scaling_reference = min(reference_thickness / max_p, 1.0)
+        scaling_ratio = scaling_reference * target_thickness / reference_thickness
+    else:
+        max_p = None
+        scaling_ratio = 1.0
+    if with_debug_info:
+        context["debug_data"]["default_func"]["scaling"].append(
+            {"max_ph": max_p, "scaling_ratio": scaling_ratio}
+        )
+    return tmd_scale(ph, scaling_ratio)
+
+
+def scale_target_barcode(ph, context, target_path_distance, with_debug_info=False):
+    """Scale a barcode so that its longest bar reaches the target path distance."""
+    max_ph = np.nanmax(ph, axis=0)[0]
+    scaling_ratio = target_path_distance / max_ph
+    if with_debug_info:
+        context["debug_data"]["target_func"]["scaling"].append(
+            {"max_ph": max_ph, "scaling_ratio": scaling_ratio}
+        )
+    return tmd_scale(ph, scaling_ratio)
+
+
+def _input_scaling(params, cell: CellContext, target, reference, debug: dict, key: str, extent):
+    """One pass of region-grower's `input_scaling` over grow_types (§4.2 step 5)."""
+    for neurite_type in params["grow_types"]:
+        if (neurite_type == "apical_dendrite" and key == "apical" and extent is not None) or (
+            neurite_type == "basal_dendrite" and key == "basal" and extent is not None
+        ):
+            fit = cell.params["context_constraints"][neurite_type]["extent_to_target"]
+            tpd = fit["slope"] * extent + fit["intercept"]
+            if tpd < MIN_TARGET_PATH_DISTANCE:
+                raise RegionGrowerError(
+                    f"The target path distance computed for '{neurite_type}' from the fit is "
+                    f"{tpd} < {MIN_TARGET_PATH_DISTANCE}!"
+                )
+            kwargs = {"target_path_distance": tpd, "with_debug_info": cell.with_debug}
+            params[neurite_type]["modify"] = {"funct": scale_target_barcode, "kwargs": kwargs}
+            if cell.with_debug:
+                debug["target_func"] = {
+                    "inputs": {
+                        "fit_slope": fit["slope"],
+                        "fit_intercept": fit["intercept"],
+                        f"{key}_target_extent": extent,
+                        "target_path_distance": tpd,
+                        "min_target_path_distance": MIN_TARGET_PATH_DISTANCE,
+                    },
+                    "scaling": [],
+                }
+        elif neurite_type != "axon":
+            if target < MIN_TARGET_THICKNESS:
+                raise RegionGrowerError(
+                    f"The target thickness {target} is too small to be able to scale the bar "
+                    f"code with {MIN_TARGET_THICKNESS}"
+                )
+            kwargs = {
+                "reference_thickness": reference,
+                "target_thickness": target,
+                "with_debug_info": cell.with_debug,
+            }
+            params[neurite_type]["modify"] = {"funct": scale_default_barcode, "kwargs": kwargs}
+            if cell.with_debug:
+                debug["default_func"] = {
+                    "inputs": {
+                        "target_thickness": target,
+                        "reference_thickness": reference,
+                        "min_target_thickness": MIN_TARGET_THICKNESS,
+                    },
+                    "scaling": [],
+                }
+
+
+def correct_parameters(cell: CellContext, context: dict, debug: dict) -> dict:
+    """Deep-copy the parameters and apply orientation, thickness and extent corrections."""
+    params = copy.deepcopy(cell.params)
+    u_c = cell.orientation.dot(Y)
+    for rules_key in ("directions", "boundaries"):
+        for rule in cell.extra_context.get(rules_key, []) or []:
+            if rules_key == "directions":
+                rule["y_direction"] = u_c.tolist()
+            elif rule.get("multimesh_mode") == "closest_y":
+                rule["direction"] = u_c.tolist()
+    for neurite_type in params["grow_types"]:
+        orientation = params[neurite_type].get("orientation")
+        if isinstance(orientation, dict):
+            context["y_direction"] = u_c
+        elif orientation is not None:
+            params[neurite_type]["orientation"] = [
+                cell.orientation.dot(np.asarray(v)).tolist() for v in orientation
+            ]
+
+    target, reference = target_reference_thickness(
+        cell.current_depth, cell.layer_depths, cell.cortical_depths
+    )
+    constraints = params.get("context_constraints", {})
+    apical_extent = constraint_distance(
+        cell.current_depth,
+        cell.layer_depths,
+        constraints.get("apical_dendrite", {}).get("extent_to_target"),
+    )
+    _input_scaling(params, cell, target, reference, debug, "apical", apical_extent)
+    basal_fit = constraints.get("basal_dendrite", {}).get("extent_to_target")
+    if basal_fit is not None:
+        basal_extent = constraint_distance(cell.current_depth, cell.layer_depths, basal_fit)
+        _input_scaling(params, cell, target, reference, debug, "basal", basal_extent)
+    return params
+
+
+# --------------------------------------------------------------------------- hard limits (§4.5)
+def _subtree_points(root) -> np.ndarray:
+    """All points of a section and its descendants."""
+    return np.vstack([section.points for section in root.iter()])
+
+
+def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
+    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit."""
+    u_c = cell.orientation.dot(Y)
+    constraints = cell.params.get("context_constraints", {})
+    no_jitter = np.random.default_rng(0)  # std 0: the drawn factor is exactly `scale`
+    for root in neuron.root_sections:
+        type_name = TYPE_NAMES[root.type]
+        cons = constraints.get(type_name, {})
+        t_min = constraint_distance(
+            cell.current_depth, cell.layer_depths, cons.get("hard_limit_min")
+        )
+        t_max = constraint_distance(
+            cell.current_depth, cell.layer_depths, cons.get("hard_limit_max")
+        )
+        y_extent = _subtree_points(root).dot(u_c).max() - root.points[0].dot(u_c)
+        scale = 1
+        if np.round(y_extent, 3) == 0:
+            scale = 1
+        elif t_min is not None and t_min / y_extent > 1:
+            scale = t_min / y_extent
+        elif t_max is not None and t_max / y_extent < 1:
+            scale = t_max / y_extent
+        deleted = False
+        if scale > cell.min_hard_scale:
+            scale_section(root, ScaleParameters(mean=scale), recursive=True, rng=no_jitter)
+        elif root.type == morphio.SectionType.apical_dendrite:
+            raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
+        else:
+            neuron.delete_section(root, recursive=True)
+            deleted = True
+        if cell.with_debug and scale != 1:
+            debug.setdefault("neurite_hard_limit_rescaling", {})[root.id] = {
+                "neurite_type": type_name,
+                "scale": scale,
+                "target_min_length": t_min,
+                "target_max_length": t_max,
+                "deleted": deleted,
+            }
+
+
+# --------------------------------------------------------------------------- grafting (§4.6)
+def load_donor(path: str) -> morphio.mut.Morphology:
+    """Load an axon donor as a mutable morphology; a missing file drops the cell."""
+    try:
+        return morphio.mut.Morphology(path)
+    except morphio.MorphioError as exc:
+        name = Path(path).stem
+        raise SkipSynthesisError(f"Unable to find the morphology {name} in {path}") from exc
+
+
+def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator) -> None:
+    """Rotate, jitter and graft the donor's axon onto the synthesized neuron."""
+    donor = load_donor(cell.axon_path)
+    theta = rng.uniform(-np.pi, np.pi, size=1)
+    rot_y = np.zeros((1, 3, 3))
+    rot_y[:, 0, 0] = np.cos(theta)
+    rot_y[:, 0, 2] = np.sin(theta)
+    rot_y[:, 1, 1] = 1
+    rot_y[:, 2, 0] = -np.sin(theta)
+    rot_y[:, 2, 2] = np.cos(theta)
+    matrix = np.identity(4)
+    matrix[:3, :3] = np.matmul(cell.orientation, rot_y[0])
+    if cell.axon_scale is not None:
+        matrix = matrix * cell.axon_scale
+    transform(donor, matrix)
+    if cell.rotational_jitter_std is not None:
+        rotational_jitter(donor, RotationParameters(std_angle=cell.rotational_jitter_std), rng=rng)
+    if cell.scaling_jitter_std is not None:
+        scale_morphology(donor, section_scaling=ScaleParameters(std=cell.scaling_jitter_std), rng=rng)
+    graft_axon(neuron, donor, rng=rng)
+
+
+# --------------------------------------------------------------------------- one cell
+def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer):
+    """One synthesis attempt, steps (a) to (f) of §4."""
+    context: dict = {"debug_data": debug_infos["input_scaling"]}
+    params = correct_parameters(cell, context, debug_infos["input_scaling"])
+    params["origin"] = np.asarray(cell.position, dtype=float)
+    donor = load_donor(cell.axon_path) if cell.axon_path is not None else None
+    constraints = cell.extra_context.get("constraints")
+    if constraints is not None:
+        context["constraints"] = constraints
+    grower = NeuronGrower(
+        input_parameters=params,
+        input_distributions=cell.distributions,
+        external_diametrizer=external_diametrizer,
+        skip_preprocessing=True,
+        context=context,
+        rng_or_seed=rng,
+    )
+    grower.grow()
+    neuron = grower.neuron
+    translate(neuron, -np.asarray(cell.position, dtype=float))
+    apply_hard_limits(neuron, cell, debug_infos)
+    if donor is not None:
+        graft_donor_axon(neuron, donor, cell, rng)
+    apical_points = [neuron.sections[i].points[-1] for i in grower.apical_sections]
+    return GrowResult(neuron, list(grower.apical_sections), apical_points, debug_infos)
+
+
+def grow_cell(cell: CellContext, seed: int) -> GrowResult:
+    """Synthesize one cell with up to 10 attempts on one generator seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    debug_infos: dict = {"input_scaling": {}}
+    external = None
+    if cell.params.get("diameter_params", {}).get("method") == "external":
+        from diameter_synthesis.build_diameters import build as external
+
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return _grow_once(cell, rng, debug_infos, external)
+        except (NeuroTSError, ValueError) as exc:
+            L.debug("Synthesis attempt failed: %s", exc)
+    raise SkipSynthesisError("Too many attempts at synthesizing cell with NeuroTS")
+
+
+DROP_ERRORS = (SkipSynthesisError, RegionGrowerError, NoDendriteException)
