@@ -12,7 +12,13 @@ if not config:
     configfile: "config/config.yaml"
 
 
+from circuitflow.synthesis.prepare import check_upstream_keys
+
+check_upstream_keys(config.get("synthesis", {}))
 validate(config, "config/schema.yaml")
+for section in ("synthesis", "detect", "prune"):
+    if section in config:
+        validate(config[section], f"config/schema.{section}.yaml")
 
 
 include: "workflow/rules/common.smk"
