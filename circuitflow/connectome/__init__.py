@@ -1,0 +1,1 @@
+"""Connectome stage: gather, merge and prune putative synapses of a Snudda network (spec prune.md)."""

@@ -1,0 +1,55 @@
+"""Combine pruned range files, in range order, into Snudda's network-synapses.hdf5 layout (spec §5)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from circuitflow.connectome.hypervoxels import TYPES
+from circuitflow.connectome.prune_file import load_rules
+from circuitflow.io import snudda as sio
+
+log = logging.getLogger(__name__)
+
+COPY_ROWS = 1_000_000
+
+
+def combine(pruned: list[str | Path], rules_path: str | Path, network: str | Path, out: str | Path) -> dict:
+    """Concatenate the pruned ranges (which must tile 0..N in order) into `out`."""
+    rules = load_rules(rules_path)
+    worklog = Path(network) / sio.WORKLOG
+    N = len(sio.read_neurons(worklog)["neuron_id"])
+    sources = []
+    expected_start = 0
+    for path in pruned:
+        with sio.open_h5(path, "pruned range file") as f:
+            a, b = (int(x) for x in f.attrs["range"])
+        if a != expected_start:
+            raise ValueError(f"{path}: range starts at {a}, expected {expected_start} (ranges must tile 0..N in order)")
+        expected_start = b
+        sources.append(path)
+    if expected_start != N:
+        raise ValueError(f"pruned ranges end at neuron {expected_start}, the network has {N} neurons")
+    counts = {}
+    with sio.atomic_h5(out) as h5:
+        sio.write_network_synapses_header(h5, worklog, rules["config"])
+        for t, width in TYPES.items():
+            total = 0
+            for path in sources:
+                with sio.open_h5(path, "pruned range file") as f:
+                    total += f[t].shape[0]
+            ds = sio.create_table(h5, f"network/{t}", total, width)
+            pos = 0
+            for path in sources:
+                with sio.open_h5(path, "pruned range file") as f:
+                    src = f[t]
+                    for s in range(0, src.shape[0], COPY_ROWS):
+                        rows = src[s:s + COPY_ROWS]
+                        ds[pos:pos + len(rows)] = rows
+                        pos += len(rows)
+            h5.create_dataset(f"network/num_{t}", data=np.uint64(total))
+            counts[t] = total
+    log.info("wrote %s: %d synapses, %d gap junctions", out, counts["synapses"], counts["gap_junctions"])
+    return counts

@@ -1,0 +1,195 @@
+"""Readers and writers for Snudda's network files (worklog, hypervoxel files, network-synapses.hdf5).
+
+Everything here is format only: no pruning logic. Input files are opened read-only; every file
+written goes to a temporary name first and is renamed on success, so a failed job leaves nothing
+half-written behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+WORKLOG = "log/network-detect-worklog.hdf5"
+VOXEL_FILE = "voxels/network-putative-synapses-{hid}.hdf5"
+PROJECTION_FILE = "network-projection-synapses.hdf5"
+NETWORK_CONFIG = "network-config.json"
+
+SYN_WIDTH = 13
+GJ_WIDTH = 11
+CHUNK_ROWS = 10000
+
+# Legacy (camelCase) HDF5 names and their current spelling (spec prune.md §2.8).
+LEGACY_NAMES = {
+    "meta/voxelSize": "meta/voxel_size",
+    "meta/hyperVoxelSize": "meta/hyper_voxel_size",
+    "meta/simulationOrigo": "meta/simulation_origo",
+    "meta/hyperVoxelIDs": "meta/hyper_voxel_ids",
+    "meta/connectivityDistributions": "meta/connectivity_distributions",
+    "allHyperIDs": "all_hyper_ids",
+    "nCompleted": "num_completed",
+    "nHypervoxelSynapses": "num_hypervoxel_synapses",
+    "hyperVoxels": "hyper_voxels",
+    "network/neurons/neuronID": "network/neurons/neuron_id",
+    "network/gapJunctions": "network/gap_junctions",
+    "network/synapseLookup": "network/synapse_lookup",
+    "network/maxChannelTypeID": "network/max_channel_type_id",
+}
+
+
+class SnuddaFormatError(ValueError):
+    """A Snudda network file is missing, unreadable or not in the expected layout."""
+
+
+def decode(value: Any) -> Any:
+    """Decode HDF5 bytes (h5py 3 returns variable-length strings as bytes) to str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [decode(v) for v in value.tolist()]
+    return value
+
+
+@contextlib.contextmanager
+def open_h5(path: str | os.PathLike, what: str = "file") -> Iterator[h5py.File]:
+    """Open an HDF5 file read-only, turning a missing or corrupt file into a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise SnuddaFormatError(f"{path}: {what} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SnuddaFormatError(f"{path}: cannot read {what} as HDF5 ({exc})") from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def require(f: h5py.File, key: str) -> h5py.Dataset:
+    """Return dataset `key` of `f`, or fail naming the file, the key and the current name of a legacy key."""
+    if key in f:
+        return f[key]
+    legacy = {v: k for k, v in LEGACY_NAMES.items()}.get(key)
+    if legacy is not None and legacy in f:
+        raise SnuddaFormatError(
+            f"{f.filename}: legacy (camelCase) Snudda file: has '{legacy}', expected '{key}'; "
+            "re-run detect with Snudda >= 2024 or circuitflow"
+        )
+    raise SnuddaFormatError(f"{f.filename}: missing dataset '{key}'")
+
+
+def read_scalar(f: h5py.File, key: str) -> Any:
+    """Read a scalar dataset (decoding strings)."""
+    return decode(require(f, key)[()])
+
+
+def read_table(f: h5py.File, key: str, width: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Read rows [start, stop) of an int32 (n, width) table, checking its shape and type."""
+    ds = require(f, key)
+    if ds.shape is None:
+        return np.zeros((0, width), dtype=np.int32)
+    if len(ds.shape) != 2 or ds.shape[1] != width:
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
+    if ds.dtype.kind not in "iu":
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has dtype {ds.dtype}, expected int32")
+    stop = ds.shape[0] if stop is None else stop
+    if stop <= start:
+        return np.zeros((0, width), dtype=np.int32)
+    return np.asarray(ds[start:stop], dtype=np.int32)
+
+
+def read_lookup(f: h5py.File, key: str) -> np.ndarray:
+    """Read a (n_pairs, 3) int64 lookup table; a null dataspace (no gap junctions configured) is empty."""
+    ds = require(f, key)
+    if ds.shape is None or ds.shape == () or ds.size == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    if len(ds.shape) != 2 or ds.shape[1] != 3:
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, 3)")
+    return np.asarray(ds[()], dtype=np.int64)
+
+
+def table_rows(f: h5py.File, key: str, width: int) -> int:
+    """Number of rows of a (n, width) table, checking the column count."""
+    ds = require(f, key)
+    if ds.shape is None:
+        return 0
+    if len(ds.shape) != 2 or ds.shape[1] != width:
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
+    return int(ds.shape[0])
+
+
+def read_neurons(worklog: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read what prune needs of the worklog's neuron table: ids, type names, population units."""
+    with open_h5(worklog, "detect worklog") as f:
+        ids = np.asarray(require(f, "network/neurons/neuron_id")[()], dtype=np.int64)
+        names = decode(require(f, "network/neurons/name")[()])
+        if "network/neurons/population_unit_id" in f:
+            units = np.asarray(f["network/neurons/population_unit_id"][()], dtype=np.int64)
+        else:
+            units = np.zeros(len(ids), dtype=np.int64)
+        out = {"neuron_id": ids, "name": np.asarray(names, dtype=object), "population_unit_id": units}
+        if "network/neurons/max_soma_distance_dend" in f:
+            out["max_soma_distance_dend"] = np.asarray(f["network/neurons/max_soma_distance_dend"][()])
+    if len(ids) == 0 or not np.array_equal(ids, np.arange(len(ids))):
+        raise SnuddaFormatError(f"{worklog}: network/neurons/neuron_id must be exactly 0..N-1")
+    return out
+
+
+def tmp_name(path: str | os.PathLike) -> Path:
+    """The temporary name a file is written under before being renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """Create an HDF5 file under a temporary name and rename it to `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    f = h5py.File(tmp, "w")
+    try:
+        yield f
+        f.close()
+        os.replace(tmp, path)
+    except BaseException:
+        f.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file under a temporary name and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def create_table(f: h5py.File, key: str, n_rows: int, width: int, compress: bool = True) -> h5py.Dataset:
+    """Create an int32 (n_rows, width) table in Snudda's layout: 10000-row chunks, lzf, growable."""
+    return f.create_dataset(
+        key,
+        shape=(n_rows, width),
+        dtype=np.int32,
+        chunks=(CHUNK_ROWS, width),
+        maxshape=(None, width),
+        compression="lzf" if compress else None,
+    )
+
+
+def write_network_synapses_header(out: h5py.File, worklog: str | os.PathLike, prune_config: dict) -> None:
+    """Write /config (the prune config), /meta and /network/neurons (copies of the worklog's)."""
+    out.create_dataset("config", data=json.dumps(prune_config))
+    with open_h5(worklog, "detect worklog") as src:
+        src.copy(src["meta"], out, "meta")
+        out.require_group("network")
+        src.copy(src["network/neurons"], out["network"], "neurons")
