@@ -85,8 +85,9 @@ def run_inprocess(net: Path, config: Path, seed: int | None, n_ranges: int, work
 def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real workflow with `snakemake --cores 2` from the project's venv."""
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    # Targets go before --configfile: it takes several values and would swallow them.
     cmd = [str(VENV_BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(configfile), *args]
+           "--cores", "2", *args, "--configfile", str(configfile)]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

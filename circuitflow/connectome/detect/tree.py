@@ -96,7 +96,8 @@ def build_tree(pts: PointTable) -> Tree:
         keep = ~new[end] | prepend
         b = end[keep]
         a = parent[b]
-        zero_sx_a = new[b] | (new[a] & ~(kind[parent[np.maximum(a, 0)]] == k) & (a != 0))
+        # sec_x at the list's first point is 0 unless the section hangs on the soma (where it is 0 anyway)
+        zero_sx_a = new[b] | (new[a] & (kind[parent[a]] != k))
         sx_a = np.where(zero_sx_a, 0.0, sec_x[a] / 1e3)
         sx_b = sec_x[b] / 1e3
         zero = comp_len[b - 1] == 0
@@ -112,8 +113,6 @@ def section_accumulate(starts: np.ndarray, start: np.ndarray, parent: np.ndarray
                        n: int) -> np.ndarray:
     """soma_dist[i] = soma_dist[parent] + length, accumulated in float32 in row order (section by section)."""
     dist = np.zeros(n, dtype=np.float32)
-    if n == 1:
-        return dist
     sec_index = np.searchsorted(starts, start)
     lengths = np.bincount(sec_index, minlength=len(starts))
     # depth of each section in the section tree (parent section of a section = section of its parent point)
@@ -126,15 +125,16 @@ def section_accumulate(starts: np.ndarray, start: np.ndarray, parent: np.ndarray
         depth[todo] += 1
         cur[todo] = par_sec[cur[todo]]
         todo = cur >= 0
-    for lvl in range(1, depth.max() + 1):
+    clen = np.concatenate([np.zeros(1, dtype=np.float32), comp_len])
+    for lvl in range(0, depth.max() + 1):
         secs = np.flatnonzero(depth == lvl)
         width = lengths[secs].max()
         pos = np.arange(width)
         grid = np.zeros((len(secs), width + 1), dtype=np.float32)
-        grid[:, 0] = dist[parent[starts[secs]]]
+        grid[:, 0] = np.where(starts[secs] == 0, np.float32(0), dist[np.maximum(parent[starts[secs]], 0)])
         valid = pos[None, :] < lengths[secs][:, None]
         prow = starts[secs][:, None] + pos[None, :]
-        grid[:, 1:][valid] = comp_len[prow[valid] - 1]
+        grid[:, 1:][valid] = clen[prow[valid]]
         acc = np.add.accumulate(grid, axis=1, dtype=np.float32)
         dist[prow[valid]] = acc[:, 1:][valid]
     return dist
@@ -174,5 +174,5 @@ def section_x(starts: np.ndarray, start: np.ndarray, parent: np.ndarray, kind: n
 
 
 def row_sums(d: np.ndarray) -> np.ndarray:
-    """float32 sum of each row, in the same order as np.sum on that row alone (numpy pairwise summation)."""
-    return np.array([np.sum(r) for r in d], dtype=np.float32) if d.shape[1] > 8 else np.sum(d, axis=1)
+    """float32 sum of each row; numpy reduces each contiguous row with the same pairwise order as np.sum(row)."""
+    return np.sum(np.ascontiguousarray(d), axis=1, dtype=np.float32)

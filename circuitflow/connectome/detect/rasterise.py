@@ -1,0 +1,193 @@
+"""Per-neuron rasterisation: hypervoxel membership and first-visit voxel entries (spec detect.md §2.2, §2.4).
+
+For one placed neuron, vectorised over all its segments at once: Snudda's membership rule (a section
+is voxelised in a hypervoxel only if one of its own points lies there, a segment only if an end lies
+within one voxel of it), its sampling rule (ceil(1.1 L) steps, floored), computed in each
+hypervoxel's local float64 coordinates as Snudda does, and the first visit per (hypervoxel, voxel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuitflow.connectome.detect.grid import Grid
+from circuitflow.connectome.detect.tree import AXON, BASAL, SOMA, Tree
+from circuitflow.io.morphology_points import MorphologyError
+
+SOMA_SEC = -1
+SOMA_SEC_X = 0.5
+
+
+@dataclass
+class Table:
+    """Column arrays of equal length."""
+
+    cols: dict
+
+    def __len__(self) -> int:
+        return len(next(iter(self.cols.values()))) if self.cols else 0
+
+    def take(self, idx: np.ndarray) -> "Table":
+        """Rows `idx`."""
+        return Table({k: v[idx] for k, v in self.cols.items()})
+
+    @staticmethod
+    def concat(tables: list["Table"], template: dict) -> "Table":
+        """Concatenate tables (columns of `template`, with its dtypes, when empty)."""
+        tables = [t for t in tables if len(t)]
+        if not tables:
+            return Table({k: np.zeros(0, dtype=dt) for k, dt in template.items()})
+        return Table({k: np.concatenate([t.cols[k] for t in tables]).astype(dt) for k, dt in template.items()})
+
+
+MEMBER_COLS = {"hid": np.int64, "neuron": np.int64, "kind": np.int8, "sec_id": np.int64}
+AXON_COLS = {"hid": np.int64, "neuron": np.int64, "key": np.int64, "dist": np.int64, "count": np.int64}
+DEND_COLS = {"hid": np.int64, "neuron": np.int64, "key": np.int64, "sec_id": np.int64, "sec_x": np.float64,
+             "dist": np.int64, "count": np.int64}
+
+
+def place(tree: Tree, position: np.ndarray, rotation: np.ndarray, where: str) -> np.ndarray:
+    """World coordinates (float32 metres): rotate in float64 and store float32, then add the position."""
+    rot = np.asarray(rotation, dtype=np.float64).reshape(3, 3)
+    if not abs(np.linalg.det(rot) - 1) < 1e-10 or not (np.abs(rot @ rot.T - np.eye(3)) < 1e-10).all():
+        raise ValueError(f"{where}: rotation is not a rotation matrix: {rot.ravel().tolist()}")
+    xyz = tree.xyz.copy()
+    xyz[:, :] = np.matmul(rot, xyz.T).T
+    xyz += np.asarray(position, dtype=np.float64)
+    return xyz
+
+
+def soma_surface(centre: np.ndarray, radius: np.float32) -> np.ndarray:
+    """Snudda's 600 soma-sphere surface samples (30 azimuths x 20 polar angles)."""
+    u, v = np.mgrid[0:2 * np.pi:30j, 0:np.pi:20j]
+    x = radius * np.cos(u) * np.sin(v) + centre[0]
+    y = radius * np.sin(u) * np.sin(v) + centre[1]
+    z = radius * np.cos(v) + centre[2]
+    return np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
+
+
+def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid) -> Table:
+    """(hid, neuron, kind, sec_id) rows: soma (kind 1, sec -1) and every section with an own point in the hid."""
+    hid = grid.hids_of(xyz)
+    rows = []
+    soma_rows = np.flatnonzero(tree.kind == SOMA)
+    if len(soma_rows):
+        s = soma_surface(xyz[soma_rows[0]], tree.radius[soma_rows[0]])
+        soma_hids = np.unique(np.concatenate([hid[soma_rows], grid.hids_of(s)]))
+        soma_hids = soma_hids[soma_hids >= 0]
+        rows.append(np.stack([soma_hids, np.full(len(soma_hids), SOMA), np.full(len(soma_hids), SOMA_SEC)], 1))
+    neurite = ((tree.kind == AXON) | (tree.kind == BASAL)) & (hid >= 0)
+    trip = np.stack([hid[neurite], tree.kind[neurite], tree.sec_id[neurite]], axis=1)
+    rows.append(trip)
+    allrows = np.unique(np.concatenate(rows).astype(np.int64), axis=0)
+    return Table({"hid": allrows[:, 0], "neuron": np.full(len(allrows), nid, dtype=np.int64),
+                  "kind": allrows[:, 1].astype(np.int8), "sec_id": allrows[:, 2]})
+
+
+def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid: Grid,
+                    where: str) -> dict:
+    """Samples of all (segment, member hid) pairs of one neurite kind, in visit order, inside their hypervoxel."""
+    seg = tree.segments[kind]
+    sel = member.cols["kind"] == kind
+    m_sec, m_hid = member.cols["sec_id"][sel], member.cols["hid"][sel]
+    order = np.lexsort((m_hid, m_sec))
+    m_sec, m_hid = m_sec[order], m_hid[order]
+    lo = np.searchsorted(m_sec, seg.sec_id, "left")
+    hi = np.searchsorted(m_sec, seg.sec_id, "right")
+    cnt = hi - lo
+    s_idx = np.repeat(np.arange(len(seg.a)), cnt)
+    m_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
+    hids = m_hid[m_idx] if len(m_idx) else np.zeros(0, dtype=np.int64)
+    # visit order inside a hypervoxel: section id, then point order (segments are already in that order)
+    uh, inv = np.unique(hids, return_inverse=True)
+    hvo = grid.origins(uh)[inv]
+    vs, nb = grid.voxel_size, grid.hyper_voxel_size
+    va = (xyz[seg.a[s_idx]] - hvo) / vs
+    vb = (xyz[seg.b[s_idx]] - hvo) / vs
+    pad = np.all((va >= -1) & (va < nb + 1), axis=1) | np.all((vb >= -1) & (vb < nb + 1), axis=1)
+    s_idx, hids, va, vb = s_idx[pad], hids[pad], va[pad], vb[pad]
+    n = np.ceil(1.1 * np.linalg.norm(vb - va, axis=1)).astype(np.int64)
+    if np.any(n == 0):
+        bad = int(seg.b[s_idx[n == 0][0]]) + 1
+        raise MorphologyError(f"{where}: zero-length segment ending at point {bad}")
+    step = (vb - va) / n[:, None]
+    da = tree.soma_dist[seg.a[s_idx]] * 1e6
+    db = tree.soma_dist[seg.b[s_idx]] * 1e6
+    dstep = (db - da) / n
+    sxa, sxb = seg.sx_a[s_idx], seg.sx_b[s_idx]
+    sxstep = (sxb - sxa) / n
+    reps = n + 1
+    p = np.repeat(np.arange(len(n)), reps)
+    k = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    v = np.floor(va[p] + step[p] * k[:, None]).astype(np.int64)
+    inside = np.all((v >= 0) & (v < nb), axis=1)
+    p, k, v = p[inside], k[inside], v[inside]
+    return {
+        "hid": hids[p],
+        "key": (v[:, 0] * nb + v[:, 1]) * nb + v[:, 2],
+        "dist": np.floor(da[p].astype(np.float64) + dstep[p] * k).astype(np.int64),
+        "sec_x": sxa[p] + sxstep[p] * k,
+        "sec_id": seg.sec_id[s_idx][p],
+    }
+
+
+def soma_voxels(tree: Tree, xyz: np.ndarray, hids: np.ndarray, grid: Grid) -> dict:
+    """Voxels of each hypervoxel in `hids` whose centre is strictly inside the soma sphere."""
+    row = int(np.flatnonzero(tree.kind == SOMA)[0])
+    c, r = xyz[row], tree.radius[row]
+    vs, nb = grid.voxel_size, grid.hyper_voxel_size
+    rv = int(np.ceil(r / vs))
+    out_h, out_k = [], []
+    for h, hvo in zip(hids, grid.origins(hids)):
+        lo = np.floor((c - hvo) / vs).astype(np.int64)
+        axes = [np.arange(max(lo[i] - rv, 0), min(lo[i] + rv + 1, nb)) for i in range(3)]
+        if any(len(a) == 0 for a in axes):
+            continue
+        vx, vy, vz = np.meshgrid(*axes, indexing="ij")
+        v = np.stack([vx.ravel(), vy.ravel(), vz.ravel()], axis=1)
+        d2 = np.sum(((v + 0.5) * vs + hvo - c) ** 2, axis=1)
+        v = v[d2 < r * r]
+        out_h.append(np.full(len(v), h, dtype=np.int64))
+        out_k.append((v[:, 0] * nb + v[:, 1]) * nb + v[:, 2])
+    if not out_h:
+        return {"hid": np.zeros(0, dtype=np.int64), "key": np.zeros(0, dtype=np.int64)}
+    return {"hid": np.concatenate(out_h), "key": np.concatenate(out_k)}
+
+
+def first_visits(hid: np.ndarray, key: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first visit of each distinct (hid, voxel) and the number of visits."""
+    combo = hid * (nb ** 3) + key
+    _, first, count = np.unique(combo, return_index=True, return_counts=True)
+    return first, count
+
+
+def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.ndarray, grid: Grid,
+                     where: str) -> tuple[Table, Table, Table]:
+    """Membership, axon entries and dendrite entries of one placed neuron."""
+    xyz = place(tree, position, rotation, where)
+    member = membership(nid, tree, xyz, grid)
+    nb = grid.hyper_voxel_size
+
+    ax = segment_samples(tree, xyz, AXON, member, grid, where)
+    first, count = first_visits(ax["hid"], ax["key"], nb)
+    axon = Table({"hid": ax["hid"][first], "neuron": np.full(len(first), nid, dtype=np.int64),
+                  "key": ax["key"][first], "dist": ax["dist"][first], "count": count})
+
+    de = segment_samples(tree, xyz, BASAL, member, grid, where)
+    soma_h = member.cols["hid"][member.cols["kind"] == SOMA]
+    so = soma_voxels(tree, xyz, soma_h, grid) if len(soma_h) else {"hid": np.zeros(0, np.int64),
+                                                                   "key": np.zeros(0, np.int64)}
+    ns = len(so["hid"])
+    hid = np.concatenate([so["hid"], de["hid"]])
+    key = np.concatenate([so["key"], de["key"]])
+    first, count = first_visits(hid, key, nb)
+    dend = Table({
+        "hid": hid[first], "neuron": np.full(len(first), nid, dtype=np.int64), "key": key[first],
+        "sec_id": np.concatenate([np.full(ns, SOMA_SEC, dtype=np.int64), de["sec_id"]])[first],
+        "sec_x": np.concatenate([np.full(ns, SOMA_SEC_X), de["sec_x"]])[first],
+        "dist": np.concatenate([np.zeros(ns, dtype=np.int64), de["dist"]])[first],
+        "count": count,
+    })
+    return member, axon, dend

@@ -1,0 +1,13 @@
+"""Rule combine: concatenate the pruned ranges into network-synapses.hdf5 (Snudda's layout)."""
+import argparse
+import sys
+
+from circuitflow.connectome.cli import run
+from circuitflow.connectome.combine import combine
+
+p = argparse.ArgumentParser(description=__doc__)
+p.add_argument("--rules", required=True)
+p.add_argument("--network", required=True)
+p.add_argument("--out", required=True)
+p.add_argument("pruned", nargs="+", help="pruned range files, in range order")
+sys.exit(run(lambda a: combine(a.pruned, a.rules, a.network, a.out), p))

@@ -1,0 +1,123 @@
+"""Row-for-row parity with Snudda 3.0 on every network and config of the prune fixture (in-process)."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from circuitflow.connectome.hypervoxels import build_index
+from circuitflow.connectome.merge import group_by_type, snudda_order, type_interleaved
+from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
+from circuitflow.connectome.rules import check_prune_config
+from circuitflow.io.snudda import read_neurons
+
+from prune_helpers import (CASES, FIXTURE, NETWORKS, case_seed, cleaned_config, expected_rows, network_dir,
+                           read_rows, run_inprocess)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Our output for every (network, case) with one range, plus the interleaved destinations."""
+    base = tmp_path_factory.mktemp("parity")
+    out = {}
+    for net in NETWORKS:
+        for case in CASES:
+            cfg = cleaned_config(net, case, base / net / case / "config.json")
+            final, inter = run_inprocess(network_dir(net), cfg, case_seed(net, case), 1, base / net / case)
+            out[net, case] = (read_rows(final), np.concatenate(inter))
+    return out
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+@pytest.mark.parametrize("case", CASES)
+def test_rows_match_snudda(runs, net, case):
+    """Synapses and gap junctions equal Snudda's row by row, except on type-interleaved destinations (P-1)."""
+    (syn, gj), interleaved = runs[net, case]
+    exp_syn, exp_gj = expected_rows(net, case)
+    assert syn.dtype == np.int32 and gj.dtype == np.int32
+    np.testing.assert_array_equal(gj, exp_gj)
+    ours = syn[~np.isin(syn[:, 1], interleaved)]
+    theirs = exp_syn[~np.isin(exp_syn[:, 1], interleaved)]
+    np.testing.assert_array_equal(ours, theirs)
+    if net == "hv120":
+        assert len(interleaved) == 0
+        np.testing.assert_array_equal(syn, exp_syn)
+    else:
+        assert interleaved.tolist() == [5]  # the 8 pairs onto neuron 5 that span HVs 25 and 33
+
+
+def test_counts_match_manifest(runs):
+    """Kept counts per case are the ones in the fixture README table (hv120) and Snudda's files."""
+    for (net, case), ((syn, gj), _) in runs.items():
+        exp_syn, exp_gj = expected_rows(net, case)
+        assert len(gj) == len(exp_gj)
+        if net == "hv120":
+            assert len(syn) == len(exp_syn)
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+def test_merge_order_is_snuddas(tmp_path, net):
+    """Our (unsorted-by-type) merge order reproduces Snudda's merge files exactly, both types."""
+    index = tmp_path / "index.h5"
+    build_index(network_dir(net), index)
+    from circuitflow.connectome.gather import gather_range
+
+    gathered = tmp_path / "g.h5"
+    gather_range(network_dir(net), index, 1, 0, gathered)
+    with h5py.File(gathered) as g:
+        for t, gj in (("synapses", False), ("gap_junctions", True)):
+            rows, seg = g[t][()], g[f"{t}_segments"][()]
+            merged = rows[snudda_order(rows, seg, 28, 12, gj)]
+            with h5py.File(FIXTURE / net / "expected" / "merge" / f"{t}-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
+                np.testing.assert_array_equal(merged, m[f"network/{t}"][()])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_interleaved_destination_is_the_only_difference(tmp_path, case):
+    """hv40: pruning Snudda's own merge order reproduces Snudda fully, so P-1's grouping is the only change.
+
+    On neuron 5 Snudda's merged rows run GABA, AMPA, GABA, AMPA within a pair; circuitflow groups them by
+    type, which changes block boundaries, draws and parameter ids of that neuron only.
+    """
+    net = "hv40"
+    cfg = cleaned_config(net, case, tmp_path / "config.json")
+    rules = check_prune_config(network_dir(net), cfg, case_seed(net, case), tmp_path / "rules.json")
+    neurons = read_neurons(network_dir(net) / "log" / "network-detect-worklog.hdf5")
+    table = rule_table(rules["rules"], neurons["name"])
+    seeds = neuron_seeds(rules["seed"], 28)
+    with h5py.File(FIXTURE / net / "expected" / "merge" / "synapses-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
+        snudda_merged = m["network/synapses"][()]
+    assert type_interleaved(snudda_merged).tolist() == [5]
+    rows = snudda_merged.copy()
+    keep = prune_rows(rows, table, seeds, neurons["population_unit_id"], False)
+    exp_syn, _ = expected_rows(net, case)
+    np.testing.assert_array_equal(rows[keep], exp_syn)
+
+    grouped = group_by_type(snudda_merged.copy(), 28, 12)
+    d5 = grouped[grouped[:, 1] == 5]
+    key = d5[:, 0].astype(np.int64) * 100 + d5[:, 6]
+    assert np.all(np.diff(key) >= 0), "circuitflow's rows of neuron 5 are grouped by (src, type)"
+    s5 = snudda_merged[snudda_merged[:, 1] == 5]
+    assert not np.all(np.diff(s5[:, 0].astype(np.int64) * 100 + s5[:, 6]) >= 0)
+    if case == "default":  # everything kept: same rows, but one parameter id per (src, dest, type)
+        (syn, _), = [read_rows(run_inprocess(network_dir(net), cfg, case_seed(net, case), 1, tmp_path / "run")[0])]
+        ours5, theirs5 = syn[syn[:, 1] == 5], exp_syn[exp_syn[:, 1] == 5]
+        assert sorted(map(tuple, ours5[:, :12])) == sorted(map(tuple, theirs5[:, :12]))
+        for rows5, most in ((ours5, 1), (theirs5, 2)):
+            ids = {}
+            for r in rows5:
+                ids.setdefault((r[0], r[6]), set()).add(r[12])
+            assert max(len(v) for v in ids.values()) == most
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+def test_n_ranges_give_identical_bytes(tmp_path, net):
+    """1, 2 and 7 destination ranges give byte-identical datasets (per-destination streams, P-4)."""
+    cfg = cleaned_config(net, "test-3", tmp_path / "config.json")
+    outs = []
+    for n in (1, 2, 7):
+        final, _ = run_inprocess(network_dir(net), cfg, 1003, n, tmp_path / f"n{n}")
+        syn, gj = read_rows(final)
+        outs.append(syn.tobytes() + gj.tobytes())
+    assert outs[0] == outs[1] == outs[2]

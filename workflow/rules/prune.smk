@@ -1,0 +1,129 @@
+# Prune half: Snudda network directory -> check -> gather -> merge -> prune -> combine.
+# Logic lives in circuitflow.connectome; each rule calls a thin script. Each rule gets only the
+# config it needs, so editing the pruning rules (config_file contents or random_seed) re-runs
+# only check_prune_config, prune_range and combine, never the gather or merge before them.
+
+PRUNE = config["prune"]
+PRUNE_NET = PRUNE["network_path"]
+PRUNE_N = PRUNE["n_ranges"]
+PRUNE_DIR = f"{OUT}/prune"
+PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
+PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
+PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
+PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
+PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
+
+ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5"]
+
+
+wildcard_constraints:
+    n=r"\d+",
+    i=r"\d+",
+
+
+rule prune:
+    localrule: True
+    input:
+        ALL_TARGETS["prune"],
+
+
+rule check_hypervoxels:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_check_hypervoxels.py",
+        module=f"{CODE}/connectome/hypervoxels.py",
+        worklog=PRUNE_WORKLOG,
+    output:
+        f"{PRUNE_DIR}/hypervoxels.h5",
+    params:
+        network=PRUNE_NET,
+    log:
+        f"{LOGS}/check_hypervoxels/check_hypervoxels.log",
+    shell:
+        "python {input.code} --network {params.network:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule check_prune_config:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_check_config.py",
+        module=f"{CODE}/connectome/rules.py",
+        worklog=PRUNE_WORKLOG,
+        config=PRUNE_CONFIG,
+    output:
+        f"{PRUNE_DIR}/rules.json",
+    params:
+        network=PRUNE_NET,
+        seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
+    log:
+        f"{LOGS}/check_prune_config/check_prune_config.log",
+    shell:
+        "python {input.code} --network {params.network:q} --config {input.config:q} --seed {params.seed} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule gather:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_gather.py",
+        module=f"{CODE}/connectome/gather.py",
+        index=f"{PRUNE_DIR}/hypervoxels.h5",
+        # The config is checked before any gathering, but new rules must not re-gather.
+        rules=ancient(f"{PRUNE_DIR}/rules.json"),
+    output:
+        temp(f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5"),
+    params:
+        network=PRUNE_NET,
+    log:
+        f"{LOGS}/gather/ranges-{{n}}-{{i}}.log",
+    shell:
+        "python {input.code} --network {params.network:q} --index {input.index:q} --n-ranges {wildcards.n} "
+        "--range {wildcards.i} --out {output:q} > {log:q} 2>&1"
+
+
+rule merge:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_merge.py",
+        module=f"{CODE}/connectome/merge.py",
+        gathered=f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5",
+        index=f"{PRUNE_DIR}/hypervoxels.h5",
+    output:
+        PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
+    log:
+        f"{LOGS}/merge/ranges-{{n}}-{{i}}.log",
+    shell:
+        "python {input.code} --gathered {input.gathered:q} --index {input.index:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prune_range:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_range.py",
+        module=f"{CODE}/connectome/prune.py",
+        merged=PRUNE_MERGED,
+        rules=f"{PRUNE_DIR}/rules.json",
+        worklog=PRUNE_WORKLOG,
+    output:
+        temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
+    params:
+        network=PRUNE_NET,
+        share="true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false",
+    log:
+        f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
+    shell:
+        "python {input.code} --merged {input.merged:q} --rules {input.rules:q} --network {params.network:q} "
+        "--share-parameter-id {params.share} --out {output:q} > {log:q} 2>&1"
+
+
+rule combine:
+    input:
+        code=f"{PRUNE_SCRIPTS}/prune_combine.py",
+        module=f"{CODE}/connectome/combine.py",
+        pruned=[f"{PRUNE_RANGES}/pruned-{i}.h5" for i in range(PRUNE_N)],
+        rules=f"{PRUNE_DIR}/rules.json",
+        worklog=PRUNE_WORKLOG,
+    output:
+        f"{OUT}/network-synapses.hdf5",
+    params:
+        network=PRUNE_NET,
+    log:
+        f"{LOGS}/combine/combine.log",
+    shell:
+        "python {input.code} --rules {input.rules:q} --network {params.network:q} --out {output:q} "
+        "{input.pruned:q} > {log:q} 2>&1"
