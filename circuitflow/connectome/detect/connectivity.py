@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,9 +68,10 @@ def parse_pair(key: str, where: str) -> tuple[str, list[str]]:
 
 def lognormal_mu_sigma(mean: float, std: float) -> list[float]:
     """Lognormal (mu, sigma) with the given mean and std, in Snudda's float expression order."""
-    mu = np.log(mean**2 / np.sqrt(mean**2 + std**2))
-    sigma = np.sqrt(np.log(1 + std**2 / mean**2))
-    return [float(mu), float(sigma)]
+    # libm's log (math.log), not numpy's SIMD log: they can differ in the last bit
+    mu = math.log(mean**2 / math.sqrt(mean**2 + std**2))
+    sigma = math.sqrt(math.log(1 + std**2 / mean**2))
+    return [mu, sigma]
 
 
 def enrich(config: dict, where: str) -> tuple[dict, int]:

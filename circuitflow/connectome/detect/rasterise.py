@@ -167,6 +167,9 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
                      where: str) -> tuple[Table, Table, Table]:
     """Membership, axon entries and dendrite entries of one placed neuron."""
     xyz = place(tree, position, rotation, where)
+    outside = np.flatnonzero(grid.hids_of(xyz) < 0)
+    if len(outside):
+        raise ValueError(f"{where}: point {int(outside[0]) + 1} lies outside the hypervoxel grid")
     member = membership(nid, tree, xyz, grid)
     nb = grid.hyper_voxel_size
 

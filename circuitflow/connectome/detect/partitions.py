@@ -1,0 +1,76 @@
+"""Intermediate files between the detect rules: per-chunk raster partitions indexed by hypervoxel.
+
+A raster file holds three tables (membership, axon entries, dendrite entries), each sorted by
+hypervoxel id and then neuron id, with CSR pointers `ptr[hid]..ptr[hid+1]` so that a hypervoxel job
+reads only its own rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from circuitflow.connectome.detect.rasterise import AXON_COLS, DEND_COLS, MEMBER_COLS, Table
+from circuitflow.io.hypervoxels import atomic_h5
+
+TABLES = {"member": MEMBER_COLS, "axon": AXON_COLS, "dend": DEND_COLS}
+
+
+def write_raster(path: str | os.PathLike, tables: dict, n_hv: int) -> None:
+    """Write {name: Table} sorted by (hid, neuron) with per-hid pointers."""
+    with atomic_h5(path) as f:
+        for name, t in tables.items():
+            order = np.lexsort((t.cols["neuron"], t.cols["hid"]))
+            t = t.take(order)
+            g = f.create_group(name)
+            for col, arr in t.cols.items():
+                g.create_dataset(col, data=arr)
+            g.create_dataset("ptr", data=np.searchsorted(t.cols["hid"], np.arange(n_hv + 1)).astype(np.int64))
+
+
+def read_counts(paths: list, name: str) -> np.ndarray:
+    """Rows per hypervoxel of table `name`, summed over raster files."""
+    total = None
+    for p in paths:
+        with h5py.File(p, "r") as f:
+            c = np.diff(f[f"{name}/ptr"][()])
+        total = c if total is None else total + c
+    return total
+
+
+def read_range(paths: list, name: str, hid_lo: int, hid_hi: int) -> Table:
+    """Rows of table `name` with hid in [hid_lo, hid_hi), from every raster file in order (ascending neuron)."""
+    parts = []
+    for p in paths:
+        with h5py.File(p, "r") as f:
+            g = f[name]
+            ptr = g["ptr"]
+            a, b = int(ptr[hid_lo]), int(ptr[hid_hi])
+            if b > a:
+                parts.append(Table({c: g[c][a:b] for c in TABLES[name]}))
+    t = Table.concat(parts, TABLES[name])
+    return t.take(np.argsort(t.cols["hid"], kind="stable"))
+
+
+def chunk_range(chunk: int, n_chunks: int, n_items: int) -> tuple[int, int]:
+    """[start, end) of chunk `chunk` of `n_chunks` over `n_items` items."""
+    return chunk * n_items // n_chunks, (chunk + 1) * n_items // n_chunks
+
+
+def balanced_ranges(hids: np.ndarray, cost: np.ndarray, n_parts: int) -> list:
+    """Split sorted `hids` into `n_parts` contiguous lists of about equal total cost."""
+    if len(hids) == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in range(n_parts)]
+    cum = np.cumsum(cost.astype(np.float64) + 1)
+    bounds = np.searchsorted(cum, cum[-1] * np.arange(1, n_parts) / n_parts, "right")
+    return np.split(hids, bounds)
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create a folder (and parents) and return it."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p

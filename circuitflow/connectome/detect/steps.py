@@ -1,0 +1,333 @@
+"""The detect steps run by the Snakemake rules, with their file I/O (one function per rule).
+
+setup -> bbox (per neuron chunk) -> grid -> rasterise (per neuron chunk) -> hypervoxels (per batch,
+optionally split over MPI ranks) -> worklog. Outputs are the same whatever the number of chunks,
+batches or ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections import OrderedDict
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from circuitflow.connectome.detect import connectivity, sources
+from circuitflow.connectome.detect.grid import Grid, bounding_box, hypervoxel_seeds, make_grid
+from circuitflow.connectome.detect.join import join_hypervoxel
+from circuitflow.connectome.detect.partitions import (balanced_ranges, chunk_range, ensure_dir, read_counts,
+                                                      read_range, write_raster)
+from circuitflow.connectome.detect.rasterise import (AXON_COLS, DEND_COLS, MEMBER_COLS, Table, place,
+                                                     rasterise_neuron)
+from circuitflow.connectome.detect.tree import Tree, build_tree
+from circuitflow.connectome.detect.worklog import completion_order, hyper_voxels_json
+from circuitflow.io import hypervoxels as hvio
+from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {"voxel_size": 3e-6, "hyper_voxel_size": 100}
+SETUP = "setup.json"
+NEURONS = "neurons.h5"
+TREE_CACHE = 256
+
+
+class DetectError(ValueError):
+    """Detection cannot run on this input."""
+
+
+def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy a file to a temporary name next to `dst`, then rename."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """JSON file written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def write_positions(path: Path, neurons: sources.Neurons) -> None:
+    """A Snudda positions file (network/neurons) for neurons that do not come from one."""
+    n = len(neurons.names)
+    with hvio.atomic_h5(path) as f:
+        meta = f.create_group("meta")
+        hvio.put_str(meta, "snudda_data", "")
+        hvio.put_str(meta, "config_file", sources.NETWORK_CONFIG)
+        g = f.create_group("network/neurons")
+        g.create_dataset("neuron_id", data=np.arange(n, dtype=np.int64))
+        g.create_dataset("name", data=np.array([s.encode() for s in neurons.names]))
+        g.create_dataset("position", data=neurons.positions)
+        g.create_dataset("rotation", data=neurons.rotations)
+        g.create_dataset("morphology", data=neurons.morphologies, dtype=hvio.STR)
+        g.create_dataset("population_unit_id", data=np.zeros(n, dtype=np.int64))
+        g.create_dataset("virtual_neuron", data=np.zeros(n, dtype=bool))
+
+
+def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathLike) -> None:
+    """Read and check the neuron source and the connectivity; write the network folder's config/positions."""
+    net_dir, work_dir = Path(net_dir), Path(work_dir)
+    cfg = {**DEFAULTS, **detect_cfg}
+    if "network_path" in cfg:
+        base = Path(cfg["network_path"])
+        neurons = sources.snudda_network(base, cfg.get("snudda_data"))
+        config_file = base / sources.NETWORK_CONFIG
+        positions_src = base / sources.POSITIONS
+    elif "sonata" in cfg:
+        s = cfg["sonata"]
+        neurons = sources.sonata_nodes(s["nodes_file"], s["morphology_dir"], s.get("population"),
+                                       s.get("morphology_ext", "h5"))
+        config_file = Path(s["network_config"])
+        positions_src = None
+    else:
+        raise DetectError("detect: set network_path (Snudda network) or sonata (nodes file)")
+    network_config = sources.read_json(config_file)
+    types = list(dict.fromkeys(neurons.types))
+    rules = connectivity.build_rules(network_config, types, str(config_file))
+    missing = [(i, p) for i, p in enumerate(neurons.morphologies) if not os.path.isfile(p)]
+    if missing:
+        i, p = missing[0]
+        raise DetectError(f"neuron {i} ({neurons.names[i]}): morphology file {p} does not exist"
+                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if not np.all(np.isfinite(neurons.positions)):
+        raise DetectError(f"neuron {int(np.flatnonzero(~np.isfinite(neurons.positions).all(1))[0])}: "
+                          "position is not finite")
+    seed = int(cfg["seed"]) if "seed" in cfg else connectivity.detect_seed(network_config)
+    type_id = np.array([types.index(t) for t in neurons.types], dtype=np.int64)
+
+    copy_atomic(config_file, net_dir / sources.NETWORK_CONFIG)
+    if positions_src is not None:
+        copy_atomic(positions_src, net_dir / sources.POSITIONS)
+        with h5py.File(positions_src, "r") as f:
+            snudda_data = f["meta/snudda_data"][()] if "meta/snudda_data" in f else b""
+        snudda_data = snudda_data.decode() if isinstance(snudda_data, bytes) else str(snudda_data)
+    else:
+        write_positions(net_dir / sources.POSITIONS, neurons)
+        snudda_data = ""
+    with hvio.atomic_h5(work_dir / NEURONS) as f:
+        f.create_dataset("position", data=neurons.positions)
+        f.create_dataset("rotation", data=neurons.rotations)
+        f.create_dataset("morphology", data=neurons.morphologies, dtype=hvio.STR)
+        f.create_dataset("type_id", data=type_id)
+    write_json(work_dir / SETUP, {
+        "n_neurons": len(neurons.names), "types": types, "seed": seed, "reader": neurons.reader,
+        "voxel_size": float(cfg["voxel_size"]), "hyper_voxel_size": int(cfg["hyper_voxel_size"]),
+        "config_json": json.dumps(network_config), "snudda_data": snudda_data,
+        "simulation_origo": cfg.get("simulation_origo"),
+    })
+
+
+class Neurons:
+    """Lazy access to the setup's neuron table and morphologies (a small per-process tree cache)."""
+
+    def __init__(self, work_dir: str | os.PathLike):
+        work_dir = Path(work_dir)
+        self.setup = read_json(work_dir / SETUP)
+        with h5py.File(work_dir / NEURONS, "r") as f:
+            self.position = f["position"][()]
+            self.rotation = f["rotation"][()]
+            self.morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][()]]
+            self.type_id = f["type_id"][()]
+        self._cache: OrderedDict = OrderedDict()
+
+    def tree(self, nid: int) -> Tree:
+        """The Snudda tree of neuron `nid`'s morphology; errors name the neuron."""
+        path = self.morphology[nid]
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            return self._cache[path]
+        try:
+            pts = read_swc(path) if self.setup["reader"] == "swc" else read_morphio(path)
+            tree = build_tree(pts)
+        except MorphologyError as exc:
+            raise MorphologyError(f"neuron {nid}: {exc}") from None
+        self._cache[path] = tree
+        if len(self._cache) > TREE_CACHE:
+            self._cache.popitem(last=False)
+        return tree
+
+
+def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike) -> None:
+    """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima."""
+    nrn = Neurons(work_dir)
+    lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
+    mins = np.zeros((hi - lo, 3))
+    maxs = np.zeros((hi - lo, 3))
+    dend = np.zeros(hi - lo, dtype=np.float32)
+    for i, nid in enumerate(tqdm(range(lo, hi), desc=f"bbox {chunk}", mininterval=5)):
+        tree = nrn.tree(nid)
+        try:
+            xyz = place(tree, nrn.position[nid], nrn.rotation[nid], f"neuron {nid}")
+        except ValueError as exc:
+            raise DetectError(str(exc)) from None
+        box = bounding_box(xyz)
+        mins[i], maxs[i] = box
+        dend[i] = tree.max_dend_soma_dist
+    tmp = Path(str(out) + ".tmp.npz")
+    np.savez(tmp, lo=lo, mins=mins, maxs=maxs, max_dend=dend)
+    os.replace(tmp, out)
+
+
+def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) -> None:
+    """Reduce the chunk boxes to the hypervoxel grid (with a user origin, check no neuron lies below it)."""
+    s = read_json(Path(work_dir) / SETUP)
+    boxes, mins, los = [], [], []
+    for p in bbox_files:
+        with np.load(p) as d:
+            if len(d["mins"]):
+                boxes.append(np.array([d["mins"].min(0), d["maxs"].max(0)]))
+                mins.append(d["mins"])
+                los.append(int(d["lo"]))
+    if not boxes:
+        raise DetectError("detect: the network has no neurons")
+    g = make_grid(boxes, s["voxel_size"], s["hyper_voxel_size"])
+    if s.get("simulation_origo") is not None:
+        origo = np.array(s["simulation_origo"], dtype=np.float64)
+        for lo, m in zip(los, mins):
+            below = np.flatnonzero(np.any(m < origo, axis=1))
+            if len(below):
+                raise DetectError(f"neuron {lo + int(below[0])} lies outside the hypervoxel grid "
+                                  f"(below detect.simulation_origo {origo.tolist()})")
+        g = Grid(g.voxel_size, g.hyper_voxel_size, origo, g.num_hyper_voxels)
+    write_json(out, g.to_json())
+
+
+def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: int, n_chunks: int,
+              out: str | os.PathLike) -> None:
+    """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel."""
+    nrn = Neurons(work_dir)
+    g = Grid.from_json(read_json(grid_file))
+    lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
+    mem, ax, de = [], [], []
+    for nid in tqdm(range(lo, hi), desc=f"rasterise {chunk}", mininterval=5):
+        tree = nrn.tree(nid)
+        where = f"neuron {nid} ({nrn.morphology[nid]})"
+        m, a, d = rasterise_neuron(nid, tree, nrn.position[nid], nrn.rotation[nid], g, where)
+        mem.append(m)
+        ax.append(a)
+        de.append(d)
+    write_raster(out, {"member": Table.concat(mem, MEMBER_COLS), "axon": Table.concat(ax, AXON_COLS),
+                       "dend": Table.concat(de, DEND_COLS)}, g.n_total)
+
+
+def output_meta(s: dict, g: Grid) -> dict:
+    """/meta values shared by the worklog and the hypervoxel files (paths relative to the network folder)."""
+    return {
+        "snudda_data": s["snudda_data"], "slurm_id": np.int64(0),
+        "config_file": sources.NETWORK_CONFIG, "position_file": sources.POSITIONS,
+        "voxel_size": np.float64(g.voxel_size), "hyper_voxel_size": np.int64(g.hyper_voxel_size),
+    }
+
+
+def nonempty_hids(raster_files: list) -> tuple[np.ndarray, np.ndarray]:
+    """Hypervoxels with at least one neuron, and their entry counts (join cost)."""
+    members = read_counts(raster_files, "member")
+    cost = read_counts(raster_files, "axon") + read_counts(raster_files, "dend")
+    hids = np.flatnonzero(members > 0)
+    return hids, cost[hids]
+
+
+def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_files: list, batch: int,
+                n_batches: int, out_dir: str | os.PathLike, rank: int = 0, size: int = 1) -> dict:
+    """Detect the batch's hypervoxels (this rank's share); write their files; return {hid: counts}."""
+    work_dir = Path(work_dir)
+    s = read_json(work_dir / SETUP)
+    g = Grid.from_json(read_json(grid_file))
+    with h5py.File(work_dir / NEURONS, "r") as f:
+        ntype = f["type_id"][()]
+    network_config = json.loads(s["config_json"])
+    rules = connectivity.build_rules(network_config, s["types"], "network-config.json")
+    seeds = hypervoxel_seeds(s["seed"], g.n_total)
+    hids, cost = nonempty_hids(raster_files)
+    mine = balanced_ranges(hids, cost, n_batches)[batch]
+    mine = balanced_ranges(mine, cost[np.searchsorted(hids, mine)], size)[rank] if len(mine) else mine
+    out_dir = ensure_dir(out_dir)
+    meta = output_meta(s, g)
+    nb = g.hyper_voxel_size
+    summary = {}
+    if len(mine):
+        axon = read_range(raster_files, "axon", int(mine[0]), int(mine[-1]) + 1)
+        dend = read_range(raster_files, "dend", int(mine[0]), int(mine[-1]) + 1)
+        a_ptr = np.searchsorted(axon.cols["hid"], np.append(mine, mine[-1] + 1))
+        d_ptr = np.searchsorted(dend.cols["hid"], np.append(mine, mine[-1] + 1))
+        origins = g.origins(mine)
+        for i, h in enumerate(tqdm(mine, desc=f"hypervoxels {batch}.{rank}", mininterval=5)):
+            a = axon.take(np.arange(a_ptr[i], a_ptr[i + 1]))
+            d = dend.take(np.arange(d_ptr[i], d_ptr[i + 1]))
+            offset = np.round((origins[i] - g.simulation_origo) / g.hyper_voxel_width).astype(np.int64) * nb
+            r = join_hypervoxel(int(h), a, d, ntype, rules, int(seeds[h]), offset, nb)
+            hv_meta = {**meta, "hyper_voxel_id": np.int64(h), "hyper_voxel_origo": origins[i],
+                       "simulation_origo": g.simulation_origo, "num_hyper_voxels": g.num_hyper_voxels,
+                       "num_bins": np.full(3, nb, dtype=np.int64), "voxel_overflow_counter": np.int64(r.overflow),
+                       "max_axon_voxel_ctr": np.int32(r.max_axon), "max_dend_voxel_ctr": np.int32(r.max_dend)}
+            hvio.write_hypervoxel(out_dir / hvio.VOXEL_FILE.format(hid=int(h)), s["config_json"], hv_meta,
+                                  r.synapses, r.gap_junctions, r.synapse_lookup,
+                                  r.gap_junction_lookup if rules.has_gap_junctions else None, rules.max_channel)
+            summary[int(h)] = [len(r.synapses), len(r.gap_junctions), r.overflow]
+    return summary
+
+
+def worklog(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_files: list, bbox_files: list,
+            batch_dirs: list, net_dir: str | os.PathLike) -> None:
+    """Write the worklog and gather the hypervoxel files into the network's voxels/ folder."""
+    work_dir, net_dir = Path(work_dir), Path(net_dir)
+    s = read_json(work_dir / SETUP)
+    g = Grid.from_json(read_json(grid_file))
+    network_config = json.loads(s["config_json"])
+    rules = connectivity.build_rules(network_config, s["types"], "network-config.json")
+    summary = {}
+    for d in batch_dirs:
+        for k, v in read_json(Path(d) / "summary.json").items():
+            summary[int(k)] = v
+    members = Table.concat([read_range([p], "member", 0, g.n_total) for p in raster_files], MEMBER_COLS)
+    seeds = hypervoxel_seeds(s["seed"], g.n_total)
+    text, ctr = hyper_voxels_json(g, members, seeds)
+    hids = np.flatnonzero(ctr > 0)
+    if set(summary) != set(hids.tolist()):
+        raise DetectError(f"detect: hypervoxel batches cover {len(summary)} of {len(hids)} hypervoxels")
+    order = completion_order(hids, ctr[hids])
+    n = g.n_total
+    completed = np.full(n, -1, dtype=np.int32)
+    syn, gj, ov = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    completed[:len(order)] = order
+    for slot, h in enumerate(order):
+        syn[slot], gj[slot], ov[slot] = summary[int(h)]
+    voxels = ensure_dir(net_dir / "voxels")
+    for d in batch_dirs:
+        for p in sorted(Path(d).glob("network-putative-synapses-*.hdf5")):
+            target = voxels / p.name
+            if target.exists():
+                target.unlink()
+            try:
+                os.link(p, target)
+            except OSError:
+                shutil.copyfile(p, target)
+    meta = {**output_meta(s, g), "hyper_voxel_width": np.float64(g.hyper_voxel_width),
+            "config": s["config_json"], "connectivity_distributions": connectivity.distributions_json(rules),
+            "hyper_voxel_ids": g.hyper_voxel_ids, "num_hyper_voxels": g.num_hyper_voxels,
+            "simulation_origo": g.simulation_origo}
+    max_dend = []
+    for p in bbox_files:
+        with np.load(p) as d:
+            max_dend.append(d["max_dend"])
+    hvio.write_worklog(net_dir / "log" / "network-detect-worklog.hdf5", meta, text, hids, completed, syn, gj, ov,
+                       net_dir / sources.POSITIONS,
+                       {"max_soma_distance_dend": np.concatenate(max_dend).astype(np.float32)})

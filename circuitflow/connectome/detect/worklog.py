@@ -1,0 +1,44 @@
+"""Worklog contents: the `hyper_voxels` JSON and Snudda's completion order (spec detect.md §2.1-2.2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from circuitflow.connectome.detect.grid import Grid
+from circuitflow.connectome.detect.rasterise import Table
+from circuitflow.connectome.detect.tree import AXON, BASAL, SOMA
+
+
+def hyper_voxels_json(g: Grid, members: Table, seeds: np.ndarray) -> tuple[str, np.ndarray]:
+    """The JSON of every hypervoxel (origin, neurons with soma/axon/dend sections, count, seed) and neuron counts."""
+    c = members.cols
+    order = np.lexsort((c["sec_id"], c["kind"], c["neuron"], c["hid"]))
+    hid, nid, kind, sec = (c[k][order].tolist() for k in ("hid", "neuron", "kind", "sec_id"))
+    per_hid: dict = {}
+    for h, n, k, s in zip(hid, nid, kind, sec):
+        entry = per_hid.setdefault(h, {}).setdefault(n, {})
+        if k == SOMA:
+            entry["soma"] = True
+        elif k == AXON:
+            entry.setdefault("axon", [[[], "neuron"]])[0][0].append(s)
+        elif k == BASAL:
+            entry.setdefault("dend", []).append(s)
+    origins = g.origins(np.arange(g.n_total)).tolist()
+    out = {}
+    ctr = np.zeros(g.n_total, dtype=np.int64)
+    for h in range(g.n_total):
+        neurons = per_hid.get(h, {})
+        ordered = {}
+        for n, e in neurons.items():
+            ordered[str(n)] = {k: e[k] for k in ("soma", "axon", "dend") if k in e}
+        ctr[h] = len(ordered)
+        out[str(h)] = {"origo": origins[h], "neurons": ordered, "axon_density": [], "neuron_ctr": len(ordered),
+                       "random_seed": int(seeds[h])}
+    return json.dumps(out), ctr
+
+
+def completion_order(hids: np.ndarray, neuron_ctr: np.ndarray) -> np.ndarray:
+    """Snudda's processing order: numpy's default (unstable) argsort of -neuron_ctr over ascending HIDs."""
+    return np.asarray(hids)[np.argsort(-np.asarray(neuron_ctr, dtype=np.int64))]

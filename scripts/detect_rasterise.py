@@ -1,0 +1,19 @@
+"""Rule detect_rasterise: hypervoxel membership and voxel entries of one neuron chunk."""
+import argparse
+
+from circuitflow.connectome.detect import cli, steps
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--work-dir", required=True)
+    p.add_argument("--grid", required=True)
+    p.add_argument("--chunk", type=int, required=True)
+    p.add_argument("--chunks", type=int, required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    steps.rasterise(a.work_dir, a.grid, a.chunk, a.chunks, a.out)
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,151 @@
+# Touch detection (Snudda detect): neurons -> putative synapses per hypervoxel, in a Snudda network
+# folder {OUT}/network that the prune rules read unchanged. Logic: circuitflow/connectome/detect/.
+DETECT = config["detect"]
+DET_NET = f"{OUT}/network"
+DET_WORK = f"{OUT}/detect"
+DET_CHUNKS = range(DETECT.get("neuron_chunks", 2))
+DET_BATCHES = range(DETECT.get("hypervoxel_jobs", 2))
+DET_PKG = f"{CODE}/connectome/detect"
+DET_IO = [f"{CODE}/io/morphology_points.py", f"{CODE}/io/hypervoxels.py"]
+DET_SOURCE = (
+    [
+        f"{DETECT['network_path']}/network-config.json",
+        f"{DETECT['network_path']}/network-neuron-positions.hdf5",
+    ]
+    if "network_path" in DETECT
+    else [DETECT["sonata"]["nodes_file"], DETECT["sonata"]["network_config"]]
+)
+
+ALL_TARGETS["detect"] = [
+    f"{DET_NET}/log/network-detect-worklog.hdf5",
+    f"{DET_NET}/network-config.json",
+]
+
+
+wildcard_constraints:
+    det_chunk=r"\d+",
+    det_batch=r"\d+",
+
+
+rule detect_setup:
+    input:
+        code=[f"{workflow.basedir}/scripts/detect_setup.py", f"{DET_PKG}/sources.py", f"{DET_PKG}/connectivity.py"],
+        source=DET_SOURCE,
+    output:
+        config=f"{DET_NET}/network-config.json",
+        positions=f"{DET_NET}/network-neuron-positions.hdf5",
+        setup=f"{DET_WORK}/setup.json",
+        neurons=f"{DET_WORK}/neurons.h5",
+    params:
+        detect=section_json("detect"),
+    log:
+        f"{LOGS}/detect_setup/setup.log",
+    shell:
+        "python {input.code[0]} --config {params.detect:q} --network-dir {DET_NET} "
+        "--work-dir {DET_WORK} > {log} 2>&1"
+
+
+rule detect_bbox:
+    input:
+        code=[f"{workflow.basedir}/scripts/detect_bbox.py", f"{DET_PKG}/tree.py", *DET_IO],
+        setup=rules.detect_setup.output.setup,
+        neurons=rules.detect_setup.output.neurons,
+    output:
+        f"{DET_WORK}/bbox/{{det_chunk}}.npz",
+    params:
+        chunks=len(DET_CHUNKS),
+    log:
+        f"{LOGS}/detect_bbox/{{det_chunk}}.log",
+    shell:
+        "python {input.code[0]} --work-dir {DET_WORK} --chunk {wildcards.det_chunk} "
+        "--chunks {params.chunks} --out {output} > {log} 2>&1"
+
+
+rule detect_grid:
+    input:
+        code=[f"{workflow.basedir}/scripts/detect_grid.py", f"{DET_PKG}/grid.py"],
+        bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
+    output:
+        f"{DET_WORK}/grid.json",
+    log:
+        f"{LOGS}/detect_grid/grid.log",
+    shell:
+        "python {input.code[0]} --work-dir {DET_WORK} --out {output} {input.bbox} > {log} 2>&1"
+
+
+rule detect_rasterise:
+    input:
+        code=[
+            f"{workflow.basedir}/scripts/detect_rasterise.py",
+            f"{DET_PKG}/rasterise.py",
+            f"{DET_PKG}/tree.py",
+            f"{DET_PKG}/partitions.py",
+            *DET_IO,
+        ],
+        grid=rules.detect_grid.output[0],
+    output:
+        f"{DET_WORK}/raster/{{det_chunk}}.h5",
+    params:
+        chunks=len(DET_CHUNKS),
+    log:
+        f"{LOGS}/detect_rasterise/{{det_chunk}}.log",
+    shell:
+        "python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} --chunk {wildcards.det_chunk} "
+        "--chunks {params.chunks} --out {output} > {log} 2>&1"
+
+
+# MPI-capable: a profile may set `mpi` (e.g. "srun" or "mpirun") and `tasks` for this rule; the
+# ranks split the batch's hypervoxels and the output does not depend on their number.
+rule detect_hypervoxels:
+    input:
+        code=[
+            f"{workflow.basedir}/scripts/detect_hypervoxels.py",
+            f"{DET_PKG}/join.py",
+            f"{DET_PKG}/rng.py",
+            f"{DET_PKG}/connectivity.py",
+            *DET_IO,
+        ],
+        grid=rules.detect_grid.output[0],
+        raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
+    output:
+        directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
+    params:
+        batches=len(DET_BATCHES),
+        launch=lambda wc, resources: (
+            f"{resources.mpi} -n {resources.tasks} " if getattr(resources, "mpi", "") else ""
+        ),
+    log:
+        f"{LOGS}/detect_hypervoxels/{{det_batch}}.log",
+    shell:
+        "{params.launch}python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} "
+        "--batch {wildcards.det_batch} --batches {params.batches} --out-dir {output} "
+        "{input.raster} > {log} 2>&1"
+
+
+rule detect_worklog:
+    input:
+        code=[f"{workflow.basedir}/scripts/detect_worklog.py", f"{DET_PKG}/worklog.py", *DET_IO],
+        grid=rules.detect_grid.output[0],
+        positions=rules.detect_setup.output.positions,
+        raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
+        bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
+        batches=expand(f"{DET_WORK}/hypervoxels/{{det_batch}}", det_batch=DET_BATCHES),
+    output:
+        worklog=f"{DET_NET}/log/network-detect-worklog.hdf5",
+        voxels=directory(f"{DET_NET}/voxels"),
+    log:
+        f"{LOGS}/detect_worklog/worklog.log",
+    shell:
+        "python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} --network-dir {DET_NET} "
+        "--raster {input.raster} --bbox {input.bbox} --batch-dirs {input.batches} > {log} 2>&1"
+
+
+rule detect:
+    localrule: True
+    input:
+        ALL_TARGETS["detect"],
+        f"{DET_NET}/voxels",
+    log:
+        f"{LOGS}/detect/detect.log",
+    shell:
+        "echo 'detect: {DET_NET}' > {log}"
