@@ -1,0 +1,105 @@
+"""`circuitflow` command line: one subcommand per workflow step (the rules call these)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from circuitflow.synthesis import chunk, finalize, prepare
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_cache_atlas(args) -> None:
+    """Per-cell atlas lookups, once."""
+    prepare.cache_atlas(args.cells, args.atlas, args.region_structure, args.min_depth, args.max_depth, args.out)
+
+
+def cmd_validate_params(args) -> None:
+    """Validate TMD parameters and write the per-chunk inputs."""
+    section = json.loads(args.config)
+    prepare.validate_params(section, args.atlas_cache, args.chunk_size, args.out_dir)
+
+
+def cmd_synthesize_chunk(args) -> None:
+    """Grow the cells of one chunk and write its result table."""
+    options = json.loads(args.options)
+    chunk.synthesize_chunk(args.chunk_input, args.cells, args.atlas_cache, args.region_structure, options,
+                           args.morph_dir, args.out)
+
+
+def cmd_finalize(args) -> None:
+    """Gather chunk tables into the output collection and side files."""
+    finalize.finalize(
+        args.cells, args.tables, args.chunk_dirs, args.out_cells, args.format, args.morph_dir, args.apical,
+        args.apical_nrn, args.ext, container=args.container, debug_data=args.debug_data,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="circuitflow", description=__doc__)
+    parser.add_argument("--log-level", default="info")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("cache-atlas", help=cmd_cache_atlas.__doc__)
+    p.add_argument("--cells", required=True)
+    p.add_argument("--atlas", required=True)
+    p.add_argument("--region-structure", required=True)
+    p.add_argument("--min-depth", type=float, required=True)
+    p.add_argument("--max-depth", type=float, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_cache_atlas)
+
+    p = sub.add_parser("validate-params", help=cmd_validate_params.__doc__)
+    p.add_argument("--config", required=True, help="the synthesis config section as JSON")
+    p.add_argument("--atlas-cache", required=True)
+    p.add_argument("--chunk-size", type=int, required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_validate_params)
+
+    p = sub.add_parser("synthesize-chunk", help=cmd_synthesize_chunk.__doc__)
+    p.add_argument("--chunk-input", required=True)
+    p.add_argument("--cells", required=True)
+    p.add_argument("--atlas-cache", required=True)
+    p.add_argument("--region-structure", required=True)
+    p.add_argument("--options", required=True, help="growth options as JSON")
+    p.add_argument("--morph-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_synthesize_chunk)
+
+    p = sub.add_parser("finalize", help=cmd_finalize.__doc__)
+    p.add_argument("--cells", required=True)
+    p.add_argument("--tables", nargs="*", default=[])
+    p.add_argument("--chunk-dirs", nargs="*", default=[])
+    p.add_argument("--out-cells", required=True)
+    p.add_argument("--format", choices=["sonata", "mvd3"], required=True)
+    p.add_argument("--morph-dir", required=True)
+    p.add_argument("--apical", required=True)
+    p.add_argument("--apical-nrn")
+    p.add_argument("--ext", nargs="+", required=True)
+    p.add_argument("--container")
+    p.add_argument("--debug-data")
+    p.set_defaults(func=cmd_finalize)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point: run one subcommand; errors become one line on stderr and exit code 1."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        args.func(args)
+    except (ValueError, RuntimeError, OSError, KeyError) as exc:
+        logging.getLogger("circuitflow").debug("failure", exc_info=True)
+        print(f"circuitflow {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Synthesize one chunk of cells: grow, write morphology files, return the chunk's result table."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import morphio
+import numpy as np
+from tqdm import tqdm
+
+from circuitflow.io.cells import cells_dataframe, load_cells
+from circuitflow.io.morphology import NRN_EXTENSIONS, morphology_name, morphology_property
+from circuitflow.io.morphology import nrn_section_ids, write_morphology
+from circuitflow.synthesis import atlas
+from circuitflow.synthesis.donors import donor_path
+from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
+from circuitflow.synthesis.prepare import write_json
+
+L = logging.getLogger(__name__)
+
+SEED_MODULUS = 2**32
+CONTAINER_FOLDER = "container-h5"
+
+
+def cell_seed(seed: int, cell_id: int) -> int:
+    """Per-cell seed: (master seed + cell id) mod 2^32, independent of chunking."""
+    return (seed + cell_id) % SEED_MODULUS
+
+
+def synthesize_one(cell: CellContext, cell_id: int, options: dict, morph_dir: str) -> dict:
+    """Grow, write and describe one cell; a dropped cell gets null results and its error."""
+    seed = cell_seed(options["seed"], cell_id)
+    name = morphology_name(seed)
+    prop = morphology_property(name, options.get("hashed_depth"))
+    try:
+        result = grow_cell(cell, seed)
+    except DROP_ERRORS as exc:
+        L.error("Skip %s because of the following error: %s", cell_id, exc)
+        return {"id": cell_id, "name": None, "error": f"{type(exc).__name__}: {exc}"}
+    morph = morphio.mut.Morphology(result.neuron, options=morphio.Option.nrn_order)
+    extensions = list(options["out_morph_ext"])
+    paths = write_morphology(morph, morph_dir, prop, extensions)
+    if options.get("container") and "h5" not in extensions:
+        write_morphology(morph, Path(morph_dir, CONTAINER_FOLDER), prop, ["h5"])
+    nrn = None
+    if options.get("out_apical_nrn_sections"):
+        first = next(p for p in paths if p.suffix[1:] in NRN_EXTENSIONS)
+        nrn = nrn_section_ids(first, result.apical_points)
+    record = {
+        "id": cell_id,
+        "name": prop,
+        "apical_points": [np.asarray(p, dtype=np.float32).astype(float).tolist() for p in result.apical_points],
+        "apical_sections": [int(s) for s in result.apical_sections],
+        "apical_NRN_sections": nrn,
+        "error": None,
+    }
+    if options.get("out_debug_data"):
+        record["debug_infos"] = json.loads(json.dumps(result.debug_infos, default=_plain))
+    return record
+
+
+def _plain(value):
+    """JSON fallback for numpy values in debug infos."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, axon_path) -> CellContext:
+    """The CellContext of one cell from its cells row, atlas cache row and parameter entry."""
+    return CellContext(
+        position=np.array([row["x"], row["y"], row["z"]], dtype=float),
+        orientation=np.asarray(cache_row["orientation"]),
+        mtype=row["mtype"],
+        current_depth=float(cache_row["current_depth"]),
+        layer_depths=cache_row["layer_depths"],
+        cortical_depths=cortical.get(cache_row["synthesis_region"]),
+        params=entry["parameters"],
+        distributions=entry["distributions"],
+        axon_path=axon_path,
+        axon_scale=None,
+        rotational_jitter_std=options.get("rotational_jitter_std"),
+        scaling_jitter_std=options.get("scaling_jitter_std"),
+        min_hard_scale=options.get("min_hard_scale", 0.2),
+        with_debug=bool(options.get("out_debug_data")),
+    )
+
+
+def synthesize_chunk(
+    chunk_input: str, cells_path: str, atlas_cache: str, region_structure: str, options: dict,
+    morph_dir: str, out_table: str, ranks: tuple[int, int] = (0, 1),
+) -> list[dict]:
+    """Synthesize the cells of one chunk input file (this rank's strided share) and write the table."""
+    with open(chunk_input, encoding="utf-8") as f:
+        chunk = json.load(f)
+    records = chunk["cells"]
+    if not records:
+        write_json(out_table, {"chunk": chunk["chunk"], "cells": []})
+        return []
+    ids = [r["id"] for r in records]
+    start, stop = min(ids), max(ids) + 1
+    cells = cells_dataframe(load_cells(cells_path)).iloc[start:stop]
+    cache = atlas.read_atlas_cache(atlas_cache, start, stop)
+    cortical = atlas.cortical_depths(atlas.load_region_structure(region_structure))
+    rank, size = ranks
+    results = []
+    Path(morph_dir).mkdir(parents=True, exist_ok=True)
+    for record in tqdm(records[rank::size], desc=f"chunk {chunk['chunk']}", mininterval=5, disable=None):
+        cell_id = record["id"]
+        if record["excluded"]:
+            results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
+            continue
+        axon = None
+        if record["axon_name"] is not None:
+            axon = donor_path(options["base_morph_dir"], record["axon_name"])
+        entry = chunk["entries"][f"{record['key']}|{record['mtype']}"]
+        context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
+        context.axon_scale = record["axon_scale"]
+        results.append(synthesize_one(context, cell_id, options, morph_dir))
+    if size == 1:
+        write_json(out_table, {"chunk": chunk["chunk"], "cells": results})
+    return results

@@ -1,0 +1,233 @@
+"""The steps before growth: option checks, atlas cache, parameter validation into per-chunk inputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
+from circuitflow.io.morphology import NRN_EXTENSIONS, hashed_depth
+from circuitflow.synthesis import atlas, donors, params
+
+L = logging.getLogger(__name__)
+
+#: region-grower options that circuitflow replaces, with what to use instead (RG-28).
+UPSTREAM_ONLY = {
+    "nb_processes": "synthesis.chunk_size and snakemake --cores",
+    "chunksize": "synthesis.chunk_size",
+    "dask_config": "snakemake --cores / --profile",
+    "with_mpi": "the slurm profile (MPI jobs are set per rule there)",
+    "hide_progress_bar": "snakemake --quiet",
+    "overwrite": "snakemake (it clears a rule's outputs before re-running it)",
+    "skip_write": "nothing: morphologies are always written",
+    "out_cells": "out_dir (and synthesis.out_cells_format)",
+    "out_morph_dir": "out_dir (morphologies go to {out_dir}/synthesis/morphologies)",
+    "out_apical": "out_dir (written to {out_dir}/synthesis/apical.yaml)",
+    "atlas_cache": "nothing: the atlas must be a local folder; circuitflow caches per-cell lookups itself",
+}
+
+
+class SynthesisConfigError(ValueError):
+    """The synthesis section of the config cannot work as given."""
+
+
+def check_upstream_keys(section: dict) -> None:
+    """Reject region-grower-only option names, naming the circuitflow equivalent."""
+    for key in section:
+        if key in UPSTREAM_ONLY:
+            raise SynthesisConfigError(
+                f"synthesis.{key} is a region-grower option that circuitflow replaces; use {UPSTREAM_ONLY[key]}"
+            )
+
+
+def check_options(section: dict, n_cells: int) -> int | None:
+    """Option checks that need no data (upstream order); return the hashed folder depth."""
+    extensions = section["out_morph_ext"]
+    if section.get("out_apical_nrn_sections") and not set(extensions) & set(NRN_EXTENSIONS):
+        raise SynthesisConfigError(
+            "synthesis.out_morph_ext: The 'out_morph_ext' parameter must contain one of "
+            f'["asc", "swc"] when \'with_NRN_sections\' is set to True (current value is {list(extensions)}).'
+        )
+    for key in ("tmd_parameters", "tmd_distributions", "region_structure", "input_cells"):
+        if not Path(section[key]).is_file():
+            raise SynthesisConfigError(f"synthesis.{key}: file not found: {section[key]}")
+    if not Path(section["atlas"]).is_dir():
+        raise SynthesisConfigError(f"synthesis.atlas: not a folder: {section['atlas']}")
+    if section.get("morph_axon") is not None:
+        if section.get("synthesize_axons"):
+            raise SynthesisConfigError("synthesis.morph_axon: axon grafting needs synthesize_axons: false")
+        if section.get("base_morph_dir") is None:
+            raise SynthesisConfigError("synthesis.base_morph_dir: required with morph_axon")
+    try:
+        return hashed_depth(n_cells * len(extensions), section.get("max_files_per_dir"))
+    except ValueError as exc:
+        raise SynthesisConfigError(f"synthesis.max_files_per_dir: {exc}") from None
+
+
+def n_chunks(n_cells: int, chunk_size: int) -> int:
+    """Number of chunk jobs: cells [i*chunk_size, (i+1)*chunk_size) form chunk i."""
+    return math.ceil(n_cells / chunk_size)
+
+
+def cache_atlas(
+    cells_path: str, atlas_dir: str, region_structure: str, min_depth: float, max_depth: float, out: str
+) -> None:
+    """Look up every cell's atlas context once and write it to `out`."""
+    structure = atlas.load_region_structure(region_structure)
+    df = cells_dataframe(load_cells(cells_path))
+    check_no_nulls(df, cells_path)
+    context = atlas.atlas_context(df, structure, atlas_dir, min_depth, max_depth)
+    atlas.write_atlas_cache(out, context)
+
+
+def load_parameters(section: dict) -> tuple[dict, dict]:
+    """Load, rename, prepare grow types and merge defaults of parameters and distributions."""
+    tmd_params = params.load_tmd_file(section["tmd_parameters"], "tmd_parameters")
+    tmd_distribs = params.load_tmd_file(section["tmd_distributions"], "tmd_distributions")
+    params.prepare_grow_types(tmd_params, section.get("synthesize_axons", False))
+    return params.merge_defaults(tmd_params), params.merge_defaults(tmd_distribs)
+
+
+def validate_params(section: dict, atlas_cache: str, chunk_size: int, out_dir: str) -> list[str]:
+    """Validate parameters for every (region, mtype) of the cells and write one input file per chunk."""
+    structure = atlas.load_region_structure(section["region_structure"])
+    cells = cells_dataframe(load_cells(section["input_cells"]))
+    tmd_params, tmd_distribs = load_parameters(section)
+    cells = cells.join(atlas.read_atlas_cache(atlas_cache)[["synthesis_region"]])
+    params.verify(cells, tmd_params, tmd_distribs, structure)
+    excluded: list = []
+    if section.get("morph_axon") is not None:
+        table = donors.load_donor_table(section["morph_axon"], cells.index.to_numpy())
+        cells = cells.join(table)
+        excluded = donors.check_na_ratio(cells["mtype"], cells["axon_name"], section.get("max_drop_ratio", 0.0))
+        missing = donors.missing_donors(section["base_morph_dir"], cells["axon_name"].dropna())
+        if missing:
+            L.warning("Missing axon donor files (these cells will be dropped): %s", missing)
+    else:
+        cells["axon_name"] = None
+        cells["axon_scale"] = np.nan
+    couples = params.inconsistent_context(cells.drop(index=excluded), tmd_params, tmd_distribs, structure)
+    if couples:
+        L.warning(
+            "The morphologies with the following region/mtype couples have inconsistent context and "
+            "constraints: %s", couples,
+        )
+    paths = write_chunk_inputs(cells, excluded, tmd_params, tmd_distribs, chunk_size, out_dir)
+    return paths
+
+
+def write_chunk_inputs(
+    cells: pd.DataFrame, excluded: list, tmd_params: dict, tmd_distribs: dict, chunk_size: int, out_dir: str
+) -> list[str]:
+    """One JSON per chunk: its cells (key, mtype, donor) and only the entries they use."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    excluded_set = set(excluded)
+    paths = []
+    for i in range(n_chunks(len(cells), chunk_size)):
+        rows = cells.iloc[i * chunk_size : (i + 1) * chunk_size]
+        records, entries = [], {}
+        for cell_id, row in rows.iterrows():
+            key = params.json_key(row["synthesis_region"], row["region"], tmd_distribs)
+            scale = row["axon_scale"]
+            records.append(
+                {
+                    "id": int(cell_id),
+                    "key": key,
+                    "mtype": row["mtype"],
+                    "excluded": int(cell_id) in excluded_set,
+                    "axon_name": row["axon_name"],
+                    "axon_scale": None if pd.isna(scale) else float(scale),
+                }
+            )
+            entries.setdefault(f"{key}|{row['mtype']}", params.entry_for(tmd_params, tmd_distribs, key, row["mtype"]))
+        path = Path(out_dir, f"chunk_{i}.json")
+        write_json(path, {"chunk": i, "cells": records, "entries": entries})
+        paths.append(str(path))
+    return paths
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    """Write JSON with sorted keys via a temporary name (stable bytes for Snakemake checksums)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, sort_keys=True, indent=1)
+    os.replace(tmp, path)
+
+
+MARKER = ".circuitflow-morphologies"
+
+
+def check_morphology_folder(morph_dir: str | os.PathLike) -> None:
+    """Refuse to let a run wipe a non-empty morphology folder that circuitflow did not write."""
+    morph_dir = Path(morph_dir)
+    if morph_dir.is_dir() and any(morph_dir.iterdir()) and not (morph_dir / MARKER).exists():
+        raise SynthesisConfigError(f"Non-empty morphology output folder '{morph_dir.resolve()}'")
+
+
+def atlas_inputs(atlas_dir: str, region_structure: str) -> list[str]:
+    """The atlas files the synthesis reads (tracked as rule inputs)."""
+    structure = atlas.load_region_structure(region_structure)
+    layers = {str(layer) for block in structure.values() for layer in block["layers"]}
+    names = ["brain_regions", "orientation", "[PH]y"] + [f"[PH]{layer}" for layer in sorted(layers)]
+    files = [str(Path(atlas_dir, "hierarchy.json"))] + [str(Path(atlas_dir, f"{n}.nrrd")) for n in names]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise SynthesisConfigError(f"synthesis.atlas: missing file(s): {missing}")
+    return files
+
+
+def plan(section: dict, out_dir: str) -> dict:
+    """Everything the workflow needs to know before running: checks inputs and counts chunks."""
+    from circuitflow.io.cells import cells_format, count_cells
+
+    check_upstream_keys(section)
+    if not Path(section["input_cells"]).is_file():
+        raise SynthesisConfigError(f"synthesis.input_cells: file not found: {section['input_cells']}")
+    n_cells = count_cells(section["input_cells"])
+    depth = check_options(section, n_cells)
+    syn_dir = Path(out_dir, "synthesis")
+    check_morphology_folder(syn_dir / "morphologies")
+    fmt = section.get("out_cells_format") or cells_format(section["input_cells"])
+    container = section.get("container_path")
+    if container is not None and not os.path.isabs(container):
+        container = str(syn_dir / container)
+    return {
+        "n_cells": n_cells,
+        "n_chunks": n_chunks(n_cells, section["chunk_size"]),
+        "hashed_depth": depth,
+        "format": fmt,
+        "out_cells": str(syn_dir / ("nodes.mvd3" if fmt == "mvd3" else "nodes.h5")),
+        "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
+        "container": container,
+    }
+
+
+GROWTH_KEYS = ("seed", "out_morph_ext", "rotational_jitter_std", "scaling_jitter_std", "min_hard_scale",
+               "out_apical_nrn_sections", "out_debug_data", "base_morph_dir")
+
+
+def growth_options(section: dict, synthesis_plan: dict) -> dict:
+    """The options a chunk's growth and file writing depend on (and nothing else)."""
+    options = {k: section.get(k) for k in GROWTH_KEYS}
+    options["hashed_depth"] = synthesis_plan["hashed_depth"]
+    options["container"] = synthesis_plan["container"] is not None
+    return options
+
+
+def optional_outputs(section: dict, synthesis_plan: dict, syn_dir: str) -> dict:
+    """Side outputs of the finalize step that exist only when the config asks for them."""
+    out = {}
+    if section.get("out_apical_nrn_sections"):
+        out["apical_nrn"] = f"{syn_dir}/apical_NRN_sections.yaml"
+    if synthesis_plan["container"]:
+        out["container"] = synthesis_plan["container"]
+    if section.get("out_debug_data"):
+        out["debug"] = f"{syn_dir}/debug_data.pkl"
+    return out
