@@ -40,11 +40,24 @@ def cmd_finalize(args) -> None:
     )
 
 
+def cmd_make_example(args) -> None:
+    """Generate the small example circuit (atlas, cells, TMD inputs) into a folder."""
+    from circuitflow.example import make_example
+
+    make_example(args.folder, n_cells=args.cells, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="circuitflow", description=__doc__)
     parser.add_argument("--log-level", default="info")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("make-example", help=cmd_make_example.__doc__)
+    p.add_argument("folder")
+    p.add_argument("--cells", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_make_example)
 
     p = sub.add_parser("cache-atlas", help=cmd_cache_atlas.__doc__)
     p.add_argument("--cells", required=True)

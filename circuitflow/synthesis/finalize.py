@@ -91,7 +91,7 @@ def link_morphologies(chunk_dirs, morph_dir: str | os.PathLike) -> None:
         chunk_dir = Path(chunk_dir)
         for src in sorted(chunk_dir.rglob("*")):
             rel = src.relative_to(chunk_dir)
-            if src.is_dir() or rel.parts[0] == CONTAINER_FOLDER:
+            if src.is_dir() or rel.parts[0] == CONTAINER_FOLDER or src.name.startswith("."):
                 continue
             dst = morph_dir / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
