@@ -1,0 +1,278 @@
+"""Fixed Snudda bugs and bad input: every case fails clearly (one line naming the file) or works correctly."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from circuitflow.connectome.combine import combine
+from circuitflow.connectome.gather import gather_range
+from circuitflow.connectome.hypervoxels import HypervoxelError, build_index
+from circuitflow.connectome.prune_file import prune_range_file
+from circuitflow.connectome.rules import PruneConfigError, check_prune_config
+from circuitflow.io.snudda import SnuddaFormatError
+
+from prune_helpers import FIXTURE, ROOT, cleaned_config, network_dir, run_inprocess, snakemake
+
+ERRORS = (HypervoxelError, PruneConfigError, SnuddaFormatError, ValueError)
+
+
+def copy_network(net: str, dest: Path) -> Path:
+    """A writable copy of a fixture network."""
+    return Path(shutil.copytree(network_dir(net), dest / "network"))
+
+
+def no_leftovers(folder: Path) -> None:
+    """Nothing half-written: no temporary files and no outputs in `folder`."""
+    assert not [p for p in folder.rglob("*") if p.is_file()], list(folder.rglob("*"))
+
+
+def gabaconfig(tmp_path: Path, **extra) -> Path:
+    """A minimal prune config: GABA kept with f1 = 1 (so every synapse survives)."""
+    cfg = {"regions": {"R": {"connectivity": {"ballanddoublestick,ballanddoublestick": {
+        "GABA": {"pruning": {"f1": 1.0}, **extra}}}}}}
+    path = tmp_path / "gaba.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+# --- Snudda bugs that circuitflow fixes -------------------------------------------------------------
+
+def test_missing_hypervoxel_file(tmp_path):
+    """Snudda logs a traceback and exits 255 mid-gather; we fail up front naming the file."""
+    net = copy_network("hv40", tmp_path)
+    (net / "voxels" / "network-putative-synapses-25.hdf5").unlink()
+    out = tmp_path / "out"
+    with pytest.raises(SnuddaFormatError, match=r"network-putative-synapses-25\.hdf5: hypervoxel file of HID 25 does not exist"):
+        build_index(net, out / "index.h5")
+    no_leftovers(out)
+
+
+def test_missing_hypervoxel_file_workflow(tmp_path):
+    """Through snakemake: the run fails, the log has the one-line error, and no network-synapses.hdf5 exists."""
+    net = copy_network("hv120", tmp_path)
+    (net / "voxels" / "network-putative-synapses-2.hdf5").unlink()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"out_dir": str(tmp_path / "out"), "prune": {"network_path": str(net)}}))
+    proc = snakemake(tmp_path, cfg, "prune", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "out" / "logs" / "check_hypervoxels" / "check_hypervoxels.log").read_text().strip()
+    assert log.splitlines()[-1].startswith("ERROR: ") and "network-putative-synapses-2.hdf5" in log.splitlines()[-1]
+    assert not (tmp_path / "out" / "network-synapses.hdf5").exists()
+    assert not (tmp_path / "out" / "prune" / "hypervoxels.h5").exists()
+
+
+def test_undetected_connection_type(tmp_path):
+    """Snudda's config-integrity check never fires (then KeyError); we list every missing connection."""
+    cfg = json.loads(cleaned_config("hv120", "default", tmp_path / "c.json").read_text())
+    con = cfg["regions"]["TestStriatum"]["connectivity"]["ballanddoublestick,ballanddoublestick"]
+    con["NMDA"] = {"pruning": {"f1": 0.5}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    with pytest.raises(PruneConfigError, match=r"ballanddoublestick->ballanddoublestick NMDA that were not present "
+                                               r"at detect time; rerun detect first"):
+        check_prune_config(network_dir("hv120"), tmp_path / "c.json", None, tmp_path / "rules.json")
+    assert not (tmp_path / "rules.json").exists()
+
+
+def test_merge_file_over_one_million_rows_loses_nothing(tmp_path):
+    """Snudda drops the tail rows of a >1,000,000-row merge file when they belong to a new neuron (P-2)."""
+    rng = np.random.default_rng(7)
+    n = 1_000_003
+    rows = rng.integers(0, 1000, size=(n, 13), dtype=np.int32)
+    rows[:, 0] = rng.integers(10, 20, size=n)
+    rows[:, 1] = np.sort(rng.integers(0, 27, size=n))
+    rows[:, 6] = 10
+    rows[-1, 1] = 27  # the last row belongs to another neuron: exactly what Snudda loses
+    rows = rows[np.lexsort((rows[:, 6], rows[:, 0], rows[:, 1]))]
+    merged = tmp_path / "merged.h5"
+    with h5py.File(merged, "w") as f:
+        f.attrs["range"] = (0, 28)
+        f.attrs["n_neurons"] = 28
+        f["network/synapses"] = rows
+        f["network/gap_junctions"] = np.zeros((0, 11), np.int32)
+    rules = tmp_path / "rules.json"
+    check_prune_config(network_dir("hv120"), gabaconfig(tmp_path), 1, rules)
+    outs = []
+    for chunk in (2_000_000, 300_000):
+        out = tmp_path / f"pruned-{chunk}.h5"
+        counts = prune_range_file(merged, rules, network_dir("hv120"), out, chunk_rows=chunk)
+        assert counts["synapses"] == (n, n)
+        with h5py.File(out) as f:
+            got = f["synapses"][()]
+        assert got[-1, 1] == 27
+        np.testing.assert_array_equal(got[:, :12], rows[:, :12])
+        outs.append(got.tobytes())
+    assert outs[0] == outs[1]
+
+
+def test_override_config_without_seed_keeps_network_seed(tmp_path, caplog):
+    """Snudda silently switches to 1003; we keep the network's random_seed.prune and warn (P-5)."""
+    cfg = cleaned_config("hv120", "test-1", tmp_path / "c.json")
+    with caplog.at_level(logging.WARNING):
+        result = check_prune_config(network_dir("hv120"), cfg, None, tmp_path / "rules.json")
+    assert result["seed"] == 2698621808
+    assert "detect-time network config" in result["seed_source"]
+    assert "2698621808" in caplog.text
+    assert check_prune_config(network_dir("hv120"), cfg, 1003, tmp_path / "r2.json")["seed"] == 1003
+
+
+@pytest.mark.parametrize("case,key", [("test-4", "dist-pruning"), ("test-10", "soft-max")])
+def test_misspelled_pruning_key(tmp_path, case, key):
+    """Snudda ignores unknown keys; we name the key, where it is and the allowed keys (P-6)."""
+    cfg = FIXTURE / "hv120" / "expected" / case / "prune-config.json"
+    with pytest.raises(PruneConfigError) as err:
+        check_prune_config(network_dir("hv120"), cfg, None, tmp_path / "rules.json")
+    msg = str(err.value)
+    assert f"unknown key '{key}'" in msg and "allowed: a3, cluster_pruning, dist_pruning, f1, mu2, soft_max" in msg
+    assert str(cfg) in msg and "\n" not in msg
+
+
+def test_legacy_and_misspelled_con_type_keys(tmp_path):
+    """pruningOther / pruning-other are rejected with the right spelling."""
+    cfg = gabaconfig(tmp_path, pruningOther={"f1": 0.5})
+    with pytest.raises(PruneConfigError, match="unknown key 'pruningOther'; did you mean 'pruning_other'"):
+        check_prune_config(network_dir("hv120"), cfg, None, tmp_path / "rules.json")
+
+
+def test_gap_junction_distance_pruning_rejected_before_gathering(tmp_path):
+    """Snudda's test-10 aborts after pruning the synapses, leaving a partial output; we refuse the config (P-12)."""
+    cfg = cleaned_config("hv120", "test-10", tmp_path / "c.json")
+    with pytest.raises(PruneConfigError, match="dist_pruning is supported for synapses only, not gap junctions"):
+        check_prune_config(network_dir("hv120"), cfg, None, tmp_path / "rules.json")
+
+
+def test_bad_expression_and_mu2(tmp_path):
+    """Expressions may only use d (P-16); mu2 must be > 0 (P-13)."""
+    with pytest.raises(PruneConfigError, match="uses n_keep"):
+        check_prune_config(network_dir("hv120"), gabaconfig(tmp_path, pruning={"dist_pruning": "d*n_keep"}),
+                           None, tmp_path / "r.json")
+    with pytest.raises(PruneConfigError, match="mu2 must be > 0"):
+        check_prune_config(network_dir("hv120"), gabaconfig(tmp_path, pruning={"mu2": 0}), None, tmp_path / "r.json")
+
+
+def test_incomplete_detection(tmp_path):
+    """Snudda prunes an incomplete detection silently (its check never fires); we refuse (P-3)."""
+    net = copy_network("hv120", tmp_path)
+    with h5py.File(net / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f["num_completed"][0] = 2
+    with pytest.raises(HypervoxelError, match="detection not done: 1 hypervoxels not completed"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+def edit_voxel_file(net: Path, hid: int, fn) -> None:
+    with h5py.File(net / "voxels" / f"network-putative-synapses-{hid}.hdf5", "a") as f:
+        fn(f)
+
+
+def test_missing_worklog(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    (net / "log" / "network-detect-worklog.hdf5").unlink()
+    with pytest.raises(SnuddaFormatError, match="network-detect-worklog.hdf5: detect worklog does not exist"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+def test_corrupt_hdf5(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    (net / "voxels" / "network-putative-synapses-0.hdf5").write_bytes(b"not an hdf5 file" * 100)
+    with pytest.raises(SnuddaFormatError, match=r"network-putative-synapses-0\.hdf5: cannot read hypervoxel file"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    no_leftovers(tmp_path / "out")
+
+
+def test_wrong_columns(tmp_path):
+    net = copy_network("hv120", tmp_path)
+
+    def drop_column(f):
+        rows = f["network/synapses"][()]
+        del f["network/synapses"]
+        f["network/synapses"] = rows[:, :12]
+
+    edit_voxel_file(net, 0, drop_column)
+    with pytest.raises(SnuddaFormatError, match=r"'network/synapses' has shape \(360, 12\), expected \(n, 13\)"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+def test_unsorted_rows(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    edit_voxel_file(net, 0, lambda f: f["network/synapses"].write_direct(f["network/synapses"][()][::-1].copy()))
+    build_index(net, tmp_path / "index.h5")  # the lookup table is still fine
+    with pytest.raises(HypervoxelError, match=r"network-putative-synapses-0\.hdf5: network/synapses is not sorted"):
+        gather_range(net, tmp_path / "index.h5", 1, 0, tmp_path / "out" / "gathered.h5")
+    no_leftovers(tmp_path / "out")
+
+
+def test_unsorted_lookup(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    edit_voxel_file(net, 0, lambda f: f["network/synapse_lookup"].write_direct(f["network/synapse_lookup"][()][::-1].copy()))
+    with pytest.raises(HypervoxelError, match="unique_id in the lookup table is not strictly increasing"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+def test_neuron_ids_out_of_range(tmp_path):
+    net = copy_network("hv120", tmp_path)
+
+    def big_last_uid(f):
+        lk = f["network/synapse_lookup"][()]
+        lk[-1, 0] = 28 * 28 * 12 + 5
+        f["network/synapse_lookup"][...] = lk
+
+    edit_voxel_file(net, 0, big_last_uid)
+    with pytest.raises(HypervoxelError, match=r"neuron ids out of range 0\.\.27"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    net2 = copy_network("hv40", tmp_path / "b")
+    with h5py.File(net2 / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f["network/neurons/neuron_id"][...] = np.arange(1, 29)
+    with pytest.raises(HypervoxelError, match="neuron_id must be exactly 0..N-1"):
+        build_index(net2, tmp_path / "out" / "index.h5")
+
+
+def test_hypervoxel_meta_mismatch(tmp_path):
+    net = copy_network("hv40", tmp_path)
+    edit_voxel_file(net, 25, lambda f: f["meta/voxel_size"].write_direct(np.array(4e-6)))
+    with pytest.raises(HypervoxelError, match=r"network-putative-synapses-25\.hdf5: mismatch of meta/voxel_size"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    net = copy_network("hv40", tmp_path / "b")
+    edit_voxel_file(net, 9, lambda f: f["meta/hyper_voxel_origo"].write_direct(np.array([0.0, 0.0, 1e-9])))
+    with pytest.raises(HypervoxelError, match="hyper voxel origo mismatch"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+def test_legacy_worklog_names(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    with h5py.File(net / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f.move("meta/voxel_size", "meta/voxelSize")
+    with pytest.raises(SnuddaFormatError, match="legacy .* has 'meta/voxelSize', expected 'meta/voxel_size'"):
+        build_index(net, tmp_path / "out" / "index.h5")
+
+
+def test_combine_refuses_gaps_and_writes_nothing(tmp_path):
+    final, _ = run_inprocess(network_dir("hv120"), cleaned_config("hv120", "default", tmp_path / "c.json"), None, 2,
+                             tmp_path / "run")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="range starts at"):
+        combine([tmp_path / "run" / "pruned-1.h5"], tmp_path / "run" / "rules.json", network_dir("hv120"),
+                out / "network-synapses.hdf5")
+    no_leftovers(out)
+
+
+def test_script_error_is_one_line(tmp_path):
+    """The rule scripts turn bad input into exit 1 and a single ERROR line (no traceback)."""
+    net = copy_network("hv120", tmp_path)
+    (net / "voxels" / "network-putative-synapses-1.hdf5").unlink()
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "prune_check_hypervoxels.py"), "--network", str(net),
+                           "--out", str(tmp_path / "idx.h5")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "network-putative-synapses-1.hdf5" in errors[0]
