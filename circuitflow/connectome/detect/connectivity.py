@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import logging
 import math
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ GAP_JUNCTION_CHANNEL = 3
 FIRST_CHANNEL = 10
 DEFAULT_SEED = 1002
 DEFAULT_CLUSTER_SPREAD = 20e-3
+
+log = logging.getLogger(__name__)
 
 
 class ConnectivityError(ValueError):
@@ -46,8 +49,8 @@ class Rules:
 
     @property
     def has_gap_junctions(self) -> bool:
-        """True if any pair defines gap junctions (then the gap-junction lookup is a table, else null)."""
-        return bool(self.gj.any())
+        """True if any pair of the config defines gap junctions (then the gap-junction lookup is a table, else null)."""
+        return any(GAP_JUNCTION in entries for entries in self.distributions.values())
 
 
 def parse_pair(key: str, where: str) -> tuple[str, list[str]]:
@@ -117,8 +120,9 @@ def enrich(config: dict, where: str) -> tuple[dict, int]:
     return out, counter
 
 
-def build_rules(config: dict, types: list[str], where: str) -> Rules:
-    """Lookup tables for the neuron types present; a rule naming a type not in the network is an error."""
+def build_rules(config: dict, types: list[str], where: str, strict: bool = True) -> Rules:
+    """Lookup tables for the neuron types present. A rule naming a type no neuron has is an error if
+    `strict`, else skipped with a warning (Snudda's behaviour: its generated configs list every striatal type)."""
     distributions, max_channel = enrich(config, where)
     index = {t: i for i, t in enumerate(types)}
     nt = len(types)
@@ -127,13 +131,18 @@ def build_rules(config: dict, types: list[str], where: str) -> Rules:
     chan, mu, sigma, mean = [], [], [], []
     gj = np.zeros((nt, nt), dtype=bool)
     gj_mu, gj_sigma, gj_mean = (np.zeros((nt, nt)) for _ in range(3))
+    absent = set()
     for pair, entries in distributions.items():
         pre, post = pair.split("$$")
         for t in (pre, post):
             if t not in index:
-                raise ConnectivityError(
-                    f"{where}: connectivity rule {pre},{post} names neuron type {t!r}, "
-                    f"which no neuron has (types: {', '.join(types)})")
+                if strict:
+                    raise ConnectivityError(
+                        f"{where}: connectivity rule {pre},{post} names neuron type {t!r}, "
+                        f"which no neuron has (types: {', '.join(types)})")
+                absent.add(t)
+        if pre not in index or post not in index:
+            continue
         i, j = index[pre], index[post]
         syn_start[i, j] = len(chan)
         for con_type, cdef in entries.items():
@@ -147,6 +156,8 @@ def build_rules(config: dict, types: list[str], where: str) -> Rules:
                 sigma.append(cdef["lognormal_mu_sigma"][1])
                 mean.append(cdef["conductance"][0])
         syn_count[i, j] = len(chan) - syn_start[i, j]
+    if absent:
+        log.warning("%s: connectivity rules for types without neurons skipped: %s", where, ", ".join(sorted(absent)))
     return Rules(types=list(types), distributions=distributions, max_channel=max_channel,
                  syn_start=syn_start, syn_count=syn_count, syn_channel=np.array(chan, dtype=np.int64),
                  syn_mu=np.array(mu, dtype=np.float64), syn_sigma=np.array(sigma, dtype=np.float64),

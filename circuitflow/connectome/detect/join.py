@@ -109,7 +109,7 @@ def gap_junction_rows(dend: Table, ntype: np.ndarray, rules: Rules, rng: np.rand
     dk, d_start, d_len = group_bounds(dend.cols["key"])
     multi = d_len >= 2
     dk, d_start, d_len = dk[multi], d_start[multi], d_len[multi]
-    if not rules.has_gap_junctions or len(dk) == 0:
+    if not rules.gj.any() or len(dk) == 0:
         return np.zeros((0, 11), dtype=np.int32)
     # all (i, j) i < j pairs of each group, in itertools.combinations order
     maxlen = int(d_len.max())

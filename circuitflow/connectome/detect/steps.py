@@ -101,7 +101,8 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
         raise DetectError("detect: set network_path (Snudda network) or sonata (nodes file)")
     network_config = sources.read_json(config_file)
     types = list(dict.fromkeys(neurons.types))
-    rules = connectivity.build_rules(network_config, types, str(config_file))
+    strict = bool(cfg.get("strict_types", "sonata" in cfg))
+    rules = connectivity.build_rules(network_config, types, str(config_file), strict)
     missing = [(i, p) for i, p in enumerate(neurons.morphologies) if not os.path.isfile(p)]
     if missing:
         i, p = missing[0]
@@ -131,7 +132,7 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
         "n_neurons": len(neurons.names), "types": types, "seed": seed, "reader": neurons.reader,
         "voxel_size": float(cfg["voxel_size"]), "hyper_voxel_size": int(cfg["hyper_voxel_size"]),
         "config_json": json.dumps(network_config), "snudda_data": snudda_data,
-        "simulation_origo": cfg.get("simulation_origo"),
+        "simulation_origo": cfg.get("simulation_origo"), "strict_types": strict,
     })
 
 
@@ -254,7 +255,7 @@ def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raste
     with h5py.File(work_dir / NEURONS, "r") as f:
         ntype = f["type_id"][()]
     network_config = json.loads(s["config_json"])
-    rules = connectivity.build_rules(network_config, s["types"], "network-config.json")
+    rules = connectivity.build_rules(network_config, s["types"], "network-config.json", s["strict_types"])
     seeds = hypervoxel_seeds(s["seed"], g.n_total)
     hids, cost = nonempty_hids(raster_files)
     mine = balanced_ranges(hids, cost, n_batches)[batch]
@@ -292,7 +293,7 @@ def worklog(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_fi
     s = read_json(work_dir / SETUP)
     g = Grid.from_json(read_json(grid_file))
     network_config = json.loads(s["config_json"])
-    rules = connectivity.build_rules(network_config, s["types"], "network-config.json")
+    rules = connectivity.build_rules(network_config, s["types"], "network-config.json", s["strict_types"])
     summary = {}
     for d in batch_dirs:
         for k, v in read_json(Path(d) / "summary.json").items():

@@ -98,8 +98,8 @@ def build_tree(pts: PointTable) -> Tree:
         a = parent[b]
         # sec_x at the list's first point is 0 unless the section hangs on the soma (where it is 0 anyway)
         zero_sx_a = new[b] | (new[a] & (kind[parent[a]] != k))
-        sx_a = np.where(zero_sx_a, 0.0, sec_x[a] / 1e3)
-        sx_b = sec_x[b] / 1e3
+        sx_a = np.where(zero_sx_a, 0.0, sec_x[a] * 1e-3)  # Snudda multiplies by 1e-3 (not / 1e3)
+        sx_b = sec_x[b] * 1e-3
         zero = comp_len[b - 1] == 0
         if np.any(zero):
             bad = int(b[zero][0])
