@@ -153,7 +153,11 @@ def test_unknown_type_in_rule_is_an_error_naming_it(tmp_path):
     cfg["regions"]["R"]["connectivity"]["Pre,Ghost"] = {"GABA": {"conductance": 1e-9}}
     net_in = make_network(tmp_path / "in", config=cfg)
     with pytest.raises(ConnectivityError, match=r"Pre,Ghost names neuron type 'Ghost'"):
-        run_steps({"network_path": str(net_in)}, tmp_path / "out")
+        run_steps({"network_path": str(net_in), "strict_types": True}, tmp_path / "out")
+    # Snudda networks default to Snudda's behaviour: rules for types without neurons are skipped
+    net = run_steps({"network_path": str(net_in)}, tmp_path / "lenient")
+    with h5py.File(net / "voxels/network-putative-synapses-0.hdf5", "r") as f:
+        assert len(f["network/synapses"]) == 2
 
 
 def test_neuron_outside_the_grid_is_an_error_naming_it(tmp_path):
