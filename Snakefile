@@ -12,9 +12,15 @@ if not config:
     configfile: "config/config.yaml"
 
 
+from circuitflow.config import check_keys, load_schema
 from circuitflow.synthesis.prepare import check_upstream_keys
 
+# One-line errors for unknown keys first (naming the key), then full schema validation with defaults.
 check_upstream_keys(config.get("synthesis", {}))
+SCHEMA = load_schema(f"{workflow.basedir}/config/schema.yaml")
+for section in ("synthesis", "detect", "prune"):
+    SCHEMA["properties"][section] = load_schema(f"{workflow.basedir}/config/schema.{section}.yaml")
+check_keys(config, SCHEMA)
 validate(config, "config/schema.yaml")
 for section in ("synthesis", "detect", "prune"):
     if section in config:

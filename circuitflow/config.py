@@ -23,3 +23,31 @@ def file_digest(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class ConfigError(ValueError):
+    """A config key is unknown or misplaced."""
+
+
+def check_keys(config: dict, schemas: dict, prefix: str = "") -> None:
+    """Fail on the first key a schema does not allow, naming it and the allowed keys."""
+    if schemas.get("additionalProperties", True) is False and isinstance(config, dict):
+        allowed = schemas.get("properties", {})
+        for key in config:
+            if key not in allowed:
+                raise ConfigError(
+                    f"config: unknown key '{prefix}{key}'; allowed keys here: {sorted(allowed)}"
+                )
+    if isinstance(config, dict):
+        for key, value in config.items():
+            sub = schemas.get("properties", {}).get(key)
+            if isinstance(sub, dict) and isinstance(value, dict):
+                check_keys(value, sub, f"{prefix}{key}.")
+
+
+def load_schema(path: str) -> dict:
+    """A YAML/JSON schema file as a dict."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
