@@ -77,9 +77,8 @@ def merge_range(gathered: str | Path, index_path: str | Path, out: str | Path) -
             if t == "synapses":
                 interleaved = type_interleaved(rows)
                 rows = group_by_type(rows, N, T)
-            ds = sio.create_table(h5, f"network/{t}", len(rows), width)
-            if len(rows):
-                ds[...] = rows
+            # Uncompressed and contiguous: merge files are re-read on every re-prune, speed matters most.
+            h5.create_dataset(f"network/{t}", data=rows.reshape(-1, width))
             h5.attrs[f"source_hids_{t}"] = segments[:, 0] if len(segments) else np.zeros(0, np.int64)
             counts[t] = len(rows)
         h5[INTERLEAVED] = interleaved

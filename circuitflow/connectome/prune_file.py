@@ -73,7 +73,7 @@ def prune_range_file(merged: str | Path, rules_path: str | Path, network: str | 
             ds_in = src[f"network/{t}"]
             if ds_in.ndim != 2 or ds_in.shape[1] != width:
                 raise ValueError(f"{merged}: network/{t} has shape {ds_in.shape}, expected (n, {width})")
-            ds_out = sio.create_table(dst, t, 0, width, compress=False)
+            kept_parts = []
             n_in = n_out = 0
             for rows in tqdm(dest_chunks(ds_in, chunk_rows), desc=f"prune {t} {a}..{b - 1}", unit="chunk",
                              disable=None, total=max(1, -(-ds_in.shape[0] // chunk_rows))):
@@ -83,13 +83,12 @@ def prune_range_file(merged: str | Path, rules_path: str | Path, network: str | 
                 keep = prune_rows(rows, table, seeds, neurons["population_unit_id"], t == "gap_junctions",
                                   share_parameter_id, voxel_size, neurons.get("max_soma_distance_dend"), lost)
                 kept = rows[keep]
-                ds_out.resize((n_out + len(kept), width))
-                if len(kept):
-                    ds_out[n_out:] = kept
+                kept_parts.append(kept)
                 n_in += len(rows)
                 n_out += len(kept)
             if n_in != ds_in.shape[0]:
                 raise AssertionError(f"{merged}: processed {n_in} of {ds_in.shape[0]} {t} rows")
+            dst.create_dataset(t, data=np.concatenate(kept_parts) if kept_parts else np.zeros((0, width), np.int32))
             counts[t] = (n_in, n_out)
             dst.attrs[f"num_{t}_in"] = n_in
     if lost:
