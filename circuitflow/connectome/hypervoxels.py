@@ -186,7 +186,9 @@ def build_index(network: str | Path, out: str | Path) -> dict:
             T, T_file = t_here, path
         elif t_here != T:
             raise HypervoxelError(f"{path}: max_channel_type_id {t_here} differs from {T} in {T_file}")
-        scanned[hid] = (path, lookups)
+        # keep only the per-destination slices, not the (larger) lookup tables
+        entries = {t: (lookup_entries(lk, n_rows, N, max(T, 1), str(path)), n_rows) for t, (lk, n_rows) in lookups.items()}
+        scanned[hid] = (path, entries)
     for k, hid in enumerate(wl.completed):
         for t in TYPES:
             n_rows = scanned[int(hid)][1][t][1]
@@ -206,8 +208,8 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     index = {}
     for t in TYPES:
         parts = []
-        for hid, (path, lookups) in scanned.items():
-            ent = lookup_entries(lookups[t][0], lookups[t][1], N, max(T, 1), str(path))
+        for hid, (path, entries) in scanned.items():
+            ent = entries[t][0]
             parts.append(np.column_stack([ent[:, 0], np.full(len(ent), hid, np.int64), ent[:, 1:]]))
         ent = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
         ent = ent[np.lexsort((ent[:, 1], ent[:, 0]))]
