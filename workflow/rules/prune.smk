@@ -12,6 +12,7 @@ PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
 PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
 PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
 PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
+# Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
 
 ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5"]
 
@@ -35,7 +36,7 @@ rule check_hypervoxels:
     output:
         f"{PRUNE_DIR}/hypervoxels.h5",
     params:
-        network=PRUNE_NET,
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/check_hypervoxels/check_hypervoxels.log",
     shell:
@@ -51,7 +52,7 @@ rule check_prune_config:
     output:
         f"{PRUNE_DIR}/rules.json",
     params:
-        network=PRUNE_NET,
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
         seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
     log:
         f"{LOGS}/check_prune_config/check_prune_config.log",
@@ -67,10 +68,11 @@ rule gather:
         index=f"{PRUNE_DIR}/hypervoxels.h5",
         # The config is checked before any gathering, but new rules must not re-gather.
         rules=ancient(f"{PRUNE_DIR}/rules.json"),
+        worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5"),
     params:
-        network=PRUNE_NET,
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/gather/ranges-{{n}}-{{i}}.log",
     shell:
@@ -102,7 +104,7 @@ rule prune_range:
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
     params:
-        network=PRUNE_NET,
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
         share="true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false",
     log:
         f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
@@ -121,7 +123,7 @@ rule combine:
     output:
         f"{OUT}/network-synapses.hdf5",
     params:
-        network=PRUNE_NET,
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/combine/combine.log",
     shell:
