@@ -293,7 +293,9 @@ def main() -> None:
     p.add_argument("--neurons", type=int, default=20_000)
     p.add_argument("--side", type=int, default=4, help="hypervoxels per side")
     p.add_argument("--n-ranges", type=int, default=4)
-    p.add_argument("--skip-snudda", action="store_true")
+    p.add_argument("--skip-snudda", action="store_true", help="time circuitflow only")
+    p.add_argument("--rerun-snudda", action="store_true", help="time Snudda again even if a result is cached")
+    p.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     args = p.parse_args()
     net = WORK / f"net-{args.synapses}-{args.neurons}"
     t = time.perf_counter()
@@ -301,24 +303,33 @@ def main() -> None:
     print(f"network {net}: {info} ({time.perf_counter() - t:.0f} s)", flush=True)
     n_put = info["putative_synapses"] + info["putative_gap_junctions"]
     results = {"network": info, "n_ranges": args.n_ranges}
-    for cores in (1, 2):
+    for cores in args.cores:
         dt, rss, out = run_circuitflow(net, cores, args.n_ranges, f"{cores}core")
         results[f"circuitflow_{cores}core"] = {"seconds": dt, "putative_per_s": n_put / dt, "peak_rss_mb": rss,
                                                "rows_sha256": rows_digest(out)}
         print(f"circuitflow {cores} core(s): {dt:.1f} s, {n_put / dt / 1e6:.2f} M putative/s, peak RSS {rss:.0f} MB",
               flush=True)
-    if not args.skip_snudda:
+    cached = WORK / f"snudda-{net.name}.json"
+    if not args.skip_snudda and cached.exists() and not args.rerun_snudda:
+        results["snudda_1core"] = json.loads(cached.read_text())
+        print(f"snudda 1 core: from {cached} (use --rerun-snudda to time it again)")
+    elif not args.skip_snudda:
         py = ensure_snudda()
         dt, rss, out = run_snudda(net, py)
         results["snudda_1core"] = {"seconds": dt, "putative_per_s": n_put / dt, "peak_rss_mb": rss,
                                    "rows_sha256": rows_digest(out)}
+        cached.write_text(json.dumps(results["snudda_1core"]))
+    if "snudda_1core" in results:
+        dt = results["snudda_1core"]["seconds"]
+        rss = results["snudda_1core"]["peak_rss_mb"]
         print(f"snudda 1 core: {dt:.1f} s, {n_put / dt / 1e6:.3f} M putative/s, peak RSS {rss:.0f} MB", flush=True)
-        results["identical_rows"] = results["snudda_1core"]["rows_sha256"] == results["circuitflow_1core"]["rows_sha256"]
-        for cores in (1, 2):
+        results["identical_rows"] = results["snudda_1core"]["rows_sha256"] == results[f"circuitflow_{args.cores[0]}core"]["rows_sha256"]
+        for cores in args.cores:
             results[f"speedup_{cores}core_vs_snudda_1core"] = dt / results[f"circuitflow_{cores}core"]["seconds"]
-        print(f"identical rows: {results['identical_rows']}; speed-up 1 core {results['speedup_1core_vs_snudda_1core']:.1f}x,"
-              f" 2 cores {results['speedup_2core_vs_snudda_1core']:.1f}x", flush=True)
-    results["scaling_2_vs_1_core"] = results["circuitflow_1core"]["seconds"] / results["circuitflow_2core"]["seconds"]
+            print(f"circuitflow {cores} core(s) vs Snudda 1 core: {results[f'speedup_{cores}core_vs_snudda_1core']:.1f}x")
+        print(f"identical rows: {results['identical_rows']}", flush=True)
+    if 1 in args.cores and 2 in args.cores:
+        results["scaling_2_vs_1_core"] = results["circuitflow_1core"]["seconds"] / results["circuitflow_2core"]["seconds"]
     (WORK / f"results-{args.synapses}.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 

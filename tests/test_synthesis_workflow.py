@@ -185,3 +185,35 @@ def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     assert (final_outputs(tmp_path) / "apical.yaml").read_bytes() == (
         final_outputs(two_runs[0]) / "apical.yaml"
     ).read_bytes()
+
+
+def test_empty_population(tmp_path):
+    """0 cells: the input collection is written unchanged and the YAML outputs hold {} (RG-7)."""
+    from voxcell import CellCollection
+
+    cells = CellCollection.load(str(COLUMN / "inputs/cells/input_cells.h5"))
+    empty = CellCollection.from_dataframe(cells.as_dataframe().iloc[:0])
+    empty.population_name = cells.population_name
+    empty.save_sonata(str(tmp_path / "empty.h5"))
+    config = grafting_config(input_cells=str(tmp_path / "empty.h5"), morph_axon=None, base_morph_dir=None,
+                             container_path=None)
+    run_snakemake(tmp_path, config, "--cores", "1", "synthesis")
+    out = final_outputs(tmp_path)
+    result = CellCollection.load(str(out / "nodes.h5"))
+    assert len(result.positions) == 0 and result.population_name == cells.population_name
+    assert yaml.safe_load((out / "apical.yaml").read_text()) == {}
+    assert yaml.safe_load((out / "apical_NRN_sections.yaml").read_text()) == {}
+
+
+def test_every_cell_excluded_gives_empty_collection(tmp_path):
+    """All donors N/A within max_drop_ratio: an empty collection with the input's properties (RG-31)."""
+    table = (COLUMN / "inputs/axon_morphs.tsv").read_text().splitlines()
+    rows = [table[0]] + [f"{line.split(chr(9))[0]}\tN/A\tN/A" for line in table[1:]]
+    (tmp_path / "donors.tsv").write_text("\n".join(rows) + "\n")
+    config = grafting_config(morph_axon=str(tmp_path / "donors.tsv"), max_drop_ratio=1.0, container_path=None)
+    run_snakemake(tmp_path, config, "--cores", "1", "synthesis")
+    from voxcell import CellCollection
+
+    result = CellCollection.load(str(final_outputs(tmp_path) / "nodes.h5"))
+    assert len(result.positions) == 0
+    assert {"mtype", "region", "morphology"} <= set(result.properties.columns)

@@ -96,6 +96,7 @@ def synthesize_chunk(
     with open(chunk_input, encoding="utf-8") as f:
         chunk = json.load(f)
     records = chunk["cells"]
+    Path(morph_dir).mkdir(parents=True, exist_ok=True)
     if not records:
         write_json(out_table, {"chunk": chunk["chunk"], "cells": []})
         return []
@@ -106,7 +107,6 @@ def synthesize_chunk(
     cortical = atlas.cortical_depths(atlas.load_region_structure(region_structure))
     rank, size = ranks
     results = []
-    Path(morph_dir).mkdir(parents=True, exist_ok=True)
     for record in tqdm(records[rank::size], desc=f"chunk {chunk['chunk']}", mininterval=5, disable=None):
         cell_id = record["id"]
         if record["excluded"]:

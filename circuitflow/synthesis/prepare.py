@@ -71,8 +71,8 @@ def check_options(section: dict, n_cells: int) -> int | None:
 
 
 def n_chunks(n_cells: int, chunk_size: int) -> int:
-    """Number of chunk jobs: cells [i*chunk_size, (i+1)*chunk_size) form chunk i."""
-    return math.ceil(n_cells / chunk_size)
+    """Number of chunk jobs (at least one): cells [i*chunk_size, (i+1)*chunk_size) form chunk i."""
+    return max(1, math.ceil(n_cells / chunk_size))
 
 
 def cache_atlas(

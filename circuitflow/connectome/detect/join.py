@@ -80,15 +80,17 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
     di = d_start[id_][g] + within % nd[g]
     pre, post = axon.cols["neuron"][ai], dend.cols["neuron"][di]
     keep = pre != post
-    ai, di, g, pre, post = ai[keep], di[keep], g[keep], pre[keep], post[keep]
-    tp, tq = ntype[pre], ntype[post]
+    ai, di, g = ai[keep], di[keep], g[keep]
+    tp, tq = ntype[pre[keep]], ntype[post[keep]]
+    del pre, post, keep, within
     cnt = rules.syn_count[tp, tq]
     rep = np.repeat(np.arange(len(ai)), cnt)
     entry = np.repeat(rules.syn_start[tp, tq] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
     ai, di, g = ai[rep], di[rep], g[rep]
     mu, sigma, mean = rules.syn_mu[entry], rules.syn_sigma[entry], rules.syn_mean[entry]
     cond, pid = synapse_draws(rng, mu, sigma, mean)
-    rows = np.zeros((len(ai), 13), dtype=np.float64)
+    # int32 columns; float columns truncate toward zero as Snudda's float64 -> int32 row conversion
+    rows = np.empty((len(ai), 13), dtype=np.int32)
     rows[:, 0] = axon.cols["neuron"][ai]
     rows[:, 1] = dend.cols["neuron"][di]
     rows[:, 2:5] = voxel_xyz(common[g], nb)
@@ -97,10 +99,10 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
     rows[:, 7] = axon.cols["dist"][ai].astype(np.int16)
     rows[:, 8] = dend.cols["dist"][di].astype(np.int16)
     rows[:, 9] = dend.cols["sec_id"][di].astype(np.int16)
-    rows[:, 10] = dend.cols["sec_x"][di] * 1000
-    rows[:, 11] = cond * 1e12
+    rows[:, 10] = (dend.cols["sec_x"][di] * 1000).astype(np.int32)
+    rows[:, 11] = (cond * 1e12).astype(np.int32)
     rows[:, 12] = pid
-    return rows.astype(np.int32)
+    return rows
 
 
 def gap_junction_rows(dend: Table, ntype: np.ndarray, rules: Rules, rng: np.random.Generator, hid: int,
@@ -155,7 +157,8 @@ def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules
     rng = np.random.default_rng(seed)
     syn = synapse_rows(axon, dend, ntype, rules, rng, hid, nb)
     gj = gap_junction_rows(dend, ntype, rules, rng, hid, nb)
-    syn = syn[np.lexsort((syn[:, 6], syn[:, 0], syn[:, 1]))]
+    if len(syn):
+        syn = syn[np.lexsort((syn[:, 6], syn[:, 0], syn[:, 1]))]
     gj = gj[np.lexsort((gj[:, 0], gj[:, 1]))]
     syn[:, 2:5] += offset.astype(np.int32)
     gj[:, 6:9] += offset.astype(np.int32)

@@ -42,10 +42,11 @@ class Table:
         return Table({k: np.concatenate([t.cols[k] for t in tables]).astype(dt) for k, dt in template.items()})
 
 
+# compact column types (voxel keys < hyper_voxel_size**3, distances and section ids wrap at int16 anyway)
 MEMBER_COLS = {"hid": np.int64, "neuron": np.int64, "kind": np.int8, "sec_id": np.int64}
-AXON_COLS = {"hid": np.int64, "neuron": np.int64, "key": np.int64, "dist": np.int64, "count": np.int64}
-DEND_COLS = {"hid": np.int64, "neuron": np.int64, "key": np.int64, "sec_id": np.int64, "sec_x": np.float64,
-             "dist": np.int64, "count": np.int64}
+AXON_COLS = {"hid": np.int64, "neuron": np.int32, "key": np.int32, "dist": np.int16, "count": np.int32}
+DEND_COLS = {"hid": np.int64, "neuron": np.int32, "key": np.int32, "sec_id": np.int16, "sec_x": np.float64,
+             "dist": np.int16, "count": np.int32}
 
 
 def place(tree: Tree, position: np.ndarray, rotation: np.ndarray, where: str) -> np.ndarray:
@@ -68,6 +69,15 @@ def soma_surface(centre: np.ndarray, radius: np.float32) -> np.ndarray:
     return np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
 
 
+def unique_rows(a: np.ndarray) -> np.ndarray:
+    """Sorted unique rows of an (n,3) int array (lexicographic), faster than np.unique(axis=0)."""
+    if len(a) == 0:
+        return a.reshape(0, 3)
+    a = a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]
+    keep = np.concatenate([[True], np.any(a[1:] != a[:-1], axis=1)])
+    return a[keep]
+
+
 def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid) -> Table:
     """(hid, neuron, kind, sec_id) rows: soma (kind 1, sec -1) and every section with an own point in the hid."""
     hid = grid.hids_of(xyz)
@@ -81,7 +91,7 @@ def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid) -> Table:
     neurite = ((tree.kind == AXON) | (tree.kind == BASAL)) & (hid >= 0)
     trip = np.stack([hid[neurite], tree.kind[neurite], tree.sec_id[neurite]], axis=1)
     rows.append(trip)
-    allrows = np.unique(np.concatenate(rows).astype(np.int64), axis=0)
+    allrows = unique_rows(np.concatenate(rows).astype(np.int64))
     return Table({"hid": allrows[:, 0], "neuron": np.full(len(allrows), nid, dtype=np.int64),
                   "kind": allrows[:, 1].astype(np.int8), "sec_id": allrows[:, 2]})
 
@@ -101,18 +111,20 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     m_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
     hids = m_hid[m_idx] if len(m_idx) else np.zeros(0, dtype=np.int64)
     # visit order inside a hypervoxel: section id, then point order (segments are already in that order)
-    uh, inv = np.unique(hids, return_inverse=True)
-    hvo = grid.origins(uh)[inv]
+    hvo = grid.origins(m_hid)[m_idx]
     vs, nb = grid.voxel_size, grid.hyper_voxel_size
     va = (xyz[seg.a[s_idx]] - hvo) / vs
     vb = (xyz[seg.b[s_idx]] - hvo) / vs
-    pad = np.all((va >= -1) & (va < nb + 1), axis=1) | np.all((vb >= -1) & (vb < nb + 1), axis=1)
+    ina = (va >= -1) & (va < nb + 1)
+    inb = (vb >= -1) & (vb < nb + 1)
+    pad = (ina[:, 0] & ina[:, 1] & ina[:, 2]) | (inb[:, 0] & inb[:, 1] & inb[:, 2])
     s_idx, hids, va, vb = s_idx[pad], hids[pad], va[pad], vb[pad]
-    n = np.ceil(1.1 * np.linalg.norm(vb - va, axis=1)).astype(np.int64)
+    d = vb - va
+    n = np.ceil(1.1 * np.sqrt(d[:, 0] ** 2 + d[:, 1] ** 2 + d[:, 2] ** 2)).astype(np.int64)
     if np.any(n == 0):
         bad = int(seg.b[s_idx[n == 0][0]]) + 1
         raise MorphologyError(f"{where}: zero-length segment ending at point {bad}")
-    step = (vb - va) / n[:, None]
+    step = d / n[:, None]
     da = tree.soma_dist[seg.a[s_idx]] * 1e6
     db = tree.soma_dist[seg.b[s_idx]] * 1e6
     dstep = (db - da) / n
@@ -122,7 +134,8 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     p = np.repeat(np.arange(len(n)), reps)
     k = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     v = np.floor(va[p] + step[p] * k[:, None]).astype(np.int64)
-    inside = np.all((v >= 0) & (v < nb), axis=1)
+    ok = (v >= 0) & (v < nb)
+    inside = ok[:, 0] & ok[:, 1] & ok[:, 2]
     p, k, v = p[inside], k[inside], v[inside]
     return {
         "hid": hids[p],
@@ -156,10 +169,23 @@ def soma_voxels(tree: Tree, xyz: np.ndarray, hids: np.ndarray, grid: Grid) -> di
     return {"hid": np.concatenate(out_h), "key": np.concatenate(out_k)}
 
 
-def first_visits(hid: np.ndarray, key: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the first visit of each distinct (hid, voxel) and the number of visits."""
-    combo = hid * (nb ** 3) + key
-    _, first, count = np.unique(combo, return_index=True, return_counts=True)
+POS_BITS = 24
+
+
+def first_visits(hid: np.ndarray, key: np.ndarray, nb: int, hids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first visit of each distinct (hid, voxel), sorted by (hid, voxel), and the number of visits
+    (`hids`: the sorted hypervoxels the neuron is listed in)."""
+    n = len(key)
+    uh, local = hids, np.searchsorted(hids, hid)
+    if n >= 1 << POS_BITS or len(uh) * nb ** 3 >= 1 << (62 - POS_BITS):
+        _, first, count = np.unique(local * nb ** 3 + key, return_index=True, return_counts=True)
+        return first, count
+    # one plain sort of (voxel, visit position) packed in an int64: faster than a stable argsort
+    packed = np.sort(((local * nb ** 3 + key) << POS_BITS) | np.arange(n))
+    group = packed >> POS_BITS
+    start = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    first = packed[start] & ((1 << POS_BITS) - 1)
+    count = np.diff(np.concatenate([start, [n]]))
     return first, count
 
 
@@ -173,8 +199,9 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
     member = membership(nid, tree, xyz, grid)
     nb = grid.hyper_voxel_size
 
+    hids = np.unique(member.cols["hid"])
     ax = segment_samples(tree, xyz, AXON, member, grid, where)
-    first, count = first_visits(ax["hid"], ax["key"], nb)
+    first, count = first_visits(ax["hid"], ax["key"], nb, hids)
     axon = Table({"hid": ax["hid"][first], "neuron": np.full(len(first), nid, dtype=np.int64),
                   "key": ax["key"][first], "dist": ax["dist"][first], "count": count})
 
@@ -185,7 +212,7 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
     ns = len(so["hid"])
     hid = np.concatenate([so["hid"], de["hid"]])
     key = np.concatenate([so["key"], de["key"]])
-    first, count = first_visits(hid, key, nb)
+    first, count = first_visits(hid, key, nb, hids)
     dend = Table({
         "hid": hid[first], "neuron": np.full(len(first), nid, dtype=np.int64), "key": key[first],
         "sec_id": np.concatenate([np.full(ns, SOMA_SEC, dtype=np.int64), de["sec_id"]])[first],

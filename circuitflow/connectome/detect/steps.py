@@ -265,14 +265,11 @@ def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raste
     nb = g.hyper_voxel_size
     summary = {}
     if len(mine):
-        axon = read_range(raster_files, "axon", int(mine[0]), int(mine[-1]) + 1)
-        dend = read_range(raster_files, "dend", int(mine[0]), int(mine[-1]) + 1)
-        a_ptr = np.searchsorted(axon.cols["hid"], np.append(mine, mine[-1] + 1))
-        d_ptr = np.searchsorted(dend.cols["hid"], np.append(mine, mine[-1] + 1))
         origins = g.origins(mine)
         for i, h in enumerate(tqdm(mine, desc=f"hypervoxels {batch}.{rank}", mininterval=5)):
-            a = axon.take(np.arange(a_ptr[i], a_ptr[i + 1]))
-            d = dend.take(np.arange(d_ptr[i], d_ptr[i + 1]))
+            # one hypervoxel's entries at a time: memory follows the hypervoxel, not the batch
+            a = read_range(raster_files, "axon", int(h), int(h) + 1)
+            d = read_range(raster_files, "dend", int(h), int(h) + 1)
             offset = np.round((origins[i] - g.simulation_origo) / g.hyper_voxel_width).astype(np.int64) * nb
             r = join_hypervoxel(int(h), a, d, ntype, rules, int(seeds[h]), offset, nb)
             hv_meta = {**meta, "hyper_voxel_id": np.int64(h), "hyper_voxel_origo": origins[i],
