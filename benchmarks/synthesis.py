@@ -54,8 +54,8 @@ def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: i
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--configfile", "config.yaml",
-           "--cores", str(cores), "--quiet", "synthesis"]
+    cmd = [str(BIN / "snakemake"), "synthesis", "--snakefile", str(ROOT / "Snakefile"), "--configfile", "config.yaml",
+           "--cores", str(cores), "--quiet", "all"]
     return timed(cmd, run, env)
 
 
@@ -87,6 +87,17 @@ def upstream_run(venv: Path, example: Path, work: Path, cores: int, nrn: bool) -
     return timed(cmd, run, env)
 
 
+def same_outputs(example_run: Path, upstream_run_dir: Path) -> bool:
+    """Whether circuitflow's and region-grower's morphology files and apical YAML are byte-identical."""
+    ours = example_run / "out" / "synthesis"
+    files = sorted(p.name for p in (upstream_run_dir / "morphologies").iterdir())
+    same = files == sorted(p.name for p in (ours / "morphologies").iterdir() if not p.name.startswith("."))
+    same = same and all(
+        (upstream_run_dir / "morphologies" / f).read_bytes() == (ours / "morphologies" / f).read_bytes() for f in files
+    )
+    return same and (upstream_run_dir / "apical.yaml").read_bytes() == (ours / "apical.yaml").read_bytes()
+
+
 def main() -> None:
     """Run every measurement and print a table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,7 +117,10 @@ def main() -> None:
         for cores in (1, 2):
             ours = circuitflow_run(example, args.work, cores, nrn, args.cells)
             theirs = upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan")
-            rows.append({"nrn": nrn, "cores": cores, "circuitflow_s": ours, "region_grower_s": theirs,
+            tag = f"{cores}-{'nrn' if nrn else 'plain'}"
+            identical = same_outputs(args.work / f"cf-{tag}", args.work / f"rg-{tag}") if venv else None
+            rows.append({"nrn": nrn, "cores": cores, "identical_files": identical,
+                         "circuitflow_s": ours, "region_grower_s": theirs,
                          "circuitflow_cells_per_s": args.cells / ours, "region_grower_cells_per_s": args.cells / theirs,
                          "ratio": theirs / ours})
             print(json.dumps(rows[-1]), flush=True)
