@@ -104,3 +104,20 @@ def test_compare_can_fail(tmp_path):
         f["network/synapses"][5, 12] += 1
     with pytest.raises(AssertionError, match="synapses"):
         compare_network(net, FIXTURE / "hv120" / "expected")
+
+
+@pytest.mark.slow
+def test_detect_then_prune_equals_snudda(tmp_path):
+    """detect + prune in one workflow: the pruned network equals Snudda's (prune fixture, default config)."""
+    out = tmp_path / "out"
+    cfg = detect_config(out, "hv120")
+    # the same rules with the null "dist-pruning" spelled dist_pruning (circuitflow's prune rejects unknown keys)
+    prune_cfg = json.loads((FIXTURE / "hv120/inputs/network-config.json").read_text().replace("dist-pruning",
+                                                                                             "dist_pruning"))
+    (tmp_path / "prune.json").write_text(json.dumps(prune_cfg))
+    cfg["prune"] = {"network_path": str(out / "network"), "config_file": str(tmp_path / "prune.json")}
+    run_snakemake(tmp_path, cfg, "--cores", "2", "all")
+    expected = DATA / "prune-fixture/hv120/expected/default/network-synapses.hdf5"
+    with h5py.File(out / "network-synapses.hdf5", "r") as g, h5py.File(expected, "r") as e:
+        for key in ("network/synapses", "network/gap_junctions"):
+            assert_same(g[key][()], e[key][()], key)
