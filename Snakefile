@@ -12,7 +12,7 @@ if not config:
     configfile: "config/config.yaml"
 
 
-from circuitflow.config import check_keys, load_schema
+from circuitflow.config import check_keys, load_schema, targets_help
 from circuitflow.synthesis.prepare import check_upstream_keys
 
 # One-line errors for unknown keys first (naming the key), then full schema validation with defaults.
@@ -46,3 +46,22 @@ if "prune" in config:
 
 
 include: "workflow/rules/targets.smk"
+
+
+# The default target only lists the others, as circuit-build does (it must live in this file:
+# Snakemake ignores a default target defined in an included file).
+TARGETS = {
+    "synthesis": "synthesized morphologies and the output cells file",
+    "detect": "putative synapses per hypervoxel (Snudda network format)",
+    "prune": "pruned connectome from a Snudda network (network-synapses.hdf5)",
+    "all": "every stage present in the config",
+}
+
+
+rule help:
+    conda:
+        CONDA_ENV
+    default_target: True
+    localrule: True
+    run:
+        print(targets_help(TARGETS, [s for s in ("synthesis", "detect", "prune") if s in config]))

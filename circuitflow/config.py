@@ -51,3 +51,11 @@ def load_schema(path: str) -> dict:
 
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def targets_help(targets: dict, stages: list) -> str:
+    """The text the default target prints: every target and the stages this config holds."""
+    lines = ["circuitflow targets (run e.g. `snakemake --cores 2 all`):"]
+    lines += [f"  {name:<10} {text}" for name, text in targets.items()]
+    lines.append("stages in this config: " + (", ".join(stages) or "none"))
+    return "\n".join(lines)

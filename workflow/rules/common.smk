@@ -1,12 +1,14 @@
 # Shared helpers for the rule files. Logic lives in the circuitflow package; this file only
 # derives paths and per-rule config subsets from `config`.
 import json
+import os
 
 from circuitflow.config import canonical
 
 OUT = config["out_dir"]
 LOGS = f"{OUT}/logs"
 CODE = f"{workflow.basedir}/circuitflow"
+CONDA_ENV = f"{workflow.basedir}/envs/circuitflow.yaml"
 
 # Each stage file adds its final outputs here; `rule all` requests them.
 ALL_TARGETS = {}

@@ -22,8 +22,10 @@ rule cache_atlas:
     output:
         f"{SYN_DIR}/atlas_cache.h5",
     params:
-        atlas=SYN["atlas"],
+        atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
         depth=[SYN["min_depth"], SYN["max_depth"]],
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/synthesis/cache_atlas.log",
     shell:
@@ -50,7 +52,9 @@ checkpoint validate_params:
                                           "region_structure", "morph_axon", "base_morph_dir",
                                           "synthesize_axons", "max_drop_ratio"]),
         chunk_size=SYN["chunk_size"],
-        out_dir=f"{SYN_DIR}/params",
+        out_dir=lambda wc, output: os.path.dirname(output[0]),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/synthesis/validate_params.log",
     shell:
@@ -72,6 +76,8 @@ rule synthesize_chunk:
     params:
         options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
         chunk_input=lambda wc: file_digest(checkpoints.validate_params.get().output[int(wc.chunk)]),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
     shell:
@@ -101,6 +107,8 @@ rule finalize_collection:
         nrn=f"--apical-nrn {SYN_OPTIONAL['apical_nrn']}" if "apical_nrn" in SYN_OPTIONAL else "",
         container=f"--container {SYN_OPTIONAL['container']}" if "container" in SYN_OPTIONAL else "",
         debug=f"--debug-data {SYN_OPTIONAL['debug']}" if "debug" in SYN_OPTIONAL else "",
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/synthesis/finalize_collection.log",
     shell:
