@@ -96,6 +96,33 @@ def snudda_network(network_path: str | Path, snudda_data: str | None = None) -> 
     return Neurons(names=names, positions=positions, rotations=rotations, morphologies=paths, reader="swc")
 
 
+def type_name(mtype: str) -> str:
+    """Snudda neuron type for an mtype: '_' becomes '-' (Snudda's type is the name up to the first '_')."""
+    return mtype.replace("_", "-")
+
+
+def rename_connectivity(config: dict) -> dict:
+    """A network config whose connectivity keys use `type_name` ('L2_TPC:A,L5_TPC:A' -> 'L2-TPC:A,L5-TPC:A')."""
+    import ast
+
+    out = json.loads(json.dumps(config))
+    for rdef in (out.get("regions") or {}).values():
+        con = rdef.get("connectivity")
+        if not isinstance(con, dict):
+            continue
+        renamed = {}
+        for key, value in con.items():
+            pre, _, post = key.partition(",")
+            if "," in post:
+                posts = [type_name(str(p)) for p in ast.literal_eval(post)]
+                new_key = f"{type_name(pre)},{posts!r}"
+            else:
+                new_key = f"{type_name(pre)},{type_name(post)}"
+            renamed[new_key] = value
+        rdef["connectivity"] = renamed
+    return out
+
+
 def quaternion_matrices(w: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Row-major 3x3 rotation matrices (N,9) of unit quaternions (w, x, y, z), as SONATA defines them."""
     q = np.stack([w, x, y, z], axis=1).astype(np.float64)
@@ -147,10 +174,12 @@ def sonata_nodes(nodes_file: str | Path, morphology_dir: str | Path, population:
             rot = np.tile(np.eye(3).ravel(), (len(xyz), 1))
         mtypes = col("mtype")
         morph = col("morphology")
-    bad = sorted({m for m in mtypes if "_" in m or not m})
-    if bad:
-        raise SourceError(f"{nodes_file}: mtype {bad[0]!r} cannot be a neuron type (empty or contains '_')")
-    names = [f"{m}_{i}" for i, m in enumerate(mtypes)]
+    if any(not m for m in mtypes):
+        raise SourceError(f"{nodes_file}: empty mtype")
+    types = {m: type_name(m) for m in set(mtypes)}
+    if len(set(types.values())) != len(types):
+        raise SourceError(f"{nodes_file}: mtypes {sorted(types)} collide once '_' becomes '-'")
+    names = [f"{types[m]}_{i}" for i, m in enumerate(mtypes)]
     mdir = Path(morphology_dir)
     paths = [str(mdir / f"{m}.{morphology_ext}") for m in morph]
     return Neurons(names=names, positions=xyz * 1e-6, rotations=rot, morphologies=paths, reader="morphio")

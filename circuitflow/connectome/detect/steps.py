@@ -100,6 +100,8 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
     else:
         raise DetectError("detect: set network_path (Snudda network) or sonata (nodes file)")
     network_config = sources.read_json(config_file)
+    if positions_src is None:  # SONATA: rules name mtypes; Snudda types cannot contain '_'
+        network_config = sources.rename_connectivity(network_config)
     types = list(dict.fromkeys(neurons.types))
     strict = bool(cfg.get("strict_types", "sonata" in cfg))
     rules = connectivity.build_rules(network_config, types, str(config_file), strict)
@@ -114,7 +116,10 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
     seed = int(cfg["seed"]) if "seed" in cfg else connectivity.detect_seed(network_config)
     type_id = np.array([types.index(t) for t in neurons.types], dtype=np.int64)
 
-    copy_atomic(config_file, net_dir / sources.NETWORK_CONFIG)
+    if positions_src is not None:
+        copy_atomic(config_file, net_dir / sources.NETWORK_CONFIG)
+    else:
+        write_json(net_dir / sources.NETWORK_CONFIG, network_config)
     if positions_src is not None:
         copy_atomic(positions_src, net_dir / sources.POSITIONS)
         with h5py.File(positions_src, "r") as f:
