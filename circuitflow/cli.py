@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from circuitflow.mpi import run_shared
 from circuitflow.synthesis import chunk, finalize, prepare
 
 
@@ -26,10 +27,15 @@ def cmd_validate_params(args) -> None:
 
 
 def cmd_synthesize_chunk(args) -> None:
-    """Grow the cells of one chunk and write its result table."""
+    """Grow the cells of one chunk (split over MPI ranks with --mpi) and write its result table."""
     options = json.loads(args.options)
-    chunk.synthesize_chunk(args.chunk_input, args.cells, args.atlas_cache, args.region_structure, options,
-                           args.morph_dir, args.out)
+    results = run_shared(
+        lambda rank, size: chunk.synthesize_chunk(args.chunk_input, args.cells, args.atlas_cache,
+                                                  args.region_structure, options, args.morph_dir, (rank, size)),
+        args.mpi,
+    )
+    if results is not None:
+        chunk.write_chunk_table(args.out, args.chunk_input, results)
 
 
 def cmd_finalize(args) -> None:
@@ -83,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--options", required=True, help="growth options as JSON")
     p.add_argument("--morph-dir", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--mpi", action="store_true", help="split the chunk over the MPI ranks (mpi4py)")
     p.set_defaults(func=cmd_synthesize_chunk)
 
     p = sub.add_parser("finalize", help=cmd_finalize.__doc__)

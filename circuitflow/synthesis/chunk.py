@@ -88,17 +88,23 @@ def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, ax
     )
 
 
+def write_chunk_table(path: str, chunk_input: str, results: list[dict]) -> None:
+    """Write a chunk's result table, rows in cell-id order (whichever ranks produced them)."""
+    with open(chunk_input, encoding="utf-8") as f:
+        chunk_id = json.load(f)["chunk"]
+    write_json(path, {"chunk": chunk_id, "cells": sorted(results, key=lambda r: r["id"])})
+
+
 def synthesize_chunk(
     chunk_input: str, cells_path: str, atlas_cache: str, region_structure: str, options: dict,
-    morph_dir: str, out_table: str, ranks: tuple[int, int] = (0, 1),
+    morph_dir: str, ranks: tuple[int, int] = (0, 1),
 ) -> list[dict]:
-    """Synthesize the cells of one chunk input file (this rank's strided share) and write the table."""
+    """Synthesize this rank's strided share of a chunk's cells; return their result records."""
     with open(chunk_input, encoding="utf-8") as f:
         chunk = json.load(f)
     records = chunk["cells"]
     Path(morph_dir).mkdir(parents=True, exist_ok=True)
     if not records:
-        write_json(out_table, {"chunk": chunk["chunk"], "cells": []})
         return []
     ids = [r["id"] for r in records]
     start, stop = min(ids), max(ids) + 1
@@ -106,6 +112,8 @@ def synthesize_chunk(
     cache = atlas.read_atlas_cache(atlas_cache, start, stop)
     cortical = atlas.cortical_depths(atlas.load_region_structure(region_structure))
     rank, size = ranks
+    L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
+           len(records[rank::size]), len(records))
     results = []
     for record in tqdm(records[rank::size], desc=f"chunk {chunk['chunk']}", mininterval=5, disable=None):
         cell_id = record["id"]
@@ -119,6 +127,4 @@ def synthesize_chunk(
         context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
         context.axon_scale = record["axon_scale"]
         results.append(synthesize_one(context, cell_id, options, morph_dir))
-    if size == 1:
-        write_json(out_table, {"chunk": chunk["chunk"], "cells": results})
     return results

@@ -76,12 +76,17 @@ rule synthesize_chunk:
     params:
         options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
         chunk_input=lambda wc: file_digest(checkpoints.validate_params.get().output[int(wc.chunk)]),
+    resources:
+        # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
+        mpi="",
+        tasks=1,
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
     shell:
-        "python -m circuitflow.cli synthesize-chunk --chunk-input {input.chunk_input}"
+        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}}"
+        " python -m circuitflow.cli synthesize-chunk ${{MPI:+--mpi}} --chunk-input {input.chunk_input}"
         " --cells {input.cells} --atlas-cache {input.atlas_cache}"
         " --region-structure {input.region_structure} --options {params.options:q}"
         " --morph-dir {output.morphologies} --out {output.table}"
