@@ -41,18 +41,23 @@ def read_counts(paths: list, name: str) -> np.ndarray:
     return total
 
 
-def read_range(paths: list, name: str, hid_lo: int, hid_hi: int) -> Table:
-    """Rows of table `name` with hid in [hid_lo, hid_hi), from every raster file in order (ascending neuron)."""
+def read_range(files: list, name: str, hid_lo: int, hid_hi: int) -> Table:
+    """Rows of table `name` with hid in [hid_lo, hid_hi), from every raster file (paths or open h5py files,
+    in chunk order), sorted by hid then ascending neuron."""
     parts = []
-    for p in paths:
-        with h5py.File(p, "r") as f:
+    for p in files:
+        f = p if isinstance(p, h5py.File) else h5py.File(p, "r")
+        try:
             g = f[name]
             ptr = g["ptr"]
-            a, b = int(ptr[hid_lo]), int(ptr[hid_hi])
+            a, b = (int(v) for v in ptr[[hid_lo, hid_hi]])
             if b > a:
                 parts.append(Table({c: g[c][a:b] for c in TABLES[name]}))
+        finally:
+            if f is not p:
+                f.close()
     t = Table.concat(parts, TABLES[name])
-    return t.take(np.argsort(t.cols["hid"], kind="stable"))
+    return t if len(parts) <= 1 else t.take(np.argsort(t.cols["hid"], kind="stable"))
 
 
 def chunk_range(chunk: int, n_chunks: int, n_items: int) -> tuple[int, int]:

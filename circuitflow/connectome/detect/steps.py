@@ -7,6 +7,7 @@ batches or ranks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -269,15 +270,16 @@ def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raste
     meta = output_meta(s, g)
     nb = g.hyper_voxel_size
     summary = {}
-    if len(mine):
-        origins = g.origins(mine)
-        for i, h in enumerate(tqdm(mine, desc=f"hypervoxels {batch}.{rank}", mininterval=5)):
+    origins = g.origins(mine)
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(h5py.File(p, "r")) for p in raster_files]
+        for h, origin in zip(tqdm(mine, desc=f"hypervoxels {batch}.{rank}", mininterval=5), origins):
             # one hypervoxel's entries at a time: memory follows the hypervoxel, not the batch
-            a = read_range(raster_files, "axon", int(h), int(h) + 1)
-            d = read_range(raster_files, "dend", int(h), int(h) + 1)
-            offset = np.round((origins[i] - g.simulation_origo) / g.hyper_voxel_width).astype(np.int64) * nb
+            a = read_range(files, "axon", int(h), int(h) + 1)
+            d = read_range(files, "dend", int(h), int(h) + 1)
+            offset = np.round((origin - g.simulation_origo) / g.hyper_voxel_width).astype(np.int64) * nb
             r = join_hypervoxel(int(h), a, d, ntype, rules, int(seeds[h]), offset, nb)
-            hv_meta = {**meta, "hyper_voxel_id": np.int64(h), "hyper_voxel_origo": origins[i],
+            hv_meta = {**meta, "hyper_voxel_id": np.int64(h), "hyper_voxel_origo": origin,
                        "simulation_origo": g.simulation_origo, "num_hyper_voxels": g.num_hyper_voxels,
                        "num_bins": np.full(3, nb, dtype=np.int64), "voxel_overflow_counter": np.int64(r.overflow),
                        "max_axon_voxel_ctr": np.int32(r.max_axon), "max_dend_voxel_ctr": np.int32(r.max_dend)}
