@@ -276,3 +276,50 @@ def test_script_error_is_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "network-putative-synapses-1.hdf5" in errors[0]
+
+
+# --- projection synapses ------------------------------------------------------------------------------
+
+def add_projection(net: Path, rows: np.ndarray, count: int | None = None) -> None:
+    """Write network-projection-synapses.hdf5 (HID -1) and record its count in the worklog."""
+    rows = rows[np.lexsort((rows[:, 6], rows[:, 0], rows[:, 1]))]
+    pair = rows[:, 1].astype(np.int64) * 28 + rows[:, 0]
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    lookup = np.stack([pair[first] * 12 + rows[first, 6], first, np.r_[first[1:], len(rows)]], axis=1)
+    with h5py.File(net / "network-projection-synapses.hdf5", "w") as f:
+        f["network/synapses"] = rows
+        f["network/synapse_lookup"] = lookup.astype(np.int64)
+        f["network/num_synapses"] = np.int64(len(rows))
+        f["network/max_channel_type_id"] = np.int64(12)
+    with h5py.File(net / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f["num_projection_synapses"] = np.int64(len(rows) if count is None else count)
+
+
+def test_projection_synapses_join_as_hypervoxel_minus_one(tmp_path):
+    """Projection rows (HID -1) are gathered with the hypervoxel rows and sort first among equal unique_ids."""
+    net = copy_network("hv120", tmp_path)
+    proj = np.zeros((6, 13), np.int32)
+    proj[:, 0], proj[:, 1], proj[:, 5], proj[:, 6] = 11, 3, -1, 10
+    proj[3:, 0] = 21  # a pair detect never saw
+    proj[:, 8] = 50
+    add_projection(net, proj)
+    final, _ = run_inprocess(net, gabaconfig(tmp_path), 5, 2, tmp_path / "run")
+    with h5py.File(final) as f:
+        syn = f["network/synapses"][()]
+    gaba = 180  # every putative GABA synapse of the fixture survives f1 = 1
+    assert len(syn) == gaba + 6
+    onto3 = syn[(syn[:, 1] == 3) & (syn[:, 0] == 11)]
+    assert (onto3[:3, 5] == -1).all() and (onto3[3:, 5] != -1).all()
+    assert np.all(np.diff(syn[:, 1].astype(np.int64) * 28 + syn[:, 0]) >= 0)
+
+
+def test_projection_count_mismatch(tmp_path):
+    net = copy_network("hv120", tmp_path)
+    proj = np.zeros((2, 13), np.int32)
+    proj[:, 0], proj[:, 1], proj[:, 5], proj[:, 6] = 11, 3, -1, 10
+    add_projection(net, proj, count=3)
+    with pytest.raises(HypervoxelError, match="network-projection-synapses.hdf5: has 2 synapses, the worklog says 3"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    (net / "network-projection-synapses.hdf5").unlink()
+    with pytest.raises(SnuddaFormatError, match="projection file does not exist"):
+        build_index(net, tmp_path / "out" / "index.h5")

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from circuitflow.connectome.hypervoxels import PROJECTION_HID, TYPES, HypervoxelError, read_range
 from circuitflow.io import snudda as sio
@@ -68,7 +69,7 @@ def gather_range(network: str | Path, index_path: str | Path, n_ranges: int, i: 
             ds = h5.create_dataset(t, shape=(total, width), dtype=np.int32)
             segments = np.zeros((len(slices), 2), dtype=np.int64)
             pos = 0
-            for k, (hid, s, e) in enumerate(slices):
+            for k, (hid, s, e) in enumerate(tqdm(slices, desc=f"gather {t}", unit="file", disable=None)):
                 rows = read_slice(file_of(network, hid), t, s, e, a, b)
                 if len(rows):
                     ds[pos:pos + len(rows)] = rows

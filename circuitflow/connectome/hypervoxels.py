@@ -14,6 +14,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from tqdm import tqdm
 
 from circuitflow.io import snudda as sio
 
@@ -180,7 +181,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     scanned = {}
     T = None
     T_file = None
-    for hid, path, check_meta in files:
+    for hid, path, check_meta in tqdm(files, desc="check hypervoxels", unit="file", disable=None):
         t_here, lookups = scan_file(path, wl, hid, check_meta)
         if T is None:
             T, T_file = t_here, path
