@@ -286,6 +286,16 @@ def run_circuitflow(net: Path, cores: int, n_ranges: int, tag: str) -> tuple[flo
     return dt, rss, out / "out" / "network-synapses.hdf5"
 
 
+def snudda_reads(py: Path, out: Path) -> bool:
+    """Check that Snudda's own loader (SnuddaLoad) reads circuitflow's network-synapses.hdf5."""
+    code = ("import sys, h5py; from snudda import SnuddaLoad; sl = SnuddaLoad(sys.argv[1]); "
+            "n = h5py.File(sys.argv[1])['network/synapses'].shape[0]; "
+            "s, _ = sl.find_synapses(post_id=int(h5py.File(sys.argv[1])['network/synapses'][n // 2, 1])); "
+            "print('OK' if sl.data['num_synapses'] == n and len(s) > 0 else 'BAD')")
+    proc = subprocess.run([str(py), "-c", code, str(out)], capture_output=True, text=True)
+    return proc.stdout.strip().endswith("OK")
+
+
 def main() -> None:
     """Build the network, time both tools, print and save the results."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -328,6 +338,9 @@ def main() -> None:
             results[f"speedup_{cores}core_vs_snudda_1core"] = dt / results[f"circuitflow_{cores}core"]["seconds"]
             print(f"circuitflow {cores} core(s) vs Snudda 1 core: {results[f'speedup_{cores}core_vs_snudda_1core']:.1f}x")
         print(f"identical rows: {results['identical_rows']}", flush=True)
+        results["snudda_load_reads_output"] = snudda_reads(ensure_snudda(), WORK / f"cf-{args.cores[0]}core" / "out" /
+                                                           "network-synapses.hdf5")
+        print(f"SnuddaLoad reads circuitflow's output: {results['snudda_load_reads_output']}", flush=True)
     if 1 in args.cores and 2 in args.cores:
         results["scaling_2_vs_1_core"] = results["circuitflow_1core"]["seconds"] / results["circuitflow_2core"]["seconds"]
     (WORK / f"results-{args.synapses}.json").write_text(json.dumps(results, indent=1))
