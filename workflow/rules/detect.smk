@@ -38,11 +38,13 @@ rule detect_setup:
         neurons=f"{DET_WORK}/neurons.h5",
     params:
         detect=section_json("detect"),
+        net=DET_NET,
+        work=DET_WORK,
     log:
         f"{LOGS}/detect_setup/setup.log",
     shell:
-        "python {input.code[0]} --config {params.detect:q} --network-dir {DET_NET} "
-        "--work-dir {DET_WORK} > {log} 2>&1"
+        "python {input.code[0]} --config {params.detect:q} --network-dir {params.net:q} "
+        "--work-dir {params.work:q} > {log:q} 2>&1"
 
 
 rule detect_bbox:
@@ -54,11 +56,12 @@ rule detect_bbox:
         f"{DET_WORK}/bbox/{{det_chunk}}.npz",
     params:
         chunks=len(DET_CHUNKS),
+        work=DET_WORK,
     log:
         f"{LOGS}/detect_bbox/{{det_chunk}}.log",
     shell:
-        "python {input.code[0]} --work-dir {DET_WORK} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --out {output} > {log} 2>&1"
+        "python {input.code[0]} --work-dir {params.work:q} --chunk {wildcards.det_chunk} "
+        "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
 
 
 rule detect_grid:
@@ -67,10 +70,12 @@ rule detect_grid:
         bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
     output:
         f"{DET_WORK}/grid.json",
+    params:
+        work=DET_WORK,
     log:
         f"{LOGS}/detect_grid/grid.log",
     shell:
-        "python {input.code[0]} --work-dir {DET_WORK} --out {output} {input.bbox} > {log} 2>&1"
+        "python {input.code[0]} --work-dir {params.work:q} --out {output:q} {input.bbox:q} > {log:q} 2>&1"
 
 
 rule detect_rasterise:
@@ -87,11 +92,12 @@ rule detect_rasterise:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
     params:
         chunks=len(DET_CHUNKS),
+        work=DET_WORK,
     log:
         f"{LOGS}/detect_rasterise/{{det_chunk}}.log",
     shell:
-        "python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --out {output} > {log} 2>&1"
+        "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --chunk {wildcards.det_chunk} "
+        "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
 
 
 # MPI-capable: a profile may set `mpi` (e.g. "srun" or "mpirun") and `tasks` for this rule; the
@@ -111,15 +117,16 @@ rule detect_hypervoxels:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
     params:
         batches=len(DET_BATCHES),
+        work=DET_WORK,
         launch=lambda wc, resources: (
             f"{resources.mpi} -n {resources.tasks} " if getattr(resources, "mpi", "") else ""
         ),
     log:
         f"{LOGS}/detect_hypervoxels/{{det_batch}}.log",
     shell:
-        "{params.launch}python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} "
-        "--batch {wildcards.det_batch} --batches {params.batches} --out-dir {output} "
-        "{input.raster} > {log} 2>&1"
+        "{params.launch}python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} "
+        "--batch {wildcards.det_batch} --batches {params.batches} --out-dir {output:q} "
+        "{input.raster:q} > {log:q} 2>&1"
 
 
 rule detect_worklog:
@@ -133,19 +140,23 @@ rule detect_worklog:
     output:
         worklog=f"{DET_NET}/log/network-detect-worklog.hdf5",
         voxels=directory(f"{DET_NET}/voxels"),
+    params:
+        work=DET_WORK,
+        net=DET_NET,
     log:
         f"{LOGS}/detect_worklog/worklog.log",
     shell:
-        "python {input.code[0]} --work-dir {DET_WORK} --grid {input.grid} --network-dir {DET_NET} "
-        "--raster {input.raster} --bbox {input.bbox} --batch-dirs {input.batches} > {log} 2>&1"
+        "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --network-dir {params.net:q} "
+        "--raster {input.raster:q} --bbox {input.bbox:q} --batch-dirs {input.batches:q} > {log:q} 2>&1"
 
 
 rule detect:
     localrule: True
     input:
-        ALL_TARGETS["detect"],
-        f"{DET_NET}/voxels",
+        worklog=ALL_TARGETS["detect"][0],
+        config=ALL_TARGETS["detect"][1],
+        voxels=f"{DET_NET}/voxels",
     log:
         f"{LOGS}/detect/detect.log",
     shell:
-        "echo 'detect: {DET_NET}' > {log}"
+        "echo 'detect: {input.worklog}' > {log:q}"
