@@ -216,3 +216,33 @@ def test_sonata_source_reads_morphio_and_gives_the_same_synapses(tmp_path):
     with h5py.File(net / "log/network-detect-worklog.hdf5", "r") as f:
         assert [n.decode() for n in f["network/neurons/name"][()]] == ["Post_0", "Pre_1"]
         assert f["network/neurons/max_soma_distance_dend"][()].tolist() == pytest.approx([100e-6, 0.0])
+
+
+def test_tree_stub_apical_and_section_rules(tmp_path):
+    """Snudda's section rules: a soma child that branches at once is a type-0 stub (not voxelised, its
+    children are root sections without the stub prepended); apical points are dendrite; per-type ids."""
+    from circuitflow.connectome.detect.tree import build_tree
+    from circuitflow.io.morphology_points import read_swc
+
+    (tmp_path / "m.swc").write_text("""1 1 0 0 0 5 -1
+2 3 10 0 0 1 1
+3 3 20 0 0 1 2
+4 3 30 0 0 1 3
+5 3 10 10 0 1 2
+6 3 10 20 0 1 5
+7 4 0 10 0 1 1
+8 4 0 20 0 1 7
+9 2 0 -10 0 1 1
+10 2 0 -20 0 1 9
+11 2 0 -30 0 1 10
+""")
+    tree = build_tree(read_swc(tmp_path / "m.swc"))
+    assert tree.kind.tolist() == [1, 0, 3, 3, 3, 3, 3, 3, 2, 2, 2]
+    assert tree.sec_id[2:].tolist() == [0, 0, 1, 1, 2, 2, 0, 0, 0]
+    assert (tree.soma_dist * 1e6).round(4).tolist() == [0, 10, 20, 30, 20, 30, 10, 20, 10, 20, 30]
+    dend, axon = tree.segments[3], tree.segments[2]
+    assert list(zip(dend.a.tolist(), dend.b.tolist())) == [(2, 3), (4, 5), (6, 7)]
+    assert dend.sec_id.tolist() == [0, 1, 2]
+    assert dend.sx_a.tolist() == [0, 0, 0] and dend.sx_b.tolist() == [1.0, 1.0, 1.0]
+    assert list(zip(axon.a.tolist(), axon.b.tolist())) == [(8, 9), (9, 10)]
+    assert axon.sx_a.tolist() == [0.0, 0.5] and axon.sx_b.tolist() == [0.5, 1.0]
