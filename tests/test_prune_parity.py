@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -121,3 +123,31 @@ def test_n_ranges_give_identical_bytes(tmp_path, net):
         syn, gj = read_rows(final)
         outs.append(syn.tobytes() + gj.tobytes())
     assert outs[0] == outs[1] == outs[2]
+
+
+EXTRA = FIXTURE.parent / "prune-snudda-extra"
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+@pytest.mark.parametrize("case", ["cluster", "units"])
+def test_cluster_pruning_and_population_units_match_snudda(tmp_path, net, case):
+    """Cluster pruning (with ties; P-29), pruning_other across population units incl. unit 0 (P-28),
+    distance pruning of AMPA and gap-junction pruning_other, against Snudda 3.0 (tests/data/prune-snudda-extra)."""
+    import json
+    import shutil
+
+    work = Path(shutil.copytree(network_dir(net), tmp_path / "network"))
+    for p in work.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    with h5py.File(work / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f["network/neurons/population_unit_id"][...] = np.arange(28) % 3
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(json.loads((EXTRA / "configs.json").read_text())[case]))
+    final, inter = run_inprocess(work, cfg, None, 3, tmp_path / "run")
+    syn, gj = read_rows(final)
+    with h5py.File(EXTRA / f"{net}-{case}.hdf5") as f:
+        exp_syn, exp_gj = f["network/synapses"][()], f["network/gap_junctions"][()]
+    inter = np.concatenate(inter)
+    np.testing.assert_array_equal(gj, exp_gj)
+    np.testing.assert_array_equal(syn[~np.isin(syn[:, 1], inter)], exp_syn[~np.isin(exp_syn[:, 1], inter)])
+    assert len(syn) > 50 and len(gj) > 10
