@@ -40,15 +40,17 @@ def read_swc(path: str | Path) -> PointTable:
     path = Path(path)
     if not path.is_file():
         raise MorphologyError(f"{path}: morphology file does not exist")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "#" in text:
+        text = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    tokens = text.split()
+    n_lines = len(text.strip().splitlines()) - text.count("\n\n") if tokens else 0
+    if not tokens or len(tokens) % 7 or len(tokens) // 7 < n_lines:
+        raise MorphologyError(f"{path}: SWC rows must have 7 columns (id type x y z r parent)")
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as fh:
-            rows = [line.split("#", 1)[0].split() for line in fh]
-        rows = [r for r in rows if r]
-        data = np.array(rows, dtype=np.float64)
+        data = np.array(tokens, dtype=np.float64).reshape(-1, 7)
     except ValueError as exc:
         raise MorphologyError(f"{path}: not a numeric SWC table ({exc})") from None
-    if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] != 7:
-        raise MorphologyError(f"{path}: SWC rows must have 7 columns (id type x y z r parent)")
     ids, parent = data[:, 0], data[:, 6]
     if ids[0] != 1 or np.any(np.diff(ids) != 1):
         raise MorphologyError(f"{path}: SWC ids must be consecutive from 1")
