@@ -7,11 +7,12 @@ clipped to [0.1, 10] x the mean (Snudda 3.0).
 The alternating scalar draws interleave in the PCG64 stream: a normal takes one 64-bit word (ziggurat
 fast path, 99 % of draws), an integer takes a 32-bit half word (PCG64 caches the upper half for the next
 call), and is rejected (Lemire) with probability 2e-4. `synapse_draws` reproduces this exactly and
-vectorised: it reads the raw words of a copy of the generator, evaluates the ziggurat fast path with
-numpy's own tables (read once from the installed numpy by probing its generator) and the Lemire
-multiply, accepts every row up to the first one that needs a slow path, advances the real generator
-past them, and lets numpy itself draw that one row. A self-check against plain scalar draws guards the
-method; if it ever fails, the scalar loop is used.
+vectorised: it reads the raw words of a copy of the generator and precomputes, per word, the ziggurat
+fast-path normal (with numpy's own tables, read once from the installed numpy by probing its generator)
+and the Lemire integers of both halves; rows are then mapped onto words block by block, every row up
+to the first one needing a slow path (about 1.5 %) is accepted, and numpy itself draws that row at the
+same stream position. A self-check against plain scalar draws guards the method; if it ever fails,
+the scalar loop is used.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 MAX_PARAMETER_ID = 1000000
 MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 MASK128 = (1 << 128) - 1
-BLOCK = 128  # rows evaluated per vectorised attempt (a slow path occurs about every 140 rows)
+BLOCK = 512  # rows evaluated per vectorised attempt (a slow path occurs about every 70 rows)
 LEMIRE_THRESHOLD = (0xFFFFFFFF - (MAX_PARAMETER_ID - 1)) % MAX_PARAMETER_ID
 
 log = logging.getLogger(__name__)
@@ -97,72 +98,113 @@ def libm_exp(x: np.ndarray) -> np.ndarray:
     return np.fromiter(map(math.exp, x.tolist()), dtype=np.float64, count=len(x))
 
 
-def _block(raw: np.ndarray, has32: int, cached: int, mu: np.ndarray, sigma: np.ndarray, tables) -> tuple:
-    """Fast-path draws for rows of a block; returns (g, pid, n_ok, words_used, has32_after, cached_after)."""
-    wi, ki = tables
-    m = len(mu)
-    r = np.arange(m)
-    use_cache = (r + has32) % 2 == 1
-    words = 1 + (~use_cache).astype(np.int64)
-    start = np.cumsum(words) - words
-    n_word = raw[start]
-    own_int = start + 1
-    # a row reading the cache takes the high half of the previous row's integer word (or the carried cache)
-    int_word = np.where(use_cache, np.concatenate([[-1], own_int[:-1]]), own_int)
-    lowhalf = raw[np.maximum(int_word, 0)] & np.uint64(0xFFFFFFFF)
-    highhalf = raw[np.maximum(int_word, 0)] >> np.uint64(32)
-    u32 = np.where(use_cache, highhalf, lowhalf)
-    if has32 and m:
-        u32[0] = cached
-    idx = (n_word & np.uint64(0xFF)).astype(np.int64)
-    sign = (n_word >> np.uint64(8)) & np.uint64(1)
-    rabs = (n_word >> np.uint64(9)) & np.uint64((1 << 52) - 1)
-    x = rabs.astype(np.float64) * wi[idx]
-    x = np.where(sign == 1, -x, x)
-    fast = rabs < ki[idx]
-    prod = u32.astype(np.uint64) * np.uint64(MAX_PARAMETER_ID)
-    leftover = prod & np.uint64(0xFFFFFFFF)
-    ok = fast & (leftover >= np.uint64(LEMIRE_THRESHOLD))
-    n_ok = int(np.argmin(ok)) if not ok.all() else m
-    g = libm_exp(mu[:n_ok] + sigma[:n_ok] * x[:n_ok])
-    pid = (prod[:n_ok] >> np.uint64(32)).astype(np.int64)
-    if n_ok == 0:
-        return g, pid, 0, 0, has32, cached
-    last = n_ok - 1
-    used = int(start[last] + words[last])
-    if use_cache[last]:
-        return g, pid, n_ok, used, 0, 0
-    return g, pid, n_ok, used, 1, int(highhalf[last])
+class Words:
+    """The raw 64-bit words of a PCG64 stream from a fixed state, with what every word yields if a normal or
+    an integer half-word is drawn from it (independent of how draws are aligned on the stream)."""
+
+    def __init__(self, state: int, inc: int, tables):
+        self.state, self.inc, self.tables = state, inc, tables
+        self.raw = np.zeros(0, dtype=np.uint64)
+        self.n_ok = np.zeros(0, dtype=bool)
+        self.n_val = np.zeros(0)
+        self.lo_ok = self.hi_ok = np.zeros(0, dtype=bool)
+        self.lo_val = self.hi_val = np.zeros(0, dtype=np.int64)
+
+    def ensure(self, n: int) -> None:
+        """Make at least `n` words available (doubling)."""
+        have = len(self.raw)
+        if n <= have:
+            return
+        probe = np.random.PCG64()
+        probe.state = {"bit_generator": "PCG64", "state": {"state": self.state, "inc": self.inc},
+                       "has_uint32": 0, "uinteger": 0}
+        probe.advance(have)
+        raw = probe.random_raw(max(n - have, have, 1024))
+        wi, ki = self.tables
+        idx = (raw & np.uint64(0xFF)).astype(np.int64)
+        rabs = (raw >> np.uint64(9)) & np.uint64((1 << 52) - 1)
+        x = rabs.astype(np.float64) * wi[idx]
+        x = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
+        lo_ok, lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
+        hi_ok, hi_val = lemire(raw >> np.uint64(32))
+        self.raw = np.concatenate([self.raw, raw])
+        self.n_ok = np.concatenate([self.n_ok, rabs < ki[idx]])
+        self.n_val = np.concatenate([self.n_val, x])
+        self.lo_ok, self.lo_val = np.concatenate([self.lo_ok, lo_ok]), np.concatenate([self.lo_val, lo_val])
+        self.hi_ok, self.hi_val = np.concatenate([self.hi_ok, hi_ok]), np.concatenate([self.hi_val, hi_val])
+
+
+def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy's bounded integer in [0, 1e6) from a 32-bit value: (accepted without redraw, value)."""
+    prod = np.asarray(u32, dtype=np.uint64) * np.uint64(MAX_PARAMETER_ID)
+    ok = (prod & np.uint64(0xFFFFFFFF)) >= np.uint64(LEMIRE_THRESHOLD)
+    return ok, (prod >> np.uint64(32)).astype(np.int64)
 
 
 def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray,
                        tables) -> tuple[np.ndarray, np.ndarray]:
-    """Same numbers as `scalar_synapse_draws`, vectorised block by block (see module docstring)."""
+    """Same numbers as `scalar_synapse_draws`: fast-path rows from the precomputed words, numpy for the rest."""
     bg = rng.bit_generator
+    st = bg.state
+    base, inc = st["state"]["state"], st["state"]["inc"]
+    cache, cached = st["has_uint32"], st["uinteger"]
+    words = Words(base, inc, tables)
     n = len(mu)
     g = np.empty(n, dtype=np.float64)
     pid = np.empty(n, dtype=np.int64)
-    i = 0
-    probe = np.random.PCG64()
+    i, pos = 0, 0
     while i < n:
-        st = bg.state
         m = min(n - i, BLOCK)
-        probe.state = st
-        raw = probe.random_raw(2 * m + 2)
-        gb, pb, k, used, has32, cached = _block(raw, st["has_uint32"], st["uinteger"], mu[i:i + m],
-                                                sigma[i:i + m], tables)
-        g[i:i + k], pid[i:i + k] = gb, pb
-        if k:
-            bg.advance(used)
-            st = bg.state
-            st["has_uint32"], st["uinteger"] = has32, cached
-            bg.state = st
-        i += k
-        if i < n and k < m:  # row i needs a slow path: let numpy draw it
+        words.ensure(pos + 2 * m + 2)
+        use_cache = (np.arange(m) + cache) % 2 == 1
+        step = 2 - use_cache
+        start = pos + np.cumsum(step) - step
+        ipos = start + 1  # own integer word of rows that do not read the cache
+        prev = np.concatenate([[0], ipos[:-1]])  # rows reading the cache: high half of the previous row's word
+        ok = words.n_ok[start] & np.where(use_cache, words.hi_ok[prev], words.lo_ok[ipos])
+        val = np.where(use_cache, words.hi_val[prev], words.lo_val[ipos])
+        if cache:
+            c_ok, c_val = lemire(np.array([cached]))
+            ok[0], val[0] = words.n_ok[start[0]] & c_ok[0], c_val[0]
+        j = m if ok.all() else int(np.argmin(ok))
+        g[i:i + j] = libm_exp(mu[i:i + j] + sigma[i:i + j] * words.n_val[start[:j]])
+        pid[i:i + j] = val[:j]
+        if j:
+            pos = int(start[j - 1] + step[j - 1])
+            if use_cache[j - 1]:
+                cache, cached = 0, 0
+            else:
+                cache, cached = 1, int(words.raw[ipos[j - 1]] >> np.uint64(32))
+        i += j
+        if i < n and j < m:  # row i needs a slow path: numpy draws it at the same stream position
+            before = _position(bg, base, inc, pos, cache, cached)
             g[i] = rng.lognormal(mu[i], sigma[i])
             pid[i] = rng.integers(MAX_PARAMETER_ID)
+            st = bg.state
+            pos += _steps_between(before, st["state"]["state"], inc)
+            cache, cached = st["has_uint32"], st["uinteger"]
             i += 1
+    _position(bg, base, inc, pos, cache, cached)
     return g, pid
+
+
+def _position(bg: np.random.PCG64, base: int, inc: int, pos: int, cache: int, cached: int) -> int:
+    """Put `bg` `pos` words after `base` with the given 32-bit cache; return its 128-bit state."""
+    bg.state = {"bit_generator": "PCG64", "state": {"state": base, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+    bg.advance(pos)
+    st = bg.state
+    st["has_uint32"], st["uinteger"] = cache, cached
+    bg.state = st
+    return st["state"]["state"]
+
+
+def _steps_between(a: int, b: int, inc: int, limit: int = 10000) -> int:
+    """Number of PCG64 steps from state a to state b (a few, after one slow-path draw)."""
+    for k in range(limit):
+        if a == b:
+            return k
+        a = (a * MULT + inc) & MASK128
+    raise RuntimeError("PCG64 state not reached")
 
 
 @functools.lru_cache(maxsize=1)
