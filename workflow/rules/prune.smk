@@ -4,7 +4,7 @@
 # only check_prune_config, prune_range and combine, never the gather or merge before them.
 
 PRUNE = config["prune"]
-PRUNE_NET = PRUNE["network_path"]
+PRUNE_NET = PRUNE["network_path"] or f"{OUT}/network"  # default: circuitflow's own detect output
 PRUNE_N = PRUNE["n_ranges"]
 PRUNE_DIR = f"{OUT}/prune"
 PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
