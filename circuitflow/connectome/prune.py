@@ -209,7 +209,7 @@ def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population
     for e in sorted({x for x in table.dist if x is not None}):
         sets = np.array([x == e for x in table.dist], dtype=bool)
         sel = np.flatnonzero(sets[ps] & alive[rb])
-        dist_used[np.unique(rb[sel])] = True
+        dist_used[rb[sel]] = True
         if len(sel) == 0:
             continue
         d = rows[crow[sel], 8] * 1e-6
