@@ -133,17 +133,19 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     reps = n + 1
     p = np.repeat(np.arange(len(n)), reps)
     k = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    v = np.floor(va[p] + step[p] * k[:, None]).astype(np.int64)
+    v = np.floor(np.repeat(va, reps, axis=0) + np.repeat(step, reps, axis=0) * k[:, None]).astype(np.int64)
     ok = (v >= 0) & (v < nb)
-    inside = ok[:, 0] & ok[:, 1] & ok[:, 2]
+    inside = np.flatnonzero(ok[:, 0] & ok[:, 1] & ok[:, 2])
     p, k, v = p[inside], k[inside], v[inside]
-    return {
-        "hid": hids[p],
-        "key": (v[:, 0] * nb + v[:, 1]) * nb + v[:, 2],
-        "dist": np.floor(da[p].astype(np.float64) + dstep[p] * k).astype(np.int64),
-        "sec_x": sxa[p] + sxstep[p] * k,
-        "sec_id": seg.sec_id[s_idx][p],
-    }
+    return {"hid": hids[p], "key": (v[:, 0] * nb + v[:, 1]) * nb + v[:, 2], "p": p, "k": k,
+            "da": da, "dstep": dstep, "sxa": sxa, "sxstep": sxstep, "sec_id": seg.sec_id[s_idx]}
+
+
+def sample_values(smp: dict, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soma distance (µm, floored), section x and section id of the selected samples."""
+    p, k = smp["p"][sel], smp["k"][sel]
+    dist = np.floor(smp["da"][p].astype(np.float64) + smp["dstep"][p] * k).astype(np.int64)
+    return dist, smp["sxa"][p] + smp["sxstep"][p] * k, smp["sec_id"][p]
 
 
 def soma_voxels(tree: Tree, xyz: np.ndarray, hids: np.ndarray, grid: Grid) -> dict:
@@ -189,6 +191,13 @@ def first_visits(hid: np.ndarray, key: np.ndarray, nb: int, hids: np.ndarray) ->
     return first, count
 
 
+def place_rows(is_soma: np.ndarray, soma_value, values: np.ndarray) -> np.ndarray:
+    """`soma_value` where `is_soma`, else `values` in order."""
+    out = np.full(len(is_soma), soma_value, dtype=values.dtype)
+    out[~is_soma] = values
+    return out
+
+
 def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.ndarray, grid: Grid,
                      where: str) -> tuple[Table, Table, Table]:
     """Membership, axon entries and dendrite entries of one placed neuron."""
@@ -203,7 +212,7 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
     ax = segment_samples(tree, xyz, AXON, member, grid, where)
     first, count = first_visits(ax["hid"], ax["key"], nb, hids)
     axon = Table({"hid": ax["hid"][first], "neuron": np.full(len(first), nid, dtype=np.int64),
-                  "key": ax["key"][first], "dist": ax["dist"][first], "count": count})
+                  "key": ax["key"][first], "dist": sample_values(ax, first)[0], "count": count})
 
     de = segment_samples(tree, xyz, BASAL, member, grid, where)
     soma_h = member.cols["hid"][member.cols["kind"] == SOMA]
@@ -213,11 +222,11 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
     hid = np.concatenate([so["hid"], de["hid"]])
     key = np.concatenate([so["key"], de["key"]])
     first, count = first_visits(hid, key, nb, hids)
+    soma = first < ns
+    dist, sec_x, sec_id = sample_values(de, first[~soma] - ns)
     dend = Table({
         "hid": hid[first], "neuron": np.full(len(first), nid, dtype=np.int64), "key": key[first],
-        "sec_id": np.concatenate([np.full(ns, SOMA_SEC, dtype=np.int64), de["sec_id"]])[first],
-        "sec_x": np.concatenate([np.full(ns, SOMA_SEC_X), de["sec_x"]])[first],
-        "dist": np.concatenate([np.zeros(ns, dtype=np.int64), de["dist"]])[first],
-        "count": count,
+        "sec_id": place_rows(soma, SOMA_SEC, sec_id), "sec_x": place_rows(soma, SOMA_SEC_X, sec_x),
+        "dist": place_rows(soma, 0, dist), "count": count,
     })
     return member, axon, dend
