@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,23 @@ def test_detect_then_prune_equals_snudda(tmp_path):
     with h5py.File(out / "network-synapses.hdf5", "r") as g, h5py.File(expected, "r") as e:
         for key in ("network/synapses", "network/gap_junctions"):
             assert_same(g[key][()], e[key][()], key)
+
+
+def have_mpi() -> bool:
+    """mpirun on PATH and mpi4py importable (the optional `mpi` extra)."""
+    import importlib.util
+
+    return shutil.which("mpirun") is not None and importlib.util.find_spec("mpi4py") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have_mpi(), reason="needs mpirun and mpi4py (pip install .[mpi])")
+def test_detect_hypervoxels_under_mpi_equals_snudda(tmp_path):
+    """The hypervoxel rule launched by MPI (2 ranks splitting one batch) writes Snudda's files."""
+    cfg = detect_config(tmp_path / "out", "hv33", hypervoxel_jobs=1)
+    launcher = "mpirun --oversubscribe" + (" --allow-run-as-root" if os.geteuid() == 0 else "")
+    run_snakemake(tmp_path, cfg, "--cores", "2", "--set-resources", f"detect_hypervoxels:mpi='{launcher}'",
+                  "detect_hypervoxels:tasks=2", "--", "detect")
+    log = (tmp_path / "out/logs/detect_hypervoxels/0.log").read_text()
+    assert "hypervoxels 0.0" in log and "hypervoxels 0.1" in log  # both ranks worked
+    compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")
