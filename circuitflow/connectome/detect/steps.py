@@ -105,7 +105,7 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
         network_config = sources.rename_connectivity(network_config)
     types = list(dict.fromkeys(neurons.types))
     strict = bool(cfg.get("strict_types", "sonata" in cfg))
-    rules = connectivity.build_rules(network_config, types, str(config_file), strict)
+    connectivity.build_rules(network_config, types, str(config_file), strict)  # check the rules now
     missing = [(i, p) for i, p in enumerate(neurons.morphologies) if not os.path.isfile(p)]
     if missing:
         i, p = missing[0]
@@ -142,7 +142,7 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
     })
 
 
-class Neurons:
+class SetupNeurons:
     """Lazy access to the setup's neuron table and morphologies (a small per-process tree cache)."""
 
     def __init__(self, work_dir: str | os.PathLike):
@@ -174,7 +174,7 @@ class Neurons:
 
 def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike) -> None:
     """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima."""
-    nrn = Neurons(work_dir)
+    nrn = SetupNeurons(work_dir)
     lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
     mins = np.zeros((hi - lo, 3))
     maxs = np.zeros((hi - lo, 3))
@@ -220,7 +220,7 @@ def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) 
 def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: int, n_chunks: int,
               out: str | os.PathLike) -> None:
     """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel."""
-    nrn = Neurons(work_dir)
+    nrn = SetupNeurons(work_dir)
     g = Grid.from_json(read_json(grid_file))
     lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
     mem, ax, de = [], [], []
