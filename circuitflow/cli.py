@@ -22,20 +22,20 @@ def cmd_cache_atlas(args) -> None:
 
 def cmd_validate_params(args) -> None:
     """Validate TMD parameters and write the per-chunk inputs."""
-    section = json.loads(args.config)
-    prepare.validate_params(section, args.atlas_cache, args.chunk_size, args.out_dir)
+    prepare.validate_params(json.loads(args.config), args.out)
 
 
 def cmd_synthesize_chunk(args) -> None:
     """Grow the cells of one chunk (split over MPI ranks with --mpi) and write its result table."""
     options = json.loads(args.options)
+    section = json.loads(args.config)
     results = run_shared(
-        lambda rank, size: chunk.synthesize_chunk(args.chunk_input, args.cells, args.atlas_cache,
-                                                  args.region_structure, options, args.morph_dir, (rank, size)),
+        lambda rank, size: chunk.synthesize_chunk(section, args.chunk, args.atlas_cache, options,
+                                                  args.morph_dir, (rank, size)),
         args.mpi,
     )
     if results is not None:
-        chunk.write_chunk_table(args.out, args.chunk_input, results)
+        chunk.write_chunk_table(args.out, args.chunk, results)
 
 
 def cmd_finalize(args) -> None:
@@ -76,16 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate-params", help=cmd_validate_params.__doc__)
     p.add_argument("--config", required=True, help="the synthesis config section as JSON")
-    p.add_argument("--atlas-cache", required=True)
-    p.add_argument("--chunk-size", type=int, required=True)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out", required=True, help="normalized parameters (JSON)")
     p.set_defaults(func=cmd_validate_params)
 
     p = sub.add_parser("synthesize-chunk", help=cmd_synthesize_chunk.__doc__)
-    p.add_argument("--chunk-input", required=True)
-    p.add_argument("--cells", required=True)
+    p.add_argument("--config", required=True, help="the synthesis config section as JSON")
+    p.add_argument("--chunk", type=int, required=True, help="chunk index")
     p.add_argument("--atlas-cache", required=True)
-    p.add_argument("--region-structure", required=True)
     p.add_argument("--options", required=True, help="growth options as JSON")
     p.add_argument("--morph-dir", required=True)
     p.add_argument("--out", required=True)

@@ -14,17 +14,6 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes (a rule param that re-runs the job when the content changes)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ConfigError(ValueError):
     """A config key is unknown or misplaced."""
 

@@ -10,13 +10,12 @@ import morphio
 import numpy as np
 from tqdm import tqdm
 
-from circuitflow.io.cells import cells_dataframe, load_cells
 from circuitflow.io.morphology import NRN_EXTENSIONS, morphology_name, morphology_property
 from circuitflow.io.morphology import nrn_section_ids, write_morphology
 from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
-from circuitflow.synthesis.prepare import write_json
+from circuitflow.synthesis.prepare import cell_table, chunk_payload, write_json
 
 L = logging.getLogger(__name__)
 
@@ -88,29 +87,28 @@ def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, ax
     )
 
 
-def write_chunk_table(path: str, chunk_input: str, results: list[dict]) -> None:
+def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
     """Write a chunk's result table, rows in cell-id order (whichever ranks produced them)."""
-    with open(chunk_input, encoding="utf-8") as f:
-        chunk_id = json.load(f)["chunk"]
-    write_json(path, {"chunk": chunk_id, "cells": sorted(results, key=lambda r: r["id"])})
+    write_json(path, {"chunk": chunk_index, "cells": sorted(results, key=lambda r: r["id"])})
 
 
 def synthesize_chunk(
-    chunk_input: str, cells_path: str, atlas_cache: str, region_structure: str, options: dict,
-    morph_dir: str, ranks: tuple[int, int] = (0, 1),
+    section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
+    ranks: tuple[int, int] = (0, 1),
 ) -> list[dict]:
     """Synthesize this rank's strided share of a chunk's cells; return their result records."""
-    with open(chunk_input, encoding="utf-8") as f:
-        chunk = json.load(f)
+    cells_table, _, tmd_params, tmd_distribs = cell_table(section)
+    grafting = section.get("morph_axon") is not None
+    chunk = chunk_payload(cells_table, tmd_params, tmd_distribs, chunk_index, section["chunk_size"], grafting)
     records = chunk["cells"]
     Path(morph_dir).mkdir(parents=True, exist_ok=True)
     if not records:
         return []
     ids = [r["id"] for r in records]
     start, stop = min(ids), max(ids) + 1
-    cells = cells_dataframe(load_cells(cells_path)).iloc[start:stop]
+    cells = cells_table.iloc[start:stop]
     cache = atlas.read_atlas_cache(atlas_cache, start, stop)
-    cortical = atlas.cortical_depths(atlas.load_region_structure(region_structure))
+    cortical = atlas.cortical_depths(atlas.load_region_structure(section["region_structure"]))
     rank, size = ranks
     L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
            len(records[rank::size]), len(records))

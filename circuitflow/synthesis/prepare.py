@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -94,62 +95,122 @@ def load_parameters(section: dict) -> tuple[dict, dict]:
     return params.merge_defaults(tmd_params), params.merge_defaults(tmd_distribs)
 
 
-def validate_params(section: dict, atlas_cache: str, chunk_size: int, out_dir: str) -> list[str]:
-    """Validate parameters for every (region, mtype) of the cells and write one input file per chunk."""
+def cell_table(section: dict) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """Cells (region, mtype, synthesis_region, axon_name, axon_scale), region structure, TMD data."""
     structure = atlas.load_region_structure(section["region_structure"])
     cells = cells_dataframe(load_cells(section["input_cells"]))
+    mapping, _ = atlas.region_mapper(structure, Path(section["atlas"]) / "hierarchy.json", cells["region"])
+    cells["synthesis_region"] = [mapping.get(r, "default") for r in cells["region"]]
     tmd_params, tmd_distribs = load_parameters(section)
-    cells = cells.join(atlas.read_atlas_cache(atlas_cache)[["synthesis_region"]])
+    if section.get("morph_axon") is not None:
+        cells = cells.join(donors.load_donor_table(section["morph_axon"], cells.index.to_numpy()))
+    else:
+        cells["axon_name"] = None
+        cells["axon_scale"] = np.nan
+    return cells, structure, tmd_params, tmd_distribs
+
+
+def check_parameters(section: dict) -> tuple[pd.DataFrame, dict, dict, list]:
+    """Every check on cells, TMD data and donors (region-grower's order); returns what passed."""
+    cells, structure, tmd_params, tmd_distribs = cell_table(section)
     params.verify(cells, tmd_params, tmd_distribs, structure)
     excluded: list = []
     if section.get("morph_axon") is not None:
-        table = donors.load_donor_table(section["morph_axon"], cells.index.to_numpy())
-        cells = cells.join(table)
         excluded = donors.check_na_ratio(cells["mtype"], cells["axon_name"], section.get("max_drop_ratio", 0.0))
         missing = donors.missing_donors(section["base_morph_dir"], cells["axon_name"].dropna())
         if missing:
             L.warning("Missing axon donor files (these cells will be dropped): %s", missing)
-    else:
-        cells["axon_name"] = None
-        cells["axon_scale"] = np.nan
     couples = params.inconsistent_context(cells.drop(index=excluded), tmd_params, tmd_distribs, structure)
     if couples:
         L.warning(
             "The morphologies with the following region/mtype couples have inconsistent context and "
             "constraints: %s", couples,
         )
-    paths = write_chunk_inputs(cells, excluded, tmd_params, tmd_distribs, chunk_size, out_dir)
-    return paths
+    return cells, tmd_params, tmd_distribs, excluded
 
 
-def write_chunk_inputs(
-    cells: pd.DataFrame, excluded: list, tmd_params: dict, tmd_distribs: dict, chunk_size: int, out_dir: str
-) -> list[str]:
-    """One JSON per chunk: its cells (key, mtype, donor) and only the entries they use."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    excluded_set = set(excluded)
-    paths = []
-    for i in range(n_chunks(len(cells), chunk_size)):
-        rows = cells.iloc[i * chunk_size : (i + 1) * chunk_size]
-        records, entries = [], {}
-        for cell_id, row in rows.iterrows():
-            key = params.json_key(row["synthesis_region"], row["region"], tmd_distribs)
-            scale = row["axon_scale"]
-            records.append(
-                {
-                    "id": int(cell_id),
-                    "key": key,
-                    "mtype": row["mtype"],
-                    "excluded": int(cell_id) in excluded_set,
-                    "axon_name": row["axon_name"],
-                    "axon_scale": None if pd.isna(scale) else float(scale),
-                }
-            )
-            entries.setdefault(f"{key}|{row['mtype']}", params.entry_for(tmd_params, tmd_distribs, key, row["mtype"]))
-        path = Path(out_dir, f"chunk_{i}.json")
-        write_json(path, {"chunk": i, "cells": records, "entries": entries})
-        paths.append(str(path))
-    return paths
+def validate_params(section: dict, out: str) -> dict:
+    """Validate, then write the normalized parameters: every (region, mtype) entry the cells use."""
+    cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
+    keys = [params.json_key(s, r, tmd_distribs) for s, r in zip(cells["synthesis_region"], cells["region"])]
+    pairs = sorted(set(zip(keys, cells["mtype"])))
+    normalized = {
+        "entries": {f"{k}|{m}": params.entry_for(tmd_params, tmd_distribs, k, m) for k, m in pairs},
+        "excluded_cells": [int(i) for i in excluded],
+    }
+    write_json(out, normalized)
+    return normalized
+
+
+def chunk_payload(
+    cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, chunk_size: int, grafting: bool
+) -> dict:
+    """One chunk's cells (key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
+    rows = cells.iloc[chunk * chunk_size : (chunk + 1) * chunk_size]
+    keys = [params.json_key(s, r, tmd_distribs) for s, r in zip(rows["synthesis_region"], rows["region"])]
+    scales = rows["axon_scale"].astype(float).to_numpy()
+    names = rows["axon_name"].to_numpy()
+    records = [
+        {
+            "id": int(cell_id),
+            "key": key,
+            "mtype": mtype,
+            "excluded": bool(grafting and name is None),
+            "axon_name": name,
+            "axon_scale": None if np.isnan(scale) else float(scale),
+        }
+        for cell_id, key, mtype, name, scale in zip(rows.index, keys, rows["mtype"], names, scales)
+    ]
+    entries = {}
+    for key, mtype in sorted(set(zip(keys, rows["mtype"]))):
+        entry = None
+        if mtype in tmd_params.get(key, {}) and mtype in tmd_distribs.get(key, {}):
+            entry = params.entry_for(tmd_params, tmd_distribs, key, mtype)
+        entries[f"{key}|{mtype}"] = entry
+    return {"chunk": chunk, "cells": records, "entries": entries}
+
+
+def payload_digest(payload: dict) -> str:
+    """sha256 of a chunk payload's canonical JSON."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict) -> list[str]:
+    """Digest of every chunk's inputs: a chunk job carries its own as a param, so that it re-runs
+    exactly when its cells, their TMD entries or their donors change."""
+    grafting = section.get("morph_axon") is not None
+    size = section["chunk_size"]
+    return [
+        payload_digest(chunk_payload(cells, tmd_params, tmd_distribs, i, size, grafting))
+        for i in range(n_chunks(len(cells), size))
+    ]
+
+
+def input_signature(section: dict) -> list:
+    """(path, size, mtime) of every file the chunk digests depend on, plus the options that matter."""
+    keys = ["input_cells", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon"]
+    files = [section[k] for k in keys if section.get(k)] + [str(Path(section["atlas"]) / "hierarchy.json")]
+    signature = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
+    return signature + [section["chunk_size"], bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
+
+
+def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> list[str]:
+    """Per-chunk digests; with `check`, validate everything first (one-line errors before any job).
+
+    The result is cached in `cache` under the inputs' signature, so that jobs (which re-read the
+    workflow, e.g. on SLURM nodes) reuse it instead of re-reading every cell.
+    """
+    cache = Path(cache)
+    signature = input_signature(section)
+    if not check and cache.is_file():
+        stored = json.loads(cache.read_text())
+        if stored.get("signature") == signature:
+            return stored["digests"]
+    cells, tmd_params, tmd_distribs, _ = check_parameters(section)
+    digests = chunk_digests(section, cells, tmd_params, tmd_distribs)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_json(cache, {"signature": signature, "digests": digests})
+    return digests
 
 
 def write_json(path: str | os.PathLike, data) -> None:
@@ -183,8 +244,8 @@ def atlas_inputs(atlas_dir: str, region_structure: str) -> list[str]:
     return files
 
 
-def plan(section: dict, out_dir: str) -> dict:
-    """Everything the workflow needs to know before running: checks inputs and counts chunks."""
+def plan(section: dict, out_dir: str, check: bool = True) -> dict:
+    """Everything the workflow needs before running: checks inputs (with `check`), chunks, digests."""
     from circuitflow.io.cells import cells_format, count_cells
 
     check_upstream_keys(section)
@@ -206,6 +267,7 @@ def plan(section: dict, out_dir: str) -> dict:
         "out_cells": str(syn_dir / ("nodes.mvd3" if fmt == "mvd3" else "nodes.h5")),
         "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
         "container": container,
+        "digests": checked_digests(section, syn_dir / ".plan-cache.json", check),
     }
 
 

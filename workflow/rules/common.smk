@@ -21,12 +21,3 @@ def section_json(name, keys=None):
         sec = {k: sec[k] for k in keys if k in sec}
     return json.dumps(canonical(sec), sort_keys=True)
 
-
-def after_checkpoint(name, files):
-    """An input function giving `files` only once checkpoint `name` has run (jobs are planned then)."""
-
-    def inputs(wildcards):
-        getattr(checkpoints, name).get()
-        return files
-
-    return inputs

@@ -1,16 +1,19 @@
 # Synthesis half: atlas + cells -> morphologies (region-grower's SynthesizeMorphologies).
-from circuitflow.config import file_digest
 from circuitflow.synthesis.prepare import growth_options, optional_outputs, plan
 
 SYN = config["synthesis"]
 SYN_DIR = f"{OUT}/synthesis"
-SYN_PLAN = plan(SYN, OUT)
+# Checks every input before any job (in the main process; jobs reuse the cached chunk digests).
+SYN_PLAN = plan(SYN, OUT, check=not workflow.non_local_exec)
 CHUNKS = range(SYN_PLAN["n_chunks"])
 SYN_CODE = f"{CODE}/synthesis"
 ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
 
 
 SYN_OPTIONAL = optional_outputs(SYN, SYN_PLAN, SYN_DIR)
+# Inputs of the chunk jobs (their digests are params, see synthesize_chunk).
+PARAMS_KEYS = ["input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure",
+               "morph_axon", "base_morph_dir", "synthesize_axons", "max_drop_ratio"]
 
 
 rule cache_atlas:
@@ -34,48 +37,45 @@ rule cache_atlas:
         " --max-depth {params.depth[1]} --out {output} > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
 
 
-# A checkpoint: chunk jobs are (re)planned after it, so that each chunk re-runs only when its own
-# input file changed (its content digest is a param; the file itself is `ancient`).
-checkpoint validate_params:
+rule validate_params:
     input:
         cells=SYN["input_cells"],
-        atlas_cache=rules.cache_atlas.output[0],
         tmd_parameters=SYN["tmd_parameters"],
         tmd_distributions=SYN["tmd_distributions"],
         region_structure=SYN["region_structure"],
         donors=[SYN["morph_axon"]] if SYN["morph_axon"] else [],
         code=[f"{SYN_CODE}/prepare.py", f"{SYN_CODE}/params.py", f"{SYN_CODE}/donors.py"],
     output:
-        expand(f"{SYN_DIR}/params/chunk_{{chunk}}.json", chunk=CHUNKS),
+        f"{SYN_DIR}/parameters.json",
     params:
-        config=section_json("synthesis", ["input_cells", "tmd_parameters", "tmd_distributions",
-                                          "region_structure", "morph_axon", "base_morph_dir",
-                                          "synthesize_axons", "max_drop_ratio"]),
-        chunk_size=SYN["chunk_size"],
-        out_dir=lambda wc, output: os.path.dirname(output[0]),
+        config=section_json("synthesis", PARAMS_KEYS),
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/synthesis/validate_params.log",
     shell:
-        "python -m circuitflow.cli validate-params --config {params.config:q}"
-        " --atlas-cache {input.atlas_cache} --chunk-size {params.chunk_size}"
-        " --out-dir {params.out_dir} > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        "python -m circuitflow.cli validate-params --config {params.config:q} --out {output}"
+        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
 
 
+# A chunk reads the TMD and donor files itself, as `ancient` inputs: it re-runs when the digest of
+# its own cells, TMD entries and donors changes (a param), so editing one (region, mtype) entry
+# re-runs only the chunks holding such cells. (An edge from validate_params would re-run them all.)
 rule synthesize_chunk:
     input:
-        chunk_input=ancient(f"{SYN_DIR}/params/chunk_{{chunk}}.json"),
         cells=SYN["input_cells"],
         atlas_cache=rules.cache_atlas.output[0],
         region_structure=SYN["region_structure"],
+        tmd=ancient([SYN["tmd_parameters"], SYN["tmd_distributions"], f"{SYN['atlas']}/hierarchy.json"]),
+        donors=ancient([SYN["morph_axon"]] if SYN["morph_axon"] else []),
         code=[f"{SYN_CODE}/chunk.py", f"{SYN_CODE}/grow.py", f"{CODE}/io/morphology.py"],
     output:
         table=f"{SYN_DIR}/chunks/{{chunk}}.json",
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
     params:
+        config=section_json("synthesis", PARAMS_KEYS + ["chunk_size"]),
         options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
-        chunk_input=lambda wc: file_digest(checkpoints.validate_params.get().output[int(wc.chunk)]),
+        inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
     resources:
         # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
         mpi="",
@@ -86,9 +86,8 @@ rule synthesize_chunk:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
     shell:
         "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}}"
-        " python -m circuitflow.cli synthesize-chunk ${{MPI:+--mpi}} --chunk-input {input.chunk_input}"
-        " --cells {input.cells} --atlas-cache {input.atlas_cache}"
-        " --region-structure {input.region_structure} --options {params.options:q}"
+        " python -m circuitflow.cli synthesize-chunk ${{MPI:+--mpi}} --config {params.config:q}"
+        " --chunk {wildcards.chunk} --atlas-cache {input.atlas_cache} --options {params.options:q}"
         " --morph-dir {output.morphologies} --out {output.table}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
 
@@ -96,10 +95,9 @@ rule synthesize_chunk:
 rule finalize_collection:
     input:
         cells=SYN["input_cells"],
-        tables=after_checkpoint("validate_params", expand(f"{SYN_DIR}/chunks/{{chunk}}.json", chunk=CHUNKS)),
-        morphologies=after_checkpoint(
-            "validate_params", expand(f"{SYN_DIR}/chunks/{{chunk}}.morphologies", chunk=CHUNKS)
-        ),
+        parameters=rules.validate_params.output[0],
+        tables=expand(f"{SYN_DIR}/chunks/{{chunk}}.json", chunk=CHUNKS),
+        morphologies=expand(f"{SYN_DIR}/chunks/{{chunk}}.morphologies", chunk=CHUNKS),
         code=[f"{SYN_CODE}/finalize.py", f"{CODE}/io/cells.py"],
     output:
         cells=SYN_PLAN["out_cells"],
