@@ -13,7 +13,11 @@ DET_SOURCE = (
         f"{DETECT['network_path']}/network-neuron-positions.hdf5",
     ]
     if "network_path" in DETECT
-    else [DETECT["sonata"]["nodes_file"], DETECT["sonata"]["network_config"]]
+    else [
+        DETECT["sonata"]["nodes_file"],
+        DETECT["sonata"]["network_config"],
+        DETECT["sonata"]["morphology_dir"],
+    ]
 )
 
 ALL_TARGETS["detect"] = [
