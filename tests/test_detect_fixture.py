@@ -92,9 +92,14 @@ def test_detect_equals_snudda(tmp_path, case):
 
 
 def test_detect_same_output_for_any_chunking(tmp_path):
-    run_snakemake(tmp_path, detect_config(tmp_path / "out", "hv33", neuron_chunks=5, hypervoxel_jobs=3),
-                  "--cores", "2", "detect")
+    cfg = detect_config(tmp_path / "out", "hv33", neuron_chunks=5, hypervoxel_jobs=3)
+    run_snakemake(tmp_path, cfg, "--cores", "2", "detect")
     compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")
+    # nothing to redo; a new job count redoes only the steps it splits
+    assert "Nothing to be done" in run_snakemake(tmp_path, cfg, "-n", "detect").stdout
+    cfg["detect"]["hypervoxel_jobs"] = 2
+    plan = run_snakemake(tmp_path, cfg, "-n", "--quiet", "rules", "--", "detect").stdout
+    assert "detect_hypervoxels" in plan and "detect_rasterise" not in plan and "detect_setup" not in plan
 
 
 def test_compare_can_fail(tmp_path):

@@ -20,6 +20,17 @@ DET_SOURCE = (
     ]
 )
 
+DET_SETUP_KEYS = [
+    "network_path",
+    "sonata",
+    "voxel_size",
+    "hyper_voxel_size",
+    "seed",
+    "snudda_data",
+    "simulation_origo",
+    "strict_types",
+]
+
 ALL_TARGETS["detect"] = [
     f"{DET_NET}/log/network-detect-worklog.hdf5",
     f"{DET_NET}/network-config.json",
@@ -41,7 +52,8 @@ rule detect_setup:
         setup=f"{DET_WORK}/setup.json",
         neurons=f"{DET_WORK}/neurons.h5",
     params:
-        detect=section_json("detect"),
+        # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
+        detect=section_json("detect", DET_SETUP_KEYS),
         net=DET_NET,
         work=DET_WORK,
     log:
@@ -157,10 +169,5 @@ rule detect_worklog:
 rule detect:
     localrule: True
     input:
-        worklog=ALL_TARGETS["detect"][0],
-        config=ALL_TARGETS["detect"][1],
-        voxels=f"{DET_NET}/voxels",
-    log:
-        f"{LOGS}/detect/detect.log",
-    shell:
-        "echo 'detect: {input.worklog}' > {log:q}"
+        ALL_TARGETS["detect"],
+        f"{DET_NET}/voxels",
