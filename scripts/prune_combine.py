@@ -6,8 +6,8 @@ from circuitflow.connectome.cli import run
 from circuitflow.connectome.combine import combine
 
 p = argparse.ArgumentParser(description=__doc__)
-p.add_argument("--rules", required=True)
+p.add_argument("--config", required=True, help="pruning config (JSON), stored as /config")
 p.add_argument("--network", required=True)
 p.add_argument("--out", required=True)
 p.add_argument("pruned", nargs="+", help="pruned range files, in range order")
-sys.exit(run(lambda a: combine(a.pruned, a.rules, a.network, a.out), p))
+sys.exit(run(lambda a: combine(a.pruned, a.config, a.network, a.out), p))

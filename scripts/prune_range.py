@@ -1,4 +1,4 @@
-"""Rule prune_range: prune one merged destination range with the checked rules and seed."""
+"""Rule prune_range: prune one merged destination range with the pruning config (checked again) and seed."""
 import argparse
 import sys
 
@@ -7,8 +7,10 @@ from circuitflow.connectome.prune_file import prune_range_file
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--merged", required=True)
-p.add_argument("--rules", required=True)
+p.add_argument("--config", required=True, help="pruning config (JSON)")
+p.add_argument("--seed", default="null", help="explicit prune seed, or null")
 p.add_argument("--network", required=True)
 p.add_argument("--share-parameter-id", choices=("true", "false"), default="true")
 p.add_argument("--out", required=True)
-sys.exit(run(lambda a: prune_range_file(a.merged, a.rules, a.network, a.out, a.share_parameter_id == "true"), p))
+sys.exit(run(lambda a: prune_range_file(a.merged, a.config, None if a.seed in ("null", "None", "") else int(a.seed),
+                                        a.network, a.out, a.share_parameter_id == "true"), p))

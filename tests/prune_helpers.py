@@ -75,10 +75,10 @@ def run_inprocess(net: Path, config: Path, seed: int | None, n_ranges: int, work
         merged = work / f"merged-{i}.h5"
         interleaved.append(merge_range(gathered, index, merged)["type_interleaved_dest_ids"])
         out = work / f"pruned-{i}.h5"
-        prune_range_file(merged, rules, net, out, share)
+        prune_range_file(merged, config, seed, net, out, share)
         pruned.append(out)
     final = work / "network-synapses.hdf5"
-    combine(pruned, rules, net, final)
+    combine(pruned, config, net, final)
     return final, interleaved
 
 

@@ -99,12 +99,11 @@ def test_merge_file_over_one_million_rows_loses_nothing(tmp_path):
         f.attrs["n_neurons"] = 28
         f["network/synapses"] = rows
         f["network/gap_junctions"] = np.zeros((0, 11), np.int32)
-    rules = tmp_path / "rules.json"
-    check_prune_config(network_dir("hv120"), gabaconfig(tmp_path), 1, rules)
+    config = gabaconfig(tmp_path)
     outs = []
     for chunk in (2_000_000, 300_000):
         out = tmp_path / f"pruned-{chunk}.h5"
-        counts = prune_range_file(merged, rules, network_dir("hv120"), out, chunk_rows=chunk)
+        counts = prune_range_file(merged, config, 1, network_dir("hv120"), out, chunk_rows=chunk)
         assert counts["synapses"] == (n, n)
         with h5py.File(out) as f:
             got = f["synapses"][()]
@@ -257,11 +256,11 @@ def test_legacy_worklog_names(tmp_path):
 
 
 def test_combine_refuses_gaps_and_writes_nothing(tmp_path):
-    final, _ = run_inprocess(network_dir("hv120"), cleaned_config("hv120", "default", tmp_path / "c.json"), None, 2,
-                             tmp_path / "run")
+    config = cleaned_config("hv120", "default", tmp_path / "c.json")
+    run_inprocess(network_dir("hv120"), config, None, 2, tmp_path / "run")
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="range starts at"):
-        combine([tmp_path / "run" / "pruned-1.h5"], tmp_path / "run" / "rules.json", network_dir("hv120"),
+        combine([tmp_path / "run" / "pruned-1.h5"], config, network_dir("hv120"),
                 out / "network-synapses.hdf5")
     no_leftovers(out)
 

@@ -13,7 +13,8 @@ import yaml
 from prune_helpers import (CASES, NETWORKS, case_seed, cleaned_config, expected_rows, network_dir, read_rows,
                            snakemake)
 
-GATHER_SIDE = {"check_hypervoxels", "gather", "merge"}
+GATHER_SIDE = {"check_hypervoxels", "check_prune_config", "gather", "merge"}
+ONLY_PRUNE = {"prune_range", "combine", "prune"}  # `prune` is the target rule
 
 
 def write_config(path: Path, out_dir: Path, net: str, **prune) -> Path:
@@ -90,7 +91,7 @@ def test_reprune_every_case_reruns_only_prune(full_run):
         cfg = write_config(work / f"config-{case}.yaml", work / "out", net, n_ranges=1, config_file=str(cfg_json),
                            random_seed=case_seed(net, case))
         jobs = job_stats(snakemake(work, cfg, "prune"))
-        assert not GATHER_SIDE & set(jobs), jobs
+        assert set(jobs) <= ONLY_PRUNE | {"check_prune_config"}, jobs  # a new config_file *name* is re-checked
         assert jobs.get("prune_range") == 1 and jobs.get("combine") == 1, jobs
         assert_matches_snudda(work / "out", net, case)
 
@@ -105,12 +106,15 @@ def test_incremental_reprune(tmp_path):
     assert_matches_snudda(tmp_path / "out", net, "test-1")
     cleaned_config(net, "test-3", rules)  # same file name, new contents
     jobs = planned_jobs(tmp_path, cfg)
-    assert set(jobs) <= {"check_prune_config", "prune_range", "combine", "prune"} and jobs["prune_range"] == 2, jobs
+    assert set(jobs) == ONLY_PRUNE and jobs["prune_range"] == 2, jobs
     snakemake(tmp_path, cfg, "prune")
     assert_matches_snudda(tmp_path / "out", net, "test-3")
     write_config(cfg, tmp_path / "out", net, n_ranges=2, config_file=str(rules), random_seed=1004)
     jobs = planned_jobs(tmp_path, cfg)
-    assert not GATHER_SIDE & set(jobs) and jobs["prune_range"] == 2, jobs
+    assert set(jobs) == ONLY_PRUNE and jobs["prune_range"] == 2, jobs
+    snakemake(tmp_path, cfg, "prune")
+    assert read_rows(tmp_path / "out" / "network-synapses.hdf5")[0].tobytes() != \
+        expected_rows(net, "test-3")[0].tobytes()  # another seed, other draws
 
 
 def test_n_ranges_change_same_bytes(full_run):
@@ -178,3 +182,20 @@ def test_unknown_prune_key_rejected_by_schema(tmp_path):
                                    "prune": {"network_path": str(network_dir("hv120")), "n_range": 2}}))
     proc = snakemake(tmp_path, cfg, "-n", "prune", check=False)
     assert proc.returncode != 0 and "n_range" in proc.stdout + proc.stderr
+
+
+def test_bad_pruning_config_fails_before_gathering(tmp_path):
+    """A config naming an undetected connection stops the run before any gather job (P-3)."""
+    import json
+
+    cfg_json = json.loads(cleaned_config("hv120", "default", tmp_path / "c.json").read_text())
+    cfg_json["regions"]["TestStriatum"]["connectivity"]["ballanddoublestick,ballanddoublestick"]["NMDA"] = \
+        {"pruning": {"f1": 0.5}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg_json))
+    cfg = write_config(tmp_path / "config.yaml", tmp_path / "out", "hv120", config_file=str(tmp_path / "c.json"))
+    proc = snakemake(tmp_path, cfg, "prune", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "out" / "logs" / "check_prune_config" / "check_prune_config.log").read_text()
+    assert "NMDA that were not present at detect time" in log.splitlines()[-1]
+    assert not (tmp_path / "out" / "logs" / "gather").exists()
+    assert not (tmp_path / "out" / "network-synapses.hdf5").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitflow.connectome.hypervoxels import TYPES
-from circuitflow.connectome.prune_file import load_rules
+from circuitflow.connectome.rules import load_config
 from circuitflow.io import snudda as sio
 
 log = logging.getLogger(__name__)
@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 COPY_ROWS = 1_000_000
 
 
-def combine(pruned: list[str | Path], rules_path: str | Path, network: str | Path, out: str | Path) -> dict:
-    """Concatenate the pruned ranges (which must tile 0..N in order) into `out`."""
-    rules = load_rules(rules_path)
+def combine(pruned: list[str | Path], config_file: str | Path, network: str | Path, out: str | Path) -> dict:
+    """Concatenate the pruned ranges (which must tile 0..N in order) into `out`; /config is the prune config."""
+    config = load_config(config_file)
     worklog = Path(network) / sio.WORKLOG
     N = len(sio.read_neurons(worklog)["neuron_id"])
     sources = []
@@ -34,7 +34,7 @@ def combine(pruned: list[str | Path], rules_path: str | Path, network: str | Pat
         raise ValueError(f"pruned ranges end at neuron {expected_start}, the network has {N} neurons")
     counts = {}
     with sio.atomic_h5(out) as h5:
-        sio.write_network_synapses_header(h5, worklog, rules["config"])
+        sio.write_network_synapses_header(h5, worklog, config)
         for t, width in TYPES.items():
             total = 0
             for path in sources:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +12,7 @@ from tqdm import tqdm
 
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
+from circuitflow.connectome.rules import resolve_rules
 from circuitflow.io import snudda as sio
 
 log = logging.getLogger(__name__)
@@ -44,18 +44,10 @@ def dest_chunks(ds: h5py.Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.n
         yield carry
 
 
-def load_rules(path: str | Path) -> dict:
-    """Read the rules file written by check_prune_config."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the prune rules ({exc})") from None
-
-
-def prune_range_file(merged: str | Path, rules_path: str | Path, network: str | Path, out: str | Path,
-                     share_parameter_id: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict:
-    """Prune both tables of a merge file with the rules and seed of `rules_path`; write kept rows to `out`."""
-    rules = load_rules(rules_path)
+def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | None, network: str | Path,
+                     out: str | Path, share_parameter_id: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict:
+    """Prune both tables of a merge file with the rules of `config_file` (checked again here); write kept rows."""
+    rules = resolve_rules(network, config_file, seed)
     neurons = sio.read_neurons(Path(network) / sio.WORKLOG)
     with sio.open_h5(Path(network) / sio.WORKLOG, "detect worklog") as f:
         voxel_size = float(sio.read_scalar(f, "meta/voxel_size"))

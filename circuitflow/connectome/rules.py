@@ -228,8 +228,8 @@ def is_nan(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def check_prune_config(network: str | Path, config_file: str | Path, random_seed: int | None, out: str | Path) -> dict:
-    """Validate the prune config against the network and write the rule table, seed and config to `out`."""
+def resolve_rules(network: str | Path, config_file: str | Path, random_seed: int | None) -> dict:
+    """Validate the prune config against the network; return its rule table, seed and the config itself."""
     from circuitflow.connectome.hypervoxels import read_worklog
     from circuitflow.io import snudda as sio
 
@@ -244,6 +244,13 @@ def check_prune_config(network: str | Path, config_file: str | Path, random_seed
         raise PruneConfigError(f"{config_file}: {exc}") from None
     seed, source = resolve_seed(random_seed, config, wl.detect_config)
     log.info("prune seed %d (%s); %d rules", seed, source, len(rules))
-    result = {"seed": seed, "seed_source": source, "rules": rules, "config": config}
+    return {"seed": seed, "seed_source": source, "rules": rules, "config": config}
+
+
+def check_prune_config(network: str | Path, config_file: str | Path, random_seed: int | None, out: str | Path) -> dict:
+    """Validate the prune config before any gathering; write what was checked (rules, seed) to `out`."""
+    from circuitflow.io import snudda as sio
+
+    result = resolve_rules(network, config_file, random_seed)
     sio.atomic_write_text(out, json.dumps(result, indent=1, sort_keys=True))
     return result

@@ -1,7 +1,12 @@
 # Prune half: Snudda network directory -> check -> gather -> merge -> prune -> combine.
 # Logic lives in circuitflow.connectome; each rule calls a thin script. Each rule gets only the
 # config it needs, so editing the pruning rules (config_file contents or random_seed) re-runs
-# only check_prune_config, prune_range and combine, never the gather or merge before them.
+# only prune_range and combine, never the checks, gather or merge before them.
+# check_prune_config validates the pruning config first (highest priority, so it is scheduled
+# before any gather); its config input is ancient() because prune_range validates the (possibly
+# edited) config again itself. It is a requirement of the `prune` target, not of gather: an
+# ancient() edge from it into the gather chain hides provenance changes of prune_range from
+# Snakemake 9.27 when the config file is renamed.
 
 PRUNE = config["prune"]
 PRUNE_NET = PRUNE["network_path"] or f"{OUT}/network"  # default: circuitflow's own detect output
@@ -14,7 +19,7 @@ PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
 PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
 # Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
 
-ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5"]
+ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5", f"{PRUNE_DIR}/prune-config-checked.json"]
 
 
 wildcard_constraints:
@@ -48,16 +53,16 @@ rule check_prune_config:
         code=f"{PRUNE_SCRIPTS}/prune_check_config.py",
         module=f"{CODE}/connectome/rules.py",
         worklog=PRUNE_WORKLOG,
-        config=PRUNE_CONFIG,
+        config=ancient(PRUNE_CONFIG),
     output:
-        f"{PRUNE_DIR}/rules.json",
+        f"{PRUNE_DIR}/prune-config-checked.json",
+    priority: 100
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
-        seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
     log:
         f"{LOGS}/check_prune_config/check_prune_config.log",
     shell:
-        "python {input.code} --network {params.network:q} --config {input.config:q} --seed {params.seed} "
+        "python {input.code} --network {params.network:q} --config {input.config:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
@@ -66,8 +71,6 @@ rule gather:
         code=f"{PRUNE_SCRIPTS}/prune_gather.py",
         module=f"{CODE}/connectome/gather.py",
         index=f"{PRUNE_DIR}/hypervoxels.h5",
-        # The config is checked before any gathering, but new rules must not re-gather.
-        rules=ancient(f"{PRUNE_DIR}/rules.json"),
         worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5"),
@@ -99,18 +102,19 @@ rule prune_range:
         code=f"{PRUNE_SCRIPTS}/prune_range.py",
         module=f"{CODE}/connectome/prune.py",
         merged=PRUNE_MERGED,
-        rules=f"{PRUNE_DIR}/rules.json",
+        config=PRUNE_CONFIG,
         worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
         share="true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false",
     log:
         f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
     shell:
-        "python {input.code} --merged {input.merged:q} --rules {input.rules:q} --network {params.network:q} "
-        "--share-parameter-id {params.share} --out {output:q} > {log:q} 2>&1"
+        "python {input.code} --merged {input.merged:q} --config {input.config:q} --seed {params.seed} "
+        "--network {params.network:q} --share-parameter-id {params.share} --out {output:q} > {log:q} 2>&1"
 
 
 rule combine:
@@ -118,7 +122,7 @@ rule combine:
         code=f"{PRUNE_SCRIPTS}/prune_combine.py",
         module=f"{CODE}/connectome/combine.py",
         pruned=[f"{PRUNE_RANGES}/pruned-{i}.h5" for i in range(PRUNE_N)],
-        rules=f"{PRUNE_DIR}/rules.json",
+        config=PRUNE_CONFIG,
         worklog=PRUNE_WORKLOG,
     output:
         f"{OUT}/network-synapses.hdf5",
@@ -127,5 +131,5 @@ rule combine:
     log:
         f"{LOGS}/combine/combine.log",
     shell:
-        "python {input.code} --rules {input.rules:q} --network {params.network:q} --out {output:q} "
+        "python {input.code} --config {input.config:q} --network {params.network:q} --out {output:q} "
         "{input.pruned:q} > {log:q} 2>&1"
