@@ -143,21 +143,33 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
 
 
 class SetupNeurons:
-    """Lazy access to the setup's neuron table and morphologies (a small per-process tree cache)."""
+    """The setup's neurons [lo, hi) of one chunk (only those rows are read) with a small tree cache."""
 
-    def __init__(self, work_dir: str | os.PathLike):
+    def __init__(self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1):
         work_dir = Path(work_dir)
         self.setup = read_json(work_dir / SETUP)
+        self.lo, self.hi = chunk_range(chunk, n_chunks, self.setup["n_neurons"])
         with h5py.File(work_dir / NEURONS, "r") as f:
-            self.position = f["position"][()]
-            self.rotation = f["rotation"][()]
-            self.morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][()]]
-            self.type_id = f["type_id"][()]
+            self._position = f["position"][self.lo:self.hi]
+            self._rotation = f["rotation"][self.lo:self.hi]
+            self._morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][self.lo:self.hi]]
         self._cache: OrderedDict = OrderedDict()
+
+    def position(self, nid: int) -> np.ndarray:
+        """Soma position (m) of neuron `nid`."""
+        return self._position[nid - self.lo]
+
+    def rotation(self, nid: int) -> np.ndarray:
+        """Row-major rotation (9,) of neuron `nid`."""
+        return self._rotation[nid - self.lo]
+
+    def morphology(self, nid: int) -> str:
+        """Morphology path of neuron `nid`."""
+        return self._morphology[nid - self.lo]
 
     def tree(self, nid: int) -> Tree:
         """The Snudda tree of neuron `nid`'s morphology; errors name the neuron."""
-        path = self.morphology[nid]
+        path = self.morphology(nid)
         if path in self._cache:
             self._cache.move_to_end(path)
             return self._cache[path]
@@ -174,15 +186,15 @@ class SetupNeurons:
 
 def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike) -> None:
     """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima."""
-    nrn = SetupNeurons(work_dir)
-    lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
+    nrn = SetupNeurons(work_dir, chunk, n_chunks)
+    lo, hi = nrn.lo, nrn.hi
     mins = np.zeros((hi - lo, 3))
     maxs = np.zeros((hi - lo, 3))
     dend = np.zeros(hi - lo, dtype=np.float32)
     for i, nid in enumerate(tqdm(range(lo, hi), desc=f"bbox {chunk}", mininterval=5)):
         tree = nrn.tree(nid)
         try:
-            xyz = place(tree, nrn.position[nid], nrn.rotation[nid], f"neuron {nid}")
+            xyz = place(tree, nrn.position(nid), nrn.rotation(nid), f"neuron {nid}")
         except ValueError as exc:
             raise DetectError(str(exc)) from None
         box = bounding_box(xyz)
@@ -220,14 +232,14 @@ def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) 
 def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: int, n_chunks: int,
               out: str | os.PathLike) -> None:
     """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel."""
-    nrn = SetupNeurons(work_dir)
+    nrn = SetupNeurons(work_dir, chunk, n_chunks)
     g = Grid.from_json(read_json(grid_file))
-    lo, hi = chunk_range(chunk, n_chunks, nrn.setup["n_neurons"])
+    lo, hi = nrn.lo, nrn.hi
     mem, ax, de = [], [], []
     for nid in tqdm(range(lo, hi), desc=f"rasterise {chunk}", mininterval=5):
         tree = nrn.tree(nid)
-        where = f"neuron {nid} ({nrn.morphology[nid]})"
-        m, a, d = rasterise_neuron(nid, tree, nrn.position[nid], nrn.rotation[nid], g, where)
+        where = f"neuron {nid} ({nrn.morphology(nid)})"
+        m, a, d = rasterise_neuron(nid, tree, nrn.position(nid), nrn.rotation(nid), g, where)
         mem.append(m)
         ax.append(a)
         de.append(d)
