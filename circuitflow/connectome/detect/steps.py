@@ -103,19 +103,21 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
     network_config = sources.read_json(config_file)
     if positions_src is None:  # SONATA: rules name mtypes; Snudda types cannot contain '_'
         network_config = sources.rename_connectivity(network_config)
-    types = list(dict.fromkeys(neurons.types))
+    neuron_types = neurons.types
+    types = list(dict.fromkeys(neuron_types))
     strict = bool(cfg.get("strict_types", "sonata" in cfg))
     connectivity.build_rules(network_config, types, str(config_file), strict)  # check the rules now
-    missing = [(i, p) for i, p in enumerate(neurons.morphologies) if not os.path.isfile(p)]
-    if missing:
-        i, p = missing[0]
-        raise DetectError(f"neuron {i} ({neurons.names[i]}): morphology file {p} does not exist"
-                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    absent = {p for p in set(neurons.morphologies) if not os.path.isfile(p)}
+    if absent:
+        i = next(i for i, p in enumerate(neurons.morphologies) if p in absent)
+        raise DetectError(f"neuron {i} ({neurons.names[i]}): morphology file {neurons.morphologies[i]} does not exist"
+                          + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
     if not np.all(np.isfinite(neurons.positions)):
         raise DetectError(f"neuron {int(np.flatnonzero(~np.isfinite(neurons.positions).all(1))[0])}: "
                           "position is not finite")
     seed = int(cfg["seed"]) if "seed" in cfg else connectivity.detect_seed(network_config)
-    type_id = np.array([types.index(t) for t in neurons.types], dtype=np.int64)
+    index = {t: i for i, t in enumerate(types)}
+    type_id = np.array([index[t] for t in neuron_types], dtype=np.int64)
 
     if positions_src is not None:
         copy_atomic(config_file, net_dir / sources.NETWORK_CONFIG)
