@@ -121,7 +121,7 @@ def test_detect_then_prune_equals_snudda(tmp_path):
     prune_cfg = json.loads((FIXTURE / "hv120/inputs/network-config.json").read_text().replace("dist-pruning",
                                                                                              "dist_pruning"))
     (tmp_path / "prune.json").write_text(json.dumps(prune_cfg))
-    cfg["prune"] = {"network_path": str(out / "network"), "config_file": str(tmp_path / "prune.json")}
+    cfg["prune"] = {"config_file": str(tmp_path / "prune.json")}  # no network_path: prune what detect wrote
     run_snakemake(tmp_path, cfg, "--cores", "2", "all")
     expected = DATA / "prune-fixture/hv120/expected/default/network-synapses.hdf5"
     with h5py.File(out / "network-synapses.hdf5", "r") as g, h5py.File(expected, "r") as e:
