@@ -144,9 +144,38 @@ def lookup(rows: np.ndarray, n_neurons: int, T: int, gap: bool) -> np.ndarray:
     return np.stack([pair[first] * T + typ, first, end], axis=1).astype(np.int64)
 
 
+def complete_neurons(worklog: Path) -> None:
+    """Add the neuron-table datasets SnuddaLoad expects (spec §2.2) that prune itself never reads."""
+    with h5py.File(worklog, "a") as f:
+        g = f["network/neurons"]
+        n = g["neuron_id"].shape[0]
+        vlen = h5py.string_dtype()
+        for key in ("volume_id", "hoc", "parameter_key", "morphology_key", "modulation_key",
+                    "reaction_diffusion_file", "axon_density_type", "axon_density"):
+            if key not in g:
+                g[key] = np.array([b"Striatum" if key == "volume_id" else b""] * n, dtype="S12")
+        for key in ("morphology", "neuron_path"):
+            if key not in g:
+                g.create_dataset(key, data=[""] * n, dtype=vlen)
+        if "rotation" not in g:
+            g["rotation"] = np.tile(np.eye(3).ravel(), (n, 1))
+        if "axon_density_radius" not in g:
+            g["axon_density_radius"] = np.zeros(n)
+        if "axon_density_bounds_xyz" not in g:
+            g["axon_density_bounds_xyz"] = np.zeros((n, 6))
+        if "extra_axons" not in g:
+            e = g.create_group("extra_axons")
+            e["parent_neuron"] = np.zeros(0)
+            e["position"] = np.zeros(0)
+            e["rotation"] = np.zeros(0)
+            e.create_dataset("name", shape=(0,), dtype=vlen)
+            e.create_dataset("morphology", shape=(0,), dtype=vlen)
+
+
 def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int = 1) -> dict:
     """Write a synthetic Snudda network directory (worklog, voxels/, network-config.json)."""
     if (path / "done.json").exists():
+        complete_neurons(path / "log" / "network-detect-worklog.hdf5")
         return json.loads((path / "done.json").read_text())
     shutil.rmtree(path, ignore_errors=True)
     (path / "voxels").mkdir(parents=True)
@@ -219,6 +248,7 @@ def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int =
         g["max_soma_distance_dend"] = np.full(n_neurons, 1e-3, dtype=np.float32)
         g["position"] = rng.random((n_neurons, 3)) * side * hv_width
         g["virtual_neuron"] = np.zeros(n_neurons, dtype=bool)
+    complete_neurons(path / "log" / "network-detect-worklog.hdf5")
     info = {"neurons": n_neurons, "putative_synapses": int(len(rows)), "putative_gap_junctions": int(len(gj)),
             "hypervoxels": n_hv}
     (path / "done.json").write_text(json.dumps(info))
