@@ -19,7 +19,9 @@ from circuitflow.synthesis.prepare import check_upstream_keys
 check_upstream_keys(config.get("synthesis", {}))
 SCHEMA = load_schema(f"{workflow.basedir}/config/schema.yaml")
 for section in ("synthesis", "detect", "prune"):
-    SCHEMA["properties"][section] = load_schema(f"{workflow.basedir}/config/schema.{section}.yaml")
+    SCHEMA["properties"][section] = load_schema(
+        f"{workflow.basedir}/config/schema.{section}.yaml"
+    )
 check_keys(config, SCHEMA)
 validate(config, "config/schema.yaml")
 for section in ("synthesis", "detect", "prune"):
@@ -59,9 +61,13 @@ TARGETS = {
 
 
 rule help:
-    conda:
-        CONDA_ENV
     default_target: True
     localrule: True
+    conda:
+        CONDA_ENV
     run:
-        print(targets_help(TARGETS, [s for s in ("synthesis", "detect", "prune") if s in config]))
+        print(
+            targets_help(
+                TARGETS, [s for s in ("synthesis", "detect", "prune") if s in config]
+            )
+        )

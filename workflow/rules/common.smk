@@ -20,4 +20,3 @@ def section_json(name, keys=None):
     if keys is not None:
         sec = {k: sec[k] for k in keys if k in sec}
     return json.dumps(canonical(sec), sort_keys=True)
-

@@ -12,8 +12,17 @@ ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
 
 SYN_OPTIONAL = optional_outputs(SYN, SYN_PLAN, SYN_DIR)
 # Inputs of the chunk jobs (their digests are params, see synthesize_chunk).
-PARAMS_KEYS = ["input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure",
-               "morph_axon", "base_morph_dir", "synthesize_axons", "max_drop_ratio"]
+PARAMS_KEYS = [
+    "input_cells",
+    "atlas",
+    "tmd_parameters",
+    "tmd_distributions",
+    "region_structure",
+    "morph_axon",
+    "base_morph_dir",
+    "synthesize_axons",
+    "max_drop_ratio",
+]
 
 
 rule cache_atlas:
@@ -24,13 +33,13 @@ rule cache_atlas:
         code=[f"{SYN_CODE}/prepare.py", f"{SYN_CODE}/atlas.py"],
     output:
         f"{SYN_DIR}/atlas_cache.h5",
+    log:
+        f"{LOGS}/synthesis/cache_atlas.log",
+    conda:
+        CONDA_ENV
     params:
         atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
         depth=[SYN["min_depth"], SYN["max_depth"]],
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/synthesis/cache_atlas.log",
     shell:
         "python -m circuitflow.cli cache-atlas --cells {input.cells} --atlas {params.atlas:q}"
         " --region-structure {input.region_structure} --min-depth {params.depth[0]}"
@@ -44,15 +53,19 @@ rule validate_params:
         tmd_distributions=SYN["tmd_distributions"],
         region_structure=SYN["region_structure"],
         donors=[SYN["morph_axon"]] if SYN["morph_axon"] else [],
-        code=[f"{SYN_CODE}/prepare.py", f"{SYN_CODE}/params.py", f"{SYN_CODE}/donors.py"],
+        code=[
+            f"{SYN_CODE}/prepare.py",
+            f"{SYN_CODE}/params.py",
+            f"{SYN_CODE}/donors.py",
+        ],
     output:
         f"{SYN_DIR}/parameters.json",
-    params:
-        config=section_json("synthesis", PARAMS_KEYS),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/synthesis/validate_params.log",
+    conda:
+        CONDA_ENV
+    params:
+        config=section_json("synthesis", PARAMS_KEYS),
     shell:
         "python -m circuitflow.cli validate-params --config {params.config:q} --out {output}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
@@ -66,24 +79,30 @@ rule synthesize_chunk:
         cells=SYN["input_cells"],
         atlas_cache=rules.cache_atlas.output[0],
         region_structure=SYN["region_structure"],
-        tmd=ancient([SYN["tmd_parameters"], SYN["tmd_distributions"], f"{SYN['atlas']}/hierarchy.json"]),
+        tmd=ancient(
+            [
+                SYN["tmd_parameters"],
+                SYN["tmd_distributions"],
+                f"{SYN['atlas']}/hierarchy.json",
+            ]
+        ),
         donors=ancient([SYN["morph_axon"]] if SYN["morph_axon"] else []),
         code=[f"{SYN_CODE}/chunk.py", f"{SYN_CODE}/grow.py", f"{CODE}/io/morphology.py"],
     output:
         table=f"{SYN_DIR}/chunks/{{chunk}}.json",
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
-    params:
-        config=section_json("synthesis", PARAMS_KEYS + ["chunk_size"]),
-        options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
-        inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
+    log:
+        f"{LOGS}/synthesis/chunk_{{chunk}}.log",
+    conda:
+        CONDA_ENV
     resources:
         # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
         mpi="",
         tasks=1,
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/synthesis/chunk_{{chunk}}.log",
+    params:
+        config=section_json("synthesis", PARAMS_KEYS + ["chunk_size"]),
+        options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
+        inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
     shell:
         "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}}"
         " python -m circuitflow.cli synthesize-chunk ${{MPI:+--mpi}} --config {params.config:q}"
@@ -100,20 +119,28 @@ rule finalize_collection:
         morphologies=expand(f"{SYN_DIR}/chunks/{{chunk}}.morphologies", chunk=CHUNKS),
         code=[f"{SYN_CODE}/finalize.py", f"{CODE}/io/cells.py"],
     output:
+        **SYN_OPTIONAL,
         cells=SYN_PLAN["out_cells"],
         morphologies=directory(f"{SYN_DIR}/morphologies"),
         apical=f"{SYN_DIR}/apical.yaml",
-        **SYN_OPTIONAL,
+    log:
+        f"{LOGS}/synthesis/finalize_collection.log",
+    conda:
+        CONDA_ENV
     params:
         format=SYN_PLAN["format"],
         ext=SYN["out_morph_ext"],
-        nrn=f"--apical-nrn {SYN_OPTIONAL['apical_nrn']}" if "apical_nrn" in SYN_OPTIONAL else "",
-        container=f"--container {SYN_OPTIONAL['container']}" if "container" in SYN_OPTIONAL else "",
+        nrn=(
+            f"--apical-nrn {SYN_OPTIONAL['apical_nrn']}"
+            if "apical_nrn" in SYN_OPTIONAL
+            else ""
+        ),
+        container=(
+            f"--container {SYN_OPTIONAL['container']}"
+            if "container" in SYN_OPTIONAL
+            else ""
+        ),
         debug=f"--debug-data {SYN_OPTIONAL['debug']}" if "debug" in SYN_OPTIONAL else "",
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/synthesis/finalize_collection.log",
     shell:
         "python -m circuitflow.cli finalize --cells {input.cells} --tables {input.tables}"
         " --chunk-dirs {input.morphologies} --out-cells {output.cells} --format {params.format}"
@@ -122,6 +149,6 @@ rule finalize_collection:
 
 
 rule synthesis:
-    localrule: True
     input:
         ALL_TARGETS["synthesis"],
+    localrule: True
