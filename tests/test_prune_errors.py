@@ -229,6 +229,17 @@ def test_neuron_ids_out_of_range(tmp_path):
     edit_voxel_file(net, 0, big_last_uid)
     with pytest.raises(HypervoxelError, match=r"neuron ids out of range 0\.\.27"):
         build_index(net, tmp_path / "out" / "index.h5")
+    net3 = copy_network("hv120", tmp_path / "c")
+
+    def big_src(f):
+        rows = f["network/synapses"][()]
+        rows[0, 0] = 99
+        f["network/synapses"][...] = rows
+
+    edit_voxel_file(net3, 0, big_src)
+    build_index(net3, tmp_path / "c" / "index.h5")
+    with pytest.raises(HypervoxelError, match=r"source neuron ids out of range 0\.\.27"):
+        gather_range(net3, tmp_path / "c" / "index.h5", 1, 0, tmp_path / "out" / "g.h5")
     net2 = copy_network("hv40", tmp_path / "b")
     with h5py.File(net2 / "log" / "network-detect-worklog.hdf5", "a") as f:
         f["network/neurons/neuron_id"][...] = np.arange(1, 29)

@@ -37,7 +37,7 @@ def range_slices(index_path: str | Path, t: str, a: int, b: int) -> list[tuple[i
     return out
 
 
-def read_slice(path: Path, t: str, start: int, end: int, a: int, b: int) -> np.ndarray:
+def read_slice(path: Path, t: str, start: int, end: int, a: int, b: int, n_neurons: int) -> np.ndarray:
     """Read rows [start, end) of table `t` and check they are sorted and target destinations [a, b)."""
     with sio.open_h5(path, "hypervoxel file") as f:
         rows = sio.read_table(f, f"network/{t}", TYPES[t], start, end)
@@ -46,6 +46,9 @@ def read_slice(path: Path, t: str, start: int, end: int, a: int, b: int) -> np.n
         if dest.min() < a or dest.max() >= b:
             raise HypervoxelError(f"{path}: network/{t} rows {start}..{end} hold destinations outside {a}..{b - 1} "
                                   "(lookup table and rows disagree)")
+        if src.min() < 0 or src.max() >= n_neurons:
+            raise HypervoxelError(f"{path}: network/{t} rows {start}..{end} hold source neuron ids out of range "
+                                  f"0..{n_neurons - 1}")
         key = dest * (1 << 32) + src
         if np.any(np.diff(key) < 0):
             raise HypervoxelError(f"{path}: network/{t} is not sorted by (dest, src) (unsorted input)")
@@ -70,7 +73,7 @@ def gather_range(network: str | Path, index_path: str | Path, n_ranges: int, i: 
             segments = np.zeros((len(slices), 2), dtype=np.int64)
             pos = 0
             for k, (hid, s, e) in enumerate(tqdm(slices, desc=f"gather {t}", unit="file", disable=None)):
-                rows = read_slice(file_of(network, hid), t, s, e, a, b)
+                rows = read_slice(file_of(network, hid), t, s, e, a, b, N)
                 if len(rows):
                     ds[pos:pos + len(rows)] = rows
                 pos += len(rows)
