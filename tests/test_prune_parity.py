@@ -151,3 +151,19 @@ def test_cluster_pruning_and_population_units_match_snudda(tmp_path, net, case):
     np.testing.assert_array_equal(gj, exp_gj)
     np.testing.assert_array_equal(syn[~np.isin(syn[:, 1], inter)], exp_syn[~np.isin(exp_syn[:, 1], inter)])
     assert len(syn) > 50 and len(gj) > 10
+
+
+def test_parameter_ids_not_shared_when_disabled(tmp_path):
+    """all_neuron_pair_synapses_share_parameter_id: false keeps each putative synapse's own parameter id."""
+    net = "hv120"
+    cfg = cleaned_config(net, "default", tmp_path / "config.json")
+    shared, _ = run_inprocess(network_dir(net), cfg, None, 2, tmp_path / "shared")
+    own, _ = run_inprocess(network_dir(net), cfg, None, 2, tmp_path / "own", share=False)
+    (syn_s, gj_s), (syn_o, gj_o) = read_rows(shared), read_rows(own)
+    exp_syn, exp_gj = expected_rows(net, "default")
+    np.testing.assert_array_equal(syn_s, exp_syn)
+    np.testing.assert_array_equal(syn_o[:, :12], exp_syn[:, :12])  # the same rows kept (all 360)
+    with h5py.File(FIXTURE / net / "expected" / "merge" / "synapses-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
+        np.testing.assert_array_equal(syn_o[:, 12], m["network/synapses"][:, 12])
+    assert (syn_o[:, 12] != syn_s[:, 12]).any()
+    np.testing.assert_array_equal(gj_o, gj_s)
