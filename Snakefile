@@ -60,14 +60,15 @@ TARGETS = {
 }
 
 
+STAGES = [s for s in ("synthesis", "detect", "prune") if s in config]
+
+
 rule help:
     default_target: True
+    log:
+        temp(f"{LOGS}/help.log"),
     localrule: True
     conda:
         CONDA_ENV
     run:
-        print(
-            targets_help(
-                TARGETS, [s for s in ("synthesis", "detect", "prune") if s in config]
-            )
-        )
+        print(targets_help(TARGETS, STAGES))

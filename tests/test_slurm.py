@@ -31,11 +31,11 @@ def profile() -> dict:
     return yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
 
 
-def workflow_rules() -> set[str]:
+def workflow_rules(folder: Path) -> set[str]:
     """Every rule name of the workflow with the example config."""
     proc = subprocess.run([str(BIN / "snakemake"), "--list-rules", "--snakefile", str(ROOT / "Snakefile"),
-                           "--configfile", str(ROOT / "config/config.yaml")], capture_output=True, text=True,
-                          cwd=ROOT, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
+                           "--configfile", str(folder / "config.yaml")], capture_output=True, text=True,
+                          cwd=folder, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
 
@@ -51,11 +51,11 @@ def example(tmp_path_factory):
     return folder
 
 
-def test_profile_names_only_known_resources_and_rules():
+def test_profile_names_only_known_resources_and_rules(example):
     """A misspelled resource or rule name in the profile is an error (Snakemake would ignore it)."""
     config = profile()
     assert set(config["default-resources"]) <= KNOWN_RESOURCES
-    rules = workflow_rules()
+    rules = workflow_rules(example)
     for rule, resources in config["set-resources"].items():
         assert rule in rules, f"profile names unknown rule {rule}"
         unknown = set(resources) - KNOWN_RESOURCES
