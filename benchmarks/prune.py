@@ -266,16 +266,21 @@ def ensure_snudda() -> Path:
     return py
 
 
+LAST_CPU = [0.0]  # CPU seconds (user + sys) of the last measured command and its children
+
+
 def measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """Run `cmd`; return wall seconds and the peak RSS (MB) of its largest process."""
     wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
                "rc = subprocess.call(sys.argv[1:]); dt = time.perf_counter() - t; "
-               "print('BENCH', dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)")
+               "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print('BENCH', dt, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime, rc)")
     proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=env, capture_output=True, text=True)
     line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH")]
-    if not line or line[-1].split()[3] != "0":
+    if not line or line[-1].split()[4] != "0":
         raise RuntimeError(f"{cmd[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    _, dt, rss, _ = line[-1].split()
+    _, dt, rss, cpu, _ = line[-1].split()
+    LAST_CPU[0] = float(cpu)
     return float(dt), float(rss)
 
 
@@ -345,10 +350,10 @@ def main() -> None:
     results = {"network": info, "n_ranges": args.n_ranges}
     for cores in args.cores:
         dt, rss, out = run_circuitflow(net, cores, args.n_ranges, f"{cores}core")
-        results[f"circuitflow_{cores}core"] = {"seconds": dt, "putative_per_s": n_put / dt, "peak_rss_mb": rss,
-                                               "rows_sha256": rows_digest(out)}
-        print(f"circuitflow {cores} core(s): {dt:.1f} s, {n_put / dt / 1e6:.2f} M putative/s, peak RSS {rss:.0f} MB",
-              flush=True)
+        results[f"circuitflow_{cores}core"] = {"seconds": dt, "cpu_seconds": LAST_CPU[0], "putative_per_s": n_put / dt,
+                                               "peak_rss_mb": rss, "rows_sha256": rows_digest(out)}
+        print(f"circuitflow {cores} core(s): {dt:.1f} s ({LAST_CPU[0]:.1f} CPU s), {n_put / dt / 1e6:.2f} M putative/s, "
+              f"peak RSS {rss:.0f} MB", flush=True)
     cached = WORK / f"snudda-{net.name}.json"
     if not args.skip_snudda and cached.exists() and not args.rerun_snudda:
         results["snudda_1core"] = json.loads(cached.read_text())
@@ -356,8 +361,8 @@ def main() -> None:
     elif not args.skip_snudda:
         py = ensure_snudda()
         dt, rss, out = run_snudda(net, py)
-        results["snudda_1core"] = {"seconds": dt, "putative_per_s": n_put / dt, "peak_rss_mb": rss,
-                                   "rows_sha256": rows_digest(out)}
+        results["snudda_1core"] = {"seconds": dt, "cpu_seconds": LAST_CPU[0], "putative_per_s": n_put / dt,
+                                   "peak_rss_mb": rss, "rows_sha256": rows_digest(out)}
         cached.write_text(json.dumps(results["snudda_1core"]))
     if "snudda_1core" in results:
         dt = results["snudda_1core"]["seconds"]
