@@ -78,9 +78,10 @@ def unique_rows(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
-def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid) -> Table:
-    """(hid, neuron, kind, sec_id) rows: soma (kind 1, sec -1) and every section with an own point in the hid."""
-    hid = grid.hids_of(xyz)
+def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid, hid: np.ndarray | None = None) -> Table:
+    """(hid, neuron, kind, sec_id) rows: soma (kind 1, sec -1) and every section with an own point in the hid
+    (`hid`: the points' hypervoxels, if already known)."""
+    hid = grid.hids_of(xyz) if hid is None else hid
     rows = []
     soma_rows = np.flatnonzero(tree.kind == SOMA)
     if len(soma_rows):
@@ -107,8 +108,11 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     lo = np.searchsorted(m_sec, seg.sec_id, "left")
     hi = np.searchsorted(m_sec, seg.sec_id, "right")
     cnt = hi - lo
-    s_idx = np.repeat(np.arange(len(seg.a)), cnt)
-    m_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
+    if np.all(cnt == 1):  # common case: every section lies in one hypervoxel
+        s_idx, m_idx = np.arange(len(seg.a)), lo
+    else:
+        s_idx = np.repeat(np.arange(len(seg.a)), cnt)
+        m_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
     hids = m_hid[m_idx] if len(m_idx) else np.zeros(0, dtype=np.int64)
     # visit order inside a hypervoxel: section id, then point order (segments are already in that order)
     hvo = grid.origins(m_hid)[m_idx]
@@ -202,10 +206,11 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
                      where: str) -> tuple[Table, Table, Table]:
     """Membership, axon entries and dendrite entries of one placed neuron."""
     xyz = place(tree, position, rotation, where)
-    outside = np.flatnonzero(grid.hids_of(xyz) < 0)
+    point_hid = grid.hids_of(xyz)
+    outside = np.flatnonzero(point_hid < 0)
     if len(outside):
         raise ValueError(f"{where}: point {int(outside[0]) + 1} lies outside the hypervoxel grid")
-    member = membership(nid, tree, xyz, grid)
+    member = membership(nid, tree, xyz, grid, point_hid)
     nb = grid.hyper_voxel_size
 
     hids = np.unique(member.cols["hid"])
