@@ -31,6 +31,21 @@ def run_snakemake(workdir: Path, config: dict | None, *args: str, check: bool = 
     return proc
 
 
+def job_counts(dry_run_stdout: str) -> dict:
+    """Rule -> job count from the job table a dry run prints ({} when nothing is to be done)."""
+    lines = dry_run_stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("job") and "count" in line), None)
+    counts = {}
+    if start is None:
+        return counts
+    for line in lines[start + 2 :]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
 @pytest.fixture
 def snakemake_run():
     """The `run_snakemake` helper as a fixture."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, run_snakemake
+from conftest import BIN, ROOT, job_counts, run_snakemake
 
 PROFILE = ROOT / "profiles" / "slurm"
 #: Resources the SLURM executor turns into sbatch flags, plus Snakemake's own (snakemake-notes §3).
@@ -65,24 +65,11 @@ def test_profile_names_only_known_resources_and_rules(example):
     assert config["slurm-status-command"] == "squeue"
 
 
-def planned(stdout: str) -> dict:
-    """Rule -> job count from a dry run's job table."""
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("job") and "count" in line)
-    counts = {}
-    for line in lines[start + 2:]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
-
-
 def test_slurm_dry_run_lists_every_job_with_resources(example):
     """`snakemake -n --profile profiles/slurm all` plans every job of the example, with MPI resources."""
     proc = run_snakemake(example, None, "all", "-n", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
                          str(example / "config.yaml"))
-    counts = planned(proc.stdout)
+    counts = job_counts(proc.stdout)
     assert counts["cache_atlas"] == 1 and counts["validate_params"] == 1
     assert counts["synthesize_chunk"] == 4  # 40 cells, chunk_size 10
     assert counts["finalize_collection"] == 1 and counts["all"] == 1

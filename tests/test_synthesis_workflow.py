@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import BIN, DATA, ROOT, run_snakemake
+from conftest import BIN, DATA, ROOT, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
 
@@ -120,17 +120,7 @@ def test_container_holds_every_morphology(two_runs):
 def planned_jobs(workdir: Path, config: dict | None = None) -> dict:
     """Rule -> job count that a dry run plans."""
     proc = run_snakemake(workdir, config, "-n", "--cores", "1", "synthesis")
-    if "Nothing to be done" in proc.stdout + proc.stderr:
-        return {}
-    counts = {}
-    lines = proc.stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("job") and "count" in line)
-    for line in lines[start + 2 :]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
+    return job_counts(proc.stdout)
 
 
 def test_second_run_does_nothing_and_seed_reruns(two_runs, tmp_path):
