@@ -22,11 +22,6 @@ PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
 ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5", f"{PRUNE_DIR}/prune-config-checked.json"]
 
 
-wildcard_constraints:
-    n=r"\d+",
-    i=r"\d+",
-
-
 rule prune:
     localrule: True
     input:
@@ -67,6 +62,9 @@ rule check_prune_config:
 
 
 rule gather:
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_gather.py",
         module=f"{CODE}/connectome/gather.py",
@@ -84,6 +82,9 @@ rule gather:
 
 
 rule merge:
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_merge.py",
         module=f"{CODE}/connectome/merge.py",
@@ -98,6 +99,9 @@ rule merge:
 
 
 rule prune_range:
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_range.py",
         module=f"{CODE}/connectome/prune.py",
