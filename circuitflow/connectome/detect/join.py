@@ -74,26 +74,37 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
     total = int(npair.sum())
     if total == 0:
         return np.zeros((0, 13), dtype=np.int32)
-    g = np.repeat(np.arange(len(common)), npair)
-    within = np.arange(total) - np.repeat(np.cumsum(npair) - npair, npair)
-    ai = a_start[ia][g] + within // nd[g]
-    di = d_start[id_][g] + within % nd[g]
+    # int32 indices: a hypervoxel holds far fewer than 2**31 pairs
+    npair, nd = npair.astype(np.int32), nd.astype(np.int32)
+    g = np.repeat(np.arange(len(common), dtype=np.int32), npair)
+    within = np.arange(total, dtype=np.int32) - np.repeat((np.cumsum(npair) - npair).astype(np.int32), npair)
+    ai = a_start[ia].astype(np.int32)[g] + within // nd[g]
+    di = d_start[id_].astype(np.int32)[g] + within % nd[g]
+    del within
     pre, post = axon.cols["neuron"][ai], dend.cols["neuron"][di]
     keep = pre != post
     ai, di, g = ai[keep], di[keep], g[keep]
     tp, tq = ntype[pre[keep]], ntype[post[keep]]
-    del pre, post, keep, within
+    del pre, post, keep
     cnt = rules.syn_count[tp, tq]
-    rep = np.repeat(np.arange(len(ai)), cnt)
-    entry = np.repeat(rules.syn_start[tp, tq] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
-    ai, di, g = ai[rep], di[rep], g[rep]
-    mu, sigma, mean = rules.syn_mu[entry], rules.syn_sigma[entry], rules.syn_mean[entry]
-    cond, pid = synapse_draws(rng, mu, sigma, mean)
+    if np.all(cnt == 1):  # one connection type per pair: no expansion
+        entry = rules.syn_start[tp, tq]
+    else:
+        rep = np.repeat(np.arange(len(ai), dtype=np.int32), cnt)
+        entry = np.repeat(rules.syn_start[tp, tq] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) \
+            + np.arange(cnt.sum())
+        ai, di, g = ai[rep], di[rep], g[rep]
+        del rep
+    del tp, tq, cnt
+    entry = entry.astype(np.int32)
+    cond, pid = synapse_draws(rng, rules.syn_mu[entry], rules.syn_sigma[entry], rules.syn_mean[entry])
     # int32 columns; float columns truncate toward zero as Snudda's float64 -> int32 row conversion
     rows = np.empty((len(ai), 13), dtype=np.int32)
     rows[:, 0] = axon.cols["neuron"][ai]
     rows[:, 1] = dend.cols["neuron"][di]
-    rows[:, 2:5] = voxel_xyz(common[g], nb)
+    key = common[g]
+    rows[:, 2], rows[:, 3], rows[:, 4] = key // (nb * nb), (key // nb) % nb, key % nb
+    del key
     rows[:, 5] = hid
     rows[:, 6] = rules.syn_channel[entry]
     rows[:, 7] = axon.cols["dist"][ai].astype(np.int16)

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def clip(g: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Snudda 3.0's min(max(g, 0.1 mean), 10 mean)."""
-    return np.minimum(np.maximum(g, 0.1 * mean), 10 * mean)
+    """Snudda 3.0's min(max(g, 0.1 mean), 10 mean), in place."""
+    np.maximum(g, 0.1 * mean, out=g)
+    return np.minimum(g, 10 * mean, out=g)
 
 
 def scalar_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,46 +100,42 @@ def libm_exp(x: np.ndarray) -> np.ndarray:
 
 
 class Words:
-    """The raw 64-bit words of a PCG64 stream from a fixed state, with what every word yields if a normal or
-    an integer half-word is drawn from it (independent of how draws are aligned on the stream)."""
+    """A window of the raw 64-bit words of a PCG64 stream (counted from a fixed state), with what every word
+    yields if a normal or an integer half-word is drawn from it (independent of how draws are aligned on
+    the stream). Only the current window is kept, so memory does not grow with the number of rows."""
+
+    PAGE = 1 << 16
 
     def __init__(self, state: int, inc: int, tables):
         self.state, self.inc, self.tables = state, inc, tables
-        self.raw = np.zeros(0, dtype=np.uint64)
-        self.n_ok = np.zeros(0, dtype=bool)
-        self.n_val = np.zeros(0)
-        self.lo_ok = self.hi_ok = np.zeros(0, dtype=bool)
-        self.lo_val = self.hi_val = np.zeros(0, dtype=np.int64)
+        self.w0 = self.w1 = 0
 
-    def ensure(self, n: int) -> None:
-        """Make at least `n` words available (doubling)."""
-        have = len(self.raw)
-        if n <= have:
+    def ensure(self, pos: int, n: int) -> None:
+        """Make words [pos, pos + n) available."""
+        if self.w0 <= pos and pos + n <= self.w1:
             return
         probe = np.random.PCG64()
         probe.state = {"bit_generator": "PCG64", "state": {"state": self.state, "inc": self.inc},
                        "has_uint32": 0, "uinteger": 0}
-        probe.advance(have)
-        raw = probe.random_raw(max(n - have, have, 1024))
+        probe.advance(pos)
+        raw = probe.random_raw(max(n, self.PAGE))
         wi, ki = self.tables
-        idx = (raw & np.uint64(0xFF)).astype(np.int64)
+        idx = (raw & np.uint64(0xFF)).astype(np.intp)
         rabs = (raw >> np.uint64(9)) & np.uint64((1 << 52) - 1)
         x = rabs.astype(np.float64) * wi[idx]
-        x = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
-        lo_ok, lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
-        hi_ok, hi_val = lemire(raw >> np.uint64(32))
-        self.raw = np.concatenate([self.raw, raw])
-        self.n_ok = np.concatenate([self.n_ok, rabs < ki[idx]])
-        self.n_val = np.concatenate([self.n_val, x])
-        self.lo_ok, self.lo_val = np.concatenate([self.lo_ok, lo_ok]), np.concatenate([self.lo_val, lo_val])
-        self.hi_ok, self.hi_val = np.concatenate([self.hi_ok, hi_ok]), np.concatenate([self.hi_val, hi_val])
+        self.n_val = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
+        self.n_ok = rabs < ki[idx]
+        self.hi_u32 = (raw >> np.uint64(32)).astype(np.uint32)
+        self.lo_ok, self.lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
+        self.hi_ok, self.hi_val = lemire(self.hi_u32)
+        self.w0, self.w1 = pos, pos + len(raw)
 
 
 def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """numpy's bounded integer in [0, 1e6) from a 32-bit value: (accepted without redraw, value)."""
     prod = np.asarray(u32, dtype=np.uint64) * np.uint64(MAX_PARAMETER_ID)
     ok = (prod & np.uint64(0xFFFFFFFF)) >= np.uint64(LEMIRE_THRESHOLD)
-    return ok, (prod >> np.uint64(32)).astype(np.int64)
+    return ok, (prod >> np.uint64(32)).astype(np.int32)
 
 
 def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray,
@@ -155,10 +152,10 @@ def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarr
     i, pos = 0, 0
     while i < n:
         m = min(n - i, BLOCK)
-        words.ensure(pos + 2 * m + 2)
+        words.ensure(pos, 2 * m + 2)
         use_cache = (np.arange(m) + cache) % 2 == 1
         step = 2 - use_cache
-        start = pos + np.cumsum(step) - step
+        start = pos - words.w0 + np.cumsum(step) - step  # word index within the window
         ipos = start + 1  # own integer word of rows that do not read the cache
         prev = np.concatenate([[0], ipos[:-1]])  # rows reading the cache: high half of the previous row's word
         ok = words.n_ok[start] & np.where(use_cache, words.hi_ok[prev], words.lo_ok[ipos])
@@ -170,11 +167,11 @@ def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarr
         g[i:i + j] = libm_exp(mu[i:i + j] + sigma[i:i + j] * words.n_val[start[:j]])
         pid[i:i + j] = val[:j]
         if j:
-            pos = int(start[j - 1] + step[j - 1])
+            pos = words.w0 + int(start[j - 1] + step[j - 1])
             if use_cache[j - 1]:
                 cache, cached = 0, 0
             else:
-                cache, cached = 1, int(words.raw[ipos[j - 1]] >> np.uint64(32))
+                cache, cached = 1, int(words.hi_u32[ipos[j - 1]])
         i += j
         if i < n and j < m:  # row i needs a slow path: numpy draws it at the same stream position
             before = _position(bg, base, inc, pos, cache, cached)
