@@ -115,14 +115,14 @@ def test_interleaved_destination_is_the_only_difference(tmp_path, case):
 
 @pytest.mark.parametrize("net", NETWORKS)
 def test_n_ranges_give_identical_bytes(tmp_path, net):
-    """1, 2 and 7 destination ranges give byte-identical datasets (per-destination streams, P-4)."""
+    """1, 2, 7 and 40 (> N, so some ranges are empty) destination ranges give byte-identical datasets (P-4)."""
     cfg = cleaned_config(net, "test-3", tmp_path / "config.json")
     outs = []
-    for n in (1, 2, 7):
+    for n in (1, 2, 7, 40):
         final, _ = run_inprocess(network_dir(net), cfg, 1003, n, tmp_path / f"n{n}")
         syn, gj = read_rows(final)
         outs.append(syn.tobytes() + gj.tobytes())
-    assert outs[0] == outs[1] == outs[2]
+    assert outs[0] == outs[1] == outs[2] == outs[3]
 
 
 EXTRA = FIXTURE.parent / "prune-snudda-extra"
