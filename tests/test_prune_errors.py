@@ -333,3 +333,37 @@ def test_projection_count_mismatch(tmp_path):
     (net / "network-projection-synapses.hdf5").unlink()
     with pytest.raises(SnuddaFormatError, match="projection file does not exist"):
         build_index(net, tmp_path / "out" / "index.h5")
+
+
+# --- Snudda quirks kept, but made visible -------------------------------------------------------------
+
+def test_slurm_id_mismatch_only_warns(tmp_path, caplog):
+    """A detect resumed under another SLURM job id is not an error (P-20), unlike Snudda's assertion."""
+    net = copy_network("hv120", tmp_path)
+    edit_voxel_file(net, 0, lambda f: f["meta/slurm_id"].write_direct(np.array(1234)))
+    with caplog.at_level(logging.WARNING):
+        build_index(net, tmp_path / "index.h5")
+    assert "slurm_id 1234 differs" in caplog.text
+
+
+def test_voxel_overflow_is_reported(tmp_path, caplog):
+    """Touches lost to voxel overflow at detect are logged with counts (P-22)."""
+    net = copy_network("hv40", tmp_path)
+    with h5py.File(net / "log" / "network-detect-worklog.hdf5", "a") as f:
+        f["voxel_overflow_counter"][1] = 7
+    with caplog.at_level(logging.WARNING):
+        build_index(net, tmp_path / "index.h5")
+    assert "voxel overflow: 7 touches were lost at detect, in 1 hypervoxels" in caplog.text
+
+
+def test_duplicate_rule_last_wins_and_post_lists(tmp_path, caplog):
+    """A later region's rule for the same connection wins, with a warning (P-17); "A,['B']" is a list (P-24)."""
+    cfg = {"regions": {
+        "R1": {"connectivity": {"ballanddoublestick,ballanddoublestick": {"GABA": {"pruning": {"f1": 0.1}}}}},
+        "R2": {"connectivity": {"ballanddoublestick,['ballanddoublestick']": {"GABA": {"pruning": {"f1": 0.2}}}}}}}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cfg))
+    with caplog.at_level(logging.WARNING):
+        result = check_prune_config(network_dir("hv120"), path, 1, tmp_path / "r.json")
+    assert [r["pruning"]["f1"] for r in result["rules"]] == [0.2]
+    assert "last wins" in caplog.text
