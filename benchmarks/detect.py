@@ -103,6 +103,20 @@ def compare(snudda_net: Path, cf_net: Path) -> dict:
             out["synapses"] += len(e["network/synapses"])
             out["gap_junctions"] += len(e["network/gap_junctions"])
     out["differing_columns"] = sorted(out["differing_columns"])
+    worklog = "log/network-detect-worklog.hdf5"
+    with h5py.File(snudda_net / worklog) as e, h5py.File(cf_net / worklog) as g:
+        keys = ["num_completed", "all_hyper_ids", "hyper_voxels", "meta/connectivity_distributions",
+                "meta/simulation_origo", "meta/hyper_voxel_ids", "meta/num_hyper_voxels"]
+        out["worklog_differs"] = [k for k in keys if not np.array_equal(e[k][()], g[k][()])]
+
+        def slots(f):  # {HID: per-slot counts}; the order of equal-count hypervoxels may differ
+            n = int(f["num_completed"][0])
+            cols = ("num_hypervoxel_synapses", "num_hypervoxel_gap_junctions", "voxel_overflow_counter")
+            return {int(h): tuple(int(f[c][i]) for c in cols) for i, h in enumerate(f["completed"][:n])}
+
+        if slots(e) != slots(g):
+            out["worklog_differs"].append("completed (as a set of HID, counts)")
+        out["completed_same_order"] = bool(np.array_equal(e["completed"][()], g["completed"][()]))
     return out
 
 

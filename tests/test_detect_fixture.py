@@ -18,8 +18,14 @@ CASES = {"hv120": 120, "hv33": 33, "hv20": 20}
 HV_META = ("hyper_voxel_id", "hyper_voxel_origo", "simulation_origo", "voxel_size", "hyper_voxel_size",
            "num_hyper_voxels", "num_bins", "voxel_overflow_counter", "max_axon_voxel_ctr", "max_dend_voxel_ctr",
            "config_file", "position_file", "snudda_data", "slurm_id")
-WORKLOG = ("all_hyper_ids", "completed", "num_completed", "num_hypervoxel_synapses",
-           "num_hypervoxel_gap_junctions", "voxel_overflow_counter", "hyper_voxels")
+WORKLOG = ("all_hyper_ids", "num_completed", "hyper_voxels")
+SLOTS = ("num_hypervoxel_synapses", "num_hypervoxel_gap_junctions", "voxel_overflow_counter")
+
+
+def completed_slots(f: h5py.File) -> dict:
+    """{HID: (synapses, gap junctions, overflow)} of the completed hypervoxels (counts are per slot)."""
+    n = int(f["num_completed"][0])
+    return {int(h): tuple(int(f[k][i]) for k in SLOTS) for i, h in enumerate(f["completed"][:n])}
 
 
 def value(f: h5py.File, key: str):
@@ -70,6 +76,16 @@ def compare_network(got: Path, expected: Path) -> None:
             assert_same(value(g, f"meta/{key}"), value(e, f"meta/{key}"), f"worklog meta/{key}")
         for key in WORKLOG:
             assert_same(value(g, key), value(e, key), f"worklog {key}")
+        # `completed` is compared as a set of (HID, counts): circuitflow orders ties by HID (stable sort),
+        # Snudda by numpy's unstable argsort; padding (-1, zeros) after num_completed must match
+        assert completed_slots(g) == completed_slots(e)
+        n = int(e["num_completed"][0])
+        for key in ("completed", *SLOTS):
+            assert g[key].shape == e[key].shape and g[key].dtype == e[key].dtype, key
+            assert_same(g[key][n:], e[key][n:], f"worklog {key} padding")
+        order = np.argsort(-np.array([len(json.loads(value(g, "hyper_voxels"))[str(h)]["neurons"])
+                                      for h in g["completed"][:n]]), kind="stable")
+        assert np.array_equal(order, np.arange(n)), "completed must run by descending neuron count"
         assert sorted(g["network/neurons"]) == sorted(e["network/neurons"])
         for key in e["network/neurons"]:
             if isinstance(e[f"network/neurons/{key}"], h5py.Dataset):

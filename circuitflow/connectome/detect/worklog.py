@@ -40,5 +40,10 @@ def hyper_voxels_json(g: Grid, members: Table, seeds: np.ndarray) -> tuple[str, 
 
 
 def completion_order(hids: np.ndarray, neuron_ctr: np.ndarray) -> np.ndarray:
-    """Snudda's processing order: numpy's default (unstable) argsort of -neuron_ctr over ascending HIDs."""
-    return np.asarray(hids)[np.argsort(-np.asarray(neuron_ctr, dtype=np.int64))]
+    """Hypervoxels by descending neuron count, ties by ascending HID.
+
+    Snudda uses numpy's default (unstable) argsort of -neuron_ctr, whose order of ties depends on the
+    numpy version and CPU (numpy 1.26 and 2.4 differ beyond a few dozen hypervoxels). A stable sort
+    keeps the worklog identical on every machine; prune does not depend on this order (it merges by
+    unique id, then HID), and every per-slot count stays aligned with `completed`."""
+    return np.asarray(hids)[np.argsort(-np.asarray(neuron_ctr, dtype=np.int64), kind="stable")]
