@@ -44,7 +44,11 @@ wildcard_constraints:
 
 rule detect_setup:
     input:
-        code=[f"{workflow.basedir}/scripts/detect_setup.py", f"{DET_PKG}/sources.py", f"{DET_PKG}/connectivity.py"],
+        code=[
+            f"{workflow.basedir}/scripts/detect_setup.py",
+            f"{DET_PKG}/sources.py",
+            f"{DET_PKG}/connectivity.py",
+        ],
         source=DET_SOURCE,
     output:
         config=f"{DET_NET}/network-config.json",
@@ -65,7 +69,11 @@ rule detect_setup:
 
 rule detect_bbox:
     input:
-        code=[f"{workflow.basedir}/scripts/detect_bbox.py", f"{DET_PKG}/tree.py", *DET_IO],
+        code=[
+            f"{workflow.basedir}/scripts/detect_bbox.py",
+            f"{DET_PKG}/tree.py",
+            *DET_IO,
+        ],
         setup=rules.detect_setup.output.setup,
         neurons=rules.detect_setup.output.neurons,
     output:
@@ -135,7 +143,9 @@ rule detect_hypervoxels:
         batches=len(DET_BATCHES),
         work=DET_WORK,
         launch=lambda wc, resources: (
-            f"{resources.mpi} -n {resources.tasks} " if getattr(resources, "mpi", "") else ""
+            f"{resources.mpi} -n {resources.tasks} "
+            if getattr(resources, "mpi", "")
+            else ""
         ),
     log:
         f"{LOGS}/detect_hypervoxels/{{det_batch}}.log",
@@ -147,7 +157,11 @@ rule detect_hypervoxels:
 
 rule detect_worklog:
     input:
-        code=[f"{workflow.basedir}/scripts/detect_worklog.py", f"{DET_PKG}/worklog.py", *DET_IO],
+        code=[
+            f"{workflow.basedir}/scripts/detect_worklog.py",
+            f"{DET_PKG}/worklog.py",
+            *DET_IO,
+        ],
         grid=rules.detect_grid.output[0],
         positions=rules.detect_setup.output.positions,
         raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
