@@ -12,19 +12,20 @@ if not config:
     configfile: "config/config.yaml"
 
 
-from circuitflow.config import check_keys, load_schema, targets_help
+from circuitflow.config import chain_stages, check_keys, load_schema, targets_help
 from circuitflow.synthesis.prepare import check_upstream_keys
 
 # One-line errors for unknown keys first (naming the key), then full schema validation with defaults.
 check_upstream_keys(config.get("synthesis", {}))
 SCHEMA = load_schema(f"{workflow.basedir}/config/schema.yaml")
-for section in ("synthesis", "detect", "prune"):
+for section in ("synthesis", "detect", "prune", "connectome"):
     SCHEMA["properties"][section] = load_schema(
         f"{workflow.basedir}/config/schema.{section}.yaml"
     )
 check_keys(config, SCHEMA)
+chain_stages(config)
 validate(config, "config/schema.yaml")
-for section in ("synthesis", "detect", "prune"):
+for section in ("synthesis", "detect", "prune", "connectome"):
     if section in config:
         validate(config[section], f"config/schema.{section}.yaml")
 
@@ -35,6 +36,11 @@ include: "workflow/rules/common.smk"
 if "synthesis" in config:
 
     include: "workflow/rules/synthesis.smk"
+
+
+if "connectome" in config:
+
+    include: "workflow/rules/connectome.smk"
 
 
 if "detect" in config:

@@ -53,6 +53,11 @@ def cmd_make_example(args) -> None:
     make_example(args.folder, n_cells=args.cells, seed=args.seed)
 
 
+def cmd_write_json(args) -> None:
+    """Write a JSON document given on the command line (a rule's params) to a file."""
+    prepare.write_json(args.out, json.loads(args.data))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="circuitflow", description=__doc__)
@@ -64,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_example)
+
+    p = sub.add_parser("write-json", help=cmd_write_json.__doc__)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_write_json)
 
     p = sub.add_parser("cache-atlas", help=cmd_cache_atlas.__doc__)
     p.add_argument("--cells", required=True)

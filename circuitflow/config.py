@@ -48,3 +48,30 @@ def targets_help(targets: dict, stages: list) -> str:
     lines += [f"  {name:<10} {text}" for name, text in targets.items()]
     lines.append("stages in this config: " + (", ".join(stages) or "none"))
     return "\n".join(lines)
+
+
+def chain_stages(config: dict) -> dict:
+    """Fill the hand-offs between the stages of one config (synthesis -> detect -> prune), in place.
+
+    detect without a source reads the synthesized circuit (SONATA nodes and morphologies) with the
+    pathways of `connectome`; prune without a config file prunes with those pathways' rules.
+    """
+    out = config.get("out_dir", "out")
+    synthesis, detect, prune = config.get("synthesis"), config.get("detect"), config.get("prune")
+    connectome = config.get("connectome")
+    if synthesis is not None and detect is not None and not {"network_path", "sonata"} & set(detect):
+        if connectome is None:
+            raise ConfigError("config: detect on the synthesized circuit needs a 'connectome' section (pathways)")
+        if synthesis.get("out_cells_format") == "mvd3":
+            raise ConfigError("config: detect reads SONATA nodes; set synthesis.out_cells_format to sonata")
+        synthesis["out_cells_format"] = "sonata"
+        extensions = synthesis.get("out_morph_ext", ["h5"])
+        detect["sonata"] = {
+            "nodes_file": f"{out}/synthesis/nodes.h5",
+            "morphology_dir": f"{out}/synthesis/morphologies",
+            "morphology_ext": "h5" if "h5" in extensions else extensions[0],
+            "network_config": f"{out}/connectome/detect-config.json",
+        }
+    if prune is not None and connectome is not None and prune.get("config_file") is None:
+        prune["config_file"] = f"{out}/connectome/prune-config.json"
+    return config

@@ -70,8 +70,7 @@ def column_atlas(folder: Path, width: int = 6) -> dict:
 def example_cells(n_cells: int, atlas_info: dict, seed: int = 0) -> CellCollection:
     """`n_cells` cells spread over the mtypes, at random positions inside their layers."""
     rng = np.random.default_rng(seed)
-    shape = atlas_info["shape"]
-    half = shape[0] * VOXEL / 2 - VOXEL
+    half = 75.0  # a narrow core of the column: touches between most pairs of cells
     mtypes = np.array(list(MTYPES))[np.arange(n_cells) % len(MTYPES)]
     rows = []
     for mtype in mtypes:
@@ -89,7 +88,7 @@ def example_cells(n_cells: int, atlas_info: dict, seed: int = 0) -> CellCollecti
 
 
 def make_example(folder: str | Path, n_cells: int = 40, seed: int = 0) -> Path:
-    """Write the whole example circuit (atlas, cells, TMD files, region structure) into `folder`."""
+    """Write the whole example circuit (atlas, cells, TMD files, region structure, axon donors) into `folder`."""
     folder = Path(folder)
     info = column_atlas(folder / "atlas")
     example_cells(n_cells, info, seed).save_sonata(str(folder / "cells.h5"))
@@ -101,4 +100,12 @@ def make_example(folder: str | Path, n_cells: int = 40, seed: int = 0) -> Path:
     structure = {"COL": {"layers": [int(layer) for layer in LAYERS],
                          "thicknesses": {int(k): v for k, v in REFERENCE_THICKNESS.items()}}}
     (folder / "region_structure.yaml").write_text(yaml.safe_dump(structure, sort_keys=False))
+    donors = folder / "donors"
+    donors.mkdir(exist_ok=True)
+    names = []
+    for donor in sorted((resources.files("circuitflow") / "data" / "donors").iterdir(), key=lambda p: p.name):
+        (donors / donor.name).write_bytes(donor.read_bytes())
+        names.append(donor.name.removesuffix(".h5"))
+    table = pd.DataFrame({"morphology": [names[i % len(names)] for i in range(n_cells)], "scale": 1.0})
+    table.to_csv(folder / "axon_morphs.tsv", sep="\t", na_rep="N/A")
     return folder

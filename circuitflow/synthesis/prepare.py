@@ -194,8 +194,8 @@ def input_signature(section: dict) -> list:
     return signature + [section["chunk_size"], bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
 
 
-def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> list[str]:
-    """Per-chunk digests; with `check`, validate everything first (one-line errors before any job).
+def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> dict:
+    """Per-chunk digests and the circuit's mtypes; with `check`, validate everything first.
 
     The result is cached in `cache` under the inputs' signature, so that jobs (which re-read the
     workflow, e.g. on SLURM nodes) reuse it instead of re-reading every cell.
@@ -205,12 +205,15 @@ def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> lis
     if not check and cache.is_file():
         stored = json.loads(cache.read_text())
         if stored.get("signature") == signature:
-            return stored["digests"]
+            return stored["result"]
     cells, tmd_params, tmd_distribs, _ = check_parameters(section)
-    digests = chunk_digests(section, cells, tmd_params, tmd_distribs)
+    result = {
+        "digests": chunk_digests(section, cells, tmd_params, tmd_distribs),
+        "mtypes": sorted(pd.unique(cells["mtype"]).tolist()),
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
-    write_json(cache, {"signature": signature, "digests": digests})
-    return digests
+    write_json(cache, {"signature": signature, "result": result})
+    return result
 
 
 def write_json(path: str | os.PathLike, data) -> None:
@@ -267,7 +270,7 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
         "out_cells": str(syn_dir / ("nodes.mvd3" if fmt == "mvd3" else "nodes.h5")),
         "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
         "container": container,
-        "digests": checked_digests(section, syn_dir / ".plan-cache.json", check),
+        **checked_digests(section, syn_dir / ".plan-cache.json", check),
     }
 
 
