@@ -13,7 +13,7 @@ if not config:
 
 
 from circuitflow.config import chain_stages, check_keys, load_schema, targets_help
-from circuitflow.synthesis.prepare import check_upstream_keys
+from circuitflow.synthesis.options import check_upstream_keys
 
 # One-line errors for unknown keys first (naming the key), then full schema validation with defaults.
 check_upstream_keys(config.get("synthesis", {}))

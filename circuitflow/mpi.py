@@ -20,3 +20,12 @@ def run_shared(work: Callable[[int, int], list], use_mpi: bool) -> list | None:
     if comm.rank != 0:
         return None
     return [item for part in parts for item in part]
+
+
+def world(use_mpi: bool):
+    """MPI.COMM_WORLD when asked for (and launched with more than one rank), else None."""
+    if not use_mpi:
+        return None
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None

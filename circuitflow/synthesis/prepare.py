@@ -15,37 +15,9 @@ import pandas as pd
 from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
 from circuitflow.io.morphology import NRN_EXTENSIONS, hashed_depth
 from circuitflow.synthesis import atlas, donors, params
+from circuitflow.synthesis.options import SynthesisConfigError, check_upstream_keys
 
 L = logging.getLogger(__name__)
-
-#: region-grower options that circuitflow replaces, with what to use instead (RG-28).
-UPSTREAM_ONLY = {
-    "nb_processes": "synthesis.chunk_size and snakemake --cores",
-    "chunksize": "synthesis.chunk_size",
-    "dask_config": "snakemake --cores / --profile",
-    "with_mpi": "the slurm profile (MPI jobs are set per rule there)",
-    "hide_progress_bar": "snakemake --quiet",
-    "overwrite": "snakemake (it clears a rule's outputs before re-running it)",
-    "skip_write": "nothing: morphologies are always written",
-    "out_cells": "out_dir (and synthesis.out_cells_format)",
-    "out_morph_dir": "out_dir (morphologies go to {out_dir}/synthesis/morphologies)",
-    "out_apical": "out_dir (written to {out_dir}/synthesis/apical.yaml)",
-    "atlas_cache": "nothing: the atlas must be a local folder; circuitflow caches per-cell lookups itself",
-}
-
-
-class SynthesisConfigError(ValueError):
-    """The synthesis section of the config cannot work as given."""
-
-
-def check_upstream_keys(section: dict) -> None:
-    """Reject region-grower-only option names, naming the circuitflow equivalent."""
-    for key in section:
-        if key in UPSTREAM_ONLY:
-            raise SynthesisConfigError(
-                f"synthesis.{key} is a region-grower option that circuitflow replaces; use {UPSTREAM_ONLY[key]}"
-            )
-
 
 def check_options(section: dict, n_cells: int) -> int | None:
     """Option checks that need no data (upstream order); return the hashed folder depth."""
@@ -65,6 +37,10 @@ def check_options(section: dict, n_cells: int) -> int | None:
             raise SynthesisConfigError("synthesis.morph_axon: axon grafting needs synthesize_axons: false")
         if section.get("base_morph_dir") is None:
             raise SynthesisConfigError("synthesis.base_morph_dir: required with morph_axon")
+        if not Path(section["morph_axon"]).is_file():
+            raise SynthesisConfigError(f"synthesis.morph_axon: file not found: {section['morph_axon']}")
+        if not Path(section["base_morph_dir"]).is_dir():
+            raise SynthesisConfigError(f"synthesis.base_morph_dir: not a folder: {section['base_morph_dir']}")
     try:
         return hashed_depth(n_cells * len(extensions), section.get("max_files_per_dir"))
     except ValueError as exc:

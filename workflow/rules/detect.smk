@@ -55,13 +55,15 @@ rule detect_setup:
         positions=f"{DET_NET}/network-neuron-positions.hdf5",
         setup=f"{DET_WORK}/setup.json",
         neurons=f"{DET_WORK}/neurons.h5",
+    log:
+        f"{LOGS}/detect_setup/setup.log",
+    conda:
+        CONDA_ENV
     params:
         # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
         detect=section_json("detect", DET_SETUP_KEYS),
-        net=DET_NET,
-        work=DET_WORK,
-    log:
-        f"{LOGS}/detect_setup/setup.log",
+        net=lambda wc, output: os.path.dirname(output.config),
+        work=lambda wc, output: os.path.dirname(output.setup),
     shell:
         "python {input.code[0]} --config {params.detect:q} --network-dir {params.net:q} "
         "--work-dir {params.work:q} > {log:q} 2>&1"
@@ -78,11 +80,13 @@ rule detect_bbox:
         neurons=rules.detect_setup.output.neurons,
     output:
         f"{DET_WORK}/bbox/{{det_chunk}}.npz",
-    params:
-        chunks=len(DET_CHUNKS),
-        work=DET_WORK,
     log:
         f"{LOGS}/detect_bbox/{{det_chunk}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        chunks=len(DET_CHUNKS),
+        work=lambda wc, input: os.path.dirname(input.setup),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --chunk {wildcards.det_chunk} "
         "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
@@ -94,10 +98,12 @@ rule detect_grid:
         bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
     output:
         f"{DET_WORK}/grid.json",
-    params:
-        work=DET_WORK,
     log:
         f"{LOGS}/detect_grid/grid.log",
+    conda:
+        CONDA_ENV
+    params:
+        work=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --out {output:q} {input.bbox:q} > {log:q} 2>&1"
 
@@ -114,11 +120,13 @@ rule detect_rasterise:
         grid=rules.detect_grid.output[0],
     output:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
-    params:
-        chunks=len(DET_CHUNKS),
-        work=DET_WORK,
     log:
         f"{LOGS}/detect_rasterise/{{det_chunk}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        chunks=len(DET_CHUNKS),
+        work=lambda wc, input: os.path.dirname(input.grid),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --chunk {wildcards.det_chunk} "
         "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
@@ -139,18 +147,20 @@ rule detect_hypervoxels:
         raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
     output:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
-    params:
-        batches=len(DET_BATCHES),
-        work=DET_WORK,
-        launch=lambda wc, resources: (
-            f"{resources.mpi} -n {resources.tasks} "
-            if getattr(resources, "mpi", "")
-            else ""
-        ),
     log:
         f"{LOGS}/detect_hypervoxels/{{det_batch}}.log",
+    conda:
+        CONDA_ENV
+    resources:
+        # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each batch over MPI ranks;
+        # resolved in the shell, so switching profiles changes no params and re-runs nothing.
+        mpi="",
+        tasks=1,
+    params:
+        batches=len(DET_BATCHES),
+        work=lambda wc, input: os.path.dirname(input.grid),
     shell:
-        "{params.launch}python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} "
+        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} "
         "--batch {wildcards.det_batch} --batches {params.batches} --out-dir {output:q} "
         "{input.raster:q} > {log:q} 2>&1"
 
@@ -170,18 +180,20 @@ rule detect_worklog:
     output:
         worklog=f"{DET_NET}/log/network-detect-worklog.hdf5",
         voxels=directory(f"{DET_NET}/voxels"),
-    params:
-        work=DET_WORK,
-        net=DET_NET,
     log:
         f"{LOGS}/detect_worklog/worklog.log",
+    conda:
+        CONDA_ENV
+    params:
+        work=lambda wc, input: os.path.dirname(input.grid),
+        net=lambda wc, output: os.path.dirname(os.path.dirname(output.worklog)),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --network-dir {params.net:q} "
         "--raster {input.raster:q} --bbox {input.bbox:q} --batch-dirs {input.batches:q} > {log:q} 2>&1"
 
 
 rule detect:
-    localrule: True
     input:
         ALL_TARGETS["detect"],
         f"{DET_NET}/voxels",
+    localrule: True

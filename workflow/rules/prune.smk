@@ -9,7 +9,9 @@
 # Snakemake 9.27 when the config file is renamed.
 
 PRUNE = config["prune"]
-PRUNE_NET = PRUNE["network_path"] or f"{OUT}/network"  # default: circuitflow's own detect output
+PRUNE_NET = (
+    PRUNE["network_path"] or f"{OUT}/network"
+)  # default: circuitflow's own detect output
 PRUNE_N = PRUNE["n_ranges"]
 PRUNE_DIR = f"{OUT}/prune"
 PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
@@ -19,13 +21,16 @@ PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
 PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
 # Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
 
-ALL_TARGETS["prune"] = [f"{OUT}/network-synapses.hdf5", f"{PRUNE_DIR}/prune-config-checked.json"]
+ALL_TARGETS["prune"] = [
+    f"{OUT}/network-synapses.hdf5",
+    f"{PRUNE_DIR}/prune-config-checked.json",
+]
 
 
 rule prune:
-    localrule: True
     input:
         ALL_TARGETS["prune"],
+    localrule: True
 
 
 rule check_hypervoxels:
@@ -35,10 +40,12 @@ rule check_hypervoxels:
         worklog=PRUNE_WORKLOG,
     output:
         f"{PRUNE_DIR}/hypervoxels.h5",
-    params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/check_hypervoxels/check_hypervoxels.log",
+    conda:
+        CONDA_ENV
+    params:
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
         "python {input.code} --network {params.network:q} --out {output:q} > {log:q} 2>&1"
 
@@ -51,20 +58,19 @@ rule check_prune_config:
         config=ancient(PRUNE_CONFIG),
     output:
         f"{PRUNE_DIR}/prune-config-checked.json",
-    priority: 100
-    params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/check_prune_config/check_prune_config.log",
+    priority: 100
+    conda:
+        CONDA_ENV
+    params:
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
         "python {input.code} --network {params.network:q} --config {input.config:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
 rule gather:
-    wildcard_constraints:
-        n=r"\d+",
-        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_gather.py",
         module=f"{CODE}/connectome/gather.py",
@@ -72,19 +78,21 @@ rule gather:
         worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5"),
-    params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/gather/ranges-{{n}}-{{i}}.log",
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
+    conda:
+        CONDA_ENV
+    params:
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
         "python {input.code} --network {params.network:q} --index {input.index:q} --n-ranges {wildcards.n} "
         "--range {wildcards.i} --out {output:q} > {log:q} 2>&1"
 
 
 rule merge:
-    wildcard_constraints:
-        n=r"\d+",
-        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_merge.py",
         module=f"{CODE}/connectome/merge.py",
@@ -94,30 +102,45 @@ rule merge:
         PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
         f"{LOGS}/merge/ranges-{{n}}-{{i}}.log",
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
+    conda:
+        CONDA_ENV
     shell:
         "python {input.code} --gathered {input.gathered:q} --index {input.index:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prune_range:
-    wildcard_constraints:
-        n=r"\d+",
-        i=r"\d+",
     input:
         code=f"{PRUNE_SCRIPTS}/prune_range.py",
-        module=f"{CODE}/connectome/prune.py",
+        module=[f"{CODE}/connectome/prune.py", f"{CODE}/connectome/prune_file.py"],
         merged=PRUNE_MERGED,
         config=PRUNE_CONFIG,
         worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
+    log:
+        f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
+    conda:
+        CONDA_ENV
+    resources:
+        # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits the range over MPI ranks;
+        # resolved in the shell, so switching profiles changes no params and re-runs nothing.
+        mpi="",
+        tasks=1,
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
         seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
-        share="true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false",
-    log:
-        f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
+        share=(
+            "true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false"
+        ),
     shell:
-        "python {input.code} --merged {input.merged:q} --config {input.config:q} --seed {params.seed} "
+        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code} ${{MPI:+--mpi}}"
+        " --merged {input.merged:q} --config {input.config:q} --seed {params.seed} "
         "--network {params.network:q} --share-parameter-id {params.share} --out {output:q} > {log:q} 2>&1"
 
 
@@ -130,10 +153,12 @@ rule combine:
         worklog=PRUNE_WORKLOG,
     output:
         f"{OUT}/network-synapses.hdf5",
-    params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     log:
         f"{LOGS}/combine/combine.log",
+    conda:
+        CONDA_ENV
+    params:
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
         "python {input.code} --config {input.config:q} --network {params.network:q} --out {output:q} "
         "{input.pruned:q} > {log:q} 2>&1"
