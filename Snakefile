@@ -53,6 +53,13 @@ if "prune" in config:
     include: "workflow/rules/prune.smk"
 
 
+# SONATA edges, circuit config and validation plots need the whole chain on synthesized cells.
+if "synthesis" in config and "sonata" in config.get("detect", {}) and "prune" in config:
+
+    include: "workflow/rules/edges.smk"
+    include: "workflow/rules/report.smk"
+
+
 include: "workflow/rules/targets.smk"
 
 

@@ -299,7 +299,8 @@ def convert(network_synapses: str | os.PathLike, nodes: Nodes, out: str | os.Pat
         voxel_size = float(f["meta/voxel_size"][()])
         origo = f["meta/simulation_origo"][()] * 1e6
         n = len(nodes)
-        writer = EdgesWriter(out, population, nodes.population, nodes.population, n, n, CHEMICAL_ATTRIBUTES)
+        writer = EdgesWriter(out, population, nodes.population, nodes.population, n, n, CHEMICAL_ATTRIBUTES,
+                             n_edges=syn.shape[0])
         try:
             dist = []
             for start in range(0, syn.shape[0], chunk_rows):

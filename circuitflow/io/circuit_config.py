@@ -3,7 +3,9 @@
 Paths are written relative to the config's own folder through the manifest variable `$BASE_DIR`
 (`"."`), so an output folder stays valid when it is moved or copied as a whole. Morphologies:
 SWC goes to `morphologies_dir`, h5 and asc to `alternate_morphologies` (`h5v1`,
-`neurolucida-asc`), as libsonata expects.
+`neurolucida-asc`), as libsonata expects. The circuit is declared `partial` (SONATA
+`metadata.status`): it has no electrical models (`biophysical_neuron_models_dir`) yet, which a
+complete biophysical circuit must name.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def circuit_config(out: str | os.PathLike, nodes_file: str | os.PathLike, node_p
         entry[population] = {"type": kind}
     return {
         "version": 2,
+        # no electrical models yet (biophysical_neuron_models_dir): a partial circuit in SONATA's terms
+        "metadata": {"status": "partial"},
         "manifest": {"$BASE_DIR": "."},
         "components": components,
         "networks": {

@@ -9,7 +9,9 @@ Layout of one population `<pop>` (SONATA spec, "Edges"):
   rows into `range_to_edge_id` (n_ranges, 2), each a half-open run of edge ids. libsonata needs them
   for `afferent_edges` / `efferent_edges` / `connecting_edges`.
 
-Edges are appended in chunks (`EdgesWriter.append`); the file is written under a temporary name and
+Edges are appended in chunks (`EdgesWriter.append`); with the edge count known up front the datasets
+are contiguous and exactly sized (no compression: the libsonata wheels are built without deflate,
+and fixed chunks would inflate small files), otherwise chunked and growable. The file is written under a temporary name and
 renamed on a clean `close`, so a failed run never leaves a file that looks complete.
 """
 
@@ -72,25 +74,26 @@ class EdgesWriter:
 
     def __init__(self, path: str | os.PathLike, population: str, source_population: str,
                  target_population: str, n_source_nodes: int, n_target_nodes: int, attributes: dict,
-                 chunk: int = 100_000):
+                 n_edges: int | None = None, chunk: int = 65_536):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         self.n_source, self.n_target = int(n_source_nodes), int(n_target_nodes)
         self.attributes = {k: np.dtype(v) for k, v in attributes.items()}
         self.n_edges = 0
+        self.expected = n_edges
         self.file = h5py.File(self.tmp, "w")
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.file.attrs["magic"] = np.uint32(0x0A7A)
         self.pop = self.file.create_group(f"edges/{population}")
-        # no compression filter: the libsonata wheels are built without deflate
-        opts = dict(maxshape=(None,), chunks=(chunk,))
+        size = 0 if n_edges is None else int(n_edges)
+        opts = {} if n_edges is not None else dict(maxshape=(None,), chunks=(chunk,))
         for key, node_pop in (("source_node_id", source_population), ("target_node_id", target_population)):
-            ds = self.pop.create_dataset(key, shape=(0,), dtype=NODE_ID_DTYPE, **opts)
+            ds = self.pop.create_dataset(key, shape=(size,), dtype=NODE_ID_DTYPE, **opts)
             ds.attrs["node_population"] = node_pop
-        self.pop.create_dataset("edge_type_id", shape=(0,), dtype=np.int64, **opts)
+        self.pop.create_dataset("edge_type_id", shape=(size,), dtype=np.int64, **opts)
         group = self.pop.create_group("0")
         for key, dtype in self.attributes.items():
-            group.create_dataset(key, shape=(0,), dtype=dtype, **opts)
+            group.create_dataset(key, shape=(size,), dtype=dtype, **opts)
 
     def append(self, source: np.ndarray, target: np.ndarray, attributes: dict,
                edge_type_id: np.ndarray | None = None) -> None:
@@ -115,14 +118,20 @@ class EdgesWriter:
             if len(values) != n:
                 raise EdgesFileError(f"attribute {key}: {len(values)} values for {n} edges")
             columns[f"0/{key}"] = values
+        if self.expected is not None and self.n_edges + n > self.expected:
+            raise EdgesFileError(f"more than the {self.expected} edges announced")
         for key, values in columns.items():
             ds = self.pop[key]
-            ds.resize((self.n_edges + n,))
-            ds[self.n_edges:] = values
+            if self.expected is None:
+                ds.resize((self.n_edges + n,))
+            ds[self.n_edges:self.n_edges + n] = values
         self.n_edges += n
 
     def close(self) -> None:
         """Write the indices, close the file and move it into place."""
+        if self.expected is not None and self.n_edges != self.expected:
+            self.abort()
+            raise EdgesFileError(f"{self.n_edges} edges written, {self.expected} announced")
         write_indices(self.pop, self.n_source, self.n_target)
         self.file.close()
         os.replace(self.tmp, self.path)
@@ -150,5 +159,5 @@ def write_edges(path: str | os.PathLike, population: str, source_population: str
     """Write one edge population from whole arrays (attribute dtypes taken from the arrays)."""
     dtypes = {k: np.asarray(v).dtype for k, v in attributes.items()}
     with EdgesWriter(path, population, source_population, target_population, n_source_nodes,
-                     n_target_nodes, dtypes) as writer:
+                     n_target_nodes, dtypes, n_edges=len(source)) as writer:
         writer.append(source, target, attributes, edge_type_id)

@@ -1,0 +1,90 @@
+# Validation report (`snakemake --report report.html`): plots of the synthesized morphologies
+# against the TMD inputs, and of putative vs kept synapses per pathway. Wall time per rule comes
+# from Snakemake's own report statistics (runtimes and timeline from the run metadata). Logic:
+# circuitflow/report/.
+
+REPORT_DIR = f"{OUT}/report"
+REPORT_CELLS = config.get("connectome", {}).get("report_cells_per_mtype", 100)
+REPORT_SOURCE = config["detect"]["sonata"]
+
+ALL_TARGETS["connectome"] += [
+    f"{REPORT_DIR}/morphometrics.png",
+    f"{REPORT_DIR}/pathways.png",
+]
+
+
+rule validation_plots:
+    input:
+        [f"{REPORT_DIR}/morphometrics.png", f"{REPORT_DIR}/pathways.png"],
+    log:
+        temp(f"{LOGS}/validation_plots.log"),
+    localrule: True
+    conda:
+        CONDA_ENV
+
+
+rule report_morphometrics:
+    input:
+        code=[
+            f"{workflow.basedir}/scripts/report_morphometrics.py",
+            f"{CODE}/report/__init__.py",
+            f"{CODE}/report/morphometrics.py",
+        ],
+        nodes=REPORT_SOURCE["nodes_file"],
+        morphologies=REPORT_SOURCE["morphology_dir"],
+        distributions=config["synthesis"]["tmd_distributions"],
+    output:
+        figure=report(
+            f"{REPORT_DIR}/morphometrics.png",
+            caption="../report/morphometrics.rst",
+            category="Synthesis",
+        ),
+        table=report(
+            f"{REPORT_DIR}/morphometrics.csv",
+            caption="../report/morphometrics_table.rst",
+            category="Synthesis",
+        ),
+    log:
+        f"{LOGS}/report/morphometrics.log",
+    conda:
+        CONDA_ENV
+    params:
+        ext=REPORT_SOURCE.get("morphology_ext", "h5"),
+        cells=REPORT_CELLS,
+    shell:
+        "python {input.code[0]} --nodes {input.nodes:q} --morphology-dir {input.morphologies:q}"
+        " --morphology-ext {params.ext} --distributions {input.distributions:q} --max-cells {params.cells}"
+        " --out {output.figure:q} --table {output.table:q} > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
+
+
+rule report_pathways:
+    input:
+        code=[
+            f"{workflow.basedir}/scripts/report_pathways.py",
+            f"{CODE}/report/__init__.py",
+            f"{CODE}/report/pathways.py",
+        ],
+        worklog=PRUNE_WORKLOG,
+        voxels=f"{PRUNE_NET}/voxels",
+        synapses=f"{OUT}/network-synapses.hdf5",
+    output:
+        figure=report(
+            f"{REPORT_DIR}/pathways.png",
+            caption="../report/pathways.rst",
+            category="Connectome",
+        ),
+        table=report(
+            f"{REPORT_DIR}/pathways.csv",
+            caption="../report/pathways_table.rst",
+            category="Connectome",
+        ),
+    log:
+        f"{LOGS}/report/pathways.log",
+    conda:
+        CONDA_ENV
+    params:
+        # the network folder is the worklog's grandparent (log/network-detect-worklog.hdf5)
+        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+    shell:
+        "python {input.code[0]} --network {params.network:q} --synapses {input.synapses:q}"
+        " --out {output.figure:q} --table {output.table:q} > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
