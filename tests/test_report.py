@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from circuitflow.report import save
 from circuitflow.report.morphometrics import (diagram_metrics, input_metrics, plot_morphometrics, sample_ids,
                                               synthesized_metrics)
-from circuitflow.report.pathways import connections, pathway_table, plot_pathways
+from circuitflow.report.pathways import configured_pathways, connections, pathway_table, plot_pathways
 from conftest import DATA, ROOT, run_snakemake
 from test_detect_handbuilt import write_sonata
 
@@ -85,6 +85,18 @@ def test_pathway_plot_several_pathways():
         ["A", "B", 1, 1], ["A", "C", 1, 1], ["B", "C", 1, 0], ["C", "A", 0, 1]]
     fig = plot_pathways(conn)
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["A → B", "A → C", "B → C", "C → A"]
+
+
+def test_configured_pathways_without_touches_show_as_zero():
+    config = {"regions": {"R": {"connectivity": {
+        "A,['B', 'C']": {"AMPA": {}}, "B,B": {"gap_junction": {}}, "C,A": {"GABA": {}, "gap_junction": {}},
+        "A,X": {"AMPA": {}}}}}}
+    assert configured_pathways(config, {"A", "B", "C"}) == [("A", "B"), ("A", "C"), ("C", "A")]
+    conn = pd.DataFrame({"src": [0], "dst": [1], "pre": ["A"], "post": ["B"], "putative": [3], "kept": [1]})
+    table = pathway_table(conn, configured_pathways(config, {"A", "B", "C"}))
+    assert table[["pre", "post", "putative_connections", "kept_synapses"]].values.tolist() == [
+        ["A", "B", 1, 1], ["A", "C", 0, 0], ["C", "A", 0, 0]]
+    assert table["kept_per_connection"].tolist() == [1.0, 0.0, 0.0]
 
 
 def report_data(html: str, name: str):

@@ -96,7 +96,8 @@ def plot_morphometrics(synth: pd.DataFrame, inputs: pd.DataFrame, extents: pd.Da
     for r, mtype in enumerate(mtypes):
         s = synth[synth["mtype"] == mtype]
         i = inputs[inputs["mtype"] == mtype]
-        neurites = [n for n in NEURITES if (s["neurite"] == n).any() or (i["neurite"] == n).any()]
+        # the neurite types this mtype grew (inputs may hold diagrams of types it does not grow)
+        neurites = [n for n in NEURITES if (s["neurite"] == n).any() or (len(s) == 0 and (i["neurite"] == n).any())]
         for c, (metric, label) in enumerate(TREE_METRICS.items()):
             ax = axes[r, c]
             for k, neurite in enumerate(neurites):

@@ -4,10 +4,13 @@ A connection is an ordered (source, target) neuron pair with at least one chemic
 rows are those of every completed hypervoxel file of the detect network (plus the projection file
 when the worklog counts projection synapses); kept rows are `network-synapses.hdf5`. Types are
 Snudda's neuron types (the name up to the first '_', i.e. the mtype with '_' written '-').
+Pathways with a chemical pruning rule in the pruning config (`/config` of network-synapses.hdf5)
+are listed even where detection found no touch, so an empty pathway shows as zero, not as absent.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from circuitflow.connectome.hypervoxels import read_worklog
+from circuitflow.connectome.rules import split_pair_key
 from circuitflow.io import snudda as sio
 
 COLOURS = {"putative": "#7f7f7f", "kept": "#2ca02c"}
@@ -51,12 +55,25 @@ def putative_files(network: str | os.PathLike) -> list[Path]:
     return files
 
 
+def configured_pathways(prune_config: dict, types: set[str]) -> list[tuple[str, str]]:
+    """(pre, post) type pairs with a chemical connection type in a Snudda pruning config, among `types`."""
+    pairs = set()
+    for region in (prune_config.get("regions") or {}).values():
+        for key, con in ((region or {}).get("connectivity") or {}).items():
+            if not any(name != "gap_junction" for name in (con or {})):
+                continue
+            pre, posts = split_pair_key("regions", key)
+            pairs |= {(pre, post) for post in posts if pre in types and post in types}
+    return sorted(pairs)
+
+
 def connections(network: str | os.PathLike, network_synapses: str | os.PathLike) -> pd.DataFrame:
     """One row per putative connection: src, dst, pre/post type, putative and kept synapse counts."""
     with h5py.File(network_synapses, "r") as f:
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["network/neurons/name"][()]]
         n = len(names)
         kept = pair_counts(count_rows(f["network/synapses"], n))
+        prune_config = json.loads(f["config"][()]) if "config" in f else {}
     parts = []
     for path in putative_files(network):
         with h5py.File(path, "r") as f:
@@ -69,16 +86,28 @@ def connections(network: str | os.PathLike, network_synapses: str | os.PathLike)
     kep[np.searchsorted(keys, kept[0])] = kept[1]
     types = np.array([name.split("_")[0] for name in names])
     src, dst = keys % n, keys // n
-    return pd.DataFrame({"src": src, "dst": dst, "pre": types[src] if n else [], "post": types[dst] if n else [],
+    conn = pd.DataFrame({"src": src, "dst": dst, "pre": types[src] if n else [], "post": types[dst] if n else [],
                          "putative": put, "kept": kep})
+    conn.attrs["pathways"] = configured_pathways(prune_config, set(types.tolist()))
+    return conn
 
 
-def pathway_table(conn: pd.DataFrame) -> pd.DataFrame:
-    """Per pathway: connections and synapses before/after pruning, mean synapses per connection."""
+def pathway_table(conn: pd.DataFrame, pathways: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per pathway: connections and synapses before/after pruning, mean synapses per connection.
+
+    `pathways` (default: `conn.attrs["pathways"]`, set by `connections`) adds rows of zeros for
+    configured pathways without any putative synapse."""
     g = conn.assign(kept_connection=conn["kept"] > 0, putative_connection=conn["putative"] > 0)
     table = g.groupby(["pre", "post"], sort=True).agg(
         putative_connections=("putative_connection", "sum"), kept_connections=("kept_connection", "sum"),
         putative_synapses=("putative", "sum"), kept_synapses=("kept", "sum")).reset_index()
+    pathways = conn.attrs.get("pathways", []) if pathways is None else pathways
+    have = set(zip(table["pre"], table["post"]))
+    missing = [p for p in pathways if p not in have]
+    if missing:
+        zeros = pd.DataFrame([{"pre": a, "post": b} for a, b in missing]).assign(
+            putative_connections=0, kept_connections=0, putative_synapses=0, kept_synapses=0)
+        table = pd.concat([table, zeros], ignore_index=True).sort_values(["pre", "post"], ignore_index=True)
     table["putative_per_connection"] = table["putative_synapses"] / table["putative_connections"].clip(lower=1)
     table["kept_per_connection"] = table["kept_synapses"] / table["kept_connections"].clip(lower=1)
     return table
