@@ -117,8 +117,8 @@ def plot_pathways(conn: pd.DataFrame) -> Figure:
     """Connection counts before/after pruning (bars) and synapses per connection (box plots) per pathway."""
     table = pathway_table(conn)
     labels = [f"{a} → {b}" for a, b in zip(table["pre"], table["post"])]
-    width = max(7.0, 0.9 * len(labels) + 2)
-    fig = Figure(figsize=(width, 8), dpi=90, layout="constrained")
+    width = min(max(7.0, 0.6 * len(labels) + 2), 14.0)
+    fig = Figure(figsize=(width, 7.5), dpi=90, layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(labels))
     ax1.bar(x - 0.2, table["putative_connections"], 0.4, color=COLOURS["putative"], label="putative (detected)")
