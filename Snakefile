@@ -69,11 +69,13 @@ TARGETS = {
     "synthesis": "synthesized morphologies and the output cells file",
     "detect": "putative synapses per hypervoxel (Snudda network format)",
     "prune": "pruned connectome from a Snudda network (network-synapses.hdf5)",
+    "connectome": "SONATA edges and circuit_config.json of the synthesized circuit",
+    "validation_plots": "the plots of the validation report (snakemake --report report.html all)",
     "all": "every stage present in the config",
 }
 
 
-STAGES = [s for s in ("synthesis", "detect", "prune") if s in config]
+STAGES = [s for s in ("synthesis", "detect", "prune", "connectome") if s in config]
 
 
 rule help:

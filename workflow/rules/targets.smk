@@ -3,7 +3,7 @@
 
 rule all:
     input:
-        [ALL_TARGETS[s] for s in ("synthesis", "detect", "prune") if s in config],
+        list(ALL_TARGETS.values()),
     localrule: True
     conda:
         CONDA_ENV
