@@ -90,14 +90,36 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     proc = run_snakemake(slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
                          str(example / "config.yaml"))
     log = proc.stdout + proc.stderr
-    print(log)  # the CI log shows the SLURM job ids
-    submitted = re.findall(r"rule_(\w+?)/(?:\d+/)?\d+\.log", log)
-    assert {"cache_atlas", "validate_params", "synthesize_chunk", "finalize_collection"} <= set(submitted)
     chunk_log = (slurm / "out/logs/synthesis/chunk_0.log").read_text()
+    if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
+        Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(log + "\n" + chunk_log)
+    submitted = set(re.findall(r"rule_(\w+?)/(?:\d+/)?\d+\.log", log))
+    expected = {"cache_atlas", "validate_params", "synthesize_chunk", "finalize_collection", "detect_config",
+                "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
+                "detect_worklog", "prune_config", "check_hypervoxels", "check_prune_config", "gather", "merge",
+                "prune_range", "combine", "sonata_edges", "circuit_config", "report_morphometrics",
+                "report_pathways"}
+    assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
     assert "rank 0 of 2" in chunk_log and "rank 1 of 2" in chunk_log
     compare_trees(local / "out/synthesis/morphologies", slurm / "out/synthesis/morphologies")
-    for name in ("apical.yaml", "apical_NRN_sections.yaml"):
-        assert (local / "out/synthesis" / name).read_bytes() == (slurm / "out/synthesis" / name).read_bytes()
+    for name in ("synthesis/apical.yaml", "synthesis/apical_NRN_sections.yaml"):
+        assert (local / "out" / name).read_bytes() == (slurm / "out" / name).read_bytes()
+    for name in ("network-synapses.hdf5", "connectome/edges.h5"):
+        assert_same_h5(local / "out" / name, slurm / "out" / name)
+
+
+def assert_same_h5(a: Path, b: Path) -> None:
+    """Two HDF5 files hold the same datasets with the same values."""
+    import numpy as np
+
+    from test_synthesis_workflow import h5_datasets
+
+    da, db = h5_datasets(a), h5_datasets(b)
+    assert da.keys() == db.keys(), a.name
+    for key in da:
+        if key.endswith("@date") or key.endswith("@creation_date"):
+            continue
+        np.testing.assert_array_equal(da[key], db[key], err_msg=f"{a.name}:{key}")
 
 
 def compare_trees(a: Path, b: Path) -> None:

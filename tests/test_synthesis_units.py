@@ -171,3 +171,18 @@ def test_ten_failures_drop_the_cell(monkeypatch):
     monkeypatch.setattr(grow, "apply_hard_limits", always)
     with pytest.raises(SkipSynthesisError, match="Too many attempts"):
         grow_cell(default_cell(), 0)
+
+
+def test_drop_summary_counts_only_dropped_cells():
+    """One row per (region, mtype, reason) that really dropped cells, with categorical columns too."""
+    from circuitflow.synthesis.finalize import drop_summary
+
+    cells = pd.DataFrame({"region": pd.Categorical(["a", "a", "b", "c"]),
+                          "mtype": pd.Categorical(["X", "Y", "X", "Y"])})
+    results = pd.DataFrame({"name": ["n0", None, None, "n3"],
+                            "error": [None, "SkipSynthesisError: depth", "RegionGrowerError: apical", None]})
+    summary = drop_summary(cells, results)
+    assert summary.to_dict("records") == [
+        {"region": "a", "mtype": "Y", "reason": "SkipSynthesisError", "count": 1},
+        {"region": "b", "mtype": "X", "reason": "RegionGrowerError", "count": 1},
+    ]

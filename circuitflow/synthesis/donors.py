@@ -39,7 +39,7 @@ def check_na_ratio(mtypes: pd.Series, axon_name: pd.Series, max_drop_ratio: floa
     if not na.any():
         return []
     L.warning("N/A morphologies for %d position(s)", int(na.sum()))
-    table = pd.DataFrame({"N/A": na.groupby(mtypes).sum(), "out of": mtypes.value_counts()})
+    table = pd.DataFrame({"N/A": na.groupby(mtypes, observed=True).sum(), "out of": mtypes.value_counts()})
     table = table[table["N/A"] > 0]
     table["ratio, %"] = 100.0 * table["N/A"] / table["out of"]
     table = table.sort_values("ratio, %", ascending=False)

@@ -44,7 +44,7 @@ def drop_summary(cells: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     reasons = failed["error"].str.split(":").str[0]
     frame = pd.DataFrame({"region": cells.loc[failed.index, "region"], "mtype": cells.loc[failed.index, "mtype"],
                           "reason": reasons})
-    return frame.groupby(["region", "mtype", "reason"]).size().rename("count").reset_index()
+    return frame.groupby(["region", "mtype", "reason"], observed=True).size().rename("count").reset_index()
 
 
 def output_collection(cells: CellCollection, results: pd.DataFrame) -> CellCollection:

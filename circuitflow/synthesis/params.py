@@ -229,7 +229,7 @@ def inconsistent_context(cells: pd.DataFrame, params: dict, distributions: dict,
     """(region, mtype) couples with context_constraints outside any region_structure region (RG-4)."""
     couples = []
     for (region, synthesis_region, mtype), _ in cells.groupby(
-        ["region", "synthesis_region", "mtype"], sort=False
+        ["region", "synthesis_region", "mtype"], sort=False, observed=True
     ):
         key = json_key(synthesis_region, region, distributions)
         entry = params.get(key, {}).get(mtype, {})
