@@ -50,7 +50,7 @@ def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: i
         "tmd_parameters": str(example / "tmd_parameters.json"),
         "tmd_distributions": str(example / "tmd_distributions.json"),
         "region_structure": str(example / "region_structure.yaml"), "seed": 0, "out_morph_ext": ["asc"],
-        "out_apical_nrn_sections": nrn, "chunk_size": max(1, n_cells // (4 * cores)),
+        "out_apical_nrn_sections": nrn, "chunk_size": max(1, -(-n_cells // (2 * cores))),
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cf-bench-synthesis"))
     parser.add_argument("--skip-upstream", action="store_true")
+    parser.add_argument("--nrn", choices=["both", "off", "on"], default="both",
+                        help="apical NRN section ids off, on, or both (default)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     example = args.work / "example"
@@ -113,7 +115,8 @@ def main() -> None:
         make_example(example, n_cells=args.cells)
     venv = None if args.skip_upstream else upstream_venv(args.work)
     rows = []
-    for nrn in (False, True):
+    settings = {"both": (False, True), "off": (False,), "on": (True,)}[args.nrn]
+    for nrn in settings:
         for cores in (1, 2):
             ours = circuitflow_run(example, args.work, cores, nrn, args.cells)
             theirs = upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan")
@@ -129,7 +132,7 @@ def main() -> None:
     for r in rows:
         print(f"{str(r['nrn']):8} {r['cores']:>5} {r['circuitflow_cells_per_s']:>20.2f} "
               f"{r['region_grower_cells_per_s']:>22.2f} {r['ratio']:>6.2f}")
-    for nrn in (False, True):
+    for nrn in settings:
         one, two = (r for r in rows if r["nrn"] == nrn)
         print(f"circuitflow speed-up 1 -> 2 cores (NRN ids {nrn}): {one['circuitflow_s'] / two['circuitflow_s']:.2f}")
 

@@ -15,6 +15,7 @@ from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology, scale_section
 from neurots import NeuronGrower, NeuroTSError
+from neurots.generate.algorithms.common import TMDStop
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
 from tmd.Topology.transformations import tmd_scale
@@ -30,6 +31,18 @@ TYPE_NAMES = {
     morphio.SectionType.basal_dendrite: "basal_dendrite",
     morphio.SectionType.apical_dendrite: "apical_dendrite",
 }
+
+
+def _copy_tmd_stop(stop: TMDStop, memo: dict) -> TMDStop:
+    """deepcopy of a TMDStop: its five attributes are immutable scalars, so a fresh object with the
+    same values is an exact deep copy. NeuroTS deep-copies one per growth step, and the generic
+    deepcopy took a third of the growth time; the grown morphologies are unchanged (byte-identical)."""
+    copied = TMDStop.__new__(TMDStop)
+    copied.__dict__.update(stop.__dict__)
+    return copied
+
+
+TMDStop.__deepcopy__ = _copy_tmd_stop
 
 
 class SkipSynthesisError(Exception):
