@@ -7,8 +7,7 @@ import json
 import logging
 import sys
 
-from circuitflow.mpi import run_shared
-from circuitflow.synthesis import chunk, finalize, prepare
+# Each subcommand imports only what it needs: jobs start faster (NeuroTS alone takes about 1 s).
 
 
 def _setup_logging(level: str) -> None:
@@ -17,16 +16,23 @@ def _setup_logging(level: str) -> None:
 
 def cmd_cache_atlas(args) -> None:
     """Per-cell atlas lookups, once."""
-    prepare.cache_atlas(args.cells, args.atlas, args.region_structure, args.min_depth, args.max_depth, args.out)
+    from circuitflow.synthesis.atlas import cache_atlas
+
+    cache_atlas(args.cells, args.atlas, args.region_structure, args.min_depth, args.max_depth, args.out)
 
 
 def cmd_validate_params(args) -> None:
-    """Validate TMD parameters and write the per-chunk inputs."""
+    """Validate TMD parameters and write the normalized parameters."""
+    from circuitflow.synthesis import prepare
+
     prepare.validate_params(json.loads(args.config), args.out)
 
 
 def cmd_synthesize_chunk(args) -> None:
     """Grow the cells of one chunk (split over MPI ranks with --mpi) and write its result table."""
+    from circuitflow.mpi import run_shared
+    from circuitflow.synthesis import chunk
+
     options = json.loads(args.options)
     section = json.loads(args.config)
     results = run_shared(
@@ -40,6 +46,8 @@ def cmd_synthesize_chunk(args) -> None:
 
 def cmd_finalize(args) -> None:
     """Gather chunk tables into the output collection and side files."""
+    from circuitflow.synthesis import finalize
+
     finalize.finalize(
         args.cells, args.tables, args.chunk_dirs, args.out_cells, args.format, args.morph_dir, args.apical,
         args.apical_nrn, args.ext, container=args.container, debug_data=args.debug_data,
@@ -55,7 +63,9 @@ def cmd_make_example(args) -> None:
 
 def cmd_write_json(args) -> None:
     """Write a JSON document given on the command line (a rule's params) to a file."""
-    prepare.write_json(args.out, json.loads(args.data))
+    from circuitflow.synthesis.prepare import write_json
+
+    write_json(args.out, json.loads(args.data))
 
 
 def build_parser() -> argparse.ArgumentParser:

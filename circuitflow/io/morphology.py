@@ -14,6 +14,10 @@ import numpy as np
 MIN_FILES_PER_DIR = 256
 MAX_HASHED_DEPTH = 3
 NRN_EXTENSIONS = ("asc", "swc")
+#: Marks a morphology folder as written by circuitflow (a re-run may replace it).
+MARKER = ".circuitflow-morphologies"
+#: Sub-folder of a chunk's folder holding h5 copies for the container when h5 is not an output.
+CONTAINER_FOLDER = "container-h5"
 
 
 class MorphologyOutputError(ValueError):

@@ -12,6 +12,8 @@ import pandas as pd
 import yaml
 from voxcell import OrientationField, RegionMap, VoxelData
 
+from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
+
 L = logging.getLogger(__name__)
 
 REGION_KEYS = ("layers", "thicknesses", "names", "region_queries", "directions", "boundaries")
@@ -200,3 +202,14 @@ def read_atlas_cache(path: str | os.PathLike, start: int = 0, stop: int | None =
     out["layer_depths"] = [row[:n].tolist() if n else None for row, n in zip(depths, n_depths)]
     out["orientation"] = list(orientation)
     return out
+
+
+def cache_atlas(
+    cells_path: str, atlas_dir: str, region_structure: str, min_depth: float, max_depth: float, out: str
+) -> None:
+    """Look up every cell's atlas context once and write it to `out`."""
+    structure = load_region_structure(region_structure)
+    df = cells_dataframe(load_cells(cells_path))
+    check_no_nulls(df, cells_path)
+    context = atlas_context(df, structure, atlas_dir, min_depth, max_depth)
+    write_atlas_cache(out, context)

@@ -10,7 +10,7 @@ import morphio
 import numpy as np
 from tqdm import tqdm
 
-from circuitflow.io.morphology import NRN_EXTENSIONS, morphology_name, morphology_property
+from circuitflow.io.morphology import CONTAINER_FOLDER, NRN_EXTENSIONS, morphology_name, morphology_property
 from circuitflow.io.morphology import nrn_section_ids, write_morphology
 from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
@@ -20,7 +20,6 @@ from circuitflow.synthesis.prepare import cell_table, chunk_payload, write_json
 L = logging.getLogger(__name__)
 
 SEED_MODULUS = 2**32
-CONTAINER_FOLDER = "container-h5"
 
 
 def cell_seed(seed: int, cell_id: int) -> int:

@@ -14,9 +14,7 @@ import yaml
 from voxcell import CellCollection
 
 from circuitflow.io.cells import cells_dataframe, identity_orientations, load_cells, save_cells
-from circuitflow.io.morphology import write_container
-from circuitflow.synthesis.chunk import CONTAINER_FOLDER
-from circuitflow.synthesis.prepare import MARKER
+from circuitflow.io.morphology import CONTAINER_FOLDER, MARKER, write_container
 
 L = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import morphio
 import numpy as np

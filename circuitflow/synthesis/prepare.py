@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
-from circuitflow.io.morphology import NRN_EXTENSIONS, hashed_depth
+from circuitflow.io.cells import cells_dataframe, load_cells
+from circuitflow.io.morphology import MARKER, NRN_EXTENSIONS, hashed_depth
 from circuitflow.synthesis import atlas, donors, params
 from circuitflow.synthesis.options import SynthesisConfigError, check_upstream_keys
 
@@ -50,17 +50,6 @@ def check_options(section: dict, n_cells: int) -> int | None:
 def n_chunks(n_cells: int, chunk_size: int) -> int:
     """Number of chunk jobs (at least one): cells [i*chunk_size, (i+1)*chunk_size) form chunk i."""
     return max(1, math.ceil(n_cells / chunk_size))
-
-
-def cache_atlas(
-    cells_path: str, atlas_dir: str, region_structure: str, min_depth: float, max_depth: float, out: str
-) -> None:
-    """Look up every cell's atlas context once and write it to `out`."""
-    structure = atlas.load_region_structure(region_structure)
-    df = cells_dataframe(load_cells(cells_path))
-    check_no_nulls(df, cells_path)
-    context = atlas.atlas_context(df, structure, atlas_dir, min_depth, max_depth)
-    atlas.write_atlas_cache(out, context)
 
 
 def load_parameters(section: dict) -> tuple[dict, dict]:
@@ -201,7 +190,6 @@ def write_json(path: str | os.PathLike, data) -> None:
     os.replace(tmp, path)
 
 
-MARKER = ".circuitflow-morphologies"
 
 
 def check_morphology_folder(morph_dir: str | os.PathLike) -> None:
