@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 example: setup
-	test -f example/cells.h5 || $(VENV)/bin/circuitflow make-example example
+	test -f example/cells.h5 || $(VENV)/bin/circuitflow make-example example --cells 300
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/snakemake --cores $(CORES) all
 
 test: setup
