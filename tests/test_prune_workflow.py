@@ -196,7 +196,8 @@ def test_bad_pruning_config_fails_before_gathering(tmp_path):
         {"pruning": {"f1": 0.5}}
     (tmp_path / "c.json").write_text(json.dumps(cfg_json))
     cfg = write_config(tmp_path / "config.yaml", tmp_path / "out", "hv120", config_file=str(tmp_path / "c.json"))
-    proc = snakemake(tmp_path, cfg, "prune", check=False)
+    # One core: the check's priority orders it first (with two, a gather may start beside it).
+    proc = snakemake(tmp_path, cfg, "prune", "--cores", "1", check=False)
     assert proc.returncode != 0
     log = (tmp_path / "out" / "logs" / "check_prune_config" / "check_prune_config.log").read_text()
     assert "NMDA that were not present at detect time" in log.splitlines()[-1]
