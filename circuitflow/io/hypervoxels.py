@@ -5,13 +5,12 @@ Format only. Every file is written under a temporary name and renamed when compl
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np
+
+from circuitflow.io.snudda import atomic_h5  # one temp-name-then-rename writer for every Snudda file
 
 CHUNK_ROWS = 10000
 SYN_WIDTH = 13
@@ -19,20 +18,6 @@ GJ_WIDTH = 11
 VOXEL_FILE = "network-putative-synapses-{hid}.hdf5"
 STR = h5py.string_dtype()
 
-
-@contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """Open `path`.tmp for writing; rename it to `path` only if the block completes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def put_str(g: h5py.Group, name: str, value: str) -> None:

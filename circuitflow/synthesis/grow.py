@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import morphio
@@ -70,7 +70,6 @@ class CellContext:
     scaling_jitter_std: float | None = None
     min_hard_scale: float = 0.2
     with_debug: bool = False
-    extra_context: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -200,12 +199,6 @@ def correct_parameters(cell: CellContext, context: dict, debug: dict) -> dict:
     """Deep-copy the parameters and apply orientation, thickness and extent corrections."""
     params = copy.deepcopy(cell.params)
     u_c = cell.orientation.dot(Y)
-    for rules_key in ("directions", "boundaries"):
-        for rule in cell.extra_context.get(rules_key, []) or []:
-            if rules_key == "directions":
-                rule["y_direction"] = u_c.tolist()
-            elif rule.get("multimesh_mode") == "closest_y":
-                rule["direction"] = u_c.tolist()
     for neurite_type in params["grow_types"]:
         orientation = params[neurite_type].get("orientation")
         if isinstance(orientation, dict):
@@ -350,9 +343,6 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
     params["origin"] = np.asarray(cell.position, dtype=float)
     donor = load_donor(cell.axon_path) if cell.axon_path is not None else None
-    constraints = cell.extra_context.get("constraints")
-    if constraints is not None:
-        context["constraints"] = constraints
     grower = NeuronGrower(
         input_parameters=params,
         input_distributions=cell.distributions,
