@@ -11,12 +11,13 @@ import morphio
 import numpy as np
 from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
-from morph_tool.transform import transform, translate
+from morph_tool.transform import rotate, transform, translate
+from neuroc.scale import ScaleParameters, scale_morphology, scale_section
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
+from scipy.spatial.transform import Rotation
+from sklearn.decomposition import PCA
 from tmd.Topology.transformations import tmd_scale
-
-from circuitflow.synthesis.jitter import rotational_jitter, scale_morphology, scale_section
 
 L = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
             scale = t_max / y_extent
         deleted = False
         if scale > cell.min_hard_scale:
-            scale_section(root, scale, 0.0, no_jitter)
+            scale_section(root, ScaleParameters(mean=scale), recursive=True, rng=no_jitter)
         elif root.type == morphio.SectionType.apical_dendrite:
             raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
         else:
@@ -271,6 +272,38 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
 
 
 # --------------------------------------------------------------------------- grafting (§4.6)
+def _principal_direction(section) -> np.ndarray:
+    """First principal axis of the normed directions from a section's start to its subtree points.
+
+    As neuroc's, but always with an exact SVD: neuroc lets scikit-learn pick a randomized solver,
+    seeded from the global RNG, for subtrees over 500 points, which makes runs irreproducible (RG-32).
+    """
+    p0 = section.points[0]
+    points = np.vstack([child.points[1:] - p0 for child in section.iter()])
+    norms = np.linalg.norm(points, axis=1)
+    mask = norms > 0
+    directions = (points[mask].T / norms[mask]).T
+    pca = PCA(n_components=1, svd_solver="full")
+    pca.fit(directions)
+    return pca.components_[0]
+
+
+def _rotational_jitter(section, std_angle: float, rng, piece_number: int = 5) -> None:
+    """neuroc's rotational jitter (mean 0, degrees, post-order draws), deterministic PCA."""
+    for child in section.children:
+        _rotational_jitter(child, std_angle, rng, piece_number)
+    if section.is_root:
+        return
+    if not section.children:
+        parent = section.parent
+        direction = parent.points[-1] - parent.points[-int(min(piece_number, len(parent.points)))]
+    else:
+        direction = _principal_direction(section)
+    direction /= np.linalg.norm(direction)
+    theta = rng.normal(0.0, std_angle) * np.pi / 180.0
+    rotate(section, Rotation.from_rotvec(theta * direction).as_matrix(), origin=section.points[0])
+
+
 def load_donor(path: str) -> morphio.mut.Morphology:
     """Load an axon donor as a mutable morphology; a missing file drops the cell."""
     try:
@@ -297,9 +330,9 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
     transform(donor, matrix)
     if cell.rotational_jitter_std is not None:
         for root in donor.root_sections:
-            rotational_jitter(root, cell.rotational_jitter_std, rng)
+            _rotational_jitter(root, cell.rotational_jitter_std, rng)
     if cell.scaling_jitter_std is not None:
-        scale_morphology(donor, cell.scaling_jitter_std, rng)
+        scale_morphology(donor, section_scaling=ScaleParameters(std=cell.scaling_jitter_std), rng=rng)
     graft_axon(neuron, donor, rng=rng)
 
 
