@@ -36,7 +36,8 @@ class HypervoxelResult:
 
 def cap_slots(t: Table, cap: int) -> tuple[Table, int, int]:
     """Keep the first `cap` neurons of each voxel (entries sorted by voxel, then neuron); overflow and max occupancy."""
-    order = np.lexsort((t.cols["neuron"], t.cols["key"]))
+    # (voxel, neuron) pairs are unique: a plain sort of one packed key orders them as a lexsort would
+    order = np.argsort((t.cols["key"].astype(np.int64) << 32) | t.cols["neuron"].astype(np.int64))
     t = t.take(order)
     key = t.cols["key"]
     if len(key) == 0:
@@ -160,6 +161,14 @@ def lookup(src: np.ndarray, dest: np.ndarray, channel: np.ndarray, n_neurons: in
     return np.stack([uid, start, end], axis=1).astype(np.int64)
 
 
+def row_order(dest: np.ndarray, src: np.ndarray, channel: np.ndarray, n_neurons: int, n_channels: int) -> np.ndarray:
+    """Stable order of rows by (dest, src, channel): one stable sort of a packed key when it fits in int64."""
+    if n_neurons * n_neurons * (n_channels + 1) >= 1 << 62 or np.any(channel < 0) or np.any(channel > n_channels):
+        return np.lexsort((channel, src, dest))
+    key = (dest.astype(np.int64) * n_neurons + src) * (n_channels + 1) + channel
+    return np.argsort(key, kind="stable")
+
+
 def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, seed: int,
                     offset: np.ndarray, nb: int) -> HypervoxelResult:
     """Detect one hypervoxel: `offset` is the hypervoxel's first global voxel index (3,)."""
@@ -169,7 +178,7 @@ def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules
     syn = synapse_rows(axon, dend, ntype, rules, rng, hid, nb)
     gj = gap_junction_rows(dend, ntype, rules, rng, hid, nb)
     if len(syn):
-        syn = syn[np.lexsort((syn[:, 6], syn[:, 0], syn[:, 1]))]
+        syn = syn[row_order(syn[:, 1], syn[:, 0], syn[:, 6], len(ntype), rules.max_channel)]
     gj = gj[np.lexsort((gj[:, 0], gj[:, 1]))]
     syn[:, 2:5] += offset.astype(np.int32)
     gj[:, 6:9] += offset.astype(np.int32)

@@ -17,6 +17,7 @@ the scalar loop is used.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import math
@@ -26,6 +27,7 @@ import numpy as np
 MAX_PARAMETER_ID = 1000000
 MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 MASK128 = (1 << 128) - 1
+MULT_INV = pow(MULT, -1, 1 << 128)
 BLOCK = 512  # rows evaluated per vectorised attempt (a slow path occurs about every 70 rows)
 LEMIRE_THRESHOLD = (0xFFFFFFFF - (MAX_PARAMETER_ID - 1)) % MAX_PARAMETER_ID
 
@@ -50,7 +52,7 @@ def scalar_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.nda
 
 def _state_before(word: int, inc: int) -> int:
     """A PCG64 state whose next raw output is `word` (post-step state with high half 0, so no rotation)."""
-    return ((word - inc) * pow(MULT, -1, 1 << 128)) & MASK128
+    return ((word - inc) * MULT_INV) & MASK128
 
 
 def _probe(bg: np.random.PCG64, gen: np.random.Generator, word: int, inc: int) -> tuple[float, bool]:
@@ -100,35 +102,43 @@ def libm_exp(x: np.ndarray) -> np.ndarray:
 
 
 class Words:
-    """A window of the raw 64-bit words of a PCG64 stream (counted from a fixed state), with what every word
+    """The raw 64-bit words [0, n) of a PCG64 stream (counted from a fixed state), with what every word
     yields if a normal or an integer half-word is drawn from it (independent of how draws are aligned on
-    the stream). Only the current window is kept, so memory does not grow with the number of rows."""
+    the stream), and the words where a row starting there would need numpy's slow path."""
 
-    PAGE = 1 << 16
-
-    def __init__(self, state: int, inc: int, tables):
-        self.state, self.inc, self.tables = state, inc, tables
-        self.w0 = self.w1 = 0
-
-    def ensure(self, pos: int, n: int) -> None:
-        """Make words [pos, pos + n) available."""
-        if self.w0 <= pos and pos + n <= self.w1:
-            return
+    def __init__(self, state: int, inc: int, tables, n: int):
         probe = np.random.PCG64()
-        probe.state = {"bit_generator": "PCG64", "state": {"state": self.state, "inc": self.inc},
+        probe.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
                        "has_uint32": 0, "uinteger": 0}
-        probe.advance(pos)
-        raw = probe.random_raw(max(n, self.PAGE))
-        wi, ki = self.tables
+        raw = probe.random_raw(max(n, 4))
+        wi, ki = tables
         idx = (raw & np.uint64(0xFF)).astype(np.intp)
         rabs = (raw >> np.uint64(9)) & np.uint64((1 << 52) - 1)
         x = rabs.astype(np.float64) * wi[idx]
         self.n_val = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
-        self.n_ok = rabs < ki[idx]
-        self.hi_u32 = (raw >> np.uint64(32)).astype(np.uint32)
-        self.lo_ok, self.lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
-        self.hi_ok, self.hi_val = lemire(self.hi_u32)
-        self.w0, self.w1 = pos, pos + len(raw)
+        n_ok = rabs < ki[idx]
+        lo_ok, self.lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
+        hi_ok, self.hi_val = lemire(raw >> np.uint64(32))
+        self.n = len(raw)
+        # a row at word w reads its normal from w and its integer from the low half of w + 1 (no cached half)
+        # or from the high half of w - 1 (cached half); it is fast if both are accepted
+        bad0 = np.flatnonzero(~(n_ok[:-1] & lo_ok[1:]))
+        bad1 = np.flatnonzero(~(n_ok[1:] & hi_ok[:-1])) + 1
+        self.bad = [[b[b % 3 == r].tolist() for r in range(3)] for b in (bad0, bad1)]
+
+    def next_bad(self, pos: int, cache: int) -> int:
+        """Rows from word `pos` with `cache` (0/1) that stay on the fast path before the first slow one."""
+        best = None
+        for k, (c, offset) in enumerate(((cache, 0), (1 - cache, 2 - cache))):
+            start = pos + offset  # rows of this cache state sit at start, start + 3, ... (rows k, k + 2, ...)
+            lst = self.bad[c][start % 3]
+            j = bisect.bisect_left(lst, start)
+            if j < len(lst):
+                row = 2 * ((lst[j] - start) // 3) + k
+                best = row if best is None else min(best, row)
+        # the last usable row must not read past the table (at most 2 words per row)
+        return min(best, max(0, 2 * ((self.n - 2 - pos) // 3))) if best is not None \
+            else max(0, 2 * ((self.n - 2 - pos) // 3))
 
 
 def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,61 +148,75 @@ def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok, (prod >> np.uint64(32)).astype(np.int32)
 
 
+def run_positions(pos: np.ndarray, cache: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Word and cache state of every row of fast runs starting at (`pos`, `cache`) with `length` rows each."""
+    total = int(length.sum())
+    j = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+    c0 = np.repeat(cache, length)
+    odd = j % 2
+    # cache 0 first: rows at +0, +2, +3, +5, ...; cache 1 first: +0, +1, +3, +4, ...
+    word = np.repeat(pos, length) + 3 * (j // 2) + odd * (2 - c0)
+    return word, c0 ^ odd
+
+
 def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray,
                        tables) -> tuple[np.ndarray, np.ndarray]:
-    """Same numbers as `scalar_synapse_draws`: fast-path rows from the precomputed words, numpy for the rest."""
-    bg = rng.bit_generator
-    st = bg.state
-    base, inc = st["state"]["state"], st["state"]["inc"]
-    cache, cached = st["has_uint32"], st["uinteger"]
-    words = Words(base, inc, tables)
+    """Same numbers as `scalar_synapse_draws`: fast-path rows from the precomputed words, numpy for the rest.
+
+    Between two slow rows the rows sit on the stream in a fixed pattern, so the next slow row is found by
+    a search among the precomputed slow-path words; numpy draws each slow row at its stream position."""
     n = len(mu)
     g = np.empty(n, dtype=np.float64)
     pid = np.empty(n, dtype=np.int64)
-    i, pos = 0, 0
+    if n == 0:
+        return g, pid
+    bg = rng.bit_generator
+    st = bg.state
+    base, inc = st["state"]["state"], st["state"]["inc"]
+    words = Words(base, inc, tables, 3 * n // 2 + 64 + n // 16)
+    runs = []  # (first row, rows, word, cache)
+    i, pos, cache = 0, 0, st["has_uint32"]
+    cur = 0  # the generator's word (its cached half always matches `cache` when cur == pos)
     while i < n:
-        m = min(n - i, BLOCK)
-        words.ensure(pos, 2 * m + 2)
-        use_cache = (np.arange(m) + cache) % 2 == 1
-        step = 2 - use_cache
-        start = pos - words.w0 + np.cumsum(step) - step  # word index within the window
-        ipos = start + 1  # own integer word of rows that do not read the cache
-        prev = np.concatenate([[0], ipos[:-1]])  # rows reading the cache: high half of the previous row's word
-        ok = words.n_ok[start] & np.where(use_cache, words.hi_ok[prev], words.lo_ok[ipos])
-        val = np.where(use_cache, words.hi_val[prev], words.lo_val[ipos])
-        if cache:
-            c_ok, c_val = lemire(np.array([cached]))
-            ok[0], val[0] = words.n_ok[start[0]] & c_ok[0], c_val[0]
-        j = m if ok.all() else int(np.argmin(ok))
-        g[i:i + j] = libm_exp(mu[i:i + j] + sigma[i:i + j] * words.n_val[start[:j]])
-        pid[i:i + j] = val[:j]
-        if j:
-            pos = words.w0 + int(start[j - 1] + step[j - 1])
-            if use_cache[j - 1]:
-                cache, cached = 0, 0
-            else:
-                cache, cached = 1, int(words.hi_u32[ipos[j - 1]])
-        i += j
-        if i < n and j < m:  # row i needs a slow path: numpy draws it at the same stream position
-            before = _position(bg, base, inc, pos, cache, cached)
-            g[i] = rng.lognormal(mu[i], sigma[i])
-            pid[i] = rng.integers(MAX_PARAMETER_ID)
-            st = bg.state
-            pos += _steps_between(before, st["state"]["state"], inc)
-            cache, cached = st["has_uint32"], st["uinteger"]
-            i += 1
-    _position(bg, base, inc, pos, cache, cached)
+        if i or not cache:  # a cached half pending at the start is not in the table: numpy draws row 0
+            r = min(words.next_bad(pos, cache), n - i)
+            if r:
+                runs.append((i, r, pos, cache))
+                pos += 3 * (r // 2) + (r % 2) * (2 - cache)
+                cache ^= r % 2
+                i += r
+            if i == n:
+                break
+            if pos + 8 > words.n:  # table too short (many slow rows): recompute a longer one
+                words = Words(base, inc, tables, 2 * words.n)
+                continue
+            _move(bg, rng, cur, pos, cache)
+        before = bg.state["state"]["state"]
+        g[i] = rng.lognormal(mu[i], sigma[i])
+        pid[i] = rng.integers(MAX_PARAMETER_ID)
+        st = bg.state
+        cur = pos = pos + _steps_between(before, st["state"]["state"], inc)
+        cache = st["has_uint32"]
+        i += 1
+    if runs:
+        first, length, rpos, rcache = (np.array(v, dtype=np.int64) for v in zip(*runs))
+        rows = np.arange(int(length.sum())) + np.repeat(first - (np.cumsum(length) - length), length)
+        word, c = run_positions(rpos, rcache, length)
+        g[rows] = libm_exp(mu[rows] + sigma[rows] * words.n_val[word])
+        pid[rows] = np.where(c == 0, words.lo_val[np.minimum(word + 1, words.n - 1)], words.hi_val[word - 1])
+    _move(bg, rng, cur, pos, cache)
     return g, pid
 
 
-def _position(bg: np.random.PCG64, base: int, inc: int, pos: int, cache: int, cached: int) -> int:
-    """Put `bg` `pos` words after `base` with the given 32-bit cache; return its 128-bit state."""
-    bg.state = {"bit_generator": "PCG64", "state": {"state": base, "inc": inc}, "has_uint32": 0, "uinteger": 0}
-    bg.advance(pos)
-    st = bg.state
-    st["has_uint32"], st["uinteger"] = cache, cached
-    bg.state = st
-    return st["state"]["state"]
+def _move(bg: np.random.PCG64, gen: np.random.Generator, cur: int, pos: int, cache: int) -> None:
+    """Move the generator from word `cur` to word `pos` with `cache` (then the high half of word pos - 1)."""
+    if pos == cur:
+        return
+    if cache:
+        bg.advance(pos - 1 - cur)  # advance clears the cached half; drawing one uint32 sets it again
+        gen.integers(0, 1 << 32, dtype=np.uint32)
+    else:
+        bg.advance(pos - cur)
 
 
 def _steps_between(a: int, b: int, inc: int, limit: int = 10000) -> int:
