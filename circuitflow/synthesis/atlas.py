@@ -13,6 +13,7 @@ import yaml
 from voxcell import OrientationField, RegionMap, VoxelData
 
 from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
+from circuitflow.synthesis import context_rules
 
 L = logging.getLogger(__name__)
 
@@ -49,13 +50,24 @@ def load_region_structure(path: str | os.PathLike | None) -> dict:
                 f"region_structure: region '{region}': thicknesses keys {list(thicknesses)} "
                 f"must equal layers {list(block['layers'])} in order"
             )
-        for key in ("directions", "boundaries"):
-            if block.get(key):
-                raise AtlasError(
-                    f"region_structure: region '{region}' uses '{key}' rules, which circuitflow "
-                    "does not support (region-grower's mesh/direction probabilities); remove them"
-                )
+    try:
+        context_rules.resolve_and_check(structure, Path(path).parent)
+    except context_rules.RuleError as exc:
+        raise AtlasError(str(exc)) from None
     return structure
+
+
+def cache_structure(structure: dict) -> dict:
+    """The part of the region structure the atlas cache depends on (rules and thickness values excluded)."""
+    territories = set(context_rules.territories_regions(structure))
+    return {
+        region: {
+            "layers": [str(layer) for layer in block["layers"]],
+            "thicknesses": block.get("thicknesses") is not None,
+            "territories": region in territories,
+        }
+        for region, block in structure.items()
+    }
 
 
 def synthesis_regions(structure: dict) -> list[str]:
@@ -97,8 +109,8 @@ def _nrrd(atlas_dir: str | os.PathLike, name: str) -> Path:
     return path
 
 
-def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.ndarray) -> None:
-    """Fail, naming the cells, if any position lies outside the atlas bounding box (RG-18)."""
+def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.ndarray) -> VoxelData:
+    """Fail, naming the cells, if any position lies outside the atlas bounding box (RG-18); return the grid."""
     grid = VoxelData.load_nrrd(str(_nrrd(atlas_dir, "brain_regions")))
     index = np.floor((positions - grid.offset) / grid.voxel_dimensions).astype(np.int64)
     outside = np.any((index < 0) | (index >= np.array(grid.shape[:3])), axis=1)
@@ -108,6 +120,7 @@ def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.nd
             f"{outside.sum()} cell(s) outside the atlas bounding box "
             f"({grid.bbox.tolist()}): " + "; ".join(bad[:5])
         )
+    return grid
 
 
 def layer_depths_and_depth(
@@ -130,10 +143,11 @@ def atlas_context(
     min_depth: float,
     max_depth: float,
 ) -> pd.DataFrame:
-    """Per cell: synthesis_region, current_depth, layer_depths (list or None), orientation (3x3)."""
+    """Per cell: synthesis_region, current_depth, layer_depths (list or None), orientation (3x3),
+    glomerulus_id (-1 unless the region has a territories boundary); grid in `attrs`."""
     positions = df[["x", "y", "z"]].to_numpy(dtype=float)
     ids = df.index.to_numpy()
-    check_inside(atlas_dir, positions, ids)
+    grid = check_inside(atlas_dir, positions, ids)
     mapping, inverse = region_mapper(structure, Path(atlas_dir) / "hierarchy.json", df["region"])
     out = pd.DataFrame(index=df.index)
     out["synthesis_region"] = [mapping.get(r, "default") for r in df["region"]]
@@ -159,7 +173,21 @@ def atlas_context(
     out["layer_depths"] = layer_depths
     orientations = OrientationField.load_nrrd(str(_nrrd(atlas_dir, "orientation"))).lookup(positions)
     out["orientation"] = list(orientations)
+    out["glomerulus_id"] = glomerulus_ids(atlas_dir, structure, inverse, df["region"], positions)
+    out.attrs["voxel_dimensions"] = np.asarray(grid.voxel_dimensions, dtype=float)
+    out.attrs["offset"] = np.asarray(grid.offset, dtype=float)
     return out
+
+
+def glomerulus_ids(atlas_dir, structure: dict, inverse: dict, regions: pd.Series, positions) -> np.ndarray:
+    """Per cell, the glomerular territory id (-1 outside the atlas), for regions with territories rules."""
+    ids = np.full(len(positions), -1, dtype=np.int64)
+    for region in context_rules.territories_regions(structure):
+        mask = regions.isin(inverse.get(region, ())).to_numpy()
+        if mask.any():
+            territories = VoxelData.load_nrrd(str(_nrrd(atlas_dir, "glomerular_territories")))
+            ids[mask] = territories.lookup(positions[mask], outer_value=-1)
+    return ids
 
 
 # --------------------------------------------------------------------------- cache file
@@ -183,6 +211,9 @@ def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
         h5f.create_dataset("layer_depths", data=depths)
         h5f.create_dataset("n_layer_depths", data=n_depths)
         h5f.create_dataset("orientation", data=np.stack(context["orientation"]) if n else np.zeros((0, 3, 3)))
+        h5f.create_dataset("glomerulus_id", data=context["glomerulus_id"].to_numpy(dtype=np.int64))
+        for key in ("voxel_dimensions", "offset"):
+            h5f.attrs[key] = context.attrs[key]
     os.replace(tmp, path)
 
 
@@ -196,11 +227,15 @@ def read_atlas_cache(path: str | os.PathLike, start: int = 0, stop: int | None =
         depths = h5f["layer_depths"][sl]
         n_depths = h5f["n_layer_depths"][sl]
         orientation = h5f["orientation"][sl]
+        glomerulus = h5f["glomerulus_id"][sl]
+        attrs = {key: np.asarray(h5f.attrs[key]) for key in ("voxel_dimensions", "offset")}
     out = pd.DataFrame(index=pd.Index(ids, name="cell_id"))
     out["synthesis_region"] = regions
     out["current_depth"] = depth
     out["layer_depths"] = [row[:n].tolist() if n else None for row, n in zip(depths, n_depths)]
     out["orientation"] = list(orientation)
+    out["glomerulus_id"] = glomerulus
+    out.attrs.update(attrs)
     return out
 
 

@@ -14,6 +14,7 @@ from circuitflow.io.morphology import CONTAINER_FOLDER, NRN_EXTENSIONS, morpholo
 from circuitflow.io.morphology import nrn_section_ids, write_morphology
 from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
+from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
 from circuitflow.synthesis.prepare import cell_table, chunk_payload, write_json
 
@@ -66,6 +67,21 @@ def _plain(value):
     return str(value)
 
 
+def cell_rules(row, cache_row, structure: dict, atlas_dir: str, grid) -> CellRules | None:
+    """The cell's directions/boundaries rules when its region block has any (upstream: atlas_info set)."""
+    block = structure.get(cache_row["synthesis_region"])
+    if not has_rules(block):
+        return None
+    return CellRules(
+        directions=block.get("directions") or [],
+        boundaries=block.get("boundaries") or [],
+        mclass=row.get("mclass"),
+        orientation_path=str(Path(atlas_dir) / "orientation.nrrd"),
+        grid=grid,
+        glomerulus_id=int(cache_row["glomerulus_id"]),
+    )
+
+
 def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, axon_path) -> CellContext:
     """The CellContext of one cell from its cells row, atlas cache row and parameter entry."""
     return CellContext(
@@ -107,7 +123,9 @@ def synthesize_chunk(
     start, stop = min(ids), max(ids) + 1
     cells = cells_table.iloc[start:stop]
     cache = atlas.read_atlas_cache(atlas_cache, start, stop)
-    cortical = atlas.cortical_depths(atlas.load_region_structure(section["region_structure"]))
+    structure = atlas.load_region_structure(section["region_structure"])
+    cortical = atlas.cortical_depths(structure)
+    grid = Grid(cache.attrs["voxel_dimensions"], cache.attrs["offset"])
     rank, size = ranks
     L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
            len(records[rank::size]), len(records))
@@ -123,5 +141,6 @@ def synthesize_chunk(
         entry = chunk["entries"][f"{record['key']}|{record['mtype']}"]
         context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
         context.axon_scale = record["axon_scale"]
+        context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
         results.append(synthesize_one(context, cell_id, options, morph_dir))
     return results

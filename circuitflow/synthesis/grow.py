@@ -70,6 +70,7 @@ class CellContext:
     scaling_jitter_std: float | None = None
     min_hard_scale: float = 0.2
     with_debug: bool = False
+    rules: object = None  # context_rules.CellRules when the region block has directions/boundaries
 
 
 @dataclass
@@ -343,6 +344,8 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
     params["origin"] = np.asarray(cell.position, dtype=float)
     donor = load_donor(cell.axon_path) if cell.axon_path is not None else None
+    if cell.rules is not None:
+        add_rule_constraints(cell, context, debug_infos)
     grower = NeuronGrower(
         input_parameters=params,
         input_distributions=cell.distributions,
@@ -359,6 +362,19 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         graft_donor_axon(neuron, donor, cell, rng)
     apical_points = [neuron.sections[i].points[-1] for i in grower.apical_sections]
     return GrowResult(neuron, list(grower.apical_sections), apical_points, debug_infos)
+
+
+def add_rule_constraints(cell: CellContext, context: dict, debug_infos: dict) -> None:
+    """Direction then boundary rules as NeuroTS constraints (§4.3); the last rule's mesh name to debug."""
+    from circuitflow.synthesis.context_rules import constraints
+
+    rules = constraints(
+        cell.rules, cell.mtype, cell.orientation.dot(Y), np.asarray(cell.position, dtype=float),
+        cell.current_depth, cell.layer_depths,
+    )
+    context["constraints"] = rules
+    if rules and "mesh_name" in rules[-1]:
+        debug_infos["mesh_name"] = rules[-1]["mesh_name"]
 
 
 def grow_cell(cell: CellContext, seed: int) -> GrowResult:
