@@ -13,9 +13,8 @@ import h5py
 import numpy as np
 
 from circuitflow.connectome.combine import combine
-from circuitflow.connectome.gather import gather_range
 from circuitflow.connectome.hypervoxels import build_index
-from circuitflow.connectome.merge import merge_range
+from circuitflow.connectome.merge import gather_merge_range
 from circuitflow.connectome.prune_file import prune_range_file
 from circuitflow.connectome.rules import check_prune_config
 
@@ -62,7 +61,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def run_inprocess(net: Path, config: Path, seed: int | None, n_ranges: int, work: Path,
                   share: bool = True) -> tuple[Path, list[np.ndarray]]:
-    """Run check -> gather -> merge -> prune -> combine in-process; return output and interleaved dests."""
+    """Run check -> gather + merge -> prune -> combine in-process; return output and interleaved dests."""
     work.mkdir(parents=True, exist_ok=True)
     index = work / "hypervoxels.h5"
     build_index(net, index)
@@ -70,10 +69,8 @@ def run_inprocess(net: Path, config: Path, seed: int | None, n_ranges: int, work
     check_prune_config(net, config, seed, rules)
     pruned, interleaved = [], []
     for i in range(n_ranges):
-        gathered = work / f"gathered-{i}.h5"
-        gather_range(net, index, n_ranges, i, gathered)
         merged = work / f"merged-{i}.h5"
-        interleaved.append(merge_range(gathered, index, merged)["type_interleaved_dest_ids"])
+        interleaved.append(gather_merge_range(net, index, n_ranges, i, merged)["type_interleaved_dest_ids"])
         out = work / f"pruned-{i}.h5"
         prune_range_file(merged, config, seed, net, out, share)
         pruned.append(out)

@@ -167,3 +167,15 @@ def test_parameter_ids_not_shared_when_disabled(tmp_path):
         np.testing.assert_array_equal(syn_o[:, 12], m["network/synapses"][:, 12])
     assert (syn_o[:, 12] != syn_s[:, 12]).any()
     np.testing.assert_array_equal(gj_o, gj_s)
+
+
+def test_draw_uniforms_match_numpy():
+    """The re-seeded PCG64 per destination gives default_rng(seeds[d]).random(n), for many seeds (spec §4.3)."""
+    from circuitflow.connectome.prune import draw_uniforms
+
+    seeds = neuron_seeds(507409703, 3000)
+    seeds[:3] = (0, 1, 2**32 - 1)  # edge values of the uint32 entropy word
+    dest = np.repeat(np.arange(3000), 2)
+    draws = np.random.default_rng(1).integers(1, 20, len(dest))
+    ref = [np.random.default_rng(seeds[d]).random(int(draws[dest == d].sum())) for d in range(3000)]
+    np.testing.assert_array_equal(draw_uniforms(dest, draws, seeds), np.concatenate(ref))

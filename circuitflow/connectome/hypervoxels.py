@@ -14,7 +14,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from circuitflow.io import snudda as sio
 
@@ -178,6 +177,8 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         files.append((PROJECTION_HID, network / sio.PROJECTION_FILE, False))
     for hid in wl.completed:
         files.append((int(hid), network / sio.VOXEL_FILE.format(hid=int(hid)), True))
+    from tqdm import tqdm
+
     scanned = {}
     T = None
     T_file = None
@@ -224,6 +225,8 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         for t, (ent, offsets) in index.items():
             f[f"{t}/entries"] = ent
             f[f"{t}/dest_offsets"] = offsets
+        f["dest_counts"] = sum(np.bincount(ent[:, 0], weights=ent[:, 3] - ent[:, 2], minlength=N).astype(np.int64)
+                               for ent, _ in index.values())
     summary = {t: int((index[t][0][:, 3] - index[t][0][:, 2]).sum()) for t in TYPES}
     log.info("checked %d hypervoxel files: %d neurons, %d putative synapses, %d putative gap junctions",
              len(files), N, summary["synapses"], summary["gap_junctions"])
@@ -233,12 +236,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
 def dest_counts(index_path: str | Path) -> np.ndarray:
     """Rows (synapses + gap junctions) per destination neuron, from the index."""
     with sio.open_h5(index_path, "prune index") as f:
-        N = int(f.attrs["n_neurons"])
-        total = np.zeros(N, dtype=np.int64)
-        for t in TYPES:
-            ent = f[f"{t}/entries"][()]
-            total += np.bincount(ent[:, 0], weights=ent[:, 3] - ent[:, 2], minlength=N).astype(np.int64)
-    return total
+        return np.asarray(f["dest_counts"][()], dtype=np.int64)
 
 
 def range_bounds(counts: np.ndarray, n_ranges: int) -> np.ndarray:
@@ -249,6 +247,11 @@ def range_bounds(counts: np.ndarray, n_ranges: int) -> np.ndarray:
     cuts = np.searchsorted(cum, targets, side="left")
     bounds = np.concatenate([[0], np.clip(cuts, 0, N), [N]]).astype(np.int64)
     return np.maximum.accumulate(bounds)
+
+
+def range_bounds_of(index: h5py.File, n_ranges: int) -> np.ndarray:
+    """Range bounds from an open index file (its per-destination row counts)."""
+    return range_bounds(np.asarray(index["dest_counts"][()], dtype=np.int64), n_ranges)
 
 
 def read_range(index_path: str | Path, n_ranges: int, i: int) -> tuple[int, int]:

@@ -4,6 +4,9 @@ Snudda's merge (spec prune.md §3.4): lookup groups (one per (src, dest) run of 
 unique_id = (dest*N + src)*T + type of the run's first row) stably sorted by (unique_id, HID).
 circuitflow then stably sorts by (dest, src, channel) (decision P-1), which changes nothing except
 for destinations whose pairs interleave types across hypervoxels; those are reported.
+
+The `merge` rule runs gather and merge in one job per range (`gather_merge_range`): the gathered rows
+stay in memory, so the only file written is the merged one that re-pruning reads.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from circuitflow.connectome.gather import Gathered, gather_rows
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.io import snudda as sio
 
@@ -21,22 +25,38 @@ log = logging.getLogger(__name__)
 INTERLEAVED = "network/type_interleaved_dest_ids"
 
 
-def snudda_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types: int, gap_junctions: bool) -> np.ndarray:
+WRITE_ROWS = 1 << 20  # rows permuted and written at a time (bounds the extra memory of the write)
+
+
+def run_types(rows: np.ndarray, segments: np.ndarray, pair: np.ndarray) -> np.ndarray:
+    """Per row, the channel of the first row of its (src, dest) run within its file (Snudda's lookup type)."""
+    n = len(rows)
+    run_start = np.empty(n, dtype=bool)
+    run_start[0] = True
+    np.not_equal(pair[1:], pair[:-1], out=run_start[1:])
+    run_start[np.cumsum(segments[:, 1])[:-1]] = True
+    starts = np.flatnonzero(run_start)
+    return np.repeat(rows[starts, 6], np.diff(np.r_[starts, n]))
+
+
+def pair_keys(rows: np.ndarray, n_neurons: int) -> np.ndarray:
+    """dest * N + src of every row (int64)."""
+    pair = rows[:, 1].astype(np.int64)
+    pair *= n_neurons
+    pair += rows[:, 0]
+    return pair
+
+
+def snudda_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types: int, gap_junctions: bool,
+                 pair: np.ndarray | None = None) -> np.ndarray:
     """Permutation putting gathered rows (ascending HID segments, file order) into Snudda's merge order."""
     n = len(rows)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    src = rows[:, 0].astype(np.int64)
-    dest = rows[:, 1].astype(np.int64)
-    pair = dest * n_neurons + src
-    if gap_junctions:
-        uid = pair * n_types + 3
-    else:
-        seg_start = np.zeros(n, dtype=bool)
-        seg_start[np.cumsum(segments[:, 1])[:-1]] = True
-        run_start = np.r_[True, pair[1:] != pair[:-1]] | seg_start
-        first = np.maximum.accumulate(np.where(run_start, np.arange(n), 0))
-        uid = pair * n_types + rows[first, 6].astype(np.int64)
+    if pair is None:
+        pair = pair_keys(rows, n_neurons)
+    uid = pair * n_types
+    uid += 3 if gap_junctions else run_types(rows, segments, pair)
     return np.argsort(uid, kind="stable")
 
 
@@ -57,28 +77,56 @@ def group_by_type(rows: np.ndarray, n_neurons: int, n_types: int) -> np.ndarray:
     return rows[np.argsort(key, kind="stable")]
 
 
-def merge_range(gathered: str | Path, index_path: str | Path, out: str | Path) -> dict:
-    """Merge a gathered range file into a merge file (both types, plus the interleaved destinations)."""
-    with sio.open_h5(index_path, "prune index") as f:
-        N = int(f.attrs["n_neurons"])
-        T = max(int(f.attrs["max_channel_type_id"]), 4)
+def merge_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types: int, gap_junctions: bool,
+                pair: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Permutation to the merged order (Snudda's, then grouped by type for synapses) and the interleaved dests.
+
+    The same result as snudda_order, then type_interleaved and group_by_type on the permuted rows,
+    without permuting the rows themselves.
+    """
+    if pair is None:
+        pair = pair_keys(rows, n_neurons)
+    perm = snudda_order(rows, segments, n_neurons, n_types, gap_junctions, pair)
+    none = np.zeros(0, dtype=np.int64)
+    if gap_junctions or len(perm) < 2:
+        return perm, none
+    pair_s = pair[perm]
+    ch_s = rows[:, 6][perm]
+    # Snudda's order sorts by pair first, so the (pair, channel) key only falls where a pair's channel does.
+    down = (pair_s[1:] == pair_s[:-1]) & (ch_s[1:] < ch_s[:-1])
+    if not down.any():
+        return perm, none
+    interleaved = np.unique(pair_s[1:][down] // n_neurons).astype(np.int64)
+    key = pair_s * n_types
+    key += ch_s
+    return perm[np.argsort(key, kind="stable")], interleaved
+
+
+def write_permuted(h5, key: str, rows: np.ndarray, perm: np.ndarray) -> None:
+    """Write rows[perm] as a contiguous uncompressed dataset, a block of rows at a time."""
+    ds = h5.create_dataset(key, shape=(len(perm), rows.shape[1]), dtype=np.int32)
+    for s in range(0, len(perm), WRITE_ROWS):
+        ds[s:s + WRITE_ROWS] = rows.take(perm[s:s + WRITE_ROWS], axis=0)
+
+
+def merge_gathered(g: Gathered, out: str | Path) -> dict:
+    """Write a gathered range (both types) in merged order to a merge file, with the interleaved destinations."""
+    a, b = g.range
+    N, T = g.n_neurons, g.n_types
     counts = {}
-    with sio.open_h5(gathered, "gathered range file") as g, sio.atomic_h5(out) as h5:
-        a, b = (int(x) for x in g.attrs["range"])
+    interleaved = np.zeros(0, dtype=np.int64)
+    with sio.atomic_h5(out) as h5:
         h5.attrs["range"] = (a, b)
         h5.attrs["n_neurons"] = N
-        interleaved = np.zeros(0, dtype=np.int64)
         for t, width in TYPES.items():
-            rows = np.asarray(g[t][()], dtype=np.int32)
-            segments = np.asarray(g[f"{t}_segments"][()], dtype=np.int64)
+            rows, segments = g.rows[t].reshape(-1, width), g.segments[t]
             if t == "synapses" and len(rows):
                 T = max(T, int(rows[:, 6].max()) + 1)
-            rows = rows[snudda_order(rows, segments, N, T, t == "gap_junctions")]
+            perm, inter = merge_order(rows, segments, N, T, t == "gap_junctions", g.pair.get(t))
             if t == "synapses":
-                interleaved = type_interleaved(rows)
-                rows = group_by_type(rows, N, T)
+                interleaved = inter
             # Uncompressed and contiguous: merge files are re-read on every re-prune, speed matters most.
-            h5.create_dataset(f"network/{t}", data=rows.reshape(-1, width))
+            write_permuted(h5, f"network/{t}", rows, perm)
             h5.attrs[f"source_hids_{t}"] = segments[:, 0] if len(segments) else np.zeros(0, np.int64)
             counts[t] = len(rows)
         h5[INTERLEAVED] = interleaved
@@ -88,3 +136,20 @@ def merge_range(gathered: str | Path, index_path: str | Path, out: str | Path) -
                     interleaved[:10].tolist())
     log.info("merged range %d..%d: %d synapses, %d gap junctions", a, b - 1, counts["synapses"], counts["gap_junctions"])
     return {"range": (a, b), "type_interleaved_dest_ids": interleaved, **counts}
+
+
+def merge_range(gathered: str | Path, index_path: str | Path, out: str | Path) -> dict:
+    """Merge a gathered range file (gather_range's output) into a merge file."""
+    with sio.open_h5(index_path, "prune index") as f:
+        N = int(f.attrs["n_neurons"])
+        T = max(int(f.attrs["max_channel_type_id"]), 4)
+    with sio.open_h5(gathered, "gathered range file") as g:
+        rng = tuple(int(x) for x in g.attrs["range"])
+        rows = {t: np.asarray(g[t][()], dtype=np.int32) for t in TYPES}
+        segments = {t: np.asarray(g[f"{t}_segments"][()], dtype=np.int64) for t in TYPES}
+    return merge_gathered(Gathered(rng, N, T, rows, segments), out)
+
+
+def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path) -> dict:
+    """The `merge` rule: gather range `i` of `n_ranges` in memory and write its merge file."""
+    return merge_gathered(gather_rows(network, index_path, n_ranges, i), out)

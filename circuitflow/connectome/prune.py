@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numexpr
 import numpy as np
 
 from circuitflow.connectome.rules import GAP_JUNCTION_CHANNEL, neuron_type
@@ -98,8 +97,61 @@ def block_starts(rows: np.ndarray, gap_junctions: bool) -> np.ndarray:
     return np.flatnonzero(np.r_[True, change])
 
 
+# numpy's SeedSequence and PCG64 seeding constants (numpy/random/bit_generator.pyx, pcg64.h).
+_M32, _M128 = 0xFFFFFFFF, (1 << 128) - 1
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def seed_sequence_words(seeds: np.ndarray) -> np.ndarray:
+    """SeedSequence(s).generate_state(4, uint64) for many uint32 seeds at once, (k, 4) uint64.
+
+    numpy's SeedSequence hash (pool of 4 words, one entropy word) in vectorised uint32 arithmetic:
+    constructing one SeedSequence per destination costs more than drawing its numbers.
+    """
+    e = np.asarray(seeds, dtype=np.uint32)
+    hc = [_INIT_A]
+
+    def hashmix(v: np.ndarray) -> np.ndarray:
+        v = v ^ np.uint32(hc[0])
+        hc[0] = (hc[0] * _MULT_A) & _M32
+        v = v * np.uint32(hc[0])
+        return v ^ (v >> np.uint32(16))
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+        return r ^ (r >> np.uint32(16))
+
+    pool = [hashmix(e)] + [hashmix(np.zeros_like(e)) for _ in range(3)]
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                pool[i_dst] = mix(pool[i_dst], hashmix(pool[i_src]))
+    hb, words = _INIT_B, []
+    for i in range(8):
+        v = pool[i % 4] ^ np.uint32(hb)
+        hb = (hb * _MULT_B) & _M32
+        v = v * np.uint32(hb)
+        words.append(v ^ (v >> np.uint32(16)))
+    return np.stack([words[2 * j].astype(np.uint64) | (words[2 * j + 1].astype(np.uint64) << np.uint64(32))
+                     for j in range(4)], axis=1)
+
+
+def pcg64_state(words: np.ndarray) -> dict:
+    """The state dict of PCG64(SeedSequence) from its 4 seed words (pcg64_set_seed, 128-bit integers)."""
+    w0, w1, w2, w3 = (int(x) for x in words)
+    inc = ((((w2 << 64) | w3) << 1) | 1) & _M128
+    state = (((inc + ((w0 << 64) | w1)) & _M128) * _PCG_MULT + inc) & _M128
+    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+
+
 def draw_uniforms(dest: np.ndarray, draws: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Concatenated random(sum of draws) per destination, for blocks in order (one generator per dest)."""
+    """Concatenated random(sum of draws) per destination, for blocks in order (one generator per dest).
+
+    Destination d's numbers are default_rng(seeds[d]).random(n): one PCG64 is re-seeded per
+    destination with the state numpy's seeding would give it (checked against numpy in the tests).
+    """
     total = int(draws.sum())
     out = np.empty(total, dtype=np.float64)
     if total == 0:
@@ -107,23 +159,41 @@ def draw_uniforms(dest: np.ndarray, draws: np.ndarray, seeds: np.ndarray) -> np.
     first = np.flatnonzero(np.r_[True, dest[1:] != dest[:-1]])
     lengths = np.add.reduceat(draws, first)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    for d, o, n in zip(dest[first].tolist(), offsets.tolist(), lengths.tolist()):
-        np.random.default_rng(seeds[d]).random(out=out[o:o + n])
+    words = seed_sequence_words(seeds[dest[first]])
+    bitgen = np.random.PCG64()
+    gen = np.random.Generator(bitgen)
+    for w, o, n in zip(words, offsets.tolist(), lengths.tolist()):
+        bitgen.state = pcg64_state(w)
+        gen.random(out=out[o:o + n])
     return out
 
 
 def distance_probability(expr: str, d: np.ndarray, dest: np.ndarray, max_dist: np.ndarray | None) -> np.ndarray:
     """Evaluate a dist_pruning expression with numexpr, with only d (and r) in scope (P-16)."""
+    import numexpr
+
     names, _ = numexpr.necompiler.getExprNames(expr, {})
     scope = {"d": d}
     if "r" in names:
-        if max_dist is None:
-            raise PruneError(f"dist_pruning {expr!r} uses r but the worklog has no network/neurons/max_soma_distance_dend")
-        r = d / max_dist[dest].astype(np.float64)
-        if len(r) and (np.nanmin(r) < 0 or np.nanmax(r) > 1 or np.isnan(r).any()):
-            raise PruneError(f"dist_pruning {expr!r}: r = d / max_soma_distance_dend is outside [0, 1]")
-        scope["r"] = r
+        scope["r"] = relative_distance(expr, d, dest, max_dist)
     return np.asarray(numexpr.evaluate(expr, local_dict=scope, global_dict={}))
+
+
+def expression_uses_r(expr: str) -> bool:
+    """True if a dist_pruning expression reads r (relative distance)."""
+    import numexpr
+
+    return "r" in numexpr.necompiler.getExprNames(expr, {})[0]
+
+
+def relative_distance(expr: str, d: np.ndarray, dest: np.ndarray, max_dist: np.ndarray | None) -> np.ndarray:
+    """r = d / max_soma_distance_dend of the destination, which must lie in [0, 1]."""
+    if max_dist is None:
+        raise PruneError(f"dist_pruning {expr!r} uses r but the worklog has no network/neurons/max_soma_distance_dend")
+    r = d / max_dist[dest].astype(np.float64)
+    if len(r) and (np.nanmin(r) < 0 or np.nanmax(r) > 1 or np.isnan(r).any()):
+        raise PruneError(f"dist_pruning {expr!r}: r = d / max_soma_distance_dend is outside [0, 1]")
+    return r
 
 
 def cluster_select(rows: np.ndarray, cand: np.ndarray, cand_block: np.ndarray, m: np.ndarray,
@@ -157,7 +227,7 @@ def cluster_select(rows: np.ndarray, cand: np.ndarray, cand_block: np.ndarray, m
 def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population_unit: np.ndarray,
                gap_junctions: bool, share_parameter_id: bool = True, voxel_size: float = 3e-6,
                max_soma_distance: np.ndarray | None = None, stats: dict | None = None) -> np.ndarray:
-    """Boolean keep-mask of `rows` (grouped by dest, src[, channel]); rewrites col 12 when sharing ids."""
+    """Boolean keep-mask of `rows` (grouped by dest, src[, channel]); rewrites col 12 of kept rows when sharing ids."""
     n = len(rows)
     keep = np.zeros(n, dtype=bool)
     if n == 0:
@@ -167,8 +237,6 @@ def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population
     blen = np.diff(np.r_[starts, n])
     bsrc = rows[starts, 0].astype(np.int64)
     bdst = rows[starts, 1].astype(np.int64)
-    if not gap_junctions and share_parameter_id:
-        rows[:, 12] = np.repeat(rows[starts, 12], blen)
     channel = np.full(nb, GAP_JUNCTION_CHANNEL, np.int64) if gap_junctions else rows[starts, 6].astype(np.int64)
     code = table.key(table.neuron_type[bsrc], table.neuron_type[bdst], channel)
     pos = np.clip(np.searchsorted(table.codes, code), 0, max(len(table.codes) - 1, 0))
@@ -189,34 +257,40 @@ def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population
     boff = np.cumsum(draws) - draws
     U = draw_uniforms(bdst[cov], draws[cov], seeds)
 
-    # rows of covered blocks
-    bi = np.repeat(np.arange(nb), blen)
-    crow = np.flatnonzero(covered[bi])
-    rb = bi[crow]
-    rk = crow - starts[rb]
-    o, L = boff[rb], blen[rb]
-    ps = pset[rb]
+    # a3 first: rows of blocks it drops take no further part. Row r of block b (k-th row of n)
+    # has its draws at boff[b] + k (f1), + n (distance), + 2n (soft_max); u(a3) at 3n + 1, u(mu2) at 3n.
     alive = covered.copy()
     a3 = np.full(nb, np.nan)
     a3[cov] = table.a3[pset[cov]]
     u_a = np.zeros(nb)
     u_a[cov] = U[boff[cov] + 3 * blen[cov] + 1]
     alive &= ~(~np.isnan(a3) & (u_a > a3))
+    bi = np.repeat(np.arange(nb, dtype=np.int32), blen)
+    arow = np.flatnonzero(alive[bi])  # rows of alive blocks; the arrays below are over these
+    rb = bi[arow]
+    ui = arow + (boff - starts)[rb]  # index of each row's f1 draw
+    ps = pset[rb]
+    K = U[ui] < table.f1[ps]
 
-    K = U[o + rk] < table.f1[ps]
-    D = np.ones(len(crow), dtype=bool)
+    # Distance-dependent pruning only where it can change the result: rows f1 kept, and every row
+    # of a cluster-pruning block (its candidates are the rows passing the distance draw).
+    has_dist = np.array([x is not None for x in table.dist], dtype=bool)
     dist_used = np.zeros(nb, dtype=bool)
+    dist_used[alive] = has_dist[pset[alive]]
+    need = K | table.cluster[ps]
+    D = np.ones(len(arow), dtype=bool)
     for e in sorted({x for x in table.dist if x is not None}):
-        sets = np.array([x == e for x in table.dist], dtype=bool)
-        sel = np.flatnonzero(sets[ps] & alive[rb])
-        dist_used[rb[sel]] = True
+        in_set = np.array([x == e for x in table.dist], dtype=bool)[ps]
+        if expression_uses_r(e) and in_set.any():  # out-of-range r is an error on any row reaching the draw
+            rs = np.flatnonzero(in_set)
+            relative_distance(e, rows[arow[rs], 8] * 1e-6, rows[arow[rs], 1].astype(np.int64), max_soma_distance)
+        sel = np.flatnonzero(need & in_set)
         if len(sel) == 0:
             continue
-        d = rows[crow[sel], 8] * 1e-6
-        p = distance_probability(e, d, rows[crow[sel], 1].astype(np.int64), max_soma_distance)
-        D[sel] = U[o[sel] + L[sel] + rk[sel]] < p
+        r_sel = arow[sel]
+        p = distance_probability(e, rows[r_sel, 8] * 1e-6, rows[r_sel, 1].astype(np.int64), max_soma_distance)
+        D[sel] = U[ui[sel] + blen[rb[sel]]] < p
     K &= D
-    K &= alive[rb]
     m = np.bincount(rb[K], minlength=nb)
 
     S = np.full(nb, np.nan)
@@ -225,8 +299,8 @@ def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population
     if soft.any():
         P = np.zeros(nb)
         P[soft] = np.divide(2 * S[soft], (1 + np.exp(-(m[soft] - S[soft]) / 5)) * m[soft])
-        rsel = soft[rb]
-        K[rsel] = (P[rb[rsel]] > U[o[rsel] + 2 * L[rsel] + rk[rsel]]) & K[rsel]
+        rsel = np.flatnonzero(K & soft[rb])
+        K[rsel] = P[rb[rsel]] > U[ui[rsel] + 2 * blen[rb[rsel]]]
         m = np.bincount(rb[K], minlength=nb)
 
     MU = np.full(nb, np.nan)
@@ -243,10 +317,12 @@ def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population
     clus &= alive & (m > 0)
     if clus.any():
         in_c = clus[rb]
-        cand_mask = in_c & np.where(dist_used[rb], D, True)
-        cand = np.flatnonzero(cand_mask)
-        chosen = cluster_select(rows[crow], cand, rb[cand], m, voxel_size)
+        cand = np.flatnonzero(in_c & np.where(dist_used[rb], D, True))
+        chosen = cluster_select(rows, arow[cand], rb[cand], m, voxel_size)
         K[in_c] = False
-        K[chosen] = True
-    keep[crow[K]] = True
+        K[np.searchsorted(arow, chosen)] = True
+    kept = arow[K]
+    keep[kept] = True
+    if not gap_junctions and share_parameter_id:
+        rows[kept, 12] = rows[starts[bi[kept]], 12]
     return keep

@@ -13,8 +13,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numexpr
-
 log = logging.getLogger(__name__)
 
 PRUNING_KEYS = ("a3", "cluster_pruning", "dist_pruning", "f1", "mu2", "soft_max")
@@ -81,6 +79,8 @@ def complete_pruning(where: str, spec: Any) -> dict:
 
 def check_expression(where: str, expr: Any) -> set[str]:
     """Compile a dist_pruning expression with numexpr; only `d` (and `r`) may appear (P-16)."""
+    import numexpr
+
     if not isinstance(expr, str):
         raise PruneConfigError(f"prune config {where}/dist_pruning: must be a string expression in d, got {expr!r}")
     try:

@@ -105,6 +105,20 @@ def read_table(f: h5py.File, key: str, width: int, start: int = 0, stop: int | N
     return np.asarray(ds[start:stop], dtype=np.int32)
 
 
+def read_table_into(f: h5py.File, key: str, width: int, start: int, stop: int, out: np.ndarray) -> None:
+    """Read rows [start, stop) of an int32 (n, width) table straight into `out` (no intermediate copy)."""
+    ds = require(f, key)
+    shape = (0, width) if ds.shape is None else ds.shape
+    if len(shape) != 2 or shape[1] != width:
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
+    if ds.dtype.kind not in "iu":
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has dtype {ds.dtype}, expected int32")
+    if not 0 <= start <= stop <= shape[0]:
+        raise SnuddaFormatError(f"{f.filename}: '{key}' has {shape[0]} rows, rows {start}..{stop} were asked for")
+    if stop > start:
+        ds.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
+
+
 def read_lookup(f: h5py.File, key: str) -> np.ndarray:
     """Read a (n_pairs, 3) int64 lookup table; a null dataspace (no gap junctions configured) is empty."""
     ds = require(f, key)

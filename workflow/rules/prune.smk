@@ -1,11 +1,15 @@
-# Prune half: Snudda network directory -> check -> gather -> merge -> prune -> combine.
+# Prune half: Snudda network directory -> check -> gather + merge -> prune -> combine.
 # Logic lives in circuitflow.connectome; each rule calls a thin script. Each rule gets only the
 # config it needs, so editing the pruning rules (config_file contents or random_seed) re-runs
 # only prune_range and combine, never the checks, gather or merge before them.
+# Gather and merge are one job per range (rule `merge`): the package keeps them as two steps
+# (gather.gather_rows, merge.merge_gathered), but the gathered rows stay in memory, because a
+# gathered file would only be written to be read once, and a job per step costs a process start.
+# The merged files are what re-pruning reads (kept unless keep_files is false).
 # check_prune_config validates the pruning config first (highest priority, so it is scheduled
-# before any gather); its config input is ancient() because prune_range validates the (possibly
-# edited) config again itself. It is a requirement of the `prune` target, not of gather: an
-# ancient() edge from it into the gather chain hides provenance changes of prune_range from
+# before any merge); its config input is ancient() because prune_range validates the (possibly
+# edited) config again itself. It is a requirement of the `prune` target, not of merge: an
+# ancient() edge from it into the merge chain hides provenance changes of prune_range from
 # Snakemake 9.27 when the config file is renamed.
 
 PRUNE = config["prune"]
@@ -70,16 +74,16 @@ rule check_prune_config:
         "--out {output:q} > {log:q} 2>&1"
 
 
-rule gather:
+rule merge:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_gather.py",
-        module=f"{CODE}/connectome/gather.py",
+        code=f"{PRUNE_SCRIPTS}/prune_merge.py",
+        module=[f"{CODE}/connectome/gather.py", f"{CODE}/connectome/merge.py"],
         index=f"{PRUNE_DIR}/hypervoxels.h5",
         worklog=PRUNE_WORKLOG,
     output:
-        temp(f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5"),
+        PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
-        f"{LOGS}/gather/ranges-{{n}}-{{i}}.log",
+        f"{LOGS}/merge/ranges-{{n}}-{{i}}.log",
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -90,25 +94,6 @@ rule gather:
     shell:
         "python {input.code} --network {params.network:q} --index {input.index:q} --n-ranges {wildcards.n} "
         "--range {wildcards.i} --out {output:q} > {log:q} 2>&1"
-
-
-rule merge:
-    input:
-        code=f"{PRUNE_SCRIPTS}/prune_merge.py",
-        module=f"{CODE}/connectome/merge.py",
-        gathered=f"{PRUNE_DIR}/ranges-{{n}}/gathered-{{i}}.h5",
-        index=f"{PRUNE_DIR}/hypervoxels.h5",
-    output:
-        PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
-    log:
-        f"{LOGS}/merge/ranges-{{n}}-{{i}}.log",
-    wildcard_constraints:
-        n=r"\d+",
-        i=r"\d+",
-    conda:
-        CONDA_ENV
-    shell:
-        "python {input.code} --gathered {input.gathered:q} --index {input.index:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prune_range:
