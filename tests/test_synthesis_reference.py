@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+
+from pathlib import Path
 
 import morphio
 import numpy as np
@@ -10,7 +13,7 @@ import pytest
 import yaml
 from voxcell import CellCollection
 
-from conftest import DATA, run_snakemake
+from conftest import DATA, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
 CASES = ["axon_grafting", "no_axon", "min_depth_800", "directions", "boundaries"]
@@ -45,13 +48,17 @@ def reference_run(request, tmp_path_factory):
     case = request.param
     config, options = case_config(case)
     workdir = tmp_path_factory.mktemp(case)
+    if case == "directions":  # a copy that test_rule_edit_reruns_only_touched_chunks edits
+        copy = workdir / "region_structure.yaml"
+        shutil.copyfile(config["synthesis"]["region_structure"], copy)
+        config["synthesis"]["region_structure"] = str(copy)
     run_snakemake(workdir, config, "--cores", "2", "synthesis")
-    return case, workdir / "out" / "synthesis", COLUMN / "expected" / case, options
+    return case, workdir / "out" / "synthesis", COLUMN / "expected" / case, options, config
 
 
 def test_cells_file(reference_run):
     """Same cells, names, properties and identity orientations as region-grower's output."""
-    case, out, expected, options = reference_run
+    case, out, expected, options, _ = reference_run
     name = "cells.mvd3" if options["out_cells"].endswith("mvd3") else "nodes.h5"
     ours = CellCollection.load(str(out / ("nodes.mvd3" if name.endswith("mvd3") else "nodes.h5")))
     theirs = CellCollection.load(str(expected / name))
@@ -69,7 +76,7 @@ def test_cells_file(reference_run):
 
 def test_apical_yaml_files(reference_run):
     """apical.yaml and apical_NRN_sections.yaml: same cells, points within 1e-3 um, same section ids."""
-    case, out, expected, options = reference_run
+    case, out, expected, options, _ = reference_run
     ours = yaml.safe_load((out / "apical.yaml").read_text())
     theirs = yaml.safe_load((expected / "apical.yaml").read_text())
     assert ours.keys() == theirs.keys()
@@ -82,7 +89,7 @@ def test_apical_yaml_files(reference_run):
 
 def test_morphologies(reference_run):
     """Every morphology file: same soma, sections, types, parents; points and diameters within 1e-3 um."""
-    case, out, expected, options = reference_run
+    case, out, expected, options, _ = reference_run
     expected_files = sorted(p.relative_to(expected / "morphologies") for p in (expected / "morphologies").rglob("*.*"))
     our_files = sorted(
         p.relative_to(out / "morphologies") for p in (out / "morphologies").rglob("*.*") if not p.name.startswith(".")
@@ -103,10 +110,32 @@ def test_morphologies(reference_run):
 
 def test_dendrites_byte_identical(reference_run):
     """Without grafted donors (no randomized PCA upstream, RG-32) asc/swc files are byte-identical."""
-    case, out, expected, options = reference_run
+    case, out, expected, options, _ = reference_run
     if options["morph_axon"] is not None:
         pytest.skip("grafted donor axons differ from upstream by float32 rounding only (RG-32)")
     for path in (expected / "morphologies").rglob("*.*"):
         if path.suffix in (".asc", ".swc"):
             ours = out / "morphologies" / path.relative_to(expected / "morphologies")
             assert ours.read_bytes() == path.read_bytes(), path.name
+
+
+def test_rule_edit_reruns_only_touched_chunks(reference_run):
+    """Editing a directions rule re-plans only the chunks holding cells it applies to (not the atlas cache)."""
+    case, out, expected, options, config = reference_run
+    if case != "directions":
+        pytest.skip("one case is enough")
+    workdir = out.parent.parent
+    path = Path(config["synthesis"]["region_structure"])
+    original = path.read_text()
+    structure = yaml.safe_load(original)
+    try:
+        structure["O0"]["directions"][2]["params"]["power"] = 3  # mtypes [L5_TPC:A]: no cell here
+        path.write_text(yaml.safe_dump(structure, sort_keys=False))
+        untouched = job_counts(run_snakemake(workdir, config, "-n", "--cores", "1", "synthesis").stdout)
+        structure["O0"]["directions"][1]["params"]["power"] = 3  # mclass [PYR]: O0 cells 0, 1, 3, all in chunk 0 (cell 5 is in the default region)
+        path.write_text(yaml.safe_dump(structure, sort_keys=False))
+        touched = job_counts(run_snakemake(workdir, config, "-n", "--cores", "1", "synthesis").stdout)
+    finally:
+        path.write_text(original)
+    assert "synthesize_chunk" not in untouched and "cache_atlas" not in untouched, untouched
+    assert touched["synthesize_chunk"] == 1 and "cache_atlas" not in touched, touched

@@ -14,7 +14,7 @@ import pandas as pd
 
 from circuitflow.io.cells import cells_dataframe, load_cells
 from circuitflow.io.morphology import MARKER, NRN_EXTENSIONS, hashed_depth
-from circuitflow.synthesis import atlas, donors, params
+from circuitflow.synthesis import atlas, context_rules, donors, params
 from circuitflow.synthesis.options import SynthesisConfigError, check_upstream_keys
 
 L = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ def check_parameters(section: dict) -> tuple[pd.DataFrame, dict, dict, list]:
         missing = donors.missing_donors(section["base_morph_dir"], cells["axon_name"].dropna())
         if missing:
             L.warning("Missing axon donor files (these cells will be dropped): %s", missing)
+    for warning in context_rules.rule_warnings(structure):
+        L.warning("region_structure: %s", warning)
     couples = params.inconsistent_context(cells.drop(index=excluded), tmd_params, tmd_distribs, structure)
     if couples:
         L.warning(
@@ -140,21 +142,38 @@ def payload_digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def chunk_structure(structure: dict, rows: pd.DataFrame) -> dict:
+    """What a chunk reads from region_structure: its regions' reference depths and the rules (with mesh
+    digests) that apply to its cells."""
+    mclass = rows["mclass"].tolist() if "mclass" in rows else [None] * len(rows)
+    combos = set(zip(rows["synthesis_region"], rows["mtype"], mclass))
+    cortical = atlas.cortical_depths(structure)
+    return {
+        "cortical_depths": {r: cortical.get(r) for r in sorted(set(rows["synthesis_region"]))},
+        "rules": context_rules.rules_payload(structure, combos),
+    }
+
+
 def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict) -> list[str]:
     """Digest of every chunk's inputs: a chunk job carries its own as a param, so that it re-runs
-    exactly when its cells, their TMD entries or their donors change."""
+    exactly when its cells, their TMD entries, their donors, their region's reference depths or the
+    context rules that apply to them change."""
     grafting = section.get("morph_axon") is not None
     size = section["chunk_size"]
-    return [
-        payload_digest(chunk_payload(cells, tmd_params, tmd_distribs, i, size, grafting))
-        for i in range(n_chunks(len(cells), size))
-    ]
+    structure = atlas.load_region_structure(section["region_structure"])
+    digests = []
+    for i in range(n_chunks(len(cells), size)):
+        payload = chunk_payload(cells, tmd_params, tmd_distribs, i, size, grafting)
+        payload["region_structure"] = chunk_structure(structure, cells.iloc[i * size : (i + 1) * size])
+        digests.append(payload_digest(payload))
+    return digests
 
 
 def input_signature(section: dict) -> list:
     """(path, size, mtime) of every file the chunk digests depend on, plus the options that matter."""
     keys = ["input_cells", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon"]
     files = [section[k] for k in keys if section.get(k)] + [str(Path(section["atlas"]) / "hierarchy.json")]
+    files += context_rules.mesh_files(atlas.load_region_structure(section["region_structure"]))
     signature = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
     return signature + [section["chunk_size"], bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
 
@@ -204,6 +223,8 @@ def atlas_inputs(atlas_dir: str, region_structure: str) -> list[str]:
     structure = atlas.load_region_structure(region_structure)
     layers = {str(layer) for block in structure.values() for layer in block["layers"]}
     names = ["brain_regions", "orientation", "[PH]y"] + [f"[PH]{layer}" for layer in sorted(layers)]
+    if context_rules.territories_regions(structure):
+        names.append("glomerular_territories")
     files = [str(Path(atlas_dir, "hierarchy.json"))] + [str(Path(atlas_dir, f"{n}.nrrd")) for n in names]
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
@@ -233,6 +254,7 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
         "format": fmt,
         "out_cells": str(syn_dir / ("nodes.mvd3" if fmt == "mvd3" else "nodes.h5")),
         "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
+        "atlas_structure": atlas.cache_structure(atlas.load_region_structure(section["region_structure"])),
         "container": container,
         **checked_digests(section, syn_dir / ".plan-cache.json", check),
     }

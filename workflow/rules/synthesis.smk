@@ -25,10 +25,12 @@ PARAMS_KEYS = [
 ]
 
 
+# The cache reads only the layers of region_structure (a param): editing thicknesses or context rules
+# does not rebuild it, so that such an edit re-runs only the chunks it touches (see synthesize_chunk).
 rule cache_atlas:
     input:
         cells=SYN["input_cells"],
-        region_structure=SYN["region_structure"],
+        region_structure=ancient(SYN["region_structure"]),
         atlas=SYN_PLAN["atlas_files"],
         code=[f"{SYN_CODE}/prepare.py", f"{SYN_CODE}/atlas.py"],
     output:
@@ -40,6 +42,7 @@ rule cache_atlas:
     params:
         atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
         depth=[SYN["min_depth"], SYN["max_depth"]],
+        structure=json.dumps(SYN_PLAN["atlas_structure"], sort_keys=True),
     shell:
         "python -m circuitflow.cli cache-atlas --cells {input.cells} --atlas {params.atlas:q}"
         " --region-structure {input.region_structure} --min-depth {params.depth[0]}"
@@ -71,14 +74,16 @@ rule validate_params:
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
 
 
-# A chunk reads the TMD and donor files itself, as `ancient` inputs: it re-runs when the digest of
-# its own cells, TMD entries and donors changes (a param), so editing one (region, mtype) entry
-# re-runs only the chunks holding such cells. (An edge from validate_params would re-run them all.)
+# A chunk reads the TMD, donor and region_structure files (and the meshes of boundary rules) itself,
+# as `ancient` inputs: it re-runs when the digest of its own cells, TMD entries, donors, reference
+# depths and applicable directions/boundaries rules (with mesh contents) changes (a param), so editing
+# one (region, mtype) entry or one rule re-runs only the chunks holding such cells. (An edge from
+# validate_params would re-run them all.)
 rule synthesize_chunk:
     input:
         cells=SYN["input_cells"],
         atlas_cache=rules.cache_atlas.output[0],
-        region_structure=SYN["region_structure"],
+        region_structure=ancient(SYN["region_structure"]),
         tmd=ancient(
             [
                 SYN["tmd_parameters"],
@@ -87,7 +92,12 @@ rule synthesize_chunk:
             ]
         ),
         donors=ancient([SYN["morph_axon"]] if SYN["morph_axon"] else []),
-        code=[f"{SYN_CODE}/chunk.py", f"{SYN_CODE}/grow.py", f"{CODE}/io/morphology.py"],
+        code=[
+            f"{SYN_CODE}/chunk.py",
+            f"{SYN_CODE}/grow.py",
+            f"{SYN_CODE}/context_rules.py",
+            f"{CODE}/io/morphology.py",
+        ],
     output:
         table=f"{SYN_DIR}/chunks/{{chunk}}.json",
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
