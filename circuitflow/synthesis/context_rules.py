@@ -8,8 +8,10 @@ per process: a chunk without rules pays nothing.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,15 +145,24 @@ def mesh_files(structure: dict) -> list[str]:
 
 
 def _file_digest(path: str) -> str:
+    """sha256 of a mesh file, computed once per (path, size, mtime) in a process (every chunk uses it)."""
+    stat = os.stat(path)
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def rules_payload(structure: dict, combos) -> dict:
     """What a chunk's growth reads from the rules: per (region, mtype, mclass) of its cells, the rules that
     apply, with the content digest of every mesh they may load. Part of the chunk digest, so that editing
     a rule (or a mesh) re-runs only the chunks whose cells it applies to."""
-    digests: dict = {}
     payload = {}
     for region, mtype, mclass in sorted(combos, key=str):
         block = structure.get(region)
@@ -163,9 +174,7 @@ def rules_payload(structure: dict, combos) -> dict:
             if applies(rule, mtype, mclass):
                 path = Path(rule["path"])
                 files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-                for f in files:
-                    digests.setdefault(str(f), _file_digest(str(f)))
-                boundaries.append({"rule": rule, "meshes": {f.name: digests[str(f)] for f in files}})
+                boundaries.append({"rule": rule, "meshes": {f.name: _file_digest(str(f)) for f in files}})
         payload[f"{region}|{mtype}|{mclass}"] = {"directions": directions, "boundaries": boundaries}
     return payload
 
