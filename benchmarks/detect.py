@@ -132,10 +132,11 @@ def run_circuitflow(net: Path, work: Path, hvsize: int, logs: Path) -> dict:
     cfg = json.dumps({"network_path": str(net), "hyper_voxel_size": hvsize})
     steps = [
         ("setup", [py, s / "detect_setup.py", "--config", cfg, "--network-dir", n, "--work-dir", d]),
-        ("bbox", [py, s / "detect_bbox.py", "--work-dir", d, "--chunk", "0", "--chunks", "1", "--out", d / "bbox0.npz"]),
+        ("bbox", [py, s / "detect_bbox.py", "--work-dir", d, "--chunk", "0", "--chunks", "1", "--out", d / "bbox0.npz",
+                  "--trees-out", d / "bbox0.trees.npy"]),
         ("grid", [py, s / "detect_grid.py", "--work-dir", d, "--out", d / "grid.json", d / "bbox0.npz"]),
         ("rasterise", [py, s / "detect_rasterise.py", "--work-dir", d, "--grid", d / "grid.json", "--chunk", "0",
-                       "--chunks", "1", "--out", d / "raster0.h5"]),
+                       "--chunks", "1", "--trees", d / "bbox0.trees.npy", "--out", d / "raster0.h5"]),
         ("hypervoxels", [py, s / "detect_hypervoxels.py", "--work-dir", d, "--grid", d / "grid.json", "--batch", "0",
                          "--batches", "1", "--out-dir", d / "hv0", d / "raster0.h5"]),
         ("worklog", [py, s / "detect_worklog.py", "--work-dir", d, "--grid", d / "grid.json", "--network-dir", n,

@@ -11,8 +11,9 @@ def main() -> None:
     p.add_argument("--chunk", type=int, required=True)
     p.add_argument("--chunks", type=int, required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--trees", help="the bbox step's parsed morphologies of this chunk (else parsed again)")
     a = p.parse_args()
-    steps.rasterise(a.work_dir, a.grid, a.chunk, a.chunks, a.out)
+    steps.rasterise(a.work_dir, a.grid, a.chunk, a.chunks, a.out, a.trees)
 
 
 if __name__ == "__main__":

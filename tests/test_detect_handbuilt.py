@@ -64,18 +64,21 @@ def make_network(folder: Path, config: dict = CONFIG, names=("Post_0", "Pre_0"),
     return folder
 
 
-def run_steps(detect_cfg: dict, out: Path, chunks: int = 1, batches: int = 1, ranks: int = 1) -> Path:
-    """Run every detect step in-process (as the rules do); ranks run one after another."""
+def run_steps(detect_cfg: dict, out: Path, chunks: int = 1, batches: int = 1, ranks: int = 1,
+              trees: bool = False) -> Path:
+    """Run every detect step in-process (as the rules do); ranks run one after another; with `trees`,
+    rasterise reads the morphologies that bbox parsed (as the rules do), else parses them again."""
     net, work = out / "network", out / "detect"
     steps.setup(detect_cfg, net, work)
     bbox = [work / f"bbox/{c}.npz" for c in range(chunks)]
+    tree_files = [work / f"bbox/{c}.trees.npy" if trees else None for c in range(chunks)]
     raster = [work / f"raster/{c}.h5" for c in range(chunks)]
     for c in range(chunks):
         bbox[c].parent.mkdir(parents=True, exist_ok=True)
-        steps.bbox(work, c, chunks, bbox[c])
+        steps.bbox(work, c, chunks, bbox[c], tree_files[c])
     steps.grid(work, bbox, work / "grid.json")
     for c in range(chunks):
-        steps.rasterise(work, work / "grid.json", c, chunks, raster[c])
+        steps.rasterise(work, work / "grid.json", c, chunks, raster[c], tree_files[c])
     dirs = []
     for b in range(batches):
         d = work / f"hypervoxels/{b}"
@@ -129,7 +132,7 @@ def test_same_rows_for_any_chunks_batches_and_ranks(tmp_path):
     net_in = make_network(tmp_path / "in")
     ref = run_steps({"network_path": str(net_in), "hyper_voxel_size": 7}, tmp_path / "a")
     other = run_steps({"network_path": str(net_in), "hyper_voxel_size": 7}, tmp_path / "b", chunks=2, batches=3,
-                      ranks=2)
+                      ranks=2, trees=True)
     assert len(list((ref / "voxels").glob("*.hdf5"))) > 3
     compare_network(other, ref)
 
@@ -246,3 +249,19 @@ def test_tree_stub_apical_and_section_rules(tmp_path):
     assert dend.sx_a.tolist() == [0, 0, 0] and dend.sx_b.tolist() == [1.0, 1.0, 1.0]
     assert list(zip(axon.a.tolist(), axon.b.tolist())) == [(8, 9), (9, 10)]
     assert axon.sx_a.tolist() == [0.0, 0.5] and axon.sx_b.tolist() == [0.5, 1.0]
+
+    # the bbox step's trees file gives rasterise the same arrays, dtypes included
+    from circuitflow.connectome.detect.tree import read_tree, write_tree
+    with open(tmp_path / "t.npy", "wb") as fh:
+        write_tree(fh, tree)
+        write_tree(fh, tree)
+    with open(tmp_path / "t.npy", "rb") as fh:
+        read_tree(fh, "x")
+        back = read_tree(fh, "x")
+    for name in ("xyz", "radius", "soma_dist", "kind", "sec_id"):
+        a, b = getattr(tree, name), getattr(back, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    for k in (2, 3):
+        for name in ("a", "b", "sec_id", "sx_a", "sx_b"):
+            a, b = getattr(tree.segments[k], name), getattr(back.segments[k], name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), (k, name)

@@ -79,7 +79,9 @@ rule detect_bbox:
         setup=rules.detect_setup.output.setup,
         neurons=rules.detect_setup.output.neurons,
     output:
-        f"{DET_WORK}/bbox/{{det_chunk}}.npz",
+        bbox=f"{DET_WORK}/bbox/{{det_chunk}}.npz",
+        # the chunk's parsed morphologies, read by detect_rasterise instead of parsing them again
+        trees=temp(f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy"),
     log:
         f"{LOGS}/detect_bbox/{{det_chunk}}.log",
     conda:
@@ -89,7 +91,7 @@ rule detect_bbox:
         work=lambda wc, input: os.path.dirname(input.setup),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
+        "--chunks {params.chunks} --out {output.bbox:q} --trees-out {output.trees:q} > {log:q} 2>&1"
 
 
 rule detect_grid:
@@ -118,6 +120,7 @@ rule detect_rasterise:
             *DET_IO,
         ],
         grid=rules.detect_grid.output[0],
+        trees=f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy",
     output:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
     log:
@@ -129,7 +132,7 @@ rule detect_rasterise:
         work=lambda wc, input: os.path.dirname(input.grid),
     shell:
         "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --out {output:q} > {log:q} 2>&1"
+        "--chunks {params.chunks} --trees {input.trees:q} --out {output:q} > {log:q} 2>&1"
 
 
 # MPI-capable: a profile may set `mpi` (e.g. "srun" or "mpirun") and `tasks` for this rule; the

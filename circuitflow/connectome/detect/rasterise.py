@@ -118,9 +118,10 @@ def segment_pairs(seg: Segments, kind: int, member: Table) -> tuple[np.ndarray, 
     m_sec, m_hid = member.cols["sec_id"][sel], member.cols["hid"][sel]
     order = np.lexsort((m_hid, m_sec))
     m_sec, m_hid = m_sec[order], m_hid[order]
-    lo = np.searchsorted(m_sec, seg.sec_id, "left")
-    hi = np.searchsorted(m_sec, seg.sec_id, "right")
-    cnt = hi - lo
+    n_sec = int(max(seg.sec_id.max(initial=-1), m_sec.max(initial=-1))) + 1
+    sec_lo = np.searchsorted(m_sec, np.arange(n_sec), "left")  # member rows of each section
+    sec_cnt = np.searchsorted(m_sec, np.arange(n_sec), "right") - sec_lo
+    lo, cnt = sec_lo[seg.sec_id], sec_cnt[seg.sec_id]
     if np.all(cnt == 1):  # common case: every section lies in one hypervoxel
         return np.arange(len(seg.a)), lo, m_hid
     s_idx = np.repeat(np.arange(len(seg.a)), cnt)
@@ -154,7 +155,9 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
         bad = int(seg.b[s_idx[n == 0][0]]) + 1
         raise MorphologyError(f"{where}: zero-length segment ending at point {bad}")
     reps = n + 1
-    kf = (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)).astype(np.float64)
+    pair = np.repeat(np.arange(len(n), dtype=np.int32), reps)  # pair and step index of every sample
+    k = np.arange(len(pair), dtype=np.int32) - (np.cumsum(reps) - reps).astype(np.int32)[pair]
+    kf = k.astype(np.float64)
     ok = None
     x = []
     for c in range(3):  # floor(a + step * k) lies in [0, nb) exactly when a + step * k does
@@ -172,15 +175,13 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     db = tree.soma_dist[seg.b[s_idx]] * 1e6
     sxa, sxb = seg.sx_a[s_idx], seg.sx_b[s_idx]
     return {"vkey": vkey, "g": g, "reps": reps, "da": da, "dstep": (db - da) / n, "sxa": sxa,
-            "sxstep": (sxb - sxa) / n, "sec_id": seg.sec_id[s_idx]}
+            "sxstep": (sxb - sxa) / n, "sec_id": seg.sec_id[s_idx], "pair": pair, "k": k}
 
 
 def sample_values(smp: dict, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Soma distance (µm, floored), section x and section id of the selected inside samples."""
     g = smp["g"][sel]
-    starts = np.cumsum(smp["reps"]) - smp["reps"]
-    p = np.searchsorted(starts, g, "right") - 1
-    k = g - starts[p]
+    p, k = smp["pair"][g], smp["k"][g].astype(np.int64)
     dist = np.floor(smp["da"][p].astype(np.float64) + smp["dstep"][p] * k).astype(np.int64)
     return dist, smp["sxa"][p] + smp["sxstep"][p] * k, smp["sec_id"][p]
 

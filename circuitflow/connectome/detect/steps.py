@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import struct
 from collections import OrderedDict
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from circuitflow.connectome.detect.partitions import (balanced_ranges, chunk_ran
                                                       read_range, write_raster)
 from circuitflow.connectome.detect.rasterise import (AXON_COLS, DEND_COLS, MEMBER_COLS, Table, place,
                                                      rasterise_neuron)
-from circuitflow.connectome.detect.tree import Tree, build_tree
+from circuitflow.connectome.detect.tree import Tree, build_tree, read_tree, write_tree
 from circuitflow.connectome.detect.worklog import completion_order, hyper_voxels_json
 from circuitflow.io import hypervoxels as hvio
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
@@ -147,7 +148,8 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
 class SetupNeurons:
     """The setup's neurons [lo, hi) of one chunk (only those rows are read) with a small tree cache."""
 
-    def __init__(self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1):
+    def __init__(self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1,
+                 trees: str | os.PathLike | None = None):
         work_dir = Path(work_dir)
         self.setup = read_json(work_dir / SETUP)
         self.lo, self.hi = chunk_range(chunk, n_chunks, self.setup["n_neurons"])
@@ -156,6 +158,7 @@ class SetupNeurons:
             self._rotation = f["rotation"][self.lo:self.hi]
             self._morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][self.lo:self.hi]]
         self._cache: OrderedDict = OrderedDict()
+        self._trees = TreeReader(trees, self._morphology) if trees is not None else None
 
     def position(self, nid: int) -> np.ndarray:
         """Soma position (m) of neuron `nid`."""
@@ -170,40 +173,108 @@ class SetupNeurons:
         return self._morphology[nid - self.lo]
 
     def tree(self, nid: int) -> Tree:
-        """The Snudda tree of neuron `nid`'s morphology; errors name the neuron."""
+        """The Snudda tree of neuron `nid`'s morphology (from the bbox step's trees file if given); errors name
+        the neuron."""
         path = self.morphology(nid)
         if path in self._cache:
             self._cache.move_to_end(path)
             return self._cache[path]
-        try:
-            pts = read_swc(path) if self.setup["reader"] == "swc" else read_morphio(path)
-            tree = build_tree(pts)
-        except MorphologyError as exc:
-            raise MorphologyError(f"neuron {nid}: {exc}") from None
+        if self._trees is not None:
+            tree = self._trees.read(path)
+        else:
+            try:
+                pts = read_swc(path) if self.setup["reader"] == "swc" else read_morphio(path)
+                tree = build_tree(pts)
+            except MorphologyError as exc:
+                raise MorphologyError(f"neuron {nid}: {exc}") from None
         self._cache[path] = tree
         if len(self._cache) > TREE_CACHE:
             self._cache.popitem(last=False)
         return tree
 
 
-def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike) -> None:
-    """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima."""
+def first_use(paths: list) -> dict:
+    """{path: index} in order of first appearance."""
+    return {p: i for i, p in enumerate(dict.fromkeys(paths))}
+
+
+class TreeWriter:
+    """The bbox step's parsed trees, one per distinct morphology of the chunk in first-use order, appended to
+    one file (rasterise reads them instead of parsing every morphology again); footer: offsets, then the
+    offsets' position (int64)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path, self.tmp = Path(path), Path(str(path) + ".tmp")
+        self.fh = open(self.tmp, "wb")
+        self.offsets: dict = {}
+
+    def add(self, path: str, tree: Tree) -> None:
+        """Write `tree` unless its morphology was written already."""
+        if path not in self.offsets:
+            self.offsets[path] = self.fh.tell()
+            write_tree(self.fh, tree)
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file."""
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Write the footer and rename the file into place."""
+        footer = self.fh.tell()
+        np.save(self.fh, np.array(list(self.offsets.values()), dtype=np.int64))
+        self.fh.write(struct.pack("<q", footer))
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+class TreeReader:
+    """Random access to a `TreeWriter` file of the same chunk."""
+
+    def __init__(self, path: str | os.PathLike, morphologies: list):
+        self.fh = open(path, "rb")
+        self.fh.seek(-8, os.SEEK_END)
+        self.fh.seek(struct.unpack("<q", self.fh.read(8))[0])
+        self.offsets = np.load(self.fh, allow_pickle=False)
+        self.index = first_use(morphologies)
+        if len(self.index) != len(self.offsets):
+            raise DetectError(f"{path}: holds {len(self.offsets)} morphologies, the chunk has {len(self.index)}")
+
+    def read(self, path: str) -> Tree:
+        """The tree of morphology `path`."""
+        self.fh.seek(int(self.offsets[self.index[path]]))
+        return read_tree(self.fh, path)
+
+
+def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike,
+         trees_out: str | os.PathLike | None = None) -> None:
+    """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima
+    (and, with `trees_out`, the parsed trees for the rasterise step)."""
     nrn = SetupNeurons(work_dir, chunk, n_chunks)
     lo, hi = nrn.lo, nrn.hi
     mins = np.zeros((hi - lo, 3))
     maxs = np.zeros((hi - lo, 3))
     dend = np.zeros(hi - lo, dtype=np.float32)
-    for i, nid in enumerate(tqdm(range(lo, hi), desc=f"bbox {chunk}", mininterval=5)):
-        tree = nrn.tree(nid)
-        try:
-            xyz = place(tree, nrn.position(nid), nrn.rotation(nid), f"neuron {nid}")
-        except ValueError as exc:
-            raise DetectError(str(exc)) from None
-        box = bounding_box(xyz)
-        mins[i], maxs[i] = box
-        dend[i] = tree.max_dend_soma_dist
+    writer = TreeWriter(trees_out) if trees_out is not None else None
+    try:
+        for i, nid in enumerate(tqdm(range(lo, hi), desc=f"bbox {chunk}", mininterval=5)):
+            tree = nrn.tree(nid)
+            if writer is not None:
+                writer.add(nrn.morphology(nid), tree)
+            try:
+                xyz = place(tree, nrn.position(nid), nrn.rotation(nid), f"neuron {nid}")
+            except ValueError as exc:
+                raise DetectError(str(exc)) from None
+            mins[i], maxs[i] = bounding_box(xyz)
+            dend[i] = tree.max_dend_soma_dist
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     tmp = Path(str(out) + ".tmp.npz")
     np.savez(tmp, lo=lo, mins=mins, maxs=maxs, max_dend=dend)
+    if writer is not None:
+        writer.close()
     os.replace(tmp, out)
 
 
@@ -232,9 +303,10 @@ def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) 
 
 
 def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: int, n_chunks: int,
-              out: str | os.PathLike) -> None:
-    """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel."""
-    nrn = SetupNeurons(work_dir, chunk, n_chunks)
+              out: str | os.PathLike, trees: str | os.PathLike | None = None) -> None:
+    """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel (`trees`: the
+    bbox step's trees file of the same chunk; without it, morphologies are parsed again)."""
+    nrn = SetupNeurons(work_dir, chunk, n_chunks, trees)
     g = Grid.from_json(read_json(grid_file))
     lo, hi = nrn.lo, nrn.hi
     mem, ax, de = [], [], []

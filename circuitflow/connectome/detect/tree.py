@@ -7,6 +7,7 @@ arithmetic, vectorised over points and sections (loops run over tree levels / se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -176,3 +177,26 @@ def section_x(starts: np.ndarray, start: np.ndarray, parent: np.ndarray, kind: n
 def row_sums(d: np.ndarray) -> np.ndarray:
     """float32 sum of each row; numpy reduces each contiguous row with the same pairwise order as np.sum(row)."""
     return np.sum(np.ascontiguousarray(d), axis=1, dtype=np.float32)
+
+
+TREE_ARRAYS = ("xyz", "radius", "soma_dist", "kind", "sec_id")
+SEGMENT_ARRAYS = ("a", "b", "sec_id", "sx_a", "sx_b")
+
+
+def write_tree(fh: BinaryIO, tree: Tree) -> None:
+    """Append a tree's arrays to an open binary file (.npy records; integer columns stored as int32)."""
+    arrays = [getattr(tree, n) for n in TREE_ARRAYS]
+    arrays += [getattr(tree.segments[k], n) for k in NEURITES for n in SEGMENT_ARRAYS]
+    for a in arrays:
+        np.save(fh, a.astype(np.int32) if a.dtype == np.int64 else a, allow_pickle=False)
+
+
+def read_tree(fh: BinaryIO, path: str) -> Tree:
+    """The tree that `write_tree` wrote at the file's current position (same values and dtypes)."""
+    def load() -> np.ndarray:
+        a = np.load(fh, allow_pickle=False)
+        return a.astype(np.int64) if a.dtype == np.int32 else a
+
+    fields = {n: load() for n in TREE_ARRAYS}
+    segments = {k: Segments(**{n: load() for n in SEGMENT_ARRAYS}) for k in NEURITES}
+    return Tree(path=path, segments=segments, **fields)
