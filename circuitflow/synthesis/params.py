@@ -10,11 +10,6 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
-from diameter_synthesis import validators as diameter_validators
-from neurots import NeuroTSError
-from neurots import validator as neurots_validator
-from neurots.generate.orientations import check_3d_angles
-from neurots.utils import convert_from_legacy_neurite_type
 
 L = logging.getLogger(__name__)
 
@@ -92,6 +87,8 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
+    from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
+
     return convert_from_legacy_neurite_type(data)
 
 
@@ -171,6 +168,11 @@ def verify(
 
 def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
     """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
+    from diameter_synthesis import validators as diameter_validators
+    from neurots import NeuroTSError
+    from neurots import validator as neurots_validator
+    from neurots.generate.orientations import check_3d_angles
+
     where = f"region '{key}', mtype '{mtype}'"
     try:
         neurots_validator.validate_neuron_distribs(distributions)
