@@ -315,6 +315,10 @@ def run_circuitflow(net: Path, cores: int, n_ranges: int, tag: str) -> tuple[flo
     cfg = out / "config.yaml"
     cfg.write_text(json.dumps({"out_dir": str(out / "out"), "prune": {"network_path": str(net), "n_ranges": n_ranges}}))
     env = dict(os.environ, **THREADS_1, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    # The SLURM executor plugin (extra circuitflow[slurm]) runs `scontrol show config` when Snakemake
+    # starts; with a SLURM client whose controller is down that waits ~9 s for nothing. A local run
+    # never talks to SLURM: an empty SLURM_CONF makes scontrol fail at once.
+    env["SLURM_CONF"] = os.devnull
     snakemake = str(Path(sys.executable).parent / "snakemake")
     dt, rss = measured([snakemake, "-s", str(ROOT / "Snakefile"), "-d", str(out), "--cores", str(cores),
                         "prune", "--configfile", str(cfg)], out, env)

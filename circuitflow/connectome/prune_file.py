@@ -17,7 +17,7 @@ from circuitflow.io import snudda as sio
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 250_000  # small enough that its arrays reuse freed memory instead of faulting in fresh pages
 
 
 def dest_chunks(ds: h5py.Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
