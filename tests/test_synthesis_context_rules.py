@@ -205,3 +205,26 @@ def test_probabilities_survive_neurots_deepcopy(meshes):
     context = {"constraints": built(rules_for([rule]), [450.0, 450.0, 0.0])}
     copied = copy.deepcopy(context)
     assert copied["constraints"][0]["section_prob"] is context["constraints"][0]["section_prob"]
+
+
+def test_memoized_orientations_equal_voxcell_lookups():
+    """Per-voxel memo: bit-identical to OrientationField.lookup per point, and None where it raises."""
+    from voxcell import OrientationField, VoxcellError
+
+    path = str(COLUMN / "inputs/context_rules/atlas/orientation.nrrd")  # turns with x
+    field, memo = OrientationField.load_nrrd(path), context_rules.Orientations(path)
+    rng = np.random.default_rng(0)
+    points = rng.uniform([-1300, -300, -1200], [1300, 1100, 1200], size=(2000, 3))
+    points[:20] = np.round(points[:20], -2)  # voxel boundaries
+    points[20] = [1100.0, 900.0, 1000.0]  # upper corner
+    for point in points:
+        try:
+            expected = field.lookup(point)
+        except VoxcellError:
+            expected = None
+        got = memo.lookup(point)
+        if expected is None:
+            assert got is None, point
+        else:
+            assert got.shape == expected.shape and np.array_equal(got, expected), point
+    assert 0 < len(memo.matrices) < 2000
