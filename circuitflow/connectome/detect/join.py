@@ -36,9 +36,11 @@ class HypervoxelResult:
 
 def cap_slots(t: Table, cap: int) -> tuple[Table, int, int]:
     """Keep the first `cap` neurons of each voxel (entries sorted by voxel, then neuron); overflow and max occupancy."""
-    # (voxel, neuron) pairs are unique: a plain sort of one packed key orders them as a lexsort would
-    order = np.argsort((t.cols["key"].astype(np.int64) << 32) | t.cols["neuron"].astype(np.int64))
-    t = t.take(order)
+    # (voxel, neuron) pairs are unique: one packed key orders them as a lexsort would; the raster files
+    # of one chunk come in this order already
+    packed = (t.cols["key"].astype(np.int64) << 32) | t.cols["neuron"].astype(np.int64)
+    if np.any(packed[1:] <= packed[:-1]):
+        t = t.take(np.argsort(packed))
     key = t.cols["key"]
     if len(key) == 0:
         return t, 0, 0
@@ -59,6 +61,13 @@ def group_bounds(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return key[starts], starts, np.diff(np.concatenate([starts, [len(key)]]))
 
 
+def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Common values of two sorted unique arrays and their indices in each (as np.intersect1d gives)."""
+    pos = np.searchsorted(b, a)
+    ia = np.flatnonzero(b[np.minimum(pos, len(b) - 1)] == a) if len(b) else np.zeros(0, dtype=np.int64)
+    return a[ia], ia, pos[ia]
+
+
 def voxel_xyz(key: np.ndarray, nb: int) -> np.ndarray:
     """(n,3) local voxel coordinates of C-order keys."""
     return np.stack([key // (nb * nb), (key // nb) % nb, key % nb], axis=1)
@@ -69,7 +78,7 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
     """Putative synapse rows in detection order (voxel C order, axon slot, dendrite slot, con type)."""
     ak, a_start, a_len = group_bounds(axon.cols["key"])
     dk, d_start, d_len = group_bounds(dend.cols["key"])
-    common, ia, id_ = np.intersect1d(ak, dk, assume_unique=True, return_indices=True)
+    common, ia, id_ = intersect_sorted(ak, dk)
     na, nd = a_len[ia], d_len[id_]
     npair = na * nd
     total = int(npair.sum())
@@ -162,11 +171,14 @@ def lookup(src: np.ndarray, dest: np.ndarray, channel: np.ndarray, n_neurons: in
 
 
 def row_order(dest: np.ndarray, src: np.ndarray, channel: np.ndarray, n_neurons: int, n_channels: int) -> np.ndarray:
-    """Stable order of rows by (dest, src, channel): one stable sort of a packed key when it fits in int64."""
-    if n_neurons * n_neurons * (n_channels + 1) >= 1 << 62 or np.any(channel < 0) or np.any(channel > n_channels):
+    """Stable order of rows by (dest, src, channel): one plain sort of a packed key with the row number in
+    its low bits (unique, so the fast sort is stable) when it fits in int64."""
+    n = len(dest)
+    if n_neurons * n_neurons * (n_channels + 1) * n >= 1 << 62 or np.any(channel < 0) \
+            or np.any(channel > n_channels):
         return np.lexsort((channel, src, dest))
     key = (dest.astype(np.int64) * n_neurons + src) * (n_channels + 1) + channel
-    return np.argsort(key, kind="stable")
+    return np.sort(key * n + np.arange(n)) % n
 
 
 def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, seed: int,

@@ -1,8 +1,8 @@
 """Intermediate files between the detect rules: per-chunk raster partitions indexed by hypervoxel.
 
-A raster file holds three tables (membership, axon entries, dendrite entries), each sorted by
-hypervoxel id and then neuron id, with CSR pointers `ptr[hid]..ptr[hid+1]` so that a hypervoxel job
-reads only its own rows.
+A raster file holds three tables (membership, axon entries, dendrite entries), sorted by hypervoxel id,
+then (entries) voxel key, then neuron id, with CSR pointers `ptr[hid]..ptr[hid+1]` so that a hypervoxel job
+reads only its own rows, already in the join's voxel order when there is one chunk.
 """
 
 from __future__ import annotations
@@ -17,14 +17,30 @@ from circuitflow.connectome.detect.rasterise import AXON_COLS, DEND_COLS, MEMBER
 from circuitflow.io.hypervoxels import atomic_h5
 
 TABLES = {"member": MEMBER_COLS, "axon": AXON_COLS, "dend": DEND_COLS}
+ORDER = {"member": ("hid", "neuron"), "axon": ("hid", "key", "neuron"), "dend": ("hid", "key", "neuron")}
+
+
+def table_order(t: Table, cols: tuple) -> np.ndarray:
+    """Stable order of the rows by `cols` (first column first): one sort of a packed key when it fits."""
+    arrays = [t.cols[c].astype(np.int64) for c in cols]
+    if not len(t) or any(a.min() < 0 for a in arrays):
+        return np.lexsort(arrays[::-1])
+    spans = [int(a.max()) + 1 for a in arrays]
+    if np.prod([float(s) for s in spans]) * len(t) >= 2.0 ** 62:
+        return np.lexsort(arrays[::-1])
+    key = arrays[0]
+    for a, span in zip(arrays[1:], spans[1:]):
+        key = key * span + a
+    # a unique row number in the low bits makes the plain (fast) sort stable
+    packed = np.sort(key * len(t) + np.arange(len(t)))
+    return packed % len(t)
 
 
 def write_raster(path: str | os.PathLike, tables: dict, n_hv: int) -> None:
-    """Write {name: Table} sorted by (hid, neuron) with per-hid pointers."""
+    """Write {name: Table} sorted by `ORDER[name]` with per-hid pointers."""
     with atomic_h5(path) as f:
         for name, t in tables.items():
-            order = np.lexsort((t.cols["neuron"], t.cols["hid"]))
-            t = t.take(order)
+            t = t.take(table_order(t, ORDER[name]))
             g = f.create_group(name)
             for col, arr in t.cols.items():
                 g.create_dataset(col, data=arr)
@@ -43,7 +59,7 @@ def read_counts(paths: list, name: str) -> np.ndarray:
 
 def read_range(files: list, name: str, hid_lo: int, hid_hi: int) -> Table:
     """Rows of table `name` with hid in [hid_lo, hid_hi), from every raster file (paths or open h5py files,
-    in chunk order), sorted by hid then ascending neuron."""
+    in chunk order), sorted by hid, then as each file is (stable)."""
     parts = []
     for p in files:
         f = p if isinstance(p, h5py.File) else h5py.File(p, "r")

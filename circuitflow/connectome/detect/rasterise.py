@@ -155,22 +155,37 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
         bad = int(seg.b[s_idx[n == 0][0]]) + 1
         raise MorphologyError(f"{where}: zero-length segment ending at point {bad}")
     reps = n + 1
+    start = np.cumsum(reps) - reps
     pair = np.repeat(np.arange(len(n), dtype=np.int32), reps)  # pair and step index of every sample
-    k = np.arange(len(pair), dtype=np.int32) - (np.cumsum(reps) - reps).astype(np.int32)[pair]
+    k = np.arange(len(pair), dtype=np.int32) - start.astype(np.int32)[pair]
     kf = k.astype(np.float64)
-    ok = None
     x = []
-    for c in range(3):  # floor(a + step * k) lies in [0, nb) exactly when a + step * k does
+    for c in range(3):
         xc = np.repeat(d[c] / n, reps)
         xc *= kf
         xc += np.repeat(va[c], reps)
-        inc = (xc >= 0) & (xc < nb)
-        ok = inc if ok is None else ok & inc
         x.append(xc)
-    g = np.flatnonzero(ok)
-    local = np.searchsorted(hids, m_hid[m_idx]) * nb ** 3
-    vkey = np.repeat(local, reps)[g]
-    vkey += (x[0][g].astype(np.int64) * nb + x[1][g].astype(np.int64)) * nb + x[2][g].astype(np.int64)
+        # C-order key; astype is the floor for the samples inside the hypervoxel (x >= 0), the only ones kept
+        if c == 0:
+            vkey = xc.astype(np.int64)
+        else:
+            vkey *= nb
+            vkey += xc.astype(np.int64)
+    vkey += np.repeat(np.searchsorted(hids, m_hid[m_idx]) * nb ** 3, reps)
+    # samples outside the hypervoxel: only pairs not safely inside need a test; floor(x) lies in [0, nb)
+    # exactly when x does, and x runs monotonically from va to va + step * n (within 1e-12 of vb)
+    eps = 1e-6
+    test = np.flatnonzero(~np.all([(v >= eps) & (v < nb - eps) for v in (*va, *(vb[c][pad] for c in range(3)))],
+                                  axis=0))
+    if len(test):
+        idx = np.repeat(start[test] - (np.cumsum(reps[test]) - reps[test]), reps[test]) + np.arange(reps[test].sum())
+        out = np.any([(xc[idx] < 0) | (xc[idx] >= nb) for xc in x], axis=0)
+        keep = np.ones(len(pair), dtype=bool)
+        keep[idx[out]] = False
+        g = np.flatnonzero(keep)
+        vkey = vkey[g]
+    else:
+        g = np.arange(len(pair))
     da = tree.soma_dist[seg.a[s_idx]] * 1e6
     db = tree.soma_dist[seg.b[s_idx]] * 1e6
     sxa, sxb = seg.sx_a[s_idx], seg.sx_b[s_idx]
