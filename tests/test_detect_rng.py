@@ -34,3 +34,12 @@ def test_draws_after_an_odd_number_of_integers():
     a = [R.scalar_synapse_draws(ref, mu, sigma) for _ in range(3)]
     b = [R.fast_synapse_draws(rng, mu, sigma, R.ziggurat_tables()) for _ in range(3)]
     assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+
+
+def test_draws_when_the_word_table_runs_short(monkeypatch):
+    """A word table shorter than the draws need is extended; the numbers do not change."""
+    monkeypatch.setattr(R, "WORDS_PER_ROW", 0.5)
+    mu, sigma = np.full(20000, -21.0), np.full(20000, 0.9)
+    a = R.scalar_synapse_draws(np.random.default_rng(3), mu, sigma)
+    b = R.fast_synapse_draws(np.random.default_rng(3), mu, sigma, R.ziggurat_tables())
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])

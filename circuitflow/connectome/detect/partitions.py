@@ -21,19 +21,17 @@ ORDER = {"member": ("hid", "neuron"), "axon": ("hid", "key", "neuron"), "dend": 
 
 
 def table_order(t: Table, cols: tuple) -> np.ndarray:
-    """Stable order of the rows by `cols` (first column first): one sort of a packed key when it fits."""
-    arrays = [t.cols[c].astype(np.int64) for c in cols]
-    if not len(t) or any(a.min() < 0 for a in arrays):
-        return np.lexsort(arrays[::-1])
-    spans = [int(a.max()) + 1 for a in arrays]
-    if np.prod([float(s) for s in spans]) * len(t) >= 2.0 ** 62:
-        return np.lexsort(arrays[::-1])
-    key = arrays[0]
-    for a, span in zip(arrays[1:], spans[1:]):
-        key = key * span + a
-    # a unique row number in the low bits makes the plain (fast) sort stable
-    packed = np.sort(key * len(t) + np.arange(len(t)))
-    return packed % len(t)
+    """Stable order of the rows by `cols` (first column first): one stable sort of a packed key when it fits
+    (a chunk's rows come neuron by neuron, each sorted already: the merge sort only merges those runs)."""
+    lows = [int(t.cols[c].min()) if len(t) else 0 for c in cols]
+    spans = [int(t.cols[c].max()) + 1 if len(t) else 1 for c in cols]
+    if min(lows) < 0 or np.prod([float(s) for s in spans]) >= 2.0 ** 62:
+        return np.lexsort([t.cols[c] for c in cols[::-1]])
+    key = t.cols[cols[0]].astype(np.int64)
+    for c, span in zip(cols[1:], spans[1:]):
+        key *= span
+        key += t.cols[c]
+    return np.argsort(key, kind="stable")
 
 
 def write_raster(path: str | os.PathLike, tables: dict, n_hv: int) -> None:

@@ -156,21 +156,13 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
         raise MorphologyError(f"{where}: zero-length segment ending at point {bad}")
     reps = n + 1
     start = np.cumsum(reps) - reps
-    pair = np.repeat(np.arange(len(n), dtype=np.int32), reps)  # pair and step index of every sample
-    k = np.arange(len(pair), dtype=np.int32) - start.astype(np.int32)[pair]
-    kf = k.astype(np.float64)
-    x = []
-    for c in range(3):
-        xc = np.repeat(d[c] / n, reps)
-        xc *= kf
-        xc += np.repeat(va[c], reps)
-        x.append(xc)
-        # C-order key; astype is the floor for the samples inside the hypervoxel (x >= 0), the only ones kept
-        if c == 0:
-            vkey = xc.astype(np.int64)
-        else:
-            vkey *= nb
-            vkey += xc.astype(np.int64)
+    pair = np.repeat(np.arange(len(n), dtype=np.int32), reps)  # the pair of every sample
+    x = sample_coordinates(va, d, n, start, len(pair))
+    # C-order key; astype is the floor for the samples inside the hypervoxel (x >= 0), the only ones kept
+    vkey = x[0].astype(np.int64)
+    for xc in x[1:]:
+        vkey *= nb
+        vkey += xc.astype(np.int64)
     vkey += np.repeat(np.searchsorted(hids, m_hid[m_idx]) * nb ** 3, reps)
     # samples outside the hypervoxel: only pairs not safely inside need a test; floor(x) lies in [0, nb)
     # exactly when x does, and x runs monotonically from va to va + step * n (within 1e-12 of vb)
@@ -189,14 +181,39 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     da = tree.soma_dist[seg.a[s_idx]] * 1e6
     db = tree.soma_dist[seg.b[s_idx]] * 1e6
     sxa, sxb = seg.sx_a[s_idx], seg.sx_b[s_idx]
-    return {"vkey": vkey, "g": g, "reps": reps, "da": da, "dstep": (db - da) / n, "sxa": sxa,
-            "sxstep": (sxb - sxa) / n, "sec_id": seg.sec_id[s_idx], "pair": pair, "k": k}
+    return {"vkey": vkey, "g": g, "start": start, "da": da, "dstep": (db - da) / n, "sxa": sxa,
+            "sxstep": (sxb - sxa) / n, "sec_id": seg.sec_id[s_idx], "pair": pair}
+
+
+def sample_coordinates(va: list, d: list, n: np.ndarray, start: np.ndarray, n_samples: int) -> list:
+    """Local voxel coordinates va + (d / n) * k, k = 0..n, of every pair's samples (pair i's at start[i]...),
+    as Snudda computes them; most segments are shorter than a voxel (n = 1: va and va + d, no repeats)."""
+    x = [np.empty(n_samples) for _ in range(3)]
+    one = np.flatnonzero(n == 1)
+    s1 = start[one]
+    for c in range(3):
+        v = va[c][one]
+        x[c][s1] = v  # + (d / 1) * 0
+        x[c][s1 + 1] = v + d[c][one]  # + (d / 1) * 1
+    more = np.flatnonzero(n > 1)
+    if len(more):
+        reps = n[more] + 1
+        first = np.repeat(start[more], reps)
+        idx = first + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+        k = (idx - first).astype(np.float64)
+        for c in range(3):
+            xc = np.repeat(d[c][more] / n[more], reps)
+            xc *= k
+            xc += np.repeat(va[c][more], reps)
+            x[c][idx] = xc
+    return x
 
 
 def sample_values(smp: dict, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Soma distance (µm, floored), section x and section id of the selected inside samples."""
     g = smp["g"][sel]
-    p, k = smp["pair"][g], smp["k"][g].astype(np.int64)
+    p = smp["pair"][g]
+    k = g - smp["start"][p]
     dist = np.floor(smp["da"][p].astype(np.float64) + smp["dstep"][p] * k).astype(np.int64)
     return dist, smp["sxa"][p] + smp["sxstep"][p] * k, smp["sec_id"][p]
 

@@ -9,10 +9,11 @@ fast path, 99 % of draws), an integer takes a 32-bit half word (PCG64 caches the
 call), and is rejected (Lemire) with probability 2e-4. `synapse_draws` reproduces this exactly and
 vectorised: it reads the raw words of a copy of the generator and precomputes, per word, the ziggurat
 fast-path normal (with numpy's own tables, read once from the installed numpy by probing its generator)
-and the Lemire integers of both halves; rows are then mapped onto words block by block, every row up
-to the first one needing a slow path (about 1.5 %) is accepted, and numpy itself draws that row at the
-same stream position. A self-check against plain scalar draws guards the method; if it ever fails,
-the scalar loop is used.
+and the Lemire integers of both halves. Between two rows needing a slow path (about 1.5 %), rows sit on
+the stream in a fixed pattern (3 words per 2 rows), so the next slow row is found by a binary search
+among the words where a row would be slow; numpy itself draws that row at its stream position, and all
+fast rows are filled in one vectorised pass at the end. A self-check against plain scalar draws guards
+the method; if it ever fails, the scalar loop is used.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ MAX_PARAMETER_ID = 1000000
 MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 MASK128 = (1 << 128) - 1
 MULT_INV = pow(MULT, -1, 1 << 128)
-BLOCK = 512  # rows evaluated per vectorised attempt (a slow path occurs about every 70 rows)
+WORDS_PER_ROW = 1.5 + 1 / 16  # 3 words per 2 rows, and slow rows' extra words (the table grows if short)
 LEMIRE_THRESHOLD = (0xFFFFFFFF - (MAX_PARAMETER_ID - 1)) % MAX_PARAMETER_ID
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarr
     bg = rng.bit_generator
     st = bg.state
     base, inc = st["state"]["state"], st["state"]["inc"]
-    words = Words(base, inc, tables, 3 * n // 2 + 64 + n // 16)
+    words = Words(base, inc, tables, int(n * WORDS_PER_ROW) + 64)
     runs = []  # (first row, rows, word, cache)
     i, pos, cache = 0, 0, st["has_uint32"]
     cur = 0  # the generator's word (its cached half always matches `cache` when cur == pos)

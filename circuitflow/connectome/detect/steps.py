@@ -18,7 +18,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from circuitflow.connectome.detect import connectivity, sources
 from circuitflow.connectome.detect.grid import Grid, bounding_box, hypervoxel_seeds, make_grid
@@ -33,6 +32,13 @@ from circuitflow.io import hypervoxels as hvio
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
 
 log = logging.getLogger(__name__)
+
+
+def progress(items, desc: str):
+    """A tqdm progress bar over `items` (tqdm imported only by the steps that loop: ~30 ms per job less)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, mininterval=5)
 
 DEFAULTS = {"voxel_size": 3e-6, "hyper_voxel_size": 100}
 SETUP = "setup.json"
@@ -257,7 +263,7 @@ def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.P
     dend = np.zeros(hi - lo, dtype=np.float32)
     writer = TreeWriter(trees_out) if trees_out is not None else None
     try:
-        for i, nid in enumerate(tqdm(range(lo, hi), desc=f"bbox {chunk}", mininterval=5)):
+        for i, nid in enumerate(progress(range(lo, hi), f"bbox {chunk}")):
             tree = nrn.tree(nid)
             if writer is not None:
                 writer.add(nrn.morphology(nid), tree)
@@ -310,7 +316,7 @@ def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: 
     g = Grid.from_json(read_json(grid_file))
     lo, hi = nrn.lo, nrn.hi
     mem, ax, de = [], [], []
-    for nid in tqdm(range(lo, hi), desc=f"rasterise {chunk}", mininterval=5):
+    for nid in progress(range(lo, hi), f"rasterise {chunk}"):
         tree = nrn.tree(nid)
         where = f"neuron {nid} ({nrn.morphology(nid)})"
         m, a, d = rasterise_neuron(nid, tree, nrn.position(nid), nrn.rotation(nid), g, where)
@@ -359,7 +365,7 @@ def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raste
     origins = g.origins(mine)
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(h5py.File(p, "r")) for p in raster_files]
-        for h, origin in zip(tqdm(mine, desc=f"hypervoxels {batch}.{rank}", mininterval=5), origins):
+        for h, origin in zip(progress(mine, f"hypervoxels {batch}.{rank}"), origins):
             # one hypervoxel's entries at a time: memory follows the hypervoxel, not the batch
             a = read_range(files, "axon", int(h), int(h) + 1)
             d = read_range(files, "dend", int(h), int(h) + 1)
