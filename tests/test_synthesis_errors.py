@@ -151,3 +151,11 @@ def test_region_block_unknown_key(tmp_path, key):
     path = tmp_path / "region_structure.yaml"
     path.write_text(f"O0:\n  layers: [1, 2, 3, 4, 5, 6]\n  {key}: 1\n")
     fails_with(tmp_path, base_config(region_structure=str(path)), f"region 'O0' has unknown key(s) ['{key}']")
+
+
+def test_unusable_context_rule(tmp_path):
+    """A boundary rule region-grower would only trip over mid-growth fails at planning, naming it."""
+    path = tmp_path / "region_structure.yaml"
+    path.write_text("O0:\n  layers: [1, 2, 3, 4, 5, 6]\n  boundaries:\n    - {path: pia.obj, neurite_types: [apical_dendrite]}\n")
+    fails_with(tmp_path, base_config(region_structure=str(path)),
+               f"region_structure: region 'O0' boundaries[0]: mesh path not found: {tmp_path / 'pia.obj'}")
