@@ -76,11 +76,12 @@ def test_misplaced_keys_warn_but_pass_through(tmp_path):
     """RG-24: upstream's own boundary scenario puts mode/neurite_types inside params_section."""
     box(tmp_path / "pia.obj", [0, 0, 0], [1, 1, 1])
     rule = {"path": "pia.obj", "params_section": {"d_min": 0, "d_max": 400, "power": 0.8, "mode": "attractive",
-                                                  "neurite_types": ["basal_dendrite"]}}
+                                                  "neurite_types": ["basal_dendrite"], "dmax": 3}}
     structure = atlas.load_region_structure(write_structure(tmp_path, boundaries=[rule]))
     warnings = context_rules.rule_warnings(structure)
     assert any("['mode', 'neurite_types'] inside 'params_section' are ignored" in w for w in warnings), warnings
     assert any("no top-level 'neurite_types'" in w for w in warnings), warnings
+    assert any("unknown key(s) ['dmax'] inside 'params_section'" in w for w in warnings), warnings
     assert structure["O0"]["boundaries"][0]["params_section"]["mode"] == "attractive"  # unchanged
 
 
@@ -228,3 +229,14 @@ def test_memoized_orientations_equal_voxcell_lookups():
         else:
             assert got.shape == expected.shape and np.array_equal(got, expected), point
     assert 0 < len(memo.matrices) < 2000
+
+
+def test_reference_cases_warn_only_where_upstream_ignores_keys():
+    """directions' params.mode is read (no warning); a mode inside a boundary's params_section is not."""
+    rules = COLUMN / "inputs/context_rules"
+    warnings = context_rules.rule_warnings(atlas.load_region_structure(rules / "region_structure_directions.yaml"))
+    assert warnings == []
+    warnings = context_rules.rule_warnings(atlas.load_region_structure(rules / "region_structure_boundaries.yaml"))
+    assert warnings == [
+        "region 'O0' boundaries[2]: ['mode'] inside 'params_section' are ignored (read at the rule's top level only)"
+    ]

@@ -21,9 +21,15 @@ L = logging.getLogger(__name__)
 
 DIRECTION_KEYS = ("mtypes", "mclass", "neurite_types", "processes", "params", "params_section")
 DIRECTION_PARAMS = ("direction", "mode", "power", "layers")
+SECTION_TRIES = ("max_tries", "randomness_increase")  # read by NeuroTS from params_section
 BOUNDARY_KEYS = ("path", "mesh_type", "mode", "multimesh_mode", "params_section", "params_trunk", "mtypes",
                  "mclass", "neurite_types", "processes")
-BOUNDARY_PARAMS = ("d_min", "d_max", "power", "max_tries", "randomness_increase")
+BOUNDARY_PARAMS = ("d_min", "d_max", "power") + SECTION_TRIES
+#: Keys read inside each nested level of a rule.
+NESTED_KEYS = {
+    "directions": {"params": DIRECTION_PARAMS, "params_section": SECTION_TRIES},
+    "boundaries": {"params_section": BOUNDARY_PARAMS, "params_trunk": BOUNDARY_PARAMS},
+}
 #: Keys that NeuroTS / region-grower read at the rule's top level only (RG-24).
 TOP_LEVEL_ONLY = ("mode", "neurite_types", "processes", "mtypes", "mclass")
 DIRECTION_MODES = ("parallel", "perpendicular")
@@ -95,19 +101,22 @@ def rule_warnings(structure: dict) -> list[str]:
     """Keys placed where region-grower does not read them, and rules applying to no tree (RG-24)."""
     warnings = []
     for region, block in structure.items():
-        for kind, keys, nested in (("directions", DIRECTION_KEYS, ("params", "params_section")),
-                                   ("boundaries", BOUNDARY_KEYS, ("params_section", "params_trunk"))):
+        for kind, keys in (("directions", DIRECTION_KEYS), ("boundaries", BOUNDARY_KEYS)):
             for index, rule in enumerate(block.get(kind) or []):
                 where = f"region '{region}' {kind}[{index}]"
                 unknown = sorted(set(rule) - set(keys))
                 if unknown:
                     warnings.append(f"{where}: unknown key(s) {unknown} are ignored")
-                for level in nested:
-                    misplaced = sorted(set(rule.get(level) or {}) & set(TOP_LEVEL_ONLY))
+                for level, known in NESTED_KEYS[kind].items():
+                    level_keys = set(rule.get(level) or {})
+                    misplaced = sorted(level_keys & (set(TOP_LEVEL_ONLY) - set(known)))
                     if misplaced:
                         warnings.append(
                             f"{where}: {misplaced} inside '{level}' are ignored (read at the rule's top level only)"
                         )
+                    unknown = sorted(level_keys - set(known) - set(misplaced))
+                    if unknown:
+                        warnings.append(f"{where}: unknown key(s) {unknown} inside '{level}' are ignored")
                 if "neurite_types" not in rule:
                     warnings.append(f"{where}: no top-level 'neurite_types', so its section probability applies "
                                     "to no tree")
@@ -140,7 +149,10 @@ def mesh_files(structure: dict) -> list[str]:
     for block in structure.values():
         for rule in block.get("boundaries") or []:
             path = Path(rule["path"])
-            files.update(str(p) for p in path.iterdir() if p.is_file()) if path.is_dir() else files.add(str(path))
+            if path.is_dir():
+                files.update(str(p) for p in path.iterdir() if p.is_file())
+            else:
+                files.add(str(path))
     return sorted(files)
 
 
