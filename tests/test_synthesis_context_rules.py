@@ -240,3 +240,40 @@ def test_reference_cases_warn_only_where_upstream_ignores_keys():
     assert warnings == [
         "region 'O0' boundaries[2]: ['mode'] inside 'params_section' are ignored (read at the rule's top level only)"
     ]
+
+
+def test_chunk_digest_follows_rules_and_meshes_of_its_cells(tmp_path):
+    """A rule or mesh edit changes the region_structure part of the digest only for cells it applies to."""
+    import pandas as pd
+
+    from circuitflow.synthesis.prepare import chunk_structure
+
+    box(tmp_path / "pia.obj", [0, 0, 0], [1, 1, 1])
+    rules = {"boundaries": [{"path": "pia.obj", "mclass": ["INT"], "neurite_types": ["basal_dendrite"]}],
+             "directions": [{"mclass": ["PYR"], "params": {"direction": [0, 1, 0]}}]}
+    pyr = pd.DataFrame({"synthesis_region": ["O0"], "mtype": ["L2"], "mclass": ["PYR"]})
+    interneuron = pyr.assign(mclass=["INT"])
+
+    def parts():
+        structure = atlas.load_region_structure(write_structure(tmp_path, **rules))
+        return chunk_structure(structure, pyr), chunk_structure(structure, interneuron)
+
+    before = parts()
+    box(tmp_path / "pia.obj", [0, 0, 0], [2, 1, 1])  # new mesh content
+    after_mesh = parts()
+    assert after_mesh[0] == before[0] and after_mesh[1] != before[1]
+    rules["directions"][0]["params"]["power"] = 2
+    after_rule = parts()
+    assert after_rule[0] != after_mesh[0] and after_rule[1] == after_mesh[1]
+
+
+def test_last_rule_mesh_name_recorded_in_debug_infos(meshes):
+    from circuitflow.synthesis.grow import CellContext, add_rule_constraints
+
+    rule = {"path": meshes, "neurite_types": ["basal_dendrite"], "params_section": {}}
+    cell = CellContext(position=np.array([450.0, 450.0, 0.0]), orientation=np.identity(3), mtype="L2",
+                       current_depth=300.0, layer_depths=None, cortical_depths=None, params={},
+                       distributions={}, rules=rules_for([rule]))
+    context, debug = {}, {}
+    add_rule_constraints(cell, context, debug)
+    assert debug == {"mesh_name": "glomeruli_001"} and len(context["constraints"]) == 1
