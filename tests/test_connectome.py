@@ -61,7 +61,7 @@ def test_pruning_rule_edit_reruns_only_pruning(built):
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["f1"] = 0.3
     jobs = dry_run(built, config)
     assert {"prune_config", "prune_range", "combine"} <= set(jobs)
-    assert not set(jobs) & (SYNTHESIS_RULES | DETECT_RULES | {"gather", "merge", "check_hypervoxels"})
+    assert not set(jobs) & (SYNTHESIS_RULES | DETECT_RULES | {"gather_merge", "check_hypervoxels"})
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import yaml
 from prune_helpers import (CASES, NETWORKS, case_seed, cleaned_config, expected_rows, network_dir, read_rows,
                            snakemake)
 
-GATHER_SIDE = {"check_hypervoxels", "check_prune_config", "merge"}  # merge gathers too
+GATHER_SIDE = {"check_hypervoxels", "check_prune_config", "gather_merge"}
 ONLY_PRUNE = {"prune_range", "combine", "prune"}  # `prune` is the target rule
 
 
@@ -71,7 +71,7 @@ def test_full_run_layout(full_run):
     net, work = full_run
     out = work / "out"
     assert sorted(p.name for p in (out / "prune" / "ranges-1").iterdir()) == ["merged-0.h5"]
-    for rule in ("check_hypervoxels", "check_prune_config", "merge", "prune_range", "combine"):
+    for rule in ("check_hypervoxels", "check_prune_config", "gather_merge", "prune_range", "combine"):
         assert any((out / "logs" / rule).iterdir()), rule
     import h5py
 
@@ -130,7 +130,7 @@ def test_n_ranges_change_same_bytes(full_run):
     for n in (7, 2):
         cfg = write_config(work / f"config-n{n}.yaml", work / "out", net, n_ranges=n)
         jobs = job_stats(snakemake(work, cfg, "prune"))
-        assert "check_hypervoxels" not in jobs and jobs["merge"] == n, jobs
+        assert "check_hypervoxels" not in jobs and jobs["gather_merge"] == n, jobs
         syn, gj = read_rows(work / "out" / "network-synapses.hdf5")
         assert syn.tobytes() == ref[0].tobytes() and gj.tobytes() == ref[1].tobytes()
 
@@ -188,7 +188,7 @@ def test_unknown_prune_key_rejected_by_schema(tmp_path):
 
 
 def test_bad_pruning_config_fails_before_gathering(tmp_path):
-    """A config naming an undetected connection stops the run before any gather (merge) job (P-3)."""
+    """A config naming an undetected connection stops the run before any gather_merge job (P-3)."""
     import json
 
     cfg_json = json.loads(cleaned_config("hv120", "default", tmp_path / "c.json").read_text())
@@ -196,10 +196,10 @@ def test_bad_pruning_config_fails_before_gathering(tmp_path):
         {"pruning": {"f1": 0.5}}
     (tmp_path / "c.json").write_text(json.dumps(cfg_json))
     cfg = write_config(tmp_path / "config.yaml", tmp_path / "out", "hv120", config_file=str(tmp_path / "c.json"))
-    # One core: the check's priority orders it first (with two, a merge may start beside it).
+    # One core: the check's priority orders it first (with two, a gather_merge may start beside it).
     proc = snakemake(tmp_path, cfg, "prune", "--cores", "1", check=False)
     assert proc.returncode != 0
     log = (tmp_path / "out" / "logs" / "check_prune_config" / "check_prune_config.log").read_text()
     assert "NMDA that were not present at detect time" in log.splitlines()[-1]
-    assert not (tmp_path / "out" / "logs" / "merge").exists()
+    assert not (tmp_path / "out" / "logs" / "gather_merge").exists()
     assert not (tmp_path / "out" / "network-synapses.hdf5").exists()

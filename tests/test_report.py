@@ -157,4 +157,4 @@ def test_example_end_to_end_edges_and_report(tmp_path):
 
     jobs = set(job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", *targets).stdout))
     assert {"prune_range", "combine", "sonata_edges", "circuit_config", "report_pathways"} <= jobs
-    assert not jobs & {"report_morphometrics", "synthesize_chunk", "detect_hypervoxels", "gather", "merge"}
+    assert not jobs & {"report_morphometrics", "synthesize_chunk", "detect_hypervoxels", "gather_merge"}

@@ -96,7 +96,7 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     submitted = set(re.findall(r"rule_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
     expected = {"cache_atlas", "validate_params", "synthesize_chunk", "finalize_collection", "detect_config",
                 "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
-                "detect_worklog", "prune_config", "check_hypervoxels", "check_prune_config", "gather", "merge",
+                "detect_worklog", "prune_config", "check_hypervoxels", "check_prune_config", "gather_merge",
                 "prune_range", "combine", "sonata_edges", "circuit_config", "report_morphometrics",
                 "report_pathways"}
     assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"

@@ -2,12 +2,12 @@
 # Logic lives in circuitflow.connectome; each rule calls a thin script. Each rule gets only the
 # config it needs, so editing the pruning rules (config_file contents or random_seed) re-runs
 # only prune_range and combine, never the checks, gather or merge before them.
-# Gather and merge are one job per range (rule `merge`): the package keeps them as two steps
+# Gather and merge are one job per range (rule `gather_merge`): the package keeps them as two steps
 # (gather.gather_rows, merge.merge_gathered), but the gathered rows stay in memory, because a
 # gathered file would only be written to be read once, and a job per step costs a process start.
 # The merged files are what re-pruning reads (kept unless keep_files is false).
 # check_prune_config validates the pruning config first (highest priority, so it is scheduled
-# before any merge); its config input is ancient() because prune_range validates the (possibly
+# before any gather_merge); its config input is ancient() because prune_range validates the (possibly
 # edited) config again itself. It is a requirement of the `prune` target, not of merge: an
 # ancient() edge from it into the merge chain hides provenance changes of prune_range from
 # Snakemake 9.27 when the config file is renamed.
@@ -74,16 +74,16 @@ rule check_prune_config:
         "--out {output:q} > {log:q} 2>&1"
 
 
-rule merge:
+rule gather_merge:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_merge.py",
+        code=f"{PRUNE_SCRIPTS}/prune_gather_merge.py",
         module=[f"{CODE}/connectome/gather.py", f"{CODE}/connectome/merge.py"],
         index=f"{PRUNE_DIR}/hypervoxels.h5",
         worklog=PRUNE_WORKLOG,
     output:
         PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
-        f"{LOGS}/merge/ranges-{{n}}-{{i}}.log",
+        f"{LOGS}/gather_merge/ranges-{{n}}-{{i}}.log",
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
