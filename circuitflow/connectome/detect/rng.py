@@ -87,6 +87,11 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray] | None:
             ki[idx] = hi
             continue
         hi -= 1
+        if idx > 1 and wi[idx - 1] > 0:  # ziggurat: ki[i] ~ 2**52 x[i-1] / x[i]; narrow the search if it brackets
+            est = int(wi[idx - 1] / x * 2.0 ** 52)
+            a, b = max(lo, est - (1 << 12)), min(hi, est + (1 << 12))
+            if a < b and _probe(bg, gen, (a << 9) | idx, inc)[1] and not _probe(bg, gen, (b << 9) | idx, inc)[1]:
+                lo, hi = a, b
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if _probe(bg, gen, (mid << 9) | idx, inc)[1]:

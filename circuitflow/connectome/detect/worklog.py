@@ -15,16 +15,23 @@ def hyper_voxels_json(g: Grid, members: Table, seeds: np.ndarray) -> tuple[str, 
     """The JSON of every hypervoxel (origin, neurons with soma/axon/dend sections, count, seed) and neuron counts."""
     c = members.cols
     order = np.lexsort((c["sec_id"], c["kind"], c["neuron"], c["hid"]))
-    hid, nid, kind, sec = (c[k][order].tolist() for k in ("hid", "neuron", "kind", "sec_id"))
+    hid, nid, kind = (c[k][order] for k in ("hid", "neuron", "kind"))
+    sec = c["sec_id"][order].tolist()
+    # one Python step per (hid, neuron, kind) group, not per section
+    change = np.ones(len(hid), dtype=bool)
+    change[1:] = (hid[1:] != hid[:-1]) | (nid[1:] != nid[:-1]) | (kind[1:] != kind[:-1])
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], len(hid))
     per_hid: dict = {}
-    for h, n, k, s in zip(hid, nid, kind, sec):
+    for h, n, k, a, b in zip(hid[starts].tolist(), nid[starts].tolist(), kind[starts].tolist(), starts.tolist(),
+                             ends.tolist()):
         entry = per_hid.setdefault(h, {}).setdefault(n, {})
         if k == SOMA:
             entry["soma"] = True
         elif k == AXON:
-            entry.setdefault("axon", [[[], "neuron"]])[0][0].append(s)
+            entry["axon"] = [[sec[a:b], "neuron"]]
         elif k == BASAL:
-            entry.setdefault("dend", []).append(s)
+            entry["dend"] = sec[a:b]
     origins = g.origins(np.arange(g.n_total)).tolist()
     out = {}
     ctr = np.zeros(g.n_total, dtype=np.int64)
