@@ -240,6 +240,11 @@ def test_reference_cases_warn_only_where_upstream_ignores_keys():
     assert warnings == [
         "region 'O0' boundaries[2]: ['mode'] inside 'params_section' are ignored (read at the rule's top level only)"
     ]
+    warnings = context_rules.rule_warnings(
+        atlas.load_region_structure(rules / "region_structure_boundary_scenario.yaml")
+    )
+    assert sum("inside 'params_section' are ignored" in w for w in warnings) == 2, warnings
+    assert sum("no top-level 'neurite_types'" in w for w in warnings) == 2, warnings
 
 
 def test_chunk_digest_follows_rules_and_meshes_of_its_cells(tmp_path):

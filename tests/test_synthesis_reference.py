@@ -16,7 +16,7 @@ from voxcell import CellCollection
 from conftest import DATA, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
-CASES = ["axon_grafting", "no_axon", "min_depth_800", "directions", "boundaries"]
+CASES = ["axon_grafting", "no_axon", "min_depth_800", "directions", "boundaries", "boundary_scenario"]
 #: SynthesizeMorphologies options that map one-to-one onto circuitflow's `synthesis:` keys.
 SAME_NAME = [
     "input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon",

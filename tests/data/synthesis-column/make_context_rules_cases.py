@@ -44,7 +44,32 @@ CELLS = {
         (-250.0, 450.0, 100.0, "mc0;3", "GLO"),  # territory 0, inside glomeruli_000
         (450.0, 150.0, 0.0, "mc0;6", "GLO"),  # territory -1, inside no mesh: keeps the previous rule's mesh
     ],
+    # spec §9.6 (region-grower's own boundary test), on the untilted column, pia.obj standing in for
+    # neurocollage's boundary mesh of O0
+    "boundary_scenario": [
+        (100.0, 450.0, 0.0, "mc0;2", "PYR"),
+        (-100.0, 470.0, 0.0, "mc0;2", "PYR"),
+    ],
 }
+#: Options that differ from the other cases.
+CASE_OPTIONS = {"boundary_scenario": {"atlas": "inputs/atlas", "min_depth": 800}}
+
+#: spec §9.6: `mode` and `neurite_types` inside the params, so both rules are repulsive and their
+#: section probabilities apply to no tree; the first rule's params_trunk steers every 3D-angle trunk.
+SCENARIO_BOUNDARIES = [
+    {"path": "meshes/pia.obj",
+     "params_section": {"d_min": 0, "d_max": 20, "power": 1.2, "neurite_types": ["apical_dendrite"]},
+     "params_trunk": {"mtype": "L2_TPC:A", "d_min": 0, "d_max": 500, "neurite_types": ["basal_dendrite"]}},
+    {"path": "meshes/pia.obj",
+     "params_section": {"d_min": 0, "d_max": 400, "power": 0.8, "mode": "attractive",
+                        "neurite_types": ["basal_dendrite"]}},
+]
+SCENARIO_DIRECTIONS = [
+    {"mtypes": ["L2_TPC:A"], "neurite_types": ["basal_dendrite"],
+     "params": {"direction": [0, 1, 0], "mode": "perpendicular"}},
+    {"mtypes": ["L2_TPC:A"], "neurite_types": ["apical_dendrite"],
+     "params": {"direction": [0, 1, 0], "mode": "parallel", "layers": [2, 3]}},
+]
 
 DIRECTIONS = [
     {"mtypes": ["L2_TPC:A"], "neurite_types": ["apical_dendrite"],
@@ -133,8 +158,11 @@ def make_region_structure(case: str) -> Path:
     structure = yaml.safe_load((HERE / "inputs" / "region_structure.yaml").read_text())
     if case == "directions":
         structure["O0"]["directions"] = DIRECTIONS
-    else:  # directions and boundaries combine by min/max only, so the boundary case holds boundaries alone
+    elif case == "boundaries":  # directions and boundaries combine by min/max only: boundaries alone here
         structure["O0"]["boundaries"] = BOUNDARIES
+    else:
+        structure["O0"]["boundaries"] = SCENARIO_BOUNDARIES
+        structure["O0"]["directions"] = SCENARIO_DIRECTIONS
     path = INPUTS / f"region_structure_{case}.yaml"
     path.write_text(yaml.safe_dump(structure, sort_keys=False))
     return path
@@ -165,6 +193,7 @@ def run_case(case: str) -> None:
         "min_hard_scale": 0.2, "region_structure": rel(make_region_structure(case)),
         "container_path": None, "hide_progress_bar": True, "dask_config": None, "chunksize": None,
         "synthesize_axons": False,
+        **CASE_OPTIONS.get(case, {}),
     }
     paths = ["input_cells", "tmd_parameters", "tmd_distributions", "atlas", "out_cells", "out_apical",
              "out_morph_dir", "out_apical_nrn_sections", "region_structure"]
@@ -172,7 +201,7 @@ def run_case(case: str) -> None:
     SynthesizeMorphologies(**kwargs).synthesize()
     (out / "case.json").write_text(json.dumps({
         "case": case,
-        "description": f"region_structure {case} rules on the tilted column atlas "
+        "description": f"region_structure context rules, case {case} "
                        "(tests/data/synthesis-column/make_context_rules_cases.py)",
         "region_grower_version": "1.6.0",
         "paths_relative_to": "the data folder (parent of inputs/ and expected/)",
