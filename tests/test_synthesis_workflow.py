@@ -158,11 +158,21 @@ def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     first = tmp_path / "out/synthesis/chunks/0.json"
-    deadline = time.time() + 120
-    while not first.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    assert first.exists()
-    time.sleep(0.5)  # the next chunk job is under way
+
+    def chunk_logs() -> set:
+        return {p.name for p in (tmp_path / "out/logs/synthesis").glob("chunk_*.log")}
+
+    def wait(condition) -> None:
+        deadline = time.time() + 120
+        while not condition() and time.time() < deadline:
+            time.sleep(0.05)
+        assert condition()
+
+    wait(first.exists)
+    # On one core Snakemake records a job as complete before it starts the next one, so chunk 0 is
+    # finished for good once a chunk job starts after it (a fixed sleep raced with that under load).
+    before = chunk_logs()
+    wait(lambda: bool(chunk_logs() - before))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "out/synthesis/nodes.h5").exists()
