@@ -177,8 +177,16 @@ def row_order(dest: np.ndarray, src: np.ndarray, channel: np.ndarray, n_neurons:
     if n_neurons * n_neurons * (n_channels + 1) * n >= 1 << 62 or np.any(channel < 0) \
             or np.any(channel > n_channels):
         return np.lexsort((channel, src, dest))
-    key = (dest.astype(np.int64) * n_neurons + src) * (n_channels + 1) + channel
-    return np.sort(key * n + np.arange(n)) % n
+    key = dest.astype(np.int64)  # in place from here: a hypervoxel's rows are the largest arrays of the step
+    key *= n_neurons
+    key += src
+    key *= n_channels + 1
+    key += channel
+    key *= n
+    key += np.arange(n)
+    key.sort()
+    key %= n
+    return key
 
 
 def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, seed: int,

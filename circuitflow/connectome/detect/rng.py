@@ -102,30 +102,43 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray] | None:
     return wi, ki
 
 
-def libm_exp(x: np.ndarray) -> np.ndarray:
+def libm_exp(x: np.ndarray, block: int = 1 << 16) -> np.ndarray:
     """exp with the C library's rounding (numpy's lognormal calls libm; np.exp's SIMD code can differ by 1 ulp)."""
-    return np.fromiter(map(math.exp, x.tolist()), dtype=np.float64, count=len(x))
+    out = np.empty(len(x))
+    for i in range(0, len(x), block):  # blocks: a list of Python floats costs 32 bytes per value
+        out[i:i + block] = np.fromiter(map(math.exp, x[i:i + block].tolist()), dtype=np.float64,
+                                       count=len(x[i:i + block]))
+    return out
 
 
 class Words:
     """The raw 64-bit words [0, n) of a PCG64 stream (counted from a fixed state), with what every word
     yields if a normal or an integer half-word is drawn from it (independent of how draws are aligned on
-    the stream), and the words where a row starting there would need numpy's slow path."""
+    the stream), and the words where a row starting there would need numpy's slow path. Computed page by
+    page, keeping 19 bytes per word."""
+
+    PAGE = 1 << 16
 
     def __init__(self, state: int, inc: int, tables, n: int):
         probe = np.random.PCG64()
         probe.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
                        "has_uint32": 0, "uinteger": 0}
-        raw = probe.random_raw(max(n, 4))
+        self.n = n = max(n, 4)
+        self.n_val = np.empty(n)
+        self.lo_val = np.empty(n, dtype=np.int32)
+        self.hi_val = np.empty(n, dtype=np.int32)
+        n_ok, lo_ok, hi_ok = (np.empty(n, dtype=bool) for _ in range(3))
         wi, ki = tables
-        idx = (raw & np.uint64(0xFF)).astype(np.intp)
-        rabs = (raw >> np.uint64(9)) & np.uint64((1 << 52) - 1)
-        x = rabs.astype(np.float64) * wi[idx]
-        self.n_val = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
-        n_ok = rabs < ki[idx]
-        lo_ok, self.lo_val = lemire(raw & np.uint64(0xFFFFFFFF))
-        hi_ok, self.hi_val = lemire(raw >> np.uint64(32))
-        self.n = len(raw)
+        for a in range(0, n, self.PAGE):
+            b = min(a + self.PAGE, n)
+            raw = probe.random_raw(b - a)
+            idx = (raw & np.uint64(0xFF)).astype(np.intp)
+            rabs = (raw >> np.uint64(9)) & np.uint64((1 << 52) - 1)
+            x = rabs.astype(np.float64) * wi[idx]
+            self.n_val[a:b] = np.where((raw >> np.uint64(8)) & np.uint64(1), -x, x)
+            n_ok[a:b] = rabs < ki[idx]
+            lo_ok[a:b], self.lo_val[a:b] = lemire(raw & np.uint64(0xFFFFFFFF))
+            hi_ok[a:b], self.hi_val[a:b] = lemire(raw >> np.uint64(32))
         # a row at word w reads its normal from w and its integer from the low half of w + 1 (no cached half)
         # or from the high half of w - 1 (cached half); it is fast if both are accepted
         bad0 = np.flatnonzero(~(n_ok[:-1] & lo_ok[1:]))
@@ -157,11 +170,11 @@ def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def run_positions(pos: np.ndarray, cache: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Word and cache state of every row of fast runs starting at (`pos`, `cache`) with `length` rows each."""
     total = int(length.sum())
-    j = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
-    c0 = np.repeat(cache, length)
+    j = np.arange(total, dtype=np.int32) - np.repeat((np.cumsum(length) - length).astype(np.int32), length)
+    c0 = np.repeat(cache.astype(np.int32), length)
     odd = j % 2
     # cache 0 first: rows at +0, +2, +3, +5, ...; cache 1 first: +0, +1, +3, +4, ...
-    word = np.repeat(pos, length) + 3 * (j // 2) + odd * (2 - c0)
+    word = np.repeat(pos.astype(np.int32), length) + 3 * (j // 2) + odd * (2 - c0)
     return word, c0 ^ odd
 
 
@@ -206,7 +219,7 @@ def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarr
         i += 1
     if runs:
         first, length, rpos, rcache = (np.array(v, dtype=np.int64) for v in zip(*runs))
-        rows = np.arange(int(length.sum())) + np.repeat(first - (np.cumsum(length) - length), length)
+        rows = (np.arange(int(length.sum())) + np.repeat(first - (np.cumsum(length) - length), length)).astype(np.int32)
         word, c = run_positions(rpos, rcache, length)
         g[rows] = libm_exp(mu[rows] + sigma[rows] * words.n_val[word])
         pid[rows] = np.where(c == 0, words.lo_val[np.minimum(word + 1, words.n - 1)], words.hi_val[word - 1])
