@@ -40,7 +40,7 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     return elapsed
 
 
-def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: int) -> float:
+def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: int, per_core: int = 1) -> float:
     """Time the circuitflow synthesis target on the example circuit."""
     run = work / f"cf-{cores}-{'nrn' if nrn else 'plain'}"
     subprocess.run(["rm", "-rf", str(run)], check=True)
@@ -50,7 +50,7 @@ def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: i
         "tmd_parameters": str(example / "tmd_parameters.json"),
         "tmd_distributions": str(example / "tmd_distributions.json"),
         "region_structure": str(example / "region_structure.yaml"), "seed": 0, "out_morph_ext": ["asc"],
-        "out_apical_nrn_sections": nrn, "chunk_size": max(1, -(-n_cells // (2 * cores))),
+        "out_apical_nrn_sections": nrn, "chunk_size": max(1, -(-n_cells // (per_core * cores))),
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cf-bench-synthesis"))
     parser.add_argument("--skip-upstream", action="store_true")
+    parser.add_argument("--chunks-per-core", type=int, default=1,
+                        help="chunk jobs per core (default 1: region-grower's one partition per process)")
     parser.add_argument("--nrn", choices=["both", "off", "on"], default="both",
                         help="apical NRN section ids off, on, or both (default)")
     args = parser.parse_args()
@@ -118,7 +120,7 @@ def main() -> None:
     settings = {"both": (False, True), "off": (False,), "on": (True,)}[args.nrn]
     for nrn in settings:
         for cores in (1, 2):
-            ours = circuitflow_run(example, args.work, cores, nrn, args.cells)
+            ours = circuitflow_run(example, args.work, cores, nrn, args.cells, args.chunks_per_core)
             theirs = upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan")
             tag = f"{cores}-{'nrn' if nrn else 'plain'}"
             identical = same_outputs(args.work / f"cf-{tag}", args.work / f"rg-{tag}") if venv else None

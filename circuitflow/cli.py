@@ -25,7 +25,7 @@ def cmd_validate_params(args) -> None:
     """Validate TMD parameters and write the normalized parameters."""
     from circuitflow.synthesis import prepare
 
-    prepare.validate_params(json.loads(args.config), args.out)
+    prepare.validate_params(json.loads(args.config), args.out, args.validated)
 
 
 def cmd_synthesize_chunk(args) -> None:
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate-params", help=cmd_validate_params.__doc__)
     p.add_argument("--config", required=True, help="the synthesis config section as JSON")
     p.add_argument("--out", required=True, help="normalized parameters (JSON)")
+    p.add_argument("--validated", help="what planning validated (written as is if the inputs are unchanged)")
     p.set_defaults(func=cmd_validate_params)
 
     p = sub.add_parser("synthesize-chunk", help=cmd_synthesize_chunk.__doc__)

@@ -186,3 +186,34 @@ def test_drop_summary_counts_only_dropped_cells():
         {"region": "a", "mtype": "Y", "reason": "SkipSynthesisError", "count": 1},
         {"region": "b", "mtype": "X", "reason": "RegionGrowerError", "count": 1},
     ]
+
+
+def test_validate_params_reuses_what_planning_validated(tmp_path):
+    """validate_params writes planning's validated parameters for unchanged inputs, validates again otherwise."""
+    import shutil
+
+    from circuitflow.synthesis import prepare
+
+    column = DATA / "synthesis-column" / "inputs"
+    shutil.copy(column / "tmd_parameters.json", tmp_path / "tmd_parameters.json")
+    section = {
+        "input_cells": str(column / "cells" / "input_cells.h5"), "atlas": str(column / "atlas"),
+        "tmd_parameters": str(tmp_path / "tmd_parameters.json"),
+        "tmd_distributions": str(column / "tmd_distributions.json"),
+        "region_structure": str(column / "region_structure.yaml"), "morph_axon": None, "base_morph_dir": None,
+        "synthesize_axons": False, "max_drop_ratio": 0.0, "chunk_size": 5,
+    }
+    cache = tmp_path / ".plan-cache.json"
+    prepare.checked_digests(section, cache, check=True)
+    validated = prepare.validated_path(cache)
+    assert prepare.read_validated(validated, section) is not None
+    prepare.validate_params(section, tmp_path / "fresh.json")
+    prepare.validate_params(section, tmp_path / "reused.json", validated)
+    assert (tmp_path / "reused.json").read_bytes() == (tmp_path / "fresh.json").read_bytes()
+
+    edited = json.loads((tmp_path / "tmd_parameters.json").read_text())
+    edited["default"]["L2_TPC:A"]["basal_dendrite"]["randomness"] = "high"
+    (tmp_path / "tmd_parameters.json").write_text(json.dumps(edited))
+    assert prepare.read_validated(validated, section) is None  # the signature no longer matches
+    with pytest.raises(Exception, match="randomness"):
+        prepare.validate_params(section, tmp_path / "edited.json", validated)

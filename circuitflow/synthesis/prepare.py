@@ -96,17 +96,37 @@ def check_parameters(section: dict) -> tuple[pd.DataFrame, dict, dict, list]:
     return cells, tmd_params, tmd_distribs, excluded
 
 
-def validate_params(section: dict, out: str) -> dict:
-    """Validate, then write the normalized parameters: every (region, mtype) entry the cells use."""
-    cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
+def normalized_parameters(cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, excluded: list) -> dict:
+    """The normalized parameters: every (region, mtype) entry the cells use, and the excluded cells."""
     keys = [params.json_key(s, r, tmd_distribs) for s, r in zip(cells["synthesis_region"], cells["region"])]
     pairs = sorted(set(zip(keys, cells["mtype"])))
-    normalized = {
+    return {
         "entries": {f"{k}|{m}": params.entry_for(tmd_params, tmd_distribs, k, m) for k, m in pairs},
         "excluded_cells": [int(i) for i in excluded],
     }
-    write_json(out, normalized)
-    return normalized
+
+
+def validate_params(section: dict, out: str, validated: str | os.PathLike | None = None) -> dict:
+    """Validate, then write the normalized parameters.
+
+    `validated` is the file in which the workflow's planning stored the same result for the inputs it
+    checked (see `checked_digests`): when their signature still matches, it is written as is instead
+    of validating again.
+    """
+    stored = read_validated(validated, section) if validated else None
+    if stored is None:
+        stored = normalized_parameters(*check_parameters(section))
+    write_json(out, stored)
+    return stored
+
+
+def read_validated(path: str | os.PathLike, section: dict) -> dict | None:
+    """The normalized parameters stored at planning, if `path` holds them for these very inputs."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    return stored["parameters"] if stored.get("signature") == input_signature(section, chunking=False) else None
 
 
 def chunk_payload(
@@ -169,13 +189,15 @@ def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_dist
     return digests
 
 
-def input_signature(section: dict) -> list:
-    """(path, size, mtime) of every file the chunk digests depend on, plus the options that matter."""
+def input_signature(section: dict, chunking: bool = True) -> list:
+    """(path, size, mtime) of every file the chunk digests (or, without `chunking`, the validated
+    parameters) depend on, plus the options that matter."""
     keys = ["input_cells", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon"]
     files = [section[k] for k in keys if section.get(k)] + [str(Path(section["atlas"]) / "hierarchy.json")]
     files += context_rules.mesh_files(atlas.load_region_structure(section["region_structure"]))
     signature = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
-    return signature + [section["chunk_size"], bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
+    options = [bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
+    return signature + ([section["chunk_size"]] if chunking else []) + options
 
 
 def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> dict:
@@ -190,14 +212,23 @@ def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> dic
         stored = json.loads(cache.read_text())
         if stored.get("signature") == signature:
             return stored["result"]
-    cells, tmd_params, tmd_distribs, _ = check_parameters(section)
+    cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
     result = {
         "digests": chunk_digests(section, cells, tmd_params, tmd_distribs),
         "mtypes": sorted(pd.unique(cells["mtype"]).tolist()),
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
     write_json(cache, {"signature": signature, "result": result})
+    # validate_params writes this instead of validating the same inputs a second time
+    validated = {"signature": input_signature(section, chunking=False),
+                 "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded)}
+    write_json(validated_path(cache), validated)
     return result
+
+
+def validated_path(cache: str | os.PathLike) -> Path:
+    """Where planning stores the normalized parameters it validated, next to the plan cache."""
+    return Path(cache).with_name(".validated-parameters.json")
 
 
 def write_json(path: str | os.PathLike, data) -> None:

@@ -69,8 +69,11 @@ rule validate_params:
         CONDA_ENV
     params:
         config=section_json("synthesis", PARAMS_KEYS),
+        # what planning validated for the same inputs (the job validates again if they differ)
+        validated=f"{SYN_DIR}/.validated-parameters.json",
     shell:
         "python -m circuitflow.cli validate-params --config {params.config:q} --out {output}"
+        " --validated {params.validated:q}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
 
 
