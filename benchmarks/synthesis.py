@@ -1,6 +1,6 @@
 """Synthesis throughput: circuitflow vs region-grower 1.6.0, cells/s at 1 and 2 cores.
 
-Usage:  python benchmarks/synthesis.py [--cells 200] [--work /tmp/cf-bench-synthesis] [--skip-upstream]
+Usage:  python benchmarks/synthesis.py [--cells 200] [--repeat 3] [--work /tmp/cf-bench-synthesis] [--skip-upstream]
 
 Generates the example circuit with --cells cells (four mtypes, pyramidal and basal-only), then times
   * circuitflow: `snakemake --cores N synthesis` (whole workflow, atlas cache to final files);
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cf-bench-synthesis"))
     parser.add_argument("--skip-upstream", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each tool per setting, alternating; the median is reported")
     parser.add_argument("--chunks-per-core", type=int, default=1,
                         help="chunk jobs per core (default 1: region-grower's one partition per process)")
     parser.add_argument("--nrn", choices=["both", "off", "on"], default="both",
@@ -120,11 +123,15 @@ def main() -> None:
     settings = {"both": (False, True), "off": (False,), "on": (True,)}[args.nrn]
     for nrn in settings:
         for cores in (1, 2):
-            ours = circuitflow_run(example, args.work, cores, nrn, args.cells, args.chunks_per_core)
-            theirs = upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan")
+            ours_runs, theirs_runs = [], []
+            for _ in range(args.repeat):  # alternate, so that a slow spell of the machine hits both
+                ours_runs.append(circuitflow_run(example, args.work, cores, nrn, args.cells, args.chunks_per_core))
+                theirs_runs.append(upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan"))
+            ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
             tag = f"{cores}-{'nrn' if nrn else 'plain'}"
             identical = same_outputs(args.work / f"cf-{tag}", args.work / f"rg-{tag}") if venv else None
             rows.append({"nrn": nrn, "cores": cores, "identical_files": identical,
+                         "circuitflow_runs_s": ours_runs, "region_grower_runs_s": theirs_runs,
                          "circuitflow_s": ours, "region_grower_s": theirs,
                          "circuitflow_cells_per_s": args.cells / ours, "region_grower_cells_per_s": args.cells / theirs,
                          "ratio": theirs / ours})
