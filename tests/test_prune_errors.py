@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from circuitflow.connectome.combine import combine
-from circuitflow.connectome.gather import gather_range
+from circuitflow.connectome.merge import gather_merge_range
 from circuitflow.connectome.hypervoxels import HypervoxelError, build_index
 from circuitflow.connectome.prune_file import prune_range_file
 from circuitflow.connectome.rules import PruneConfigError, check_prune_config
@@ -207,7 +207,7 @@ def test_unsorted_rows(tmp_path):
     edit_voxel_file(net, 0, lambda f: f["network/synapses"].write_direct(f["network/synapses"][()][::-1].copy()))
     build_index(net, tmp_path / "index.h5")  # the lookup table is still fine
     with pytest.raises(HypervoxelError, match=r"network-putative-synapses-0\.hdf5: network/synapses is not sorted"):
-        gather_range(net, tmp_path / "index.h5", 1, 0, tmp_path / "out" / "gathered.h5")
+        gather_merge_range(net, tmp_path / "index.h5", 1, 0, tmp_path / "out" / "merged.h5")
     no_leftovers(tmp_path / "out")
 
 
@@ -239,7 +239,7 @@ def test_neuron_ids_out_of_range(tmp_path):
     edit_voxel_file(net3, 0, big_src)
     build_index(net3, tmp_path / "c" / "index.h5")
     with pytest.raises(HypervoxelError, match=r"source neuron ids out of range 0\.\.27"):
-        gather_range(net3, tmp_path / "c" / "index.h5", 1, 0, tmp_path / "out" / "g.h5")
+        gather_merge_range(net3, tmp_path / "c" / "index.h5", 1, 0, tmp_path / "out" / "merged.h5")
     net2 = copy_network("hv40", tmp_path / "b")
     with h5py.File(net2 / "log" / "network-detect-worklog.hdf5", "a") as f:
         f["network/neurons/neuron_id"][...] = np.arange(1, 29)

@@ -63,16 +63,14 @@ def test_merge_order_is_snuddas(tmp_path, net):
     """Our (unsorted-by-type) merge order reproduces Snudda's merge files exactly, both types."""
     index = tmp_path / "index.h5"
     build_index(network_dir(net), index)
-    from circuitflow.connectome.gather import gather_range
+    from circuitflow.connectome.gather import gather_rows
 
-    gathered = tmp_path / "g.h5"
-    gather_range(network_dir(net), index, 1, 0, gathered)
-    with h5py.File(gathered) as g:
-        for t, gj in (("synapses", False), ("gap_junctions", True)):
-            rows, seg = g[t][()], g[f"{t}_segments"][()]
-            merged = rows[snudda_order(rows, seg, 28, 12, gj)]
-            with h5py.File(FIXTURE / net / "expected" / "merge" / f"{t}-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
-                np.testing.assert_array_equal(merged, m[f"network/{t}"][()])
+    g = gather_rows(network_dir(net), index, 1, 0)
+    for t, gj in (("synapses", False), ("gap_junctions", True)):
+        rows, seg = g.rows[t], g.segments[t]
+        merged = rows[snudda_order(rows, seg, 28, 12, gj)]
+        with h5py.File(FIXTURE / net / "expected" / "merge" / f"{t}-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
+            np.testing.assert_array_equal(merged, m[f"network/{t}"][()])
 
 
 @pytest.mark.parametrize("case", CASES)

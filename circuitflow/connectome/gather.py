@@ -1,8 +1,8 @@
 """Gather one destination range's putative rows from only the hypervoxel files that hold them.
 
 `gather_rows` reads the range's row slices straight into one array per type (no copies) and checks
-them; the `merge` rule merges that in memory and writes only the merged file (one job per range, no
-gathered intermediate). `gather_range` writes the gathered rows to a file, for tests and debugging.
+them; the `gather_merge` rule merges that in memory and writes only the merged file (one job per range, no
+gathered intermediate).
 """
 
 from __future__ import annotations
@@ -133,15 +133,3 @@ def gather_rows(network: str | Path, index_path: str | Path, n_ranges: int, i: i
     log.info("range %d/%d: neurons %d..%d, %d synapses and %d gap junctions from %d files", i, n_ranges, a, b - 1,
              len(g.rows["synapses"]), len(g.rows["gap_junctions"]), len(n_files))
     return g
-
-
-def gather_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path) -> dict:
-    """Write range `i`'s gathered rows of both types (and their per-file segments) to `out`."""
-    g = gather_rows(network, index_path, n_ranges, i)
-    with sio.atomic_h5(out) as h5:
-        h5.attrs["range"] = g.range
-        h5.attrs["n_neurons"] = g.n_neurons
-        for t in TYPES:
-            h5[t] = g.rows[t]
-            h5[f"{t}_segments"] = g.segments[t]
-    return {"range": g.range, **{t: len(g.rows[t]) for t in TYPES}}

@@ -5,7 +5,7 @@ unique_id = (dest*N + src)*T + type of the run's first row) stably sorted by (un
 circuitflow then stably sorts by (dest, src, channel) (decision P-1), which changes nothing except
 for destinations whose pairs interleave types across hypervoxels; those are reported.
 
-The `merge` rule runs gather and merge in one job per range (`gather_merge_range`): the gathered rows
+The `gather_merge` rule runs gather and merge in one job per range (`gather_merge_range`): the gathered rows
 stay in memory, so the only file written is the merged one that re-pruning reads.
 """
 
@@ -140,18 +140,6 @@ def merge_gathered(g: Gathered, out: str | Path) -> dict:
     return {"range": (a, b), "type_interleaved_dest_ids": interleaved, **counts}
 
 
-def merge_range(gathered: str | Path, index_path: str | Path, out: str | Path) -> dict:
-    """Merge a gathered range file (gather_range's output) into a merge file."""
-    with sio.open_h5(index_path, "prune index") as f:
-        N = int(f.attrs["n_neurons"])
-        T = max(int(f.attrs["max_channel_type_id"]), 4)
-    with sio.open_h5(gathered, "gathered range file") as g:
-        rng = tuple(int(x) for x in g.attrs["range"])
-        rows = {t: np.asarray(g[t][()], dtype=np.int32) for t in TYPES}
-        segments = {t: np.asarray(g[f"{t}_segments"][()], dtype=np.int64) for t in TYPES}
-    return merge_gathered(Gathered(rng, N, T, rows, segments), out)
-
-
 def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path) -> dict:
-    """The `merge` rule: gather range `i` of `n_ranges` in memory and write its merge file."""
+    """The `gather_merge` rule: gather range `i` of `n_ranges` in memory and write its merge file."""
     return merge_gathered(gather_rows(network, index_path, n_ranges, i), out)
