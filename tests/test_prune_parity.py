@@ -8,8 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from circuitflow.connectome.hypervoxels import build_index
-from circuitflow.connectome.merge import group_by_type, snudda_order, type_interleaved
+from circuitflow.connectome.gather import HypervoxelFiles, blocks_of, gather_block, read_range_index
+from circuitflow.connectome.hypervoxels import TYPES, build_index
+from circuitflow.connectome.merge import gather_merge_range, group_by_type, snudda_order, type_interleaved
 from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
 from circuitflow.connectome.rules import check_prune_config
 from circuitflow.io.snudda import read_neurons
@@ -63,11 +64,11 @@ def test_merge_order_is_snuddas(tmp_path, net):
     """Our (unsorted-by-type) merge order reproduces Snudda's merge files exactly, both types."""
     index = tmp_path / "index.h5"
     build_index(network_dir(net), index)
-    from circuitflow.connectome.gather import gather_rows
-
-    g = gather_rows(network_dir(net), index, 1, 0)
+    idx = read_range_index(index, 1, 0)
     for t, gj in (("synapses", False), ("gap_junctions", True)):
-        rows, seg = g.rows[t], g.segments[t]
+        [block] = blocks_of(idx.entries[t], 0, 28, block_rows=10**9)
+        with HypervoxelFiles(network_dir(net)) as files:
+            rows, seg, _ = gather_block(files, t, block, 28, np.empty((block.n_rows, TYPES[t]), np.int32))
         merged = rows[snudda_order(rows, seg, 28, 12, gj)]
         with h5py.File(FIXTURE / net / "expected" / "merge" / f"{t}-for-neurons-0-to-28-MERGE-ME.hdf5") as m:
             np.testing.assert_array_equal(merged, m[f"network/{t}"][()])
@@ -121,6 +122,23 @@ def test_n_ranges_give_identical_bytes(tmp_path, net):
         syn, gj = read_rows(final)
         outs.append(syn.tobytes() + gj.tobytes())
     assert outs[0] == outs[1] == outs[2] == outs[3]
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+def test_merge_blocks_and_open_files_give_identical_merge_files(tmp_path, net):
+    """Merging a block of destinations at a time, with any block size or cap on open files, writes the same bytes."""
+    index = tmp_path / "index.h5"
+    build_index(network_dir(net), index)
+    outs = []
+    for k, (block_rows, open_files) in enumerate([(10**9, None), (1, 1), (37, 2), (500, 3)]):
+        merged = tmp_path / f"merged-{k}.h5"
+        gather_merge_range(network_dir(net), index, 2, 1, merged, block_rows=block_rows, open_files=open_files)
+        with h5py.File(merged) as f:
+            outs.append(b"".join(f[key][()].tobytes() for key in ("network/synapses", "network/gap_junctions",
+                                                                  "network/type_interleaved_dest_ids"))
+                        + f.attrs["source_hids_synapses"].tobytes())
+    assert len(outs[0]) > 1000
+    assert outs[1:] == outs[:1] * 3
 
 
 EXTRA = FIXTURE.parent / "prune-snudda-extra"

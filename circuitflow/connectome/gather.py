@@ -1,34 +1,48 @@
-"""Gather one destination range's putative rows from only the hypervoxel files that hold them.
+"""Gather one destination range's putative rows, block by block, from only the hypervoxel files that hold them.
 
-`gather_rows` reads the range's row slices straight into one array per type (no copies) and checks
-them; the `gather_merge` rule merges that in memory and writes only the merged file (one job per range, no
-gathered intermediate).
+A range is cut into blocks of whole destinations of about `BLOCK_ROWS` rows. Every hypervoxel file
+holds its rows sorted by destination, so a block's rows are one contiguous slice per file, and the
+merge order sorts by destination first, so each block is merged on its own. Memory is then bounded
+by a block, not by the range, and every block reuses the same (already touched) buffers. The files
+stay open across blocks, so HDF5's chunk cache decompresses every LZF chunk once.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import resource
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from circuitflow.connectome.hypervoxels import PROJECTION_HID, TYPES, HypervoxelError, range_bounds_of
+from circuitflow.connectome.hypervoxels import PROJECTION_HID, TYPES, HypervoxelError, range_bounds, range_bounds_of
 from circuitflow.io import snudda as sio
 
 log = logging.getLogger(__name__)
 
+BLOCK_ROWS = 1 << 19  # rows gathered and merged at a time (27 MB of synapse rows)
+
 
 @dataclass
-class Gathered:
-    """One destination range's rows per type, file by file in ascending HID order."""
+class RangeIndex:
+    """One destination range's index entries per type: [dest, hid, start, end), sorted by (dest, hid)."""
 
     range: tuple[int, int]
     n_neurons: int
     n_types: int  # max_channel_type_id of the network (at least 4)
-    rows: dict[str, np.ndarray]  # type -> (n, width) int32
-    segments: dict[str, np.ndarray]  # type -> (files, 2) int64: HID, rows from that file
-    pair: dict[str, np.ndarray] = field(default_factory=dict)  # type -> dest * N + src (int64), from the checks
+    entries: dict[str, np.ndarray]
+
+
+@dataclass
+class Block:
+    """Whole destinations [d0, d1) of a range and their (hid, start, end) row slices, in ascending HID order."""
+
+    dests: tuple[int, int]
+    slices: list[tuple[int, int, int]]
+    n_rows: int
 
 
 def file_of(network: Path, hid: int) -> Path:
@@ -55,29 +69,109 @@ def slices_of(ent: np.ndarray, a: int, b: int) -> list[tuple[int, int, int]]:
     return [(int(h), int(s), int(e)) for h, s, e in zip(hids, start, end)]
 
 
-def range_slices(index_path: str | Path, t: str, a: int, b: int) -> list[tuple[int, int, int]]:
-    """(hid, start, end) row slices holding destinations [a, b) of type `t`, in ascending HID order."""
+def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeIndex:
+    """Bounds, N, T and the index entries per type of range `i` of `n_ranges`, from one pass over the index."""
+    if not 0 <= i < n_ranges:
+        raise ValueError(f"range {i} is not in 0..{n_ranges - 1}")
     with sio.open_h5(index_path, "prune index") as f:
-        off = f[f"{t}/dest_offsets"]
-        lo, hi = int(off[a]), int(off[b])
-        return slices_of(f[f"{t}/entries"][lo:hi], a, b)
+        N = int(f.attrs["n_neurons"])
+        T = max(int(f.attrs["max_channel_type_id"]), 4)
+        bounds = range_bounds_of(f, n_ranges)
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        entries = {}
+        for t in TYPES:
+            off = f[f"{t}/dest_offsets"]
+            lo, hi = int(off[a]), int(off[b])
+            entries[t] = np.asarray(f[f"{t}/entries"][lo:hi], dtype=np.int64).reshape(-1, 4)
+    return RangeIndex((a, b), N, T, entries)
+
+
+def blocks_of(entries: np.ndarray, a: int, b: int, block_rows: int = BLOCK_ROWS) -> list[Block]:
+    """Cut destinations [a, b) into blocks of whole destinations of about `block_rows` rows (no empty block)."""
+    sizes = entries[:, 3] - entries[:, 2]
+    per_dest = np.bincount(entries[:, 0] - a, weights=sizes, minlength=b - a).astype(np.int64)
+    total = int(per_dest.sum())
+    if total == 0:
+        return []
+    cuts = range_bounds(per_dest, -(-total // max(1, block_rows))) + a
+    lo = np.searchsorted(entries[:, 0], cuts)
+    blocks = []
+    for k in range(len(cuts) - 1):
+        d0, d1, e0, e1 = int(cuts[k]), int(cuts[k + 1]), int(lo[k]), int(lo[k + 1])
+        if e1 > e0:
+            blocks.append(Block((d0, d1), slices_of(entries[e0:e1], d0, d1), int(sizes[e0:e1].sum())))
+    return blocks
+
+
+def open_table(f: h5py.File, t: str) -> h5py.Dataset:
+    """Table `t` of `f`, checked, with a chunk cache of two chunks: enough for a block boundary inside a chunk.
+
+    h5py's default (8 MiB per dataset) would keep up to 8 MiB of decompressed rows per open file.
+    """
+    ds = sio.require_table(f, f"network/{t}", TYPES[t])
+    if ds.chunks is None:
+        return ds
+    chunk_bytes, name = int(np.prod(ds.chunks)) * ds.dtype.itemsize, ds.name.encode()
+    ds.id.close()  # a dataset opened twice shares the first opening's chunk cache
+    dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+    dapl.set_chunk_cache(11, 2 * chunk_bytes + 4096, 1.0)
+    return h5py.Dataset(h5py.h5d.open(f.id, name, dapl))
+
+
+class HypervoxelFiles:
+    """Hypervoxel tables kept open across blocks (at most `limit` files at once, least recently used closed first).
+
+    A table stays open, not just its file: HDF5 drops a dataset's chunk cache when the dataset closes, and
+    a block boundary in the middle of an LZF chunk would then decompress that chunk twice.
+    """
+
+    def __init__(self, network: str | Path, limit: int | None = None):
+        self.network = Path(network)
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.limit = max(1, limit if limit is not None else min(256, (soft if soft > 0 else 1024) // 4))
+        self.open: OrderedDict[int, tuple[h5py.File, dict[str, h5py.Dataset]]] = OrderedDict()
+
+    def table(self, hid: int, t: str) -> h5py.Dataset:
+        """The open, checked table `t` of hypervoxel `hid` (-1: the projection file)."""
+        entry = self.open.pop(hid, None)
+        if entry is None:
+            if len(self.open) >= self.limit:
+                self.open.popitem(last=False)[1][0].close()
+            entry = (sio.open_readonly(file_of(self.network, hid), "hypervoxel file"), {})
+        self.open[hid] = entry
+        f, tables = entry
+        if t not in tables:
+            tables[t] = open_table(f, t)
+        return tables[t]
+
+    def read(self, hid: int, t: str, start: int, stop: int, out: np.ndarray) -> None:
+        """Read rows [start, stop) of table `t` of hypervoxel `hid` into `out`."""
+        sio.read_rows_into(self.table(hid, t), start, stop, out)
+
+    def close(self) -> None:
+        """Close every open file."""
+        while self.open:
+            self.open.popitem()[1][0].close()
+
+    def __enter__(self) -> "HypervoxelFiles":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def check_rows(rows: np.ndarray, t: str, paths: list[Path], starts: list[int], counts: np.ndarray, a: int, b: int,
                n_neurons: int) -> np.ndarray:
-    """Check gathered rows target [a, b), have valid sources and are (dest, src)-sorted per file; return dest*N+src."""
+    """Check gathered rows have valid sources, are (dest, src)-sorted per file and target [a, b); return dest*N+src."""
     bounds = np.r_[0, np.cumsum(counts)]
 
     def where(row: int) -> str:
         k = int(np.searchsorted(bounds, row, side="right")) - 1
         return f"{paths[k]}: network/{t} rows {starts[k]}..{starts[k] + int(counts[k])}"
 
-    dest, src = rows[:, 1], rows[:, 0]
     if len(rows) == 0:
         return np.zeros(0, np.int64)
-    if dest.min() < a or dest.max() >= b:
-        bad = int(np.flatnonzero((dest < a) | (dest >= b))[0])
-        raise HypervoxelError(f"{where(bad)} hold destinations outside {a}..{b - 1} (lookup table and rows disagree)")
+    dest, src = rows[:, 1], rows[:, 0]
     if src.min() < 0 or src.max() >= n_neurons:
         bad = int(np.flatnonzero((src < 0) | (src >= n_neurons))[0])
         raise HypervoxelError(f"{where(bad)} hold source neuron ids out of range 0..{n_neurons - 1}")
@@ -89,47 +183,25 @@ def check_rows(rows: np.ndarray, t: str, paths: list[Path], starts: list[int], c
     if down.any():
         k = int(np.searchsorted(bounds, int(np.flatnonzero(down)[0]) + 1, side="right")) - 1
         raise HypervoxelError(f"{paths[k]}: network/{t} is not sorted by (dest, src) (unsorted input)")
+    if dest.min() < a or dest.max() >= b:  # sorted rows out of the block: the lookup table lies about them
+        bad = int(np.flatnonzero((dest < a) | (dest >= b))[0])
+        raise HypervoxelError(f"{where(bad)} hold destinations outside {a}..{b - 1} (lookup table and rows disagree)")
     return pair
 
 
-def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> tuple[tuple[int, int], int, int, dict]:
-    """Bounds, N, T and the (hid, start, end) slices per type of range `i`, from one pass over the index."""
-    if not 0 <= i < n_ranges:
-        raise ValueError(f"range {i} is not in 0..{n_ranges - 1}")
-    with sio.open_h5(index_path, "prune index") as f:
-        N = int(f.attrs["n_neurons"])
-        T = max(int(f.attrs["max_channel_type_id"]), 4)
-        bounds = range_bounds_of(f, n_ranges)
-        a, b = int(bounds[i]), int(bounds[i + 1])
-        slices = {}
-        for t in TYPES:
-            off = f[f"{t}/dest_offsets"]
-            lo, hi = int(off[a]), int(off[b])
-            slices[t] = slices_of(f[f"{t}/entries"][lo:hi], a, b) if a < b else []
-    return (a, b), N, T, slices
+def gather_block(files: HypervoxelFiles, t: str, block: Block, n_neurons: int,
+                 out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a block's rows of type `t` into `out` (file by file, ascending HID), checked.
 
-
-def gather_rows(network: str | Path, index_path: str | Path, n_ranges: int, i: int) -> Gathered:
-    """Read range `i`'s rows of both types from the hypervoxel files holding them, checked, in ascending HID order."""
-    network = Path(network)
-    (a, b), N, T, slices = read_range_index(index_path, n_ranges, i)
-    g = Gathered((a, b), N, T, {}, {})
-    n_files = set()
-    for t, width in TYPES.items():
-        total = sum(e - s for _, s, e in slices[t])
-        rows = np.empty((total, width), dtype=np.int32)
-        segments = np.zeros((len(slices[t]), 2), dtype=np.int64)
-        paths, pos = [], 0
-        for k, (hid, s, e) in enumerate(slices[t]):
-            path = file_of(network, hid)
-            with sio.open_h5(path, "hypervoxel file") as f:
-                sio.read_table_into(f, f"network/{t}", width, s, e, rows[pos:pos + e - s])
-            pos += e - s
-            segments[k] = (hid, e - s)
-            paths.append(path)
-            n_files.add(hid)
-        g.pair[t] = check_rows(rows, t, paths, [s for _, s, _ in slices[t]], segments[:, 1], a, b, N)
-        g.rows[t], g.segments[t] = rows, segments
-    log.info("range %d/%d: neurons %d..%d, %d synapses and %d gap junctions from %d files", i, n_ranges, a, b - 1,
-             len(g.rows["synapses"]), len(g.rows["gap_junctions"]), len(n_files))
-    return g
+    Returns the rows (a view of `out`), the (hid, rows) segments and dest * N + src per row.
+    """
+    segments = np.zeros((len(block.slices), 2), dtype=np.int64)
+    pos = 0
+    for k, (hid, s, e) in enumerate(block.slices):
+        files.read(hid, t, s, e, out[pos:pos + e - s])
+        segments[k] = (hid, e - s)
+        pos += e - s
+    rows = out[:pos]
+    paths = [file_of(files.network, hid) for hid, _, _ in block.slices]
+    pair = check_rows(rows, t, paths, [s for _, s, _ in block.slices], segments[:, 1], *block.dests, n_neurons)
+    return rows, segments, pair

@@ -5,8 +5,9 @@ unique_id = (dest*N + src)*T + type of the run's first row) stably sorted by (un
 circuitflow then stably sorts by (dest, src, channel) (decision P-1), which changes nothing except
 for destinations whose pairs interleave types across hypervoxels; those are reported.
 
-The `gather_merge` rule runs gather and merge in one job per range (`gather_merge_range`): the gathered rows
-stay in memory, so the only file written is the merged one that re-pruning reads.
+The `gather_merge` rule runs gather and merge in one job per range (`gather_merge_range`), a block of
+whole destinations at a time (the order sorts by destination first, so blocks merge independently):
+the only file written is the merged one that re-pruning reads.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from circuitflow.connectome.gather import Gathered, gather_rows
+from circuitflow.connectome.gather import (BLOCK_ROWS, HypervoxelFiles, RangeIndex, blocks_of, gather_block,
+                                           read_range_index)
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.io import snudda as sio
 
 log = logging.getLogger(__name__)
 
 INTERLEAVED = "network/type_interleaved_dest_ids"
-
-
-WRITE_ROWS = 1 << 18  # rows permuted and written at a time, through one reused buffer (fresh pages cost)
 
 
 def run_types(rows: np.ndarray, segments: np.ndarray, pair: np.ndarray) -> np.ndarray:
@@ -102,44 +102,50 @@ def merge_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types:
     return perm[np.argsort(key, kind="stable")], interleaved
 
 
-def write_permuted(h5, key: str, rows: np.ndarray, perm: np.ndarray) -> None:
-    """Write rows[perm] as a contiguous uncompressed dataset, a block of rows at a time."""
-    ds = h5.create_dataset(key, shape=(len(perm), rows.shape[1]), dtype=np.int32)
-    buf = np.empty((min(WRITE_ROWS, len(perm)), rows.shape[1]), dtype=np.int32)
-    for s in range(0, len(perm), WRITE_ROWS):
-        block = np.take(rows, perm[s:s + WRITE_ROWS], axis=0, out=buf[:len(perm[s:s + WRITE_ROWS])])
-        ds[s:s + len(block)] = block
+def merge_type(files: HypervoxelFiles, idx: RangeIndex, t: str, h5, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Gather, merge and write one type of a range block by block; return the type-interleaved destinations."""
+    width = TYPES[t]
+    a, b = idx.range
+    N, T = idx.n_neurons, idx.n_types
+    blocks = blocks_of(idx.entries[t], a, b, block_rows)
+    n = sum(blk.n_rows for blk in blocks)
+    ds = h5.create_dataset(f"network/{t}", shape=(n, width), dtype=np.int32)
+    cap = max((blk.n_rows for blk in blocks), default=0)
+    rows_buf, out_buf = np.empty((cap, width), dtype=np.int32), np.empty((cap, width), dtype=np.int32)
+    interleaved, hids, pos = [], set(), 0
+    for blk in tqdm(blocks, desc=f"merge {t}", unit="block", disable=None):
+        rows, segments, pair = gather_block(files, t, blk, N, rows_buf)
+        if t == "synapses":
+            T = max(T, int(rows[:, 6].max()) + 1)
+        perm, inter = merge_order(rows, segments, N, T, t == "gap_junctions", pair)
+        merged = np.take(rows, perm, axis=0, out=out_buf[:len(perm)])
+        ds[pos:pos + len(merged)] = merged
+        pos += len(merged)
+        interleaved.append(inter)
+        hids.update(segments[:, 0].tolist())
+    # Uncompressed and contiguous: merge files are re-read on every re-prune, speed matters most.
+    h5.attrs[f"source_hids_{t}"] = np.array(sorted(hids), dtype=np.int64)
+    return np.concatenate(interleaved) if interleaved else np.zeros(0, dtype=np.int64)
 
 
-def merge_gathered(g: Gathered, out: str | Path) -> dict:
-    """Write a gathered range (both types) in merged order to a merge file, with the interleaved destinations."""
-    a, b = g.range
-    N, T = g.n_neurons, g.n_types
-    counts = {}
-    interleaved = np.zeros(0, dtype=np.int64)
-    with sio.atomic_h5(out) as h5:
+def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path,
+                       block_rows: int = BLOCK_ROWS, open_files: int | None = None) -> dict:
+    """The `gather_merge` rule: gather range `i` of `n_ranges` block by block and write its merge file (both types).
+
+    `open_files` caps the hypervoxel files kept open at once (default: a quarter of the file descriptor limit).
+    """
+    idx = read_range_index(index_path, n_ranges, i)
+    a, b = idx.range
+    with HypervoxelFiles(network, open_files) as files, sio.atomic_h5(out) as h5:
         h5.attrs["range"] = (a, b)
-        h5.attrs["n_neurons"] = N
-        for t, width in TYPES.items():
-            rows, segments = g.rows[t].reshape(-1, width), g.segments[t]
-            if t == "synapses" and len(rows):
-                T = max(T, int(rows[:, 6].max()) + 1)
-            perm, inter = merge_order(rows, segments, N, T, t == "gap_junctions", g.pair.get(t))
-            if t == "synapses":
-                interleaved = inter
-            # Uncompressed and contiguous: merge files are re-read on every re-prune, speed matters most.
-            write_permuted(h5, f"network/{t}", rows, perm)
-            h5.attrs[f"source_hids_{t}"] = segments[:, 0] if len(segments) else np.zeros(0, np.int64)
-            counts[t] = len(rows)
+        h5.attrs["n_neurons"] = idx.n_neurons
+        interleaved = {t: merge_type(files, idx, t, h5, block_rows) for t in TYPES}["synapses"]
         h5[INTERLEAVED] = interleaved
+        counts = {t: int(h5[f"network/{t}"].shape[0]) for t in TYPES}
     if len(interleaved):
         log.warning("%d destination neurons have pairs whose synapse types interleave across hypervoxels; their rows "
                     "are grouped by type (decision P-1) and may differ from Snudda's: %s", len(interleaved),
                     interleaved[:10].tolist())
-    log.info("merged range %d..%d: %d synapses, %d gap junctions", a, b - 1, counts["synapses"], counts["gap_junctions"])
+    log.info("range %d/%d: merged neurons %d..%d: %d synapses, %d gap junctions", i, n_ranges, a, b - 1,
+             counts["synapses"], counts["gap_junctions"])
     return {"range": (a, b), "type_interleaved_dest_ids": interleaved, **counts}
-
-
-def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path) -> dict:
-    """The `gather_merge` rule: gather range `i` of `n_ranges` in memory and write its merge file."""
-    return merge_gathered(gather_rows(network, index_path, n_ranges, i), out)

@@ -56,16 +56,21 @@ def decode(value: Any) -> Any:
     return value
 
 
-@contextlib.contextmanager
-def open_h5(path: str | os.PathLike, what: str = "file") -> Iterator[h5py.File]:
+def open_readonly(path: str | os.PathLike, what: str = "file") -> h5py.File:
     """Open an HDF5 file read-only, turning a missing or corrupt file into a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise SnuddaFormatError(f"{path}: {what} does not exist")
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except OSError as exc:
         raise SnuddaFormatError(f"{path}: cannot read {what} as HDF5 ({exc})") from None
+
+
+@contextlib.contextmanager
+def open_h5(path: str | os.PathLike, what: str = "file") -> Iterator[h5py.File]:
+    """open_readonly as a context manager (the file is closed on exit)."""
+    f = open_readonly(path, what)
     try:
         yield f
     finally:
@@ -105,16 +110,22 @@ def read_table(f: h5py.File, key: str, width: int, start: int = 0, stop: int | N
     return np.asarray(ds[start:stop], dtype=np.int32)
 
 
-def read_table_into(f: h5py.File, key: str, width: int, start: int, stop: int, out: np.ndarray) -> None:
-    """Read rows [start, stop) of an int32 (n, width) table straight into `out` (no intermediate copy)."""
+def require_table(f: h5py.File, key: str, width: int) -> h5py.Dataset:
+    """Dataset `key` of `f`, checked to be an integer (n, width) table (a null dataspace is an empty one)."""
     ds = require(f, key)
-    shape = (0, width) if ds.shape is None else ds.shape
-    if len(shape) != 2 or shape[1] != width:
+    if ds.shape is not None and (len(ds.shape) != 2 or ds.shape[1] != width):
         raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
     if ds.dtype.kind not in "iu":
         raise SnuddaFormatError(f"{f.filename}: '{key}' has dtype {ds.dtype}, expected int32")
-    if not 0 <= start <= stop <= shape[0]:
-        raise SnuddaFormatError(f"{f.filename}: '{key}' has {shape[0]} rows, rows {start}..{stop} were asked for")
+    return ds
+
+
+def read_rows_into(ds: h5py.Dataset, start: int, stop: int, out: np.ndarray) -> None:
+    """Read rows [start, stop) of a table from require_table straight into `out` (no intermediate copy)."""
+    n = 0 if ds.shape is None else ds.shape[0]
+    if not 0 <= start <= stop <= n:
+        raise SnuddaFormatError(f"{ds.file.filename}: '{ds.name.lstrip('/')}' has {n} rows, rows {start}..{stop} "
+                                "were asked for")
     if stop > start:
         ds.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
 
