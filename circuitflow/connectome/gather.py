@@ -4,7 +4,7 @@ A range is cut into blocks of whole destinations of about `BLOCK_ROWS` rows. Eve
 holds its rows sorted by destination, so a block's rows are one contiguous slice per file, and the
 merge order sorts by destination first, so each block is merged on its own. Memory is then bounded
 by a block, not by the range, and every block reuses the same (already touched) buffers. The files
-stay open across blocks, so HDF5's chunk cache decompresses every LZF chunk once.
+stay open across blocks, so every LZF chunk is decompressed once (io.chunked, straight into place).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from circuitflow.connectome.hypervoxels import PROJECTION_HID, TYPES, HypervoxelError, range_bounds, range_bounds_of
 from circuitflow.io import snudda as sio
+from circuitflow.io.chunked import TableReader
 
 log = logging.getLogger(__name__)
 
@@ -103,61 +104,55 @@ def blocks_of(entries: np.ndarray, a: int, b: int, block_rows: int = BLOCK_ROWS)
     return blocks
 
 
-def open_table(f: h5py.File, t: str) -> h5py.Dataset:
-    """Table `t` of `f`, checked, with a chunk cache of two chunks: enough for a block boundary inside a chunk.
-
-    h5py's default (8 MiB per dataset) would keep up to 8 MiB of decompressed rows per open file.
-    """
-    ds = sio.require_table(f, f"network/{t}", TYPES[t])
-    if ds.chunks is None:
-        return ds
-    chunk_bytes, name = int(np.prod(ds.chunks)) * ds.dtype.itemsize, ds.name.encode()
-    ds.id.close()  # a dataset opened twice shares the first opening's chunk cache
-    dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
-    dapl.set_chunk_cache(11, 2 * chunk_bytes + 4096, 1.0)
-    return h5py.Dataset(h5py.h5d.open(f.id, name, dapl))
-
-
 class HypervoxelFiles:
     """Hypervoxel tables kept open across blocks (at most `limit` files at once, least recently used closed first).
 
-    A table stays open, not just its file: HDF5 drops a dataset's chunk cache when the dataset closes, and
-    a block boundary in the middle of an LZF chunk would then decompress that chunk twice.
+    A table stays open, not just its file, with the last chunk it decompressed: a block boundary inside
+    an LZF chunk then does not decompress that chunk twice.
     """
 
     def __init__(self, network: str | Path, limit: int | None = None):
         self.network = Path(network)
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        self.limit = max(1, limit if limit is not None else min(256, (soft if soft > 0 else 1024) // 4))
-        self.open: OrderedDict[int, tuple[h5py.File, dict[str, h5py.Dataset]]] = OrderedDict()
+        # each open file holds two descriptors (HDF5's and the raw chunk reader's)
+        self.limit = max(1, limit if limit is not None else min(256, (soft if soft > 0 else 1024) // 8))
+        self.open: OrderedDict[int, tuple[h5py.File, dict[str, TableReader]]] = OrderedDict()
 
-    def table(self, hid: int, t: str) -> h5py.Dataset:
+    def table(self, hid: int, t: str) -> TableReader:
         """The open, checked table `t` of hypervoxel `hid` (-1: the projection file)."""
         entry = self.open.pop(hid, None)
         if entry is None:
             if len(self.open) >= self.limit:
-                self.open.popitem(last=False)[1][0].close()
+                close_entry(self.open.popitem(last=False)[1])
             entry = (sio.open_readonly(file_of(self.network, hid), "hypervoxel file"), {})
         self.open[hid] = entry
         f, tables = entry
         if t not in tables:
-            tables[t] = open_table(f, t)
+            tables[t] = TableReader(sio.require_table(f, f"network/{t}", TYPES[t]))
         return tables[t]
 
     def read(self, hid: int, t: str, start: int, stop: int, out: np.ndarray) -> None:
         """Read rows [start, stop) of table `t` of hypervoxel `hid` into `out`."""
-        sio.read_rows_into(self.table(hid, t), start, stop, out)
+        self.table(hid, t).read(start, stop, out)
 
     def close(self) -> None:
         """Close every open file."""
         while self.open:
-            self.open.popitem()[1][0].close()
+            close_entry(self.open.popitem()[1])
 
     def __enter__(self) -> "HypervoxelFiles":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def close_entry(entry: tuple[h5py.File, dict[str, TableReader]]) -> None:
+    """Close an open hypervoxel file and its table readers."""
+    f, tables = entry
+    for reader in tables.values():
+        reader.close()
+    f.close()
 
 
 def check_rows(rows: np.ndarray, t: str, paths: list[Path], starts: list[int], counts: np.ndarray, a: int, b: int,

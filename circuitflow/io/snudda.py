@@ -120,16 +120,6 @@ def require_table(f: h5py.File, key: str, width: int) -> h5py.Dataset:
     return ds
 
 
-def read_rows_into(ds: h5py.Dataset, start: int, stop: int, out: np.ndarray) -> None:
-    """Read rows [start, stop) of a table from require_table straight into `out` (no intermediate copy)."""
-    n = 0 if ds.shape is None else ds.shape[0]
-    if not 0 <= start <= stop <= n:
-        raise SnuddaFormatError(f"{ds.file.filename}: '{ds.name.lstrip('/')}' has {n} rows, rows {start}..{stop} "
-                                "were asked for")
-    if stop > start:
-        ds.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
-
-
 def read_lookup(f: h5py.File, key: str) -> np.ndarray:
     """Read a (n_pairs, 3) int64 lookup table; a null dataspace (no gap junctions configured) is empty."""
     ds = require(f, key)
