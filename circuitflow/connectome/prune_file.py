@@ -21,27 +21,35 @@ CHUNK_ROWS = 250_000  # small enough that its arrays reuse freed memory instead 
 
 
 def dest_chunks(ds: h5py.Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
-    """Yield the rows of a dest-sorted table in pieces of about `chunk_rows`, cut at destination changes."""
-    n = ds.shape[0]
-    carry = None
+    """Yield the rows of a dest-sorted table in pieces of about `chunk_rows`, cut at destination changes.
+
+    Every piece is a view of one reused buffer (fresh pages cost more than reading them): it is valid
+    until the next piece is asked for.
+    """
+    n, width = ds.shape
+    buf = np.empty((min(n, chunk_rows), width), dtype=np.int32)
+    carry = 0  # rows at the front of buf that continue into the next piece (one destination)
     s = 0
     while s < n:
         e = min(n, s + chunk_rows)
-        block = np.asarray(ds[s:e], dtype=np.int32)
-        if carry is not None:
-            block = np.concatenate([carry, block])
-            carry = None
+        need = carry + e - s
+        if len(buf) < need:  # one destination spans more than a piece: grow
+            grown = np.empty((max(need, 2 * len(buf)), width), dtype=np.int32)
+            grown[:carry] = buf[:carry]
+            buf = grown
+        ds.read_direct(buf, np.s_[s:e], np.s_[carry:need])
         s = e
-        if e < n:
-            cut = int(np.searchsorted(block[:, 1], block[-1, 1], side="left"))
-            if cut == 0:
-                carry = block
-                continue
-            carry = block[cut:]
-            block = block[:cut]
-        yield block
-    if carry is not None and len(carry):
-        yield carry
+        block = buf[:need]
+        if e == n:
+            yield block
+            break
+        cut = int(np.searchsorted(block[:, 1], block[-1, 1], side="left"))
+        if cut == 0:
+            carry = need
+            continue
+        yield block[:cut]
+        carry = need - cut
+        buf[:carry] = buf[cut:need].copy()
 
 
 def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | None, network: str | Path,
