@@ -24,6 +24,7 @@ LOOKUP = {"synapses": "network/synapse_lookup", "gap_junctions": "network/gap_ju
 WORKLOG_COUNT = {"synapses": "num_hypervoxel_synapses", "gap_junctions": "num_hypervoxel_gap_junctions"}
 META_EQUAL = ("voxel_size", "hyper_voxel_size", "simulation_origo", "config_file", "position_file")
 PROJECTION_HID = -1
+WRITE_ENTRIES = 1 << 20  # index rows written at a time
 
 
 class HypervoxelError(ValueError):
@@ -166,6 +167,28 @@ def scan_file(path: Path, wl: Worklog, hid: int, check_meta: bool) -> tuple[int,
     return T, out
 
 
+def sorted_entries(per_file: list[tuple[int, np.ndarray]], n_neurons: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Columns dest, hid, start, end of every file's [dest, start, end) entries in (dest, hid) order, and dest offsets.
+
+    A counting sort: a file holds each destination at most once, so with files in ascending HID order
+    every entry goes straight to its place (no argsort; memory about twice the entries).
+    """
+    per_file = sorted(per_file, key=lambda x: x[0])
+    per_dest = np.zeros(n_neurons, dtype=np.int64)
+    for _, ent in per_file:
+        per_dest[ent[:, 0]] += 1
+    offsets = np.concatenate([[0], np.cumsum(per_dest)])
+    total = int(offsets[-1])
+    cols = [np.empty(total, dtype=dt) for dt in (np.int32, np.int32, np.int64, np.int64)]
+    ptr = offsets[:-1].copy()
+    for hid, ent in per_file:
+        dest = ent[:, 0]
+        pos = ptr[dest]
+        cols[0][pos], cols[1][pos], cols[2][pos], cols[3][pos] = dest, hid, ent[:, 1], ent[:, 2]
+        ptr[dest] += 1
+    return cols, offsets
+
+
 def build_index(network: str | Path, out: str | Path) -> dict:
     """Check every hypervoxel file the worklog lists and write the per-destination index to `out`."""
     network = Path(network)
@@ -207,27 +230,21 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         log.warning("voxel overflow: %d touches were lost at detect, in %d hypervoxels (first: %s)",
                     overflow, len(bad), bad[:5])
     T = 0 if T is None else T
-    index = {}
-    for t in TYPES:
-        parts = []
-        for hid, (path, entries) in scanned.items():
-            ent = entries[t][0]
-            parts.append(np.column_stack([ent[:, 0], np.full(len(ent), hid, np.int64), ent[:, 1:]]))
-        ent = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
-        ent = ent[np.lexsort((ent[:, 1], ent[:, 0]))]
-        offsets = np.searchsorted(ent[:, 0], np.arange(N + 1))
-        index[t] = (ent, offsets)
+    index = {t: sorted_entries([(hid, entries[t][0]) for hid, (_, entries) in scanned.items()], N) for t in TYPES}
+    del scanned
     with sio.atomic_h5(out) as f:
         f.attrs["n_neurons"] = N
         f.attrs["max_channel_type_id"] = T
         f.attrs["voxel_size"] = float(wl.meta["voxel_size"])
         f["hids"] = np.array([h for h, _, _ in files], dtype=np.int64)
-        for t, (ent, offsets) in index.items():
-            f[f"{t}/entries"] = ent
+        for t, (cols, offsets) in index.items():
+            ds = f.create_dataset(f"{t}/entries", shape=(len(cols[0]), 4), dtype=np.int64)
+            for s in range(0, len(cols[0]), WRITE_ENTRIES):
+                ds[s:s + WRITE_ENTRIES] = np.stack([c[s:s + WRITE_ENTRIES] for c in cols], axis=1)
             f[f"{t}/dest_offsets"] = offsets
-        f["dest_counts"] = sum(np.bincount(ent[:, 0], weights=ent[:, 3] - ent[:, 2], minlength=N).astype(np.int64)
-                               for ent, _ in index.values())
-    summary = {t: int((index[t][0][:, 3] - index[t][0][:, 2]).sum()) for t in TYPES}
+        f["dest_counts"] = sum(np.bincount(cols[0], weights=cols[3] - cols[2], minlength=N).astype(np.int64)
+                               for cols, _ in index.values())
+    summary = {t: int((index[t][0][3] - index[t][0][2]).sum()) for t in TYPES}
     log.info("checked %d hypervoxel files: %d neurons, %d putative synapses, %d putative gap junctions",
              len(files), N, summary["synapses"], summary["gap_junctions"])
     return summary
