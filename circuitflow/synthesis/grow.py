@@ -10,6 +10,8 @@ from pathlib import Path
 import morphio
 import numpy as np
 from morph_tool.exceptions import NoDendriteException
+
+import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology, scale_section

@@ -87,6 +87,7 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
+    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
     from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
 
     return convert_from_legacy_neurite_type(data)
@@ -168,6 +169,7 @@ def verify(
 
 def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
     """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
+    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
     from diameter_synthesis import validators as diameter_validators
     from neurots import NeuroTSError
     from neurots import validator as neurots_validator
