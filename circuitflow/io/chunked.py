@@ -64,7 +64,10 @@ def lzf_chunks(ds: h5py.Dataset) -> np.ndarray | None:
     if plist.get_nfilters() != 1 or plist.get_filter(0)[0] != LZF_FILTER:
         return None
     infos: list[tuple[int, int, int, int]] = []
-    ds.id.chunk_iter(lambda s: infos.append((s.chunk_offset[0], s.filter_mask, s.byte_offset, s.size)))
+    try:
+        ds.id.chunk_iter(lambda s: infos.append((s.chunk_offset[0], s.filter_mask, s.byte_offset, s.size)))
+    except (RuntimeError, NotImplementedError):  # an HDF5 library without H5Dchunk_iter
+        return None
     infos.sort()
     rows = ds.chunks[0]
     n_chunks = -(-ds.shape[0] // rows)
