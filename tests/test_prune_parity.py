@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from circuitflow.connectome.gather import HypervoxelFiles, blocks_of, gather_block, read_range_index
+from circuitflow.connectome.gather import HypervoxelFiles, blocks_of, gather_block, range_entries, read_range_index
 from circuitflow.connectome.hypervoxels import TYPES, build_index
 from circuitflow.connectome.merge import gather_merge_range, group_by_type, snudda_order, type_interleaved
 from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
@@ -139,6 +139,28 @@ def test_merge_blocks_and_open_files_give_identical_merge_files(tmp_path, net):
                         + f.attrs["source_hids_synapses"].tobytes())
     assert len(outs[0]) > 1000
     assert outs[1:] == outs[:1] * 3
+
+
+@pytest.mark.parametrize("net", NETWORKS)
+def test_range_index_entries_are_sorted_and_cover_every_row(tmp_path, net):
+    """A range's entries, read any number of index entries at a time, are (dest, hid)-sorted and hold its rows."""
+    index = tmp_path / "index.h5"
+    build_index(network_dir(net), index)
+    with h5py.File(index) as f:
+        counts = f["dest_counts"][()]
+        for n_ranges in (1, 3):
+            for i in range(n_ranges):
+                a, b = read_range_index(index, n_ranges, i).range
+                got = []
+                for t in TYPES:
+                    ent = [range_entries(f[f"{t}/entries"], f[f"{t}/file_offsets"][()], f["hids"][()], a, b, piece)
+                           for piece in (1, 2, 10**9)]
+                    assert all(np.array_equal(e, ent[0]) for e in ent[1:])
+                    key = ent[0][:, 0] * 10**6 + ent[0][:, 1]
+                    assert np.all(np.diff(key) > 0)
+                    got.append(np.bincount(ent[0][:, 0], weights=ent[0][:, 3] - ent[0][:, 2], minlength=len(counts)))
+                np.testing.assert_array_equal(sum(got)[a:b], counts[a:b])
+                assert sum(got)[:a].sum() == sum(got)[b:].sum() == 0
 
 
 EXTRA = FIXTURE.parent / "prune-snudda-extra"

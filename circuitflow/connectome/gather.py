@@ -25,6 +25,7 @@ from circuitflow.io.chunked import TableReader
 log = logging.getLogger(__name__)
 
 BLOCK_ROWS = 1 << 19  # rows gathered and merged at a time (27 MB of synapse rows)
+INDEX_PIECE = 1 << 20  # index entries read at a time
 
 
 @dataclass
@@ -71,7 +72,7 @@ def slices_of(ent: np.ndarray, a: int, b: int) -> list[tuple[int, int, int]]:
 
 
 def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeIndex:
-    """Bounds, N, T and the index entries per type of range `i` of `n_ranges`, from one pass over the index."""
+    """Bounds, N, T and the index entries per type of range `i` of `n_ranges`, reading the index a piece at a time."""
     if not 0 <= i < n_ranges:
         raise ValueError(f"range {i} is not in 0..{n_ranges - 1}")
     with sio.open_h5(index_path, "prune index") as f:
@@ -79,12 +80,29 @@ def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeInde
         T = max(int(f.attrs["max_channel_type_id"]), 4)
         bounds = range_bounds_of(f, n_ranges)
         a, b = int(bounds[i]), int(bounds[i + 1])
-        entries = {}
-        for t in TYPES:
-            off = f[f"{t}/dest_offsets"]
-            lo, hi = int(off[a]), int(off[b])
-            entries[t] = np.asarray(f[f"{t}/entries"][lo:hi], dtype=np.int64).reshape(-1, 4)
+        hids = f["hids"][()]
+        entries = {t: range_entries(f[f"{t}/entries"], f[f"{t}/file_offsets"][()], hids, a, b) for t in TYPES}
     return RangeIndex((a, b), N, T, entries)
+
+
+def range_entries(ds: h5py.Dataset, offsets: np.ndarray, hids: np.ndarray, a: int, b: int,
+                  piece: int = INDEX_PIECE) -> np.ndarray:
+    """[dest, hid, start, end) entries of destinations [a, b) in (dest, hid) order, from per-file dest-sorted entries."""
+    parts = []
+    j, n_files = 0, len(hids)
+    while j < n_files:  # files j..k-1: at most `piece` entries (at least one file)
+        k = max(j + 1, int(np.searchsorted(offsets, offsets[j] + piece, side="right")) - 1)
+        block = ds[offsets[j]:offsets[k]]
+        for f in range(j, k):
+            ent = block[offsets[f] - offsets[j]:offsets[f + 1] - offsets[j]]
+            lo, hi = np.searchsorted(ent[:, 0], [a, b])
+            if hi > lo:
+                parts.append(np.column_stack([ent[lo:hi, 0], np.full(hi - lo, hids[f]), ent[lo:hi, 1:]]))
+        j = k
+    if not parts:
+        return np.zeros((0, 4), dtype=np.int64)
+    ent = np.concatenate(parts).astype(np.int64, copy=False)
+    return ent[np.argsort(ent[:, 0], kind="stable")]  # files come in ascending HID order
 
 
 def blocks_of(entries: np.ndarray, a: int, b: int, block_rows: int = BLOCK_ROWS) -> list[Block]:

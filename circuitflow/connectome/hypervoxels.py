@@ -1,8 +1,9 @@
 """Check a Snudda network's hypervoxel files and index where each destination neuron's rows are.
 
-The index (one small HDF5 file) lists, per (destination neuron, hypervoxel file), the row slice
-holding that neuron's synapses / gap junctions. Gather reads only those slices, and the
-destination ranges are balanced on the counts it holds (spec prune.md §3.2-3.4, §7, P-3, P-31).
+The index (one HDF5 file) lists, per (destination neuron, hypervoxel file), the row slice holding
+that neuron's synapses / gap junctions, file by file. Gather reads only those slices, and the
+destination ranges are balanced on the per-neuron counts it holds (spec prune.md §3.2-3.4, §7,
+P-3, P-31).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ LOOKUP = {"synapses": "network/synapse_lookup", "gap_junctions": "network/gap_ju
 WORKLOG_COUNT = {"synapses": "num_hypervoxel_synapses", "gap_junctions": "num_hypervoxel_gap_junctions"}
 META_EQUAL = ("voxel_size", "hyper_voxel_size", "simulation_origo", "config_file", "position_file")
 PROJECTION_HID = -1
-WRITE_ENTRIES = 1 << 20  # index rows written at a time
+ENTRY_CHUNK = 1 << 16  # index entries per HDF5 chunk
 
 
 class HypervoxelError(ValueError):
@@ -167,30 +168,13 @@ def scan_file(path: Path, wl: Worklog, hid: int, check_meta: bool) -> tuple[int,
     return T, out
 
 
-def sorted_entries(per_file: list[tuple[int, np.ndarray]], n_neurons: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Columns dest, hid, start, end of every file's [dest, start, end) entries in (dest, hid) order, and dest offsets.
-
-    A counting sort: a file holds each destination at most once, so with files in ascending HID order
-    every entry goes straight to its place (no argsort; memory about twice the entries).
-    """
-    per_file = sorted(per_file, key=lambda x: x[0])
-    per_dest = np.zeros(n_neurons, dtype=np.int64)
-    for _, ent in per_file:
-        per_dest[ent[:, 0]] += 1
-    offsets = np.concatenate([[0], np.cumsum(per_dest)])
-    total = int(offsets[-1])
-    cols = [np.empty(total, dtype=dt) for dt in (np.int32, np.int32, np.int64, np.int64)]
-    ptr = offsets[:-1].copy()
-    for hid, ent in per_file:
-        dest = ent[:, 0]
-        pos = ptr[dest]
-        cols[0][pos], cols[1][pos], cols[2][pos], cols[3][pos] = dest, hid, ent[:, 1], ent[:, 2]
-        ptr[dest] += 1
-    return cols, offsets
-
-
 def build_index(network: str | Path, out: str | Path) -> dict:
-    """Check every hypervoxel file the worklog lists and write the per-destination index to `out`."""
+    """Check every hypervoxel file the worklog lists and write the per-destination index to `out`.
+
+    The index holds, file by file in ascending HID order, each file's [dest, start, end) entries
+    (sorted by dest) and the rows per destination. It is written while the files are scanned, so
+    memory is one file's lookup table plus a count per neuron, whatever the network's size.
+    """
     network = Path(network)
     wl = read_worklog(network)
     check_completed(wl)
@@ -198,53 +182,57 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     files: list[tuple[int, Path, bool]] = []
     if wl.num_projection_synapses > 0:
         files.append((PROJECTION_HID, network / sio.PROJECTION_FILE, False))
-    for hid in wl.completed:
-        files.append((int(hid), network / sio.VOXEL_FILE.format(hid=int(hid)), True))
+    for hid in sorted(int(h) for h in wl.completed):
+        files.append((hid, network / sio.VOXEL_FILE.format(hid=hid), True))
     from tqdm import tqdm
 
-    scanned = {}
-    T = None
-    T_file = None
-    for hid, path, check_meta in tqdm(files, desc="check hypervoxels", unit="file", disable=None):
-        t_here, lookups = scan_file(path, wl, hid, check_meta)
-        if T is None:
-            T, T_file = t_here, path
-        elif t_here != T:
-            raise HypervoxelError(f"{path}: max_channel_type_id {t_here} differs from {T} in {T_file}")
-        # keep only the per-destination slices, not the (larger) lookup tables
-        entries = {t: (lookup_entries(lk, n_rows, N, max(T, 1), str(path)), n_rows) for t, (lk, n_rows) in lookups.items()}
-        scanned[hid] = (path, entries)
-    for k, hid in enumerate(wl.completed):
+    rows_of: dict[int, tuple[Path, dict[str, int]]] = {}
+    counts = np.zeros(N, dtype=np.int64)
+    summary = dict.fromkeys(TYPES, 0)
+    T = T_file = None
+    with sio.atomic_h5(out) as f:
+        tables = {t: f.create_dataset(f"{t}/entries", shape=(0, 3), maxshape=(None, 3), chunks=(ENTRY_CHUNK, 3),
+                                      dtype=np.int64) for t in TYPES}
+        offsets = {t: [0] for t in TYPES}
+        for hid, path, check_meta in tqdm(files, desc="check hypervoxels", unit="file", disable=None):
+            t_here, lookups = scan_file(path, wl, hid, check_meta)
+            if T is None:
+                T, T_file = t_here, path
+            elif t_here != T:
+                raise HypervoxelError(f"{path}: max_channel_type_id {t_here} differs from {T} in {T_file}")
+            n_rows = {}
+            for t, (lk, n) in lookups.items():
+                # keep only the per-destination slices, not the (larger) lookup tables
+                ent = lookup_entries(lk, n, N, max(T, 1), str(path))
+                tables[t].resize(offsets[t][-1] + len(ent), axis=0)
+                tables[t][offsets[t][-1]:] = ent
+                offsets[t].append(offsets[t][-1] + len(ent))
+                counts[ent[:, 0]] += ent[:, 2] - ent[:, 1]  # a file holds each destination once
+                summary[t] += n
+                n_rows[t] = n
+            rows_of[hid] = (path, n_rows)
+        for k, hid in enumerate(wl.completed):
+            path, n_rows = rows_of[int(hid)]
+            for t in TYPES:
+                if n_rows[t] != wl.counts[t][k]:
+                    raise HypervoxelError(f"{path}: has {n_rows[t]} {t}, the worklog says {wl.counts[t][k]}")
+        if wl.num_projection_synapses > 0:
+            n_rows = rows_of[PROJECTION_HID][1]["synapses"]
+            if n_rows != wl.num_projection_synapses:
+                raise HypervoxelError(f"{network / sio.PROJECTION_FILE}: has {n_rows} synapses, the worklog says "
+                                      f"{wl.num_projection_synapses}")
+        f.attrs["n_neurons"] = N
+        f.attrs["max_channel_type_id"] = 0 if T is None else T
+        f.attrs["voxel_size"] = float(wl.meta["voxel_size"])
+        f["hids"] = np.array([h for h, _, _ in files], dtype=np.int64)
         for t in TYPES:
-            n_rows = scanned[int(hid)][1][t][1]
-            if n_rows != wl.counts[t][k]:
-                raise HypervoxelError(f"{scanned[int(hid)][0]}: has {n_rows} {t}, the worklog says {wl.counts[t][k]}")
-    if wl.num_projection_synapses > 0:
-        n_rows = scanned[PROJECTION_HID][1]["synapses"][1]
-        if n_rows != wl.num_projection_synapses:
-            raise HypervoxelError(f"{network / sio.PROJECTION_FILE}: has {n_rows} synapses, the worklog says "
-                                  f"{wl.num_projection_synapses}")
+            f[f"{t}/file_offsets"] = np.array(offsets[t], dtype=np.int64)
+        f["dest_counts"] = counts
     overflow = int(wl.overflow.sum())
     if overflow:
         bad = [(int(h), int(o)) for h, o in zip(wl.completed, wl.overflow) if o > 0]
         log.warning("voxel overflow: %d touches were lost at detect, in %d hypervoxels (first: %s)",
                     overflow, len(bad), bad[:5])
-    T = 0 if T is None else T
-    index = {t: sorted_entries([(hid, entries[t][0]) for hid, (_, entries) in scanned.items()], N) for t in TYPES}
-    del scanned
-    with sio.atomic_h5(out) as f:
-        f.attrs["n_neurons"] = N
-        f.attrs["max_channel_type_id"] = T
-        f.attrs["voxel_size"] = float(wl.meta["voxel_size"])
-        f["hids"] = np.array([h for h, _, _ in files], dtype=np.int64)
-        for t, (cols, offsets) in index.items():
-            ds = f.create_dataset(f"{t}/entries", shape=(len(cols[0]), 4), dtype=np.int64)
-            for s in range(0, len(cols[0]), WRITE_ENTRIES):
-                ds[s:s + WRITE_ENTRIES] = np.stack([c[s:s + WRITE_ENTRIES] for c in cols], axis=1)
-            f[f"{t}/dest_offsets"] = offsets
-        f["dest_counts"] = sum(np.bincount(cols[0], weights=cols[3] - cols[2], minlength=N).astype(np.int64)
-                               for cols, _ in index.values())
-    summary = {t: int((index[t][0][3] - index[t][0][2]).sum()) for t in TYPES}
     log.info("checked %d hypervoxel files: %d neurons, %d putative synapses, %d putative gap junctions",
              len(files), N, summary["synapses"], summary["gap_junctions"])
     return summary
