@@ -143,7 +143,8 @@ def test_merge_blocks_and_open_files_give_identical_merge_files(tmp_path, net):
 
 @pytest.mark.parametrize("net", NETWORKS)
 def test_range_index_entries_are_sorted_and_cover_every_row(tmp_path, net):
-    """A range's entries, read any number of index entries at a time, are (dest, hid)-sorted and hold its rows."""
+    """A range's per-file entries, read any number of index entries at a time, are the same, dest-sorted per file,
+    in ascending HID order, and hold exactly the range's rows."""
     index = tmp_path / "index.h5"
     build_index(network_dir(net), index)
     with h5py.File(index) as f:
@@ -151,16 +152,19 @@ def test_range_index_entries_are_sorted_and_cover_every_row(tmp_path, net):
         for n_ranges in (1, 3):
             for i in range(n_ranges):
                 a, b = read_range_index(index, n_ranges, i).range
-                got = []
+                got = np.zeros(len(counts))
                 for t in TYPES:
                     ent = [range_entries(f[f"{t}/entries"], f[f"{t}/file_offsets"][()], f["hids"][()], a, b, piece)
                            for piece in (1, 2, 10**9)]
-                    assert all(np.array_equal(e, ent[0]) for e in ent[1:])
-                    key = ent[0][:, 0] * 10**6 + ent[0][:, 1]
-                    assert np.all(np.diff(key) > 0)
-                    got.append(np.bincount(ent[0][:, 0], weights=ent[0][:, 3] - ent[0][:, 2], minlength=len(counts)))
-                np.testing.assert_array_equal(sum(got)[a:b], counts[a:b])
-                assert sum(got)[:a].sum() == sum(got)[b:].sum() == 0
+                    for other in ent[1:]:
+                        assert [h for h, _ in other] == [h for h, _ in ent[0]]
+                        assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(other, ent[0]))
+                    assert [h for h, _ in ent[0]] == sorted({h for h, _ in ent[0]})
+                    for _, e in ent[0]:
+                        assert np.all(np.diff(e[:, 0]) > 0) and e[0, 0] >= a and e[-1, 0] < b
+                        got += np.bincount(e[:, 0], weights=e[:, 2] - e[:, 1], minlength=len(counts))
+                np.testing.assert_array_equal(got[a:b], counts[a:b])
+                assert got[:a].sum() == got[b:].sum() == 0
 
 
 EXTRA = FIXTURE.parent / "prune-snudda-extra"

@@ -30,12 +30,12 @@ INDEX_PIECE = 1 << 20  # index entries read at a time
 
 @dataclass
 class RangeIndex:
-    """One destination range's index entries per type: [dest, hid, start, end), sorted by (dest, hid)."""
+    """One destination range's index entries per type: (hid, [dest, start, end) rows) per file, ascending HID."""
 
     range: tuple[int, int]
     n_neurons: int
     n_types: int  # max_channel_type_id of the network (at least 4)
-    entries: dict[str, np.ndarray]
+    entries: dict[str, list[tuple[int, np.ndarray]]]  # each file's entries are sorted by dest
 
 
 @dataclass
@@ -54,23 +54,6 @@ def file_of(network: Path, hid: int) -> Path:
     return network / sio.VOXEL_FILE.format(hid=hid)
 
 
-def slices_of(ent: np.ndarray, a: int, b: int) -> list[tuple[int, int, int]]:
-    """(hid, start, end) row slices of index entries [dest, hid, start, end), in ascending HID order."""
-    if len(ent) == 0:
-        return []
-    ent = ent[np.argsort(ent[:, 1], kind="stable")]
-    first = np.flatnonzero(np.r_[True, ent[1:, 1] != ent[:-1, 1]])
-    hids = ent[first, 1]
-    start = np.minimum.reduceat(ent[:, 2], first)
-    end = np.maximum.reduceat(ent[:, 3], first)
-    size = np.add.reduceat(ent[:, 3] - ent[:, 2], first)
-    bad = np.flatnonzero(end - start != size)
-    if len(bad):
-        raise HypervoxelError(f"hypervoxel {hids[bad[0]]}: rows of destinations {a}..{b - 1} are not contiguous "
-                              "(unsorted input)")
-    return [(int(h), int(s), int(e)) for h, s, e in zip(hids, start, end)]
-
-
 def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeIndex:
     """Bounds, N, T and the index entries per type of range `i` of `n_ranges`, reading the index a piece at a time."""
     if not 0 <= i < n_ranges:
@@ -86,40 +69,46 @@ def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeInde
 
 
 def range_entries(ds: h5py.Dataset, offsets: np.ndarray, hids: np.ndarray, a: int, b: int,
-                  piece: int = INDEX_PIECE) -> np.ndarray:
-    """[dest, hid, start, end) entries of destinations [a, b) in (dest, hid) order, from per-file dest-sorted entries."""
-    parts = []
+                  piece: int = INDEX_PIECE) -> list[tuple[int, np.ndarray]]:
+    """(hid, [dest, start, end) entries of destinations [a, b)) of every file holding some, reading `piece` at a time."""
+    out = []
     j, n_files = 0, len(hids)
     while j < n_files:  # files j..k-1: at most `piece` entries (at least one file)
         k = max(j + 1, int(np.searchsorted(offsets, offsets[j] + piece, side="right")) - 1)
-        block = ds[offsets[j]:offsets[k]]
+        chunk = ds[offsets[j]:offsets[k]]
         for f in range(j, k):
-            ent = block[offsets[f] - offsets[j]:offsets[f + 1] - offsets[j]]
+            ent = chunk[offsets[f] - offsets[j]:offsets[f + 1] - offsets[j]]
             lo, hi = np.searchsorted(ent[:, 0], [a, b])
             if hi > lo:
-                parts.append(np.column_stack([ent[lo:hi, 0], np.full(hi - lo, hids[f]), ent[lo:hi, 1:]]))
+                out.append((int(hids[f]), np.array(ent[lo:hi], dtype=np.int64)))
         j = k
-    if not parts:
-        return np.zeros((0, 4), dtype=np.int64)
-    ent = np.concatenate(parts).astype(np.int64, copy=False)
-    return ent[np.argsort(ent[:, 0], kind="stable")]  # files come in ascending HID order
+    return out
 
 
-def blocks_of(entries: np.ndarray, a: int, b: int, block_rows: int = BLOCK_ROWS) -> list[Block]:
-    """Cut destinations [a, b) into blocks of whole destinations of about `block_rows` rows (no empty block)."""
-    sizes = entries[:, 3] - entries[:, 2]
-    per_dest = np.bincount(entries[:, 0] - a, weights=sizes, minlength=b - a).astype(np.int64)
+def blocks_of(entries: list[tuple[int, np.ndarray]], a: int, b: int, block_rows: int = BLOCK_ROWS) -> list[Block]:
+    """Cut destinations [a, b) into blocks of whole destinations of about `block_rows` rows (no empty block).
+
+    Each file holds a block's destinations in one contiguous slice of rows, or the input is unsorted.
+    """
+    per_dest = np.zeros(b - a, dtype=np.int64)
+    for _, ent in entries:
+        per_dest[ent[:, 0] - a] += ent[:, 2] - ent[:, 1]  # a file holds each destination once
     total = int(per_dest.sum())
     if total == 0:
         return []
     cuts = range_bounds(per_dest, -(-total // max(1, block_rows))) + a
-    lo = np.searchsorted(entries[:, 0], cuts)
-    blocks = []
-    for k in range(len(cuts) - 1):
-        d0, d1, e0, e1 = int(cuts[k]), int(cuts[k + 1]), int(lo[k]), int(lo[k + 1])
-        if e1 > e0:
-            blocks.append(Block((d0, d1), slices_of(entries[e0:e1], d0, d1), int(sizes[e0:e1].sum())))
-    return blocks
+    slices: list[list[tuple[int, int, int]]] = [[] for _ in range(len(cuts) - 1)]
+    for hid, ent in entries:  # ascending HID, so every block's slices are too
+        cum = np.concatenate([[0], np.cumsum(ent[:, 2] - ent[:, 1])])
+        lo, hi = np.searchsorted(ent[:, 0], cuts[:-1]), np.searchsorted(ent[:, 0], cuts[1:])
+        for k in np.flatnonzero(hi > lo).tolist():
+            start, end = int(ent[lo[k], 1]), int(ent[hi[k] - 1, 2])
+            if end - start != cum[hi[k]] - cum[lo[k]]:
+                raise HypervoxelError(f"hypervoxel {hid}: rows of destinations {cuts[k]}..{cuts[k + 1] - 1} are not "
+                                      "contiguous (unsorted input)")
+            slices[k].append((hid, start, end))
+    return [Block((int(cuts[k]), int(cuts[k + 1])), sl, sum(e - s for _, s, e in sl))
+            for k, sl in enumerate(slices) if sl]
 
 
 class HypervoxelFiles:
