@@ -132,14 +132,16 @@ def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: in
                        block_rows: int = BLOCK_ROWS, open_files: int | None = None) -> dict:
     """The `gather_merge` rule: gather range `i` of `n_ranges` block by block and write its merge file (both types).
 
-    `open_files` caps the hypervoxel files kept open at once (default: a quarter of the file descriptor limit).
+    `open_files` caps the hypervoxel files kept open at once (default: an eighth of the file descriptor limit, at
+    most 256; each open file holds two descriptors).
     """
     idx = read_range_index(index_path, n_ranges, i)
     a, b = idx.range
     with HypervoxelFiles(network, open_files) as files, sio.atomic_h5(out) as h5:
         h5.attrs["range"] = (a, b)
         h5.attrs["n_neurons"] = idx.n_neurons
-        interleaved = {t: merge_type(files, idx, t, h5, block_rows) for t in TYPES}["synapses"]
+        interleaved_of = {t: merge_type(files, idx, t, h5, block_rows) for t in TYPES}
+        interleaved = interleaved_of["synapses"]  # gap junctions have no types to interleave
         h5[INTERLEAVED] = interleaved
         counts = {t: int(h5[f"network/{t}"].shape[0]) for t in TYPES}
     if len(interleaved):

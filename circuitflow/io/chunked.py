@@ -66,7 +66,7 @@ def lzf_chunks(ds: h5py.Dataset) -> np.ndarray | None:
     infos: list[tuple[int, int, int, int]] = []
     try:
         ds.id.chunk_iter(lambda s: infos.append((s.chunk_offset[0], s.filter_mask, s.byte_offset, s.size)))
-    except (RuntimeError, NotImplementedError):  # an HDF5 library without H5Dchunk_iter
+    except (RuntimeError, OSError, ValueError):  # the HDF5 library refuses to iterate the chunk index
         return None
     infos.sort()
     rows = ds.chunks[0]
