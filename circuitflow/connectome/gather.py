@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from circuitflow.connectome.hypervoxels import PROJECTION_HID, TYPES, HypervoxelError, range_bounds, range_bounds_of
+from circuitflow.connectome.hypervoxels import TYPES, HypervoxelError, file_of, range_bounds, range_bounds_of
 from circuitflow.io import snudda as sio
 from circuitflow.io.chunked import TableReader
 
@@ -45,13 +45,6 @@ class Block:
     dests: tuple[int, int]
     slices: list[tuple[int, int, int]]
     n_rows: int
-
-
-def file_of(network: Path, hid: int) -> Path:
-    """Path of the file holding hypervoxel `hid` (-1: the projection file), relative to the network."""
-    if hid == PROJECTION_HID:
-        return network / sio.PROJECTION_FILE
-    return network / sio.VOXEL_FILE.format(hid=hid)
 
 
 def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeIndex:
@@ -88,7 +81,8 @@ def range_entries(ds: h5py.Dataset, offsets: np.ndarray, hids: np.ndarray, a: in
 def blocks_of(entries: list[tuple[int, np.ndarray]], a: int, b: int, block_rows: int = BLOCK_ROWS) -> list[Block]:
     """Cut destinations [a, b) into blocks of whole destinations of about `block_rows` rows (no empty block).
 
-    Each file holds a block's destinations in one contiguous slice of rows, or the input is unsorted.
+    A file's entries tile its rows in destination order (check_hypervoxels checks the lookup tables), so
+    a block's destinations are one contiguous slice of rows in each file.
     """
     per_dest = np.zeros(b - a, dtype=np.int64)
     for _, ent in entries:
@@ -99,14 +93,9 @@ def blocks_of(entries: list[tuple[int, np.ndarray]], a: int, b: int, block_rows:
     cuts = range_bounds(per_dest, -(-total // max(1, block_rows))) + a
     slices: list[list[tuple[int, int, int]]] = [[] for _ in range(len(cuts) - 1)]
     for hid, ent in entries:  # ascending HID, so every block's slices are too
-        cum = np.concatenate([[0], np.cumsum(ent[:, 2] - ent[:, 1])])
         lo, hi = np.searchsorted(ent[:, 0], cuts[:-1]), np.searchsorted(ent[:, 0], cuts[1:])
         for k in np.flatnonzero(hi > lo).tolist():
-            start, end = int(ent[lo[k], 1]), int(ent[hi[k] - 1, 2])
-            if end - start != cum[hi[k]] - cum[lo[k]]:
-                raise HypervoxelError(f"hypervoxel {hid}: rows of destinations {cuts[k]}..{cuts[k + 1] - 1} are not "
-                                      "contiguous (unsorted input)")
-            slices[k].append((hid, start, end))
+            slices[k].append((hid, int(ent[lo[k], 1]), int(ent[hi[k] - 1, 2])))
     return [Block((int(cuts[k]), int(cuts[k + 1])), sl, sum(e - s for _, s, e in sl))
             for k, sl in enumerate(slices) if sl]
 

@@ -49,6 +49,13 @@ class Worklog:
     overflow: np.ndarray
 
 
+def file_of(network: Path, hid: int) -> Path:
+    """Path of the file holding hypervoxel `hid` (-1: the projection file), relative to the network."""
+    if hid == PROJECTION_HID:
+        return network / sio.PROJECTION_FILE
+    return network / sio.VOXEL_FILE.format(hid=hid)
+
+
 def read_worklog(network: str | Path) -> Worklog:
     """Read and sanity-check the detect worklog of a Snudda network directory."""
     path = Path(network) / sio.WORKLOG
@@ -181,9 +188,9 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     N = wl.n_neurons
     files: list[tuple[int, Path, bool]] = []
     if wl.num_projection_synapses > 0:
-        files.append((PROJECTION_HID, network / sio.PROJECTION_FILE, False))
+        files.append((PROJECTION_HID, file_of(network, PROJECTION_HID), False))
     for hid in sorted(int(h) for h in wl.completed):
-        files.append((hid, network / sio.VOXEL_FILE.format(hid=hid), True))
+        files.append((hid, file_of(network, hid), True))
     from tqdm import tqdm
 
     rows_of: dict[int, tuple[Path, dict[str, int]]] = {}
@@ -217,9 +224,9 @@ def build_index(network: str | Path, out: str | Path) -> dict:
                 if n_rows[t] != wl.counts[t][k]:
                     raise HypervoxelError(f"{path}: has {n_rows[t]} {t}, the worklog says {wl.counts[t][k]}")
         if wl.num_projection_synapses > 0:
-            n_rows = rows_of[PROJECTION_HID][1]["synapses"]
+            path, n_rows = rows_of[PROJECTION_HID][0], rows_of[PROJECTION_HID][1]["synapses"]
             if n_rows != wl.num_projection_synapses:
-                raise HypervoxelError(f"{network / sio.PROJECTION_FILE}: has {n_rows} synapses, the worklog says "
+                raise HypervoxelError(f"{path}: has {n_rows} synapses, the worklog says "
                                       f"{wl.num_projection_synapses}")
         f.attrs["n_neurons"] = N
         f.attrs["max_channel_type_id"] = 0 if T is None else T

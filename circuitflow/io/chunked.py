@@ -57,8 +57,8 @@ def lzf_chunks(ds: h5py.Dataset) -> np.ndarray | None:
     if LZF_DECOMPRESS is None or ds.chunks is None or ds.shape is None or len(ds.shape) != 2:
         return None
     if ds.chunks[1] != ds.shape[1] or ds.dtype != np.dtype(np.int32) or sys.byteorder != "little":
-        return None
-    if ds.dtype.byteorder not in "=<|" or not hasattr(ds.id, "chunk_iter"):
+        return None  # the dtype test also rules out a non-native byte order
+    if not hasattr(ds.id, "chunk_iter"):
         return None
     plist = ds.id.get_create_plist()
     if plist.get_nfilters() != 1 or plist.get_filter(0)[0] != LZF_FILTER:

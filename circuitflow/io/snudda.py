@@ -95,21 +95,6 @@ def read_scalar(f: h5py.File, key: str) -> Any:
     return decode(require(f, key)[()])
 
 
-def read_table(f: h5py.File, key: str, width: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Read rows [start, stop) of an int32 (n, width) table, checking its shape and type."""
-    ds = require(f, key)
-    if ds.shape is None:
-        return np.zeros((0, width), dtype=np.int32)
-    if len(ds.shape) != 2 or ds.shape[1] != width:
-        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
-    if ds.dtype.kind not in "iu":
-        raise SnuddaFormatError(f"{f.filename}: '{key}' has dtype {ds.dtype}, expected int32")
-    stop = ds.shape[0] if stop is None else stop
-    if stop <= start:
-        return np.zeros((0, width), dtype=np.int32)
-    return np.asarray(ds[start:stop], dtype=np.int32)
-
-
 def require_table(f: h5py.File, key: str, width: int) -> h5py.Dataset:
     """Dataset `key` of `f`, checked to be an integer (n, width) table (a null dataspace is an empty one)."""
     ds = require(f, key)
@@ -131,13 +116,9 @@ def read_lookup(f: h5py.File, key: str) -> np.ndarray:
 
 
 def table_rows(f: h5py.File, key: str, width: int) -> int:
-    """Number of rows of a (n, width) table, checking the column count."""
-    ds = require(f, key)
-    if ds.shape is None:
-        return 0
-    if len(ds.shape) != 2 or ds.shape[1] != width:
-        raise SnuddaFormatError(f"{f.filename}: '{key}' has shape {ds.shape}, expected (n, {width}) columns")
-    return int(ds.shape[0])
+    """Number of rows of an integer (n, width) table, checked by require_table."""
+    ds = require_table(f, key, width)
+    return 0 if ds.shape is None else int(ds.shape[0])
 
 
 def read_neurons(worklog: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from circuitflow.connectome.hypervoxels import read_worklog
+from circuitflow.connectome.hypervoxels import PROJECTION_HID, file_of, read_worklog
 from circuitflow.connectome.rules import split_pair_key
-from circuitflow.io import snudda as sio
 
 COLOURS = {"putative": "#7f7f7f", "kept": "#2ca02c"}
 
@@ -49,9 +48,9 @@ def putative_files(network: str | os.PathLike) -> list[Path]:
     """The putative synapse files detect completed (per the worklog), plus the projection file if used."""
     network = Path(network)
     wl = read_worklog(network)
-    files = [network / sio.VOXEL_FILE.format(hid=int(h)) for h in wl.completed]
+    files = [file_of(network, int(h)) for h in wl.completed]
     if wl.num_projection_synapses > 0:
-        files.append(network / sio.PROJECTION_FILE)
+        files.append(file_of(network, PROJECTION_HID))
     return files
 
 
