@@ -10,17 +10,20 @@ import numpy as np
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.connectome.rules import load_config
 from circuitflow.io import snudda as sio
+from circuitflow.io.chunked import TableWriter
 
 log = logging.getLogger(__name__)
 
-COPY_ROWS = 1_000_000
 
+def combine(pruned: list[str | Path], config_file: str | Path, network: str | Path, out: str | Path,
+            threads: int = 1) -> dict:
+    """Concatenate the pruned ranges (which must tile 0..N in order) into `out`; /config is the prune config.
 
-def combine(pruned: list[str | Path], config_file: str | Path, network: str | Path, out: str | Path) -> dict:
-    """Concatenate the pruned ranges (which must tile 0..N in order) into `out`; /config is the prune config."""
+    `threads` threads compress the LZF chunks of the output.
+    """
     config = load_config(config_file)
     worklog = Path(network) / sio.WORKLOG
-    N = len(sio.read_neurons(worklog)["neuron_id"])
+    N = sio.neuron_count(worklog)
     sources = []
     expected_start = 0
     for path in pruned:
@@ -41,14 +44,10 @@ def combine(pruned: list[str | Path], config_file: str | Path, network: str | Pa
                 with sio.open_h5(path, "pruned range file") as f:
                     total += f[t].shape[0]
             ds = sio.create_table(h5, f"network/{t}", total, width)
-            pos = 0
-            for path in sources:
-                with sio.open_h5(path, "pruned range file") as f:
-                    src = f[t]
-                    for s in range(0, src.shape[0], COPY_ROWS):
-                        rows = src[s:s + COPY_ROWS]
-                        ds[pos:pos + len(rows)] = rows
-                        pos += len(rows)
+            with TableWriter(ds, threads) as writer:
+                for path in sources:
+                    with sio.open_h5(path, "pruned range file") as f:
+                        writer.write_from(f[t])
             h5.create_dataset(f"network/num_{t}", data=np.uint64(total))
             counts[t] = total
     log.info("wrote %s: %d synapses, %d gap junctions", out, counts["synapses"], counts["gap_junctions"])

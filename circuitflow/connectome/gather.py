@@ -20,7 +20,7 @@ import numpy as np
 
 from circuitflow.connectome.hypervoxels import TYPES, HypervoxelError, file_of, range_bounds, range_bounds_of
 from circuitflow.io import snudda as sio
-from circuitflow.io.chunked import TableReader
+from circuitflow.io.chunked import RawBuffer, TableReader
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class HypervoxelFiles:
         # each open file holds two descriptors (HDF5's and the raw chunk reader's)
         self.limit = max(1, limit if limit is not None else min(256, (soft if soft > 0 else 1024) // 8))
         self.open: OrderedDict[int, tuple[h5py.File, dict[str, TableReader]]] = OrderedDict()
+        self.raw = RawBuffer()  # compressed chunk bytes: one buffer for all tables
 
     def table(self, hid: int, t: str) -> TableReader:
         """The open, checked table `t` of hypervoxel `hid` (-1: the projection file)."""
@@ -124,7 +125,7 @@ class HypervoxelFiles:
         self.open[hid] = entry
         f, tables = entry
         if t not in tables:
-            tables[t] = TableReader(sio.require_table(f, f"network/{t}", TYPES[t]))
+            tables[t] = TableReader(sio.require_table(f, f"network/{t}", TYPES[t]), self.raw)
         return tables[t]
 
     def read(self, hid: int, t: str, start: int, stop: int, out: np.ndarray) -> None:

@@ -121,10 +121,24 @@ def table_rows(f: h5py.File, key: str, width: int) -> int:
     return 0 if ds.shape is None else int(ds.shape[0])
 
 
+def neuron_ids(f: h5py.File) -> np.ndarray:
+    """The worklog's network/neurons/neuron_id, checked to be exactly 0..N-1."""
+    ids = np.asarray(require(f, "network/neurons/neuron_id")[()], dtype=np.int64)
+    if len(ids) == 0 or not np.array_equal(ids, np.arange(len(ids))):
+        raise SnuddaFormatError(f"{f.filename}: network/neurons/neuron_id must be exactly 0..N-1")
+    return ids
+
+
+def neuron_count(worklog: str | os.PathLike) -> int:
+    """N, the number of neurons of the worklog (its ids checked)."""
+    with open_h5(worklog, "detect worklog") as f:
+        return len(neuron_ids(f))
+
+
 def read_neurons(worklog: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read what prune needs of the worklog's neuron table: ids, type names, population units."""
     with open_h5(worklog, "detect worklog") as f:
-        ids = np.asarray(require(f, "network/neurons/neuron_id")[()], dtype=np.int64)
+        ids = neuron_ids(f)
         names = decode(require(f, "network/neurons/name")[()])
         if "network/neurons/population_unit_id" in f:
             units = np.asarray(f["network/neurons/population_unit_id"][()], dtype=np.int64)
@@ -133,8 +147,6 @@ def read_neurons(worklog: str | os.PathLike) -> dict[str, np.ndarray]:
         out = {"neuron_id": ids, "name": np.asarray(names, dtype=object), "population_unit_id": units}
         if "network/neurons/max_soma_distance_dend" in f:
             out["max_soma_distance_dend"] = np.asarray(f["network/neurons/max_soma_distance_dend"][()])
-    if len(ids) == 0 or not np.array_equal(ids, np.arange(len(ids))):
-        raise SnuddaFormatError(f"{worklog}: network/neurons/neuron_id must be exactly 0..N-1")
     return out
 
 

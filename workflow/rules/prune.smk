@@ -140,10 +140,11 @@ rule combine:
         f"{OUT}/network-synapses.hdf5",
     log:
         f"{LOGS}/combine/combine.log",
+    threads: 2  # LZF compression of the output; nothing else runs then
     conda:
         CONDA_ENV
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
         "python {input.code} --config {input.config:q} --network {params.network:q} --out {output:q} "
-        "{input.pruned:q} > {log:q} 2>&1"
+        "--threads {threads} {input.pruned:q} > {log:q} 2>&1"
