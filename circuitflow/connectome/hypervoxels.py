@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from circuitflow.io import snudda as sio
+from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,6 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         files.append((PROJECTION_HID, file_of(network, PROJECTION_HID), False))
     for hid in sorted(int(h) for h in wl.completed):
         files.append((hid, file_of(network, hid), True))
-    from tqdm import tqdm
-
     rows_of: dict[int, tuple[Path, dict[str, int]]] = {}
     counts = np.zeros(N, dtype=np.int64)
     summary = dict.fromkeys(TYPES, 0)
@@ -201,7 +200,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         tables = {t: f.create_dataset(f"{t}/entries", shape=(0, 3), maxshape=(None, 3), chunks=(ENTRY_CHUNK, 3),
                                       dtype=np.int64) for t in TYPES}
         offsets = {t: [0] for t in TYPES}
-        for hid, path, check_meta in tqdm(files, desc="check hypervoxels", unit="file", disable=None):
+        for hid, path, check_meta in progress(files, "check hypervoxels", unit="file"):
             t_here, lookups = scan_file(path, wl, hid, check_meta)
             if T is None:
                 T, T_file = t_here, path

@@ -16,12 +16,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from circuitflow.connectome.gather import (BLOCK_ROWS, HypervoxelFiles, RangeIndex, blocks_of, gather_block,
                                            read_range_index)
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.io import snudda as sio
+from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def merge_type(files: HypervoxelFiles, idx: RangeIndex, t: str, h5, block_rows: 
     cap = max((blk.n_rows for blk in blocks), default=0)
     rows_buf, out_buf = np.empty((cap, width), dtype=np.int32), np.empty((cap, width), dtype=np.int32)
     interleaved, hids, pos = [], set(), 0
-    for blk in tqdm(blocks, desc=f"merge {t}", unit="block", disable=None):
+    for blk in progress(blocks, f"merge {t}", unit="block"):
         rows, segments, pair = gather_block(files, t, blk, N, rows_buf)
         if t == "synapses":
             T = max(T, int(rows[:, 6].max()) + 1)

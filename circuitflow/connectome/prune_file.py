@@ -8,12 +8,12 @@ from typing import Iterator
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
 from circuitflow.connectome.rules import resolve_rules
 from circuitflow.io import snudda as sio
+from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | No
                 raise ValueError(f"{merged}: network/{t} has shape {ds_in.shape}, expected (n, {width})")
             parts = []  # (chunk index, rows in, kept rows) of this rank's chunks
             chunks = dest_chunks(ds_in, chunk_rows)
-            for i, rows in enumerate(tqdm(chunks, desc=f"prune {t} {a}..{b - 1}", unit="chunk", disable=None,
-                                          total=max(1, -(-ds_in.shape[0] // chunk_rows)))):
+            for i, rows in enumerate(progress(chunks, f"prune {t} {a}..{b - 1}", unit="chunk",
+                                              total=max(1, -(-ds_in.shape[0] // chunk_rows)))):
                 if i % size != rank:
                     continue
                 dest = rows[:, 1]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import morphio
 import numpy as np
-from tqdm import tqdm
 
 from circuitflow.io.morphology import CONTAINER_FOLDER, NRN_EXTENSIONS, morphology_name, morphology_property
 from circuitflow.io.morphology import nrn_section_ids, write_morphology
+from circuitflow.progress import progress
 from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
@@ -130,7 +130,7 @@ def synthesize_chunk(
     L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
            len(records[rank::size]), len(records))
     results = []
-    for record in tqdm(records[rank::size], desc=f"chunk {chunk['chunk']}", mininterval=5, disable=None):
+    for record in progress(records[rank::size], f"chunk {chunk['chunk']}", mininterval=5):
         cell_id = record["id"]
         if record["excluded"]:
             results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})

@@ -30,15 +30,14 @@ from circuitflow.connectome.detect.tree import Tree, build_tree, read_tree, writ
 from circuitflow.connectome.detect.worklog import completion_order, hyper_voxels_json
 from circuitflow.io import hypervoxels as hvio
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
+from circuitflow.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
 
 def progress(items, desc: str):
-    """A tqdm progress bar over `items` (tqdm imported only by the steps that loop: ~30 ms per job less)."""
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, mininterval=5)
+    """A progress bar over `items` in the rule's log, every 5 s at most."""
+    return progress_bar(items, desc, always=True, mininterval=5)
 
 DEFAULTS = {"voxel_size": 3e-6, "hyper_voxel_size": 100}
 SETUP = "setup.json"
