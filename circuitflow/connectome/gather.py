@@ -24,7 +24,7 @@ from circuitflow.io.chunked import RawBuffer, TableReader
 
 log = logging.getLogger(__name__)
 
-BLOCK_ROWS = 1 << 19  # rows gathered and merged at a time (27 MB of synapse rows)
+BLOCK_ROWS = 1 << 17  # rows gathered and merged at a time (6.8 MB of synapse rows; larger blocks only cost memory)
 INDEX_PIECE = 1 << 20  # index entries read at a time
 
 
