@@ -19,6 +19,7 @@ import ctypes
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -191,21 +192,22 @@ class TableWriter:
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def write_from(self, src: h5py.Dataset, piece_rows: int = 1 << 20) -> None:
-        """Append all rows of the (k, width) dataset `src`, read straight into the pending chunks."""
+        """Append all rows of the (k, width) dataset `src` (read straight into the pending chunks)."""
         n = 0 if src.shape is None else int(src.shape[0])
         if not self.direct:
             for s in range(0, n, piece_rows):
                 self.write(src[s:s + piece_rows])
             return
-        self._check(n)
-        done = 0
-        while done < n:
-            take = min(n - done, len(self.pending) - self.filled)
-            src.read_direct(self.pending, np.s_[done:done + take], np.s_[self.filled:self.filled + take])
-            self.filled += take
-            done += take
-            if self.filled == len(self.pending):
-                self._flush()
+        self._append(n, lambda a, b, d: src.read_direct(self.pending, np.s_[a:b], np.s_[d:d + b - a]))
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append `rows` (k, width) after the rows written so far."""
+        if not self.direct:
+            self._check(len(rows))
+            self.ds[self.pos:self.pos + len(rows)] = rows
+            self.pos += len(rows)
+            return
+        self._append(len(rows), lambda a, b, d: np.copyto(self.pending[d:d + b - a], rows[a:b]))
 
     def _check(self, n: int) -> None:
         """Fail if appending n rows would overflow the table."""
@@ -213,17 +215,13 @@ class TableWriter:
         if written > self.n_rows:
             raise ValueError(f"{self.ds.name}: {written} rows written to a table of {self.n_rows}")
 
-    def write(self, rows: np.ndarray) -> None:
-        """Append `rows` (k, width) after the rows written so far."""
-        self._check(len(rows))
-        if not self.direct:
-            self.ds[self.pos:self.pos + len(rows)] = rows
-            self.pos += len(rows)
-            return
+    def _append(self, n: int, copy: Callable[[int, int, int], None]) -> None:
+        """Append n source rows: copy(a, b, d) puts source rows [a, b) at pending[d:]; full batches are stored."""
+        self._check(n)
         done = 0
-        while done < len(rows):
-            take = min(len(rows) - done, len(self.pending) - self.filled)
-            self.pending[self.filled:self.filled + take] = rows[done:done + take]
+        while done < n:
+            take = min(n - done, len(self.pending) - self.filled)
+            copy(done, done + take, self.filled)
             self.filled += take
             done += take
             if self.filled == len(self.pending):
