@@ -140,9 +140,9 @@ rule combine:
         f"{OUT}/network-synapses.hdf5",
     log:
         f"{LOGS}/combine/combine.log",
-    threads: 2  # LZF compression of the output; nothing else runs then
     conda:
         CONDA_ENV
+    threads: 2  # LZF compression of the output; nothing else runs then
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
