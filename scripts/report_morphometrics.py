@@ -5,7 +5,7 @@ import sys
 from circuitflow.connectome.cli import run
 from circuitflow.report import save
 from circuitflow.report.morphometrics import morphometrics_figure
-from circuitflow.io.snudda import atomic_write_text
+from circuitflow.io.atomic import write_text
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--nodes", required=True)
@@ -20,7 +20,7 @@ p.add_argument("--table", required=True, help="per-tree metrics (CSV)")
 def main(a):
     fig, table = morphometrics_figure(a.nodes, a.morphology_dir, a.distributions, a.morphology_ext, a.max_cells)
     save(fig, a.out)
-    atomic_write_text(a.table, table.to_csv(index=False))
+    write_text(a.table, table.to_csv(index=False))
 
 
 sys.exit(run(main, p))

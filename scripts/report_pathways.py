@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from circuitflow.connectome.cli import run
-from circuitflow.io.snudda import atomic_write_text
+from circuitflow.io.atomic import write_text
 from circuitflow.report import save
 from circuitflow.report.pathways import connections, pathway_table, plot_pathways
 
@@ -17,7 +17,7 @@ p.add_argument("--table", required=True, help="per-pathway counts (CSV)")
 def main(a):
     conn = connections(a.network, a.synapses)
     save(plot_pathways(conn), a.out)
-    atomic_write_text(a.table, pathway_table(conn).to_csv(index=False, float_format="%.3f"))
+    write_text(a.table, pathway_table(conn).to_csv(index=False, float_format="%.3f"))
 
 
 sys.exit(run(main, p))

@@ -10,6 +10,7 @@ import numpy as np
 from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.connectome.rules import load_config
 from circuitflow.io import snudda as sio
+from circuitflow.io.atomic import atomic_h5
 from circuitflow.io.chunked import TableWriter
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def combine(pruned: list[str | Path], config_file: str | Path, network: str | Pa
     if expected_start != N:
         raise ValueError(f"pruned ranges end at neuron {expected_start}, the network has {N} neurons")
     counts = {}
-    with sio.atomic_h5(out) as h5:
+    with atomic_h5(out) as h5:
         sio.write_network_synapses_header(h5, worklog, config)
         for t, width in TYPES.items():
             total = 0

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from circuitflow.io import snudda as sio
+from circuitflow.io.atomic import atomic_h5
 from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     counts = np.zeros(N, dtype=np.int64)
     summary = dict.fromkeys(TYPES, 0)
     T = T_file = None
-    with sio.atomic_h5(out) as f:
+    with atomic_h5(out) as f:
         tables = {t: f.create_dataset(f"{t}/entries", shape=(0, 3), maxshape=(None, 3), chunks=(ENTRY_CHUNK, 3),
                                       dtype=np.int64) for t in TYPES}
         offsets = {t: [0] for t in TYPES}

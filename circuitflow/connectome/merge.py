@@ -20,7 +20,7 @@ import numpy as np
 from circuitflow.connectome.gather import (BLOCK_ROWS, HypervoxelFiles, RangeIndex, blocks_of, gather_block,
                                            read_range_index)
 from circuitflow.connectome.hypervoxels import TYPES
-from circuitflow.io import snudda as sio
+from circuitflow.io.atomic import atomic_h5
 from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: in
     """
     idx = read_range_index(index_path, n_ranges, i)
     a, b = idx.range
-    with HypervoxelFiles(network, open_files) as files, sio.atomic_h5(out) as h5:
+    with HypervoxelFiles(network, open_files) as files, atomic_h5(out) as h5:
         h5.attrs["range"] = (a, b)
         h5.attrs["n_neurons"] = idx.n_neurons
         interleaved_of = {t: merge_type(files, idx, t, h5, block_rows) for t in TYPES}

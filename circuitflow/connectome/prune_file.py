@@ -13,6 +13,7 @@ from circuitflow.connectome.hypervoxels import TYPES
 from circuitflow.connectome.prune import neuron_seeds, prune_rows, rule_table
 from circuitflow.connectome.rules import resolve_rules
 from circuitflow.io import snudda as sio
+from circuitflow.io.atomic import atomic_h5
 from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | No
                 lost[code] = lost.get(code, 0) + cnt
     if rank != 0:
         return counts
-    with sio.atomic_h5(out) as dst:
+    with atomic_h5(out) as dst:
         dst.attrs["range"] = (a, b)
         for t, kept in kept_tables.items():
             dst.create_dataset(t, data=kept)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from voxcell import CellCollection
 
+from circuitflow.io.atomic import atomic_path
+
 
 class CellsFileError(ValueError):
     """A cells file is missing, unreadable or holds values we cannot use."""
@@ -66,13 +68,11 @@ def check_no_nulls(df: pd.DataFrame, path: str) -> None:
 
 def save_cells(cells: CellCollection, path: str | os.PathLike, fmt: str) -> None:
     """Write cells as SONATA or MVD3 via a temporary name, then rename (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "mvd3":
-        cells.save_mvd3(str(tmp))
-    else:
-        cells.save_sonata(str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if fmt == "mvd3":
+            cells.save_mvd3(str(tmp))
+        else:
+            cells.save_sonata(str(tmp))
 
 
 def identity_orientations(n_cells: int) -> np.ndarray:

@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from circuitflow.io.atomic import write_text
+
 ALTERNATE = {"h5": "h5v1", "asc": "neurolucida-asc"}
 
 
@@ -60,8 +62,5 @@ def circuit_config(out: str | os.PathLike, nodes_file: str | os.PathLike, node_p
 def write_circuit_config(out: str | os.PathLike, *args, **kwargs) -> dict:
     """Write `circuit_config(out, ...)` as JSON to `out` (temporary name, then rename); return it."""
     config = circuit_config(out, *args, **kwargs)
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text(out, json.dumps(config, indent=2) + "\n")
     return config

@@ -10,7 +10,7 @@ import os
 import h5py
 import numpy as np
 
-from circuitflow.io.snudda import atomic_h5  # one temp-name-then-rename writer for every Snudda file
+from circuitflow.io.atomic import atomic_h5
 
 CHUNK_ROWS = 10000
 SYN_WIDTH = 13

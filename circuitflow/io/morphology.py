@@ -11,6 +11,8 @@ import h5py
 import morphio
 import numpy as np
 
+from circuitflow.io.atomic import atomic_h5, atomic_path
+
 MIN_FILES_PER_DIR = 256
 MAX_HASHED_DEPTH = 3
 NRN_EXTENSIONS = ("asc", "swc")
@@ -60,10 +62,8 @@ def write_morphology(morph: morphio.mut.Morphology, folder: str | os.PathLike, p
     paths = []
     for ext in extensions:
         path = Path(folder, f"{prop}.{ext}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.stem}.{ext}")
-        morph.write(str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            morph.write(str(tmp))
         paths.append(path)
     return paths
 
@@ -84,12 +84,9 @@ def nrn_section_ids(path: str | os.PathLike, apical_points) -> list:
 
 def write_container(path: str | os.PathLike, entries) -> None:
     """Write an HDF5 container that morphio.Collection opens: one group per (name, h5 file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as out:
+    with atomic_h5(path) as out:
         for name, h5_path in entries:
             with h5py.File(h5_path, "r") as src:
                 group = out.require_group(name)
                 for key in src:
                     src.copy(src[key], group, name=key)
-    os.replace(tmp, path)

@@ -150,38 +150,6 @@ def read_neurons(worklog: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def tmp_name(path: str | os.PathLike) -> Path:
-    """The temporary name a file is written under before being renamed into place."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-@contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """Create an HDF5 file under a temporary name and rename it to `path` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(path)
-    f = h5py.File(tmp, "w")
-    try:
-        yield f
-        f.close()
-        os.replace(tmp, path)
-    except BaseException:
-        f.close()
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file under a temporary name and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def create_table(f: h5py.File, key: str, n_rows: int, width: int, compress: bool = True) -> h5py.Dataset:
     """Create an int32 (n_rows, width) table in Snudda's layout: 10000-row chunks, lzf, growable."""
     return f.create_dataset(

@@ -23,6 +23,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from circuitflow.io.atomic import tmp_name
+
 NODE_ID_DTYPE = np.uint64
 
 
@@ -76,7 +78,7 @@ class EdgesWriter:
                  target_population: str, n_source_nodes: int, n_target_nodes: int, attributes: dict,
                  n_edges: int | None = None, chunk: int = 65_536):
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.tmp = tmp_name(self.path)
         self.n_source, self.n_target = int(n_source_nodes), int(n_target_nodes)
         self.attributes = {k: np.dtype(v) for k, v in attributes.items()}
         self.n_edges = 0

@@ -11,7 +11,6 @@ time per rule itself (its "runtimes" and "timeline" statistics, from the run met
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -19,11 +18,10 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
+from circuitflow.io.atomic import atomic_path  # noqa: E402
+
 
 def save(fig: Figure, out: str | os.PathLike) -> None:
     """Save a figure (format from the name) under a temporary name, then rename."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight")

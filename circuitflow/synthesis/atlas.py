@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 from voxcell import OrientationField, RegionMap, VoxelData
 
+from circuitflow.io.atomic import atomic_h5
 from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
 from circuitflow.synthesis import context_rules
 
@@ -193,8 +194,6 @@ def glomerulus_ids(atlas_dir, structure: dict, inverse: dict, regions: pd.Series
 # --------------------------------------------------------------------------- cache file
 def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
     """Write the per-cell atlas context to HDF5 (temp name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     n = len(context)
     width = max([len(d) for d in context["layer_depths"] if d is not None], default=0)
     depths = np.full((n, width), np.nan)
@@ -203,7 +202,7 @@ def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
         if row is not None:
             depths[k, : len(row)] = row
             n_depths[k] = len(row)
-    with h5py.File(tmp, "w", track_order=True) as h5f:
+    with atomic_h5(path, track_order=True) as h5f:
         h5f.create_dataset("cell_id", data=context.index.to_numpy(dtype=np.int64))
         h5f.create_dataset("synthesis_region", data=context["synthesis_region"].to_numpy(dtype=object),
                            dtype=h5py.string_dtype())
@@ -214,7 +213,6 @@ def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
         h5f.create_dataset("glomerulus_id", data=context["glomerulus_id"].to_numpy(dtype=np.int64))
         for key in ("voxel_dimensions", "offset"):
             h5f.attrs[key] = context.attrs[key]
-    os.replace(tmp, path)
 
 
 def read_atlas_cache(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 from voxcell import CellCollection
 
+from circuitflow.io.atomic import atomic_path
 from circuitflow.io.cells import cells_dataframe, identity_orientations, load_cells, save_cells
 from circuitflow.io.morphology import CONTAINER_FOLDER, MARKER, write_container
 
@@ -74,11 +75,8 @@ def apical_yaml_data(results: pd.DataFrame) -> tuple[dict, dict]:
 
 def write_yaml(path: str | os.PathLike, data: dict) -> None:
     """PyYAML dump with defaults (sorted keys, block style), via a temporary name."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         yaml.dump(data, f)
-    os.replace(tmp, path)
 
 
 def link_morphologies(chunk_dirs, morph_dir: str | os.PathLike) -> None:
@@ -131,9 +129,8 @@ def finalize(
     if apical_nrn:
         write_yaml(apical_nrn, nrn)
     if debug_data:
-        tmp = Path(debug_data).with_name(f".{Path(debug_data).name}.tmp")
-        df.join(results).to_pickle(tmp)
-        os.replace(tmp, debug_data)
+        with atomic_path(debug_data) as tmp:
+            df.join(results).to_pickle(tmp)
     if container:
         names = out.as_dataframe(index_offset=0)["morphology"].tolist() if len(out.positions) else []
         ext_dir = Path(morph_dir) if "h5" in extensions else None

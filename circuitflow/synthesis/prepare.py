@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from circuitflow.io.atomic import atomic_path
 from circuitflow.io.cells import cells_dataframe, load_cells
 from circuitflow.io.morphology import MARKER, NRN_EXTENSIONS, hashed_depth
 from circuitflow.synthesis import atlas, context_rules, donors, params
@@ -233,11 +234,8 @@ def validated_path(cache: str | os.PathLike) -> Path:
 
 def write_json(path: str | os.PathLike, data) -> None:
     """Write JSON with sorted keys via a temporary name (stable bytes for Snakemake checksums)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, sort_keys=True, indent=1)
-    os.replace(tmp, path)
 
 
 

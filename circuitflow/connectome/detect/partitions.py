@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from circuitflow.connectome.detect.rasterise import AXON_COLS, DEND_COLS, MEMBER_COLS, Table
-from circuitflow.io.hypervoxels import atomic_h5
+from circuitflow.io.atomic import atomic_h5
 
 TABLES = {"member": MEMBER_COLS, "axon": AXON_COLS, "dend": DEND_COLS}
 ORDER = {"member": ("hid", "neuron"), "axon": ("hid", "key", "neuron"), "dend": ("hid", "key", "neuron")}

@@ -29,6 +29,7 @@ from circuitflow.connectome.detect.rasterise import (AXON_COLS, DEND_COLS, MEMBE
 from circuitflow.connectome.detect.tree import Tree, build_tree, read_tree, write_tree
 from circuitflow.connectome.detect.worklog import completion_order, hyper_voxels_json
 from circuitflow.io import hypervoxels as hvio
+from circuitflow.io.atomic import atomic_path, tmp_name, write_text
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
 from circuitflow.progress import progress as progress_bar
 
@@ -51,20 +52,13 @@ class DetectError(ValueError):
 
 def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Copy a file to a temporary name next to `dst`, then rename."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
     """JSON file written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=1))
 
 
 def read_json(path: str | os.PathLike) -> dict:
@@ -209,7 +203,7 @@ class TreeWriter:
     offsets' position (int64)."""
 
     def __init__(self, path: str | os.PathLike):
-        self.path, self.tmp = Path(path), Path(str(path) + ".tmp")
+        self.path, self.tmp = Path(path), tmp_name(path)
         self.fh = open(self.tmp, "wb")
         self.offsets: dict = {}
 
@@ -276,11 +270,10 @@ def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.P
         if writer is not None:
             writer.abort()
         raise
-    tmp = Path(str(out) + ".tmp.npz")
-    np.savez(tmp, lo=lo, mins=mins, maxs=maxs, max_dend=dend)
-    if writer is not None:
-        writer.close()
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        np.savez(tmp, lo=lo, mins=mins, maxs=maxs, max_dend=dend)
+        if writer is not None:
+            writer.close()
 
 
 def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) -> None:
