@@ -258,6 +258,27 @@ def test_hypervoxel_meta_mismatch(tmp_path):
         build_index(net, tmp_path / "out" / "index.h5")
 
 
+def set_config_text(f: h5py.File, text: str) -> None:
+    del f["config"]
+    f["config"] = text
+
+
+def test_hypervoxel_config_from_another_detect_run(tmp_path):
+    """A hypervoxel file's /config must be the worklog's meta/config: the same JSON, however formatted."""
+    net = copy_network("hv40", tmp_path)
+    cfg = json.loads(h5py.File(net / "voxels" / "network-putative-synapses-25.hdf5", "r")["config"][()])
+    edit_voxel_file(net, 25, lambda f: set_config_text(f, json.dumps(cfg, indent=3)))  # same JSON, other text
+    build_index(net, tmp_path / "ok" / "index.h5")
+    cfg["random_seed"]["masterseed"] += 1
+    edit_voxel_file(net, 25, lambda f: set_config_text(f, json.dumps(cfg)))
+    with pytest.raises(HypervoxelError, match=r"synapses-25\.hdf5: /config differs from the worklog's meta/config"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    edit_voxel_file(net, 25, lambda f: set_config_text(f, "{not json"))
+    with pytest.raises(HypervoxelError, match=r"synapses-25\.hdf5: /config is not JSON"):
+        build_index(net, tmp_path / "out" / "index.h5")
+    no_leftovers(tmp_path / "out")
+
+
 def test_legacy_worklog_names(tmp_path):
     net = copy_network("hv120", tmp_path)
     with h5py.File(net / "log" / "network-detect-worklog.hdf5", "a") as f:

@@ -47,6 +47,7 @@ class Worklog:
     all_hyper_ids: np.ndarray
     num_projection_synapses: int
     detect_config: dict
+    detect_config_text: str
     connectivity_distributions: dict
     overflow: np.ndarray
 
@@ -73,8 +74,9 @@ def read_worklog(network: str | Path) -> Worklog:
         overflow = (np.asarray(f["voxel_overflow_counter"][()], dtype=np.int64)[:num_completed]
                     if "voxel_overflow_counter" in f else np.zeros(num_completed, np.int64))
         n_proj = int(f["num_projection_synapses"][()]) if "num_projection_synapses" in f else 0
+        config_text = sio.read_scalar(f, "meta/config")
         try:
-            detect_config = json.loads(sio.read_scalar(f, "meta/config"))
+            detect_config = json.loads(config_text)
             con_dist = json.loads(sio.read_scalar(f, "meta/connectivity_distributions"))
         except json.JSONDecodeError as exc:
             raise HypervoxelError(f"{path}: meta/config or meta/connectivity_distributions is not JSON ({exc})") from None
@@ -88,6 +90,7 @@ def read_worklog(network: str | Path) -> Worklog:
             all_hyper_ids=np.asarray(sio.require(f, "all_hyper_ids")[()], dtype=np.int64),
             num_projection_synapses=n_proj,
             detect_config=detect_config,
+            detect_config_text=config_text,
             connectivity_distributions=con_dist,
             overflow=overflow,
         )
@@ -133,8 +136,11 @@ def check_file_meta(wl: Worklog, f: h5py.File, hid: int) -> None:
     if not np.array_equal(origo, want):
         raise HypervoxelError(f"{name}: hyper voxel origo mismatch: file has {origo.tolist()}, expected {want.tolist()}")
     if "config" in f:
+        text = sio.read_scalar(f, "config")
+        if text == wl.detect_config_text:  # the usual case: the same text, no need to parse it
+            return
         try:
-            cfg = json.loads(sio.read_scalar(f, "config"))
+            cfg = json.loads(text)
         except json.JSONDecodeError:
             raise HypervoxelError(f"{name}: /config is not JSON") from None
         if cfg != wl.detect_config:
