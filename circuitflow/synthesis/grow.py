@@ -6,6 +6,7 @@ import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import morphio
 import numpy as np
@@ -20,6 +21,9 @@ from neurots.generate.algorithms.common import TMDStop
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
 from tmd.Topology.transformations import tmd_scale
+
+if TYPE_CHECKING:
+    from circuitflow.synthesis.context_rules import CellRules
 
 L = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ class CellContext:
     scaling_jitter_std: float | None = None
     min_hard_scale: float = 0.2
     with_debug: bool = False
-    rules: object = None  # context_rules.CellRules when the region block has directions/boundaries
+    rules: CellRules | None = None  # when the region block has directions/boundaries
 
 
 @dataclass
