@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -148,6 +149,12 @@ def test_parameter_edit_reruns_only_touched_chunks(tmp_path):
     assert "wildcards: chunk=2" in proc.stderr  # cells 12 and 13 (region 'default') are in chunk 2
 
 
+def finished_chunks(log: str) -> set[str]:
+    """Chunks a Snakemake log reports finished (logged only after Snakemake has recorded them)."""
+    chunk_of = dict(re.findall(r"rule synthesize_chunk:\n.*?jobid: (\d+)\n.*?wildcards: chunk=(\d+)", log, re.S))
+    return {chunk_of[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: synthesize_chunk\)", log)}
+
+
 def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     """SIGKILL during a chunk: the re-run keeps finished chunks and ends identical to a clean run."""
     config = grafting_config(chunk_size=3)
@@ -155,32 +162,25 @@ def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "synthesis"]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    first = tmp_path / "out/synthesis/chunks/0.json"
-
-    def chunk_logs() -> set:
-        return {p.name for p in (tmp_path / "out/logs/synthesis").glob("chunk_*.log")}
-
-    def wait(condition) -> None:
-        deadline = time.time() + 120
-        while not condition() and time.time() < deadline:
-            time.sleep(0.05)
-        assert condition()
-
-    wait(first.exists)
-    # On one core Snakemake records a job as complete before it starts the next one, so chunk 0 is
-    # finished for good once a chunk job starts after it (a fixed sleep raced with that under load).
-    before = chunk_logs()
-    wait(lambda: bool(chunk_logs() - before))
+    log = tmp_path / "killed.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)
+    # Kill as soon as Snakemake says one chunk job finished: it logs that only after it has recorded the
+    # job complete, and on one core the next chunk job starts right after (watching output files or log
+    # files instead raced with Snakemake's bookkeeping, or waited for a chunk that had already run).
+    deadline = time.time() + 120
+    while not finished_chunks(log.read_text()) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    done = finished_chunks(log.read_text())
+    assert done, log.read_text()
     assert not (tmp_path / "out/synthesis/nodes.h5").exists()
     run_snakemake(tmp_path, config, "--unlock")  # a killed Snakemake leaves its lock behind
     resumed = run_snakemake(tmp_path, config, "--cores", "1", "--rerun-incomplete", "synthesis")
-    assert "chunks/0.json" not in " ".join(
-        line for line in resumed.stderr.splitlines() if line.strip().startswith("output:")
-    )
+    rerun = finished_chunks(resumed.stderr)
+    assert rerun and not rerun & done, (done, rerun)
     assert_same_outputs(final_outputs(tmp_path) / "morphologies", final_outputs(two_runs[0]) / "morphologies")
     assert (final_outputs(tmp_path) / "apical.yaml").read_bytes() == (
         final_outputs(two_runs[0]) / "apical.yaml"
