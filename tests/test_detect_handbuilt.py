@@ -137,6 +137,25 @@ def test_same_rows_for_any_chunks_batches_and_ranks(tmp_path):
     compare_network(other, ref)
 
 
+def test_trees_files_are_closed(tmp_path, monkeypatch):
+    """rasterise closes the bbox step's trees file, and a trees file of another chunk is closed as it is rejected."""
+    handles = []
+
+    def tracked_open(*args, **kwargs):
+        handles.append(open(*args, **kwargs))
+        return handles[-1]
+
+    monkeypatch.setattr(steps, "open", tracked_open, raising=False)
+    run_steps({"network_path": str(make_network(tmp_path / "in"))}, tmp_path / "out", chunks=2, trees=True)
+    readers = [h for h in handles if h.mode == "rb"]
+    assert len(readers) == 2 and all(h.closed for h in handles)
+    handles.clear()
+    work = tmp_path / "out/detect"
+    with pytest.raises(steps.DetectError, match="holds 1 morphologies, the chunk has 2"):
+        steps.SetupNeurons(work, 0, 1, work / "bbox/0.trees.npy")
+    assert len(handles) == 1 and handles[0].closed
+
+
 def test_zero_length_segment_is_an_error_naming_the_file(tmp_path):
     bad = PRE_SWC.replace("3 2 0 0 -61 1 2", "3 2 0 0 -10 1 2")
     net_in = make_network(tmp_path / "in", swcs=(POST_SWC, bad))

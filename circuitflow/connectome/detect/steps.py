@@ -145,7 +145,8 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
 
 
 class SetupNeurons:
-    """The setup's neurons [lo, hi) of one chunk (only those rows are read) with a small tree cache."""
+    """The setup's neurons [lo, hi) of one chunk (only those rows are read) with a small tree cache; a context
+    manager that closes the trees file on exit."""
 
     def __init__(self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1,
                  trees: str | os.PathLike | None = None):
@@ -158,6 +159,17 @@ class SetupNeurons:
             self._morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][self.lo:self.hi]]
         self._cache: OrderedDict = OrderedDict()
         self._trees = TreeReader(trees, self._morphology) if trees is not None else None
+
+    def __enter__(self) -> "SetupNeurons":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the trees file, if any."""
+        if self._trees is not None:
+            self._trees.close()
 
     def position(self, nid: int) -> np.ndarray:
         """Soma position (m) of neuron `nid`."""
@@ -232,12 +244,20 @@ class TreeReader:
 
     def __init__(self, path: str | os.PathLike, morphologies: list):
         self.fh = open(path, "rb")
-        self.fh.seek(-8, os.SEEK_END)
-        self.fh.seek(struct.unpack("<q", self.fh.read(8))[0])
-        self.offsets = np.load(self.fh, allow_pickle=False)
-        self.index = first_use(morphologies)
-        if len(self.index) != len(self.offsets):
-            raise DetectError(f"{path}: holds {len(self.offsets)} morphologies, the chunk has {len(self.index)}")
+        try:
+            self.fh.seek(-8, os.SEEK_END)
+            self.fh.seek(struct.unpack("<q", self.fh.read(8))[0])
+            self.offsets = np.load(self.fh, allow_pickle=False)
+            self.index = first_use(morphologies)
+            if len(self.index) != len(self.offsets):
+                raise DetectError(f"{path}: holds {len(self.offsets)} morphologies, the chunk has {len(self.index)}")
+        except BaseException:
+            self.fh.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file."""
+        self.fh.close()
 
     def read(self, path: str) -> Tree:
         """The tree of morphology `path`."""
@@ -249,7 +269,7 @@ def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.P
          trees_out: str | os.PathLike | None = None) -> None:
     """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima
     (and, with `trees_out`, the parsed trees for the rasterise step)."""
-    nrn = SetupNeurons(work_dir, chunk, n_chunks)
+    nrn = SetupNeurons(work_dir, chunk, n_chunks)  # no trees file: nothing to close
     lo, hi = nrn.lo, nrn.hi
     mins = np.zeros((hi - lo, 3))
     maxs = np.zeros((hi - lo, 3))
@@ -304,17 +324,16 @@ def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: 
               out: str | os.PathLike, trees: str | os.PathLike | None = None) -> None:
     """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel (`trees`: the
     bbox step's trees file of the same chunk; without it, morphologies are parsed again)."""
-    nrn = SetupNeurons(work_dir, chunk, n_chunks, trees)
     g = Grid.from_json(read_json(grid_file))
-    lo, hi = nrn.lo, nrn.hi
     mem, ax, de = [], [], []
-    for nid in progress(range(lo, hi), f"rasterise {chunk}"):
-        tree = nrn.tree(nid)
-        where = f"neuron {nid} ({nrn.morphology(nid)})"
-        m, a, d = rasterise_neuron(nid, tree, nrn.position(nid), nrn.rotation(nid), g, where)
-        mem.append(m)
-        ax.append(a)
-        de.append(d)
+    with SetupNeurons(work_dir, chunk, n_chunks, trees) as nrn:
+        for nid in progress(range(nrn.lo, nrn.hi), f"rasterise {chunk}"):
+            tree = nrn.tree(nid)
+            where = f"neuron {nid} ({nrn.morphology(nid)})"
+            m, a, d = rasterise_neuron(nid, tree, nrn.position(nid), nrn.rotation(nid), g, where)
+            mem.append(m)
+            ax.append(a)
+            de.append(d)
     write_raster(out, {"member": Table.concat(mem, MEMBER_COLS), "axon": Table.concat(ax, AXON_COLS),
                        "dend": Table.concat(de, DEND_COLS)}, g.n_total)
 
