@@ -63,9 +63,9 @@ def cmd_make_example(args) -> None:
 
 def cmd_write_json(args) -> None:
     """Write a JSON document given on the command line (a rule's params) to a file."""
-    from circuitflow.synthesis.prepare import write_json
+    from circuitflow.io.atomic import write_json
 
-    write_json(args.out, json.loads(args.data))
+    write_json(args.out, json.loads(args.data), sort_keys=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

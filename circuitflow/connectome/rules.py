@@ -249,8 +249,8 @@ def resolve_rules(network: str | Path, config_file: str | Path, random_seed: int
 
 def check_prune_config(network: str | Path, config_file: str | Path, random_seed: int | None, out: str | Path) -> dict:
     """Validate the prune config before any gathering; write what was checked (rules, seed) to `out`."""
-    from circuitflow.io.atomic import write_text
+    from circuitflow.io.atomic import write_json
 
     result = resolve_rules(network, config_file, random_seed)
-    write_text(out, json.dumps(result, indent=1, sort_keys=True))
+    write_json(out, result, sort_keys=True)
     return result

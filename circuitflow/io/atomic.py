@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Iterator
@@ -41,3 +42,9 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a UTF-8 text file under a temporary name and rename it into place."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, data, sort_keys: bool = False) -> None:
+    """Write `data` as indented JSON under a temporary name and rename it into place (`sort_keys` for bytes
+    that do not depend on insertion order)."""
+    write_text(path, json.dumps(data, indent=1, sort_keys=sort_keys))

@@ -9,6 +9,7 @@ from pathlib import Path
 import morphio
 import numpy as np
 
+from circuitflow.io.atomic import write_json
 from circuitflow.io.morphology import CONTAINER_FOLDER, NRN_EXTENSIONS, morphology_name, morphology_property
 from circuitflow.io.morphology import nrn_section_ids, write_morphology
 from circuitflow.progress import progress
@@ -16,7 +17,7 @@ from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
-from circuitflow.synthesis.prepare import cell_table, chunk_payload, write_json
+from circuitflow.synthesis.prepare import cell_table, chunk_payload
 
 L = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, ax
 
 def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
     """Write a chunk's result table, rows in cell-id order (whichever ranks produced them)."""
-    write_json(path, {"chunk": chunk_index, "cells": sorted(results, key=lambda r: r["id"])})
+    write_json(path, {"chunk": chunk_index, "cells": sorted(results, key=lambda r: r["id"])}, sort_keys=True)
 
 
 def synthesize_chunk(

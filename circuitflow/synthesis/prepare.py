@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from circuitflow.io.atomic import atomic_path
+from circuitflow.io.atomic import write_json
 from circuitflow.io.cells import cells_dataframe, load_cells
 from circuitflow.io.morphology import MARKER, NRN_EXTENSIONS, hashed_depth
 from circuitflow.synthesis import atlas, context_rules, donors, params
@@ -117,7 +117,7 @@ def validate_params(section: dict, out: str, validated: str | os.PathLike | None
     stored = read_validated(validated, section) if validated else None
     if stored is None:
         stored = normalized_parameters(*check_parameters(section))
-    write_json(out, stored)
+    write_json(out, stored, sort_keys=True)
     return stored
 
 
@@ -219,23 +219,17 @@ def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> dic
         "mtypes": sorted(pd.unique(cells["mtype"]).tolist()),
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
-    write_json(cache, {"signature": signature, "result": result})
+    write_json(cache, {"signature": signature, "result": result}, sort_keys=True)
     # validate_params writes this instead of validating the same inputs a second time
     validated = {"signature": input_signature(section, chunking=False),
                  "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded)}
-    write_json(validated_path(cache), validated)
+    write_json(validated_path(cache), validated, sort_keys=True)
     return result
 
 
 def validated_path(cache: str | os.PathLike) -> Path:
     """Where planning stores the normalized parameters it validated, next to the plan cache."""
     return Path(cache).with_name(".validated-parameters.json")
-
-
-def write_json(path: str | os.PathLike, data) -> None:
-    """Write JSON with sorted keys via a temporary name (stable bytes for Snakemake checksums)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, sort_keys=True, indent=1)
 
 
 

@@ -29,7 +29,7 @@ from circuitflow.connectome.detect.rasterise import (AXON_COLS, DEND_COLS, MEMBE
 from circuitflow.connectome.detect.tree import Tree, build_tree, read_tree, write_tree
 from circuitflow.connectome.detect.worklog import completion_order, hyper_voxels_json
 from circuitflow.io import hypervoxels as hvio
-from circuitflow.io.atomic import atomic_path, tmp_name, write_text
+from circuitflow.io.atomic import atomic_path, tmp_name, write_json
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
 from circuitflow.progress import progress as progress_bar
 
@@ -54,11 +54,6 @@ def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Copy a file to a temporary name next to `dst`, then rename."""
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
-
-
-def write_json(path: str | os.PathLike, data: dict) -> None:
-    """JSON file written atomically."""
-    write_text(path, json.dumps(data, indent=1))
 
 
 def read_json(path: str | os.PathLike) -> dict:
