@@ -153,7 +153,7 @@ def have_mpi() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not have_mpi(), reason="needs mpirun and mpi4py (pip install .[mpi])")
+@pytest.mark.skipif(not have_mpi(), reason="needs mpirun and mpi4py (pip install '.[slurm]')")
 def test_detect_hypervoxels_under_mpi_equals_snudda(tmp_path):
     """The hypervoxel rule launched by MPI (2 ranks splitting one batch) writes Snudda's files."""
     cfg = detect_config(tmp_path / "out", "hv33", hypervoxel_jobs=1)

@@ -163,8 +163,8 @@ rule detect_hypervoxels:
         batches=len(DET_BATCHES),
         work=lambda wc, input: os.path.dirname(input.grid),
     shell:
-        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} "
-        "--batch {wildcards.det_batch} --batches {params.batches} --out-dir {output:q} "
+        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code[0]} ${{MPI:+--mpi}} --work-dir {params.work:q} "
+        "--grid {input.grid:q} --batch {wildcards.det_batch} --batches {params.batches} --out-dir {output:q} "
         "{input.raster:q} > {log:q} 2>&1"
 
 
