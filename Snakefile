@@ -6,8 +6,9 @@ min_version("9.20")
 
 
 # A --configfile on the command line replaces the example config entirely, so that a config
-# holding only `out_dir` and one stage runs that stage alone.
-if not config:
+# holding only `out_dir` and one stage runs that stage alone; --config key=value alone overrides
+# keys of config/config.yaml.
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
@@ -40,7 +41,7 @@ if "synthesis" in config:
 
 if "connectome" in config:
 
-    include: "workflow/rules/connectome.smk"
+    include: "workflow/rules/pathways.smk"
 
 
 if "detect" in config:
@@ -56,7 +57,7 @@ if "prune" in config:
 # SONATA edges, circuit config and validation plots need the whole chain on synthesized cells.
 if "synthesis" in config and "sonata" in config.get("detect", {}) and "prune" in config:
 
-    include: "workflow/rules/edges.smk"
+    include: "workflow/rules/sonata.smk"
     include: "workflow/rules/report.smk"
 
 
@@ -69,13 +70,13 @@ TARGETS = {
     "synthesis": "synthesized morphologies and the output cells file",
     "detect": "putative synapses per hypervoxel (Snudda network format)",
     "prune": "pruned connectome from a Snudda network (network-synapses.hdf5)",
-    "connectome": "SONATA edges and circuit_config.json of the synthesized circuit",
-    "validation_plots": "the plots of the validation report (snakemake --report report.html all)",
+    "sonata": "SONATA edges and circuit_config.json of the synthesized circuit",
+    "report": "the plots of the validation report (snakemake --report report.html all)",
     "all": "every stage present in the config",
 }
 
 
-STAGES = [s for s in ("synthesis", "detect", "prune", "connectome") if s in config]
+STAGES = list(ALL_TARGETS)
 
 
 rule help:

@@ -67,8 +67,8 @@ def timed(cmd: list, log: Path, env: dict | None = None) -> tuple[float, int]:
 def count_segments(net: Path) -> int:
     """Voxelised segments (axon + dendrite) over all neurons, with circuitflow's reader."""
     sys.path.insert(0, str(ROOT))
-    from circuitflow.connectome.detect.sources import snudda_network
-    from circuitflow.connectome.detect.tree import build_tree
+    from circuitflow.detect.sources import snudda_network
+    from circuitflow.detect.tree import build_tree
     from circuitflow.io.morphology_points import read_swc
 
     neurons = snudda_network(net)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 from typing import Any
 
 
@@ -14,7 +15,7 @@ def canonical(value: Any) -> Any:
     return value
 
 
-class ConfigError(ValueError):
+class ConfigError(CircuitflowError, ValueError):
     """A config key is unknown or misplaced."""
 
 
@@ -70,8 +71,8 @@ def chain_stages(config: dict) -> dict:
             "nodes_file": f"{out}/synthesis/nodes.h5",
             "morphology_dir": f"{out}/synthesis/morphologies",
             "morphology_ext": "h5" if "h5" in extensions else extensions[0],
-            "network_config": f"{out}/connectome/detect-config.json",
+            "network_config": f"{out}/pathways/detect-config.json",
         }
     if prune is not None and connectome is not None and prune.get("config_file") is None:
-        prune["config_file"] = f"{out}/connectome/prune-config.json"
+        prune["config_file"] = f"{out}/pathways/prune-config.json"
     return config

@@ -1,17 +1,11 @@
 """Rule detect_grid: reduce the chunk bounding boxes to the hypervoxel grid."""
 import argparse
 
-from circuitflow.connectome.detect import cli, steps
+from circuitflow.detect.steps import grid
+from circuitflow.runner import run
 
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--work-dir", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("bbox", nargs="+")
-    a = p.parse_args()
-    steps.grid(a.work_dir, a.bbox, a.out)
-
-
-if __name__ == "__main__":
-    cli.run(main)
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--work-dir", required=True)
+parser.add_argument("--out", required=True)
+parser.add_argument("bbox", nargs="+")
+run(lambda a: grid(a.work_dir, a.bbox, a.out), parser)

@@ -1,14 +1,13 @@
-"""Rule merge: gather one destination range's rows (in memory) and write them in Snudda's merge order, grouped by type."""
+"""Rule prune_gather_merge: gather one destination range's rows and write them in Snudda's merge order."""
 import argparse
-import sys
 
-from circuitflow.connectome.cli import run
-from circuitflow.connectome.merge import gather_merge_range
+from circuitflow.prune.merge import gather_merge_range
+from circuitflow.runner import run
 
-p = argparse.ArgumentParser(description=__doc__)
-p.add_argument("--network", required=True, help="Snudda network directory")
-p.add_argument("--index", required=True, help="hypervoxel index written by check_hypervoxels")
-p.add_argument("--n-ranges", type=int, required=True)
-p.add_argument("--range", type=int, required=True)
-p.add_argument("--out", required=True)
-sys.exit(run(lambda a: gather_merge_range(a.network, a.index, a.n_ranges, a.range, a.out), p))
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--network", required=True, help="Snudda network directory")
+parser.add_argument("--index", required=True, help="hypervoxel index written by prune_check_hypervoxels")
+parser.add_argument("--n-ranges", type=int, required=True)
+parser.add_argument("--range", type=int, required=True)
+parser.add_argument("--out", required=True)
+run(lambda a: gather_merge_range(a.network, a.index, a.n_ranges, a.range, a.out), parser)

@@ -1,23 +1,12 @@
 """Rule report_pathways: putative vs kept synapses and connections per pathway (PNG + CSV)."""
 import argparse
-import sys
 
-from circuitflow.connectome.cli import run
-from circuitflow.io.atomic import write_text
-from circuitflow.report import save
-from circuitflow.report.pathways import connections, pathway_table, plot_pathways
+from circuitflow.report.pathways import write_pathways
+from circuitflow.runner import run
 
-p = argparse.ArgumentParser(description=__doc__)
-p.add_argument("--network", required=True, help="detect network folder (voxels/, log/)")
-p.add_argument("--synapses", required=True, help="network-synapses.hdf5")
-p.add_argument("--out", required=True, help="figure (PNG)")
-p.add_argument("--table", required=True, help="per-pathway counts (CSV)")
-
-
-def main(a):
-    conn = connections(a.network, a.synapses)
-    save(plot_pathways(conn), a.out)
-    write_text(a.table, pathway_table(conn).to_csv(index=False, float_format="%.3f"))
-
-
-sys.exit(run(main, p))
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--network", required=True, help="detect network folder (voxels/, log/)")
+parser.add_argument("--synapses", required=True, help="network-synapses.hdf5")
+parser.add_argument("--out", required=True, help="figure (PNG)")
+parser.add_argument("--table", required=True, help="per-pathway counts (CSV)")
+run(lambda a: write_pathways(a.network, a.synapses, a.out, a.table), parser)

@@ -12,11 +12,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from circuitflow.connectome.combine import combine
-from circuitflow.connectome.hypervoxels import build_index
-from circuitflow.connectome.merge import gather_merge_range
-from circuitflow.connectome.prune_file import prune_range_file
-from circuitflow.connectome.rules import check_prune_config
+from circuitflow.prune.combine import combine
+from circuitflow.prune.index import build_index
+from circuitflow.prune.merge import gather_merge_range
+from circuitflow.prune.prune_file import prune_range_file
+from circuitflow.prune.rule_table import check_prune_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "prune-fixture"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from voxcell import CellCollection
 from circuitflow.io.atomic import atomic_path
 
 
-class CellsFileError(ValueError):
+class CellsFileError(CircuitflowError, ValueError):
     """A cells file is missing, unreadable or holds values we cannot use."""
 
 

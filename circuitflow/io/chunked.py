@@ -15,6 +15,7 @@ shrink stored raw and flagged in the filter mask). Other tables are written thro
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import ctypes
 import os
 import sys
@@ -42,7 +43,7 @@ LZF_DECOMPRESS = _lzf("lzf_decompress")
 LZF_COMPRESS = _lzf("lzf_compress")
 
 
-class ChunkError(ValueError):
+class ChunkError(CircuitflowError, ValueError):
     """A chunk of a table cannot be decompressed."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import os
 import random
 import uuid
@@ -22,7 +23,7 @@ MARKER = ".circuitflow-morphologies"
 CONTAINER_FOLDER = "container-h5"
 
 
-class MorphologyOutputError(ValueError):
+class MorphologyOutputError(CircuitflowError, ValueError):
     """The requested morphology output layout is not possible."""
 
 

@@ -12,6 +12,7 @@ Knows nothing about detection; errors name the file.
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 SOMA, AXON, BASAL, APICAL = 1, 2, 3, 4
 
 
-class MorphologyError(ValueError):
+class MorphologyError(CircuitflowError, ValueError):
     """A morphology file is missing, unreadable or breaks the point-table rules."""
 
 

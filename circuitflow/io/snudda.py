@@ -7,6 +7,7 @@ half-written behind.
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import contextlib
 import json
 import os
@@ -43,7 +44,7 @@ LEGACY_NAMES = {
 }
 
 
-class SnuddaFormatError(ValueError):
+class SnuddaFormatError(CircuitflowError, ValueError):
     """A Snudda network file is missing, unreadable or not in the expected layout."""
 
 

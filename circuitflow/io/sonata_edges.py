@@ -17,6 +17,7 @@ renamed on a clean `close`, so a failed run never leaves a file that looks compl
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import os
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from circuitflow.io.atomic import tmp_name
 NODE_ID_DTYPE = np.uint64
 
 
-class EdgesFileError(ValueError):
+class EdgesFileError(CircuitflowError, ValueError):
     """Edge arrays that cannot form a valid SONATA edge population."""
 
 

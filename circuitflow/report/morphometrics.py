@@ -142,3 +142,14 @@ def morphometrics_figure(nodes_file: str | os.PathLike, morphology_dir: str | os
     table = pd.concat([synth.assign(source="synthesized"), inputs.assign(source="input")], ignore_index=True)
     table["cell"] = table["cell"].astype("Int64")
     return plot_morphometrics(synth, inputs, extents), table
+
+
+def write_morphometrics(nodes: str, morphology_dir: str, distributions: str, ext: str, max_cells: int | None,
+                        figure: str, table: str) -> None:
+    """Rule report_morphometrics: write the morphometrics figure (PNG) and its per-tree table (CSV)."""
+    from circuitflow.io.atomic import write_text
+    from circuitflow.report import save
+
+    fig, data = morphometrics_figure(nodes, morphology_dir, distributions, ext, max_cells)
+    save(fig, figure)
+    write_text(table, data.to_csv(index=False))

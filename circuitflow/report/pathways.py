@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from circuitflow.connectome.hypervoxels import PROJECTION_HID, file_of, read_worklog
-from circuitflow.connectome.rules import split_pair_key
+from circuitflow.prune.index import PROJECTION_HID, file_of, read_worklog
+from circuitflow.prune.rule_table import split_pair_key
 
 COLOURS = {"putative": "#7f7f7f", "kept": "#2ca02c"}
 
@@ -141,3 +141,13 @@ def plot_pathways(conn: pd.DataFrame) -> Figure:
                    fontsize=8)
     ax2.set_xlim(-0.7, max(len(labels), 1) - 0.3)
     return fig
+
+
+def write_pathways(network: str, synapses: str, figure: str, table: str) -> None:
+    """Rule report_pathways: write the per-pathway figure (PNG) and counts (CSV)."""
+    from circuitflow.io.atomic import write_text
+    from circuitflow.report import save
+
+    conn = connections(network, synapses)
+    save(plot_pathways(conn), figure)
+    write_text(table, pathway_table(conn).to_csv(index=False, float_format="%.3f"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import logging
 import os
 from pathlib import Path
@@ -21,7 +22,7 @@ L = logging.getLogger(__name__)
 REGION_KEYS = ("layers", "thicknesses", "names", "region_queries", "directions", "boundaries")
 
 
-class AtlasError(ValueError):
+class AtlasError(CircuitflowError, ValueError):
     """The atlas or the region structure cannot be used for these cells."""
 
 

@@ -145,3 +145,16 @@ def synthesize_chunk(
         context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
         results.append(synthesize_one(context, cell_id, options, morph_dir))
     return results
+
+
+def synthesize_chunk_job(section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
+                         out: str, use_mpi: bool = False) -> None:
+    """Rule synthesis_chunk: grow one chunk (split over the MPI ranks with `use_mpi`); rank 0 writes its table."""
+    from circuitflow.mpi import run_shared
+
+    results = run_shared(
+        lambda rank, size: synthesize_chunk(section, chunk_index, atlas_cache, options, morph_dir, (rank, size)),
+        use_mpi,
+    )
+    if results is not None:
+        write_chunk_table(out, chunk_index, results)

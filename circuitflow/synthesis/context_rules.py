@@ -7,6 +7,7 @@ per process: a chunk without rules pays nothing.
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import copy
 import functools
 import hashlib
@@ -38,7 +39,7 @@ MESH_TYPES = ("voxel", "spatial")
 MULTIMESH_MODES = ("closest", "closest_y", "inside", "territories")
 
 
-class RuleError(ValueError):
+class RuleError(CircuitflowError, ValueError):
     """A `directions` or `boundaries` rule cannot be used."""
 
 

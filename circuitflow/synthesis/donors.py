@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import logging
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 L = logging.getLogger(__name__)
 
 
-class DonorError(ValueError):
+class DonorError(CircuitflowError, ValueError):
     """The axon donor table does not fit the cells or too many donors are missing."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from circuitflow.io.morphology import CONTAINER_FOLDER, MARKER, write_container
 L = logging.getLogger(__name__)
 
 
-class FinalizeError(RuntimeError):
+class FinalizeError(CircuitflowError, RuntimeError):
     """The chunk results cannot be combined into a consistent collection."""
 
 

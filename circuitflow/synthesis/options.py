@@ -18,7 +18,10 @@ UPSTREAM_ONLY = {
 }
 
 
-class SynthesisConfigError(ValueError):
+from circuitflow.errors import CircuitflowError
+
+
+class SynthesisConfigError(CircuitflowError, ValueError):
     """The synthesis section of the config cannot work as given."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
 import copy
 import json
 import logging
@@ -73,7 +74,7 @@ DISTRIBUTIONS_SCHEMA = {
 }
 
 
-class ParametersError(ValueError):
+class ParametersError(CircuitflowError, ValueError):
     """TMD parameters or distributions are missing, malformed or inconsistent."""
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 
+from circuitflow.code_closure import import_closure
 from circuitflow.config import canonical
 
 OUT = config["out_dir"]
@@ -10,8 +11,31 @@ LOGS = f"{OUT}/logs"
 CODE = f"{workflow.basedir}/circuitflow"
 CONDA_ENV = f"{workflow.basedir}/envs/circuitflow.yaml"
 
+# Each job runs `python <script> ...` through logged(): its log gets everything, the console the
+# last line (a failing script's one-line `error: ...`, see circuitflow.runner). Values are quoted (:q).
+LOGGED = " > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
+# MPI-capable steps: a profile that sets `mpi` (e.g. "srun") and tasks > 1 launches the script on
+# that many ranks; resolved in the shell, so switching profiles changes no params and re-runs nothing.
+MPI = "MPI={resources.mpi:q}; ${{MPI:+$MPI -n {resources.tasks:q}}} "
+
 # Each stage file adds its final outputs here; `rule all` requests them.
 ALL_TARGETS = {}
+
+
+def logged(command):
+    """A shell command whose output goes to the job's log, and whose last log line reaches the console on failure."""
+    return f"{command}{LOGGED}"
+
+
+def mpi_logged(command):
+    """logged(), launched on `resources.tasks` MPI ranks when the profile sets `resources.mpi`."""
+    return f"{MPI}{command}{LOGGED}"
+
+
+def script(name):
+    """`scripts/<name>.py` followed by every package module it imports: a rule's `code` input."""
+    path = f"{workflow.basedir}/scripts/{name}.py"
+    return [path, *import_closure(path, workflow.basedir)]
 
 
 def section_json(name, keys=None):

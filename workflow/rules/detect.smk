@@ -1,12 +1,10 @@
 # Touch detection (Snudda detect): neurons -> putative synapses per hypervoxel, in a Snudda network
-# folder {OUT}/network that the prune rules read unchanged. Logic: circuitflow/connectome/detect/.
+# folder {OUT}/network that the prune rules read unchanged. Logic: circuitflow/detect/.
 DETECT = config["detect"]
 DET_NET = f"{OUT}/network"
 DET_WORK = f"{OUT}/detect"
 DET_CHUNKS = range(DETECT.get("neuron_chunks", 2))
 DET_BATCHES = range(DETECT.get("hypervoxel_jobs", 2))
-DET_PKG = f"{CODE}/connectome/detect"
-DET_IO = [f"{CODE}/io/morphology_points.py", f"{CODE}/io/hypervoxels.py"]
 DET_SOURCE = (
     [
         f"{DETECT['network_path']}/network-config.json",
@@ -44,11 +42,7 @@ wildcard_constraints:
 
 rule detect_setup:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/detect_setup.py",
-            f"{DET_PKG}/sources.py",
-            f"{DET_PKG}/connectivity.py",
-        ],
+        code=script("detect_setup"),
         source=DET_SOURCE,
     output:
         config=f"{DET_NET}/network-config.json",
@@ -56,7 +50,7 @@ rule detect_setup:
         setup=f"{DET_WORK}/setup.json",
         neurons=f"{DET_WORK}/neurons.h5",
     log:
-        f"{LOGS}/detect_setup/setup.log",
+        f"{LOGS}/detect/setup.log",
     conda:
         CONDA_ENV
     params:
@@ -65,17 +59,15 @@ rule detect_setup:
         net=lambda wc, output: os.path.dirname(output.config),
         work=lambda wc, output: os.path.dirname(output.setup),
     shell:
-        "python {input.code[0]} --config {params.detect:q} --network-dir {params.net:q} "
-        "--work-dir {params.work:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --config {params.detect:q} --network-dir {params.net:q}"
+            " --work-dir {params.work:q}"
+        )
 
 
 rule detect_bbox:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/detect_bbox.py",
-            f"{DET_PKG}/tree.py",
-            *DET_IO,
-        ],
+        code=script("detect_bbox"),
         setup=rules.detect_setup.output.setup,
         neurons=rules.detect_setup.output.neurons,
     output:
@@ -83,98 +75,89 @@ rule detect_bbox:
         # the chunk's parsed morphologies, read by detect_rasterise instead of parsing them again
         trees=temp(f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy"),
     log:
-        f"{LOGS}/detect_bbox/{{det_chunk}}.log",
+        f"{LOGS}/detect/bbox_{{det_chunk}}.log",
     conda:
         CONDA_ENV
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.setup),
     shell:
-        "python {input.code[0]} --work-dir {params.work:q} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --out {output.bbox:q} --trees-out {output.trees:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --work-dir {params.work:q} --chunk {wildcards.det_chunk:q}"
+            " --chunks {params.chunks:q} --out {output.bbox:q} --trees-out {output.trees:q}"
+        )
 
 
 rule detect_grid:
     input:
-        code=[f"{workflow.basedir}/scripts/detect_grid.py", f"{DET_PKG}/grid.py"],
+        code=script("detect_grid"),
         bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
     output:
         f"{DET_WORK}/grid.json",
     log:
-        f"{LOGS}/detect_grid/grid.log",
+        f"{LOGS}/detect/grid.log",
     conda:
         CONDA_ENV
     params:
         work=lambda wc, output: os.path.dirname(output[0]),
     shell:
-        "python {input.code[0]} --work-dir {params.work:q} --out {output:q} {input.bbox:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --work-dir {params.work:q} --out {output:q} {input.bbox:q}"
+        )
 
 
 rule detect_rasterise:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/detect_rasterise.py",
-            f"{DET_PKG}/rasterise.py",
-            f"{DET_PKG}/tree.py",
-            f"{DET_PKG}/partitions.py",
-            *DET_IO,
-        ],
+        code=script("detect_rasterise"),
         grid=rules.detect_grid.output[0],
         trees=f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy",
     output:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
     log:
-        f"{LOGS}/detect_rasterise/{{det_chunk}}.log",
+        f"{LOGS}/detect/rasterise_{{det_chunk}}.log",
     conda:
         CONDA_ENV
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.grid),
     shell:
-        "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --chunk {wildcards.det_chunk} "
-        "--chunks {params.chunks} --trees {input.trees:q} --out {output:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --work-dir {params.work:q} --grid {input.grid:q}"
+            " --chunk {wildcards.det_chunk:q} --chunks {params.chunks:q} --trees {input.trees:q}"
+            " --out {output:q}"
+        )
 
 
 # MPI-capable: a profile may set `mpi` (e.g. "srun" or "mpirun") and `tasks` for this rule; the
 # ranks split the batch's hypervoxels and the output does not depend on their number.
 rule detect_hypervoxels:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/detect_hypervoxels.py",
-            f"{DET_PKG}/join.py",
-            f"{DET_PKG}/rng.py",
-            f"{DET_PKG}/connectivity.py",
-            *DET_IO,
-        ],
+        code=script("detect_hypervoxels"),
         grid=rules.detect_grid.output[0],
         raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
     output:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
     log:
-        f"{LOGS}/detect_hypervoxels/{{det_batch}}.log",
+        f"{LOGS}/detect/hypervoxels_{{det_batch}}.log",
     conda:
         CONDA_ENV
     resources:
-        # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each batch over MPI ranks;
-        # resolved in the shell, so switching profiles changes no params and re-runs nothing.
         mpi="",
         tasks=1,
     params:
         batches=len(DET_BATCHES),
         work=lambda wc, input: os.path.dirname(input.grid),
     shell:
-        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code[0]} ${{MPI:+--mpi}} --work-dir {params.work:q} "
-        "--grid {input.grid:q} --batch {wildcards.det_batch} --batches {params.batches} --out-dir {output:q} "
-        "{input.raster:q} > {log:q} 2>&1"
+        mpi_logged(
+            "python {input.code[0]:q} ${{MPI:+--mpi}} --work-dir {params.work:q}"
+            " --grid {input.grid:q} --batch {wildcards.det_batch:q} --batches {params.batches:q}"
+            " --out-dir {output:q} {input.raster:q}"
+        )
 
 
 rule detect_worklog:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/detect_worklog.py",
-            f"{DET_PKG}/worklog.py",
-            *DET_IO,
-        ],
+        code=script("detect_worklog"),
         grid=rules.detect_grid.output[0],
         positions=rules.detect_setup.output.positions,
         raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
@@ -184,15 +167,18 @@ rule detect_worklog:
         worklog=f"{DET_NET}/log/network-detect-worklog.hdf5",
         voxels=directory(f"{DET_NET}/voxels"),
     log:
-        f"{LOGS}/detect_worklog/worklog.log",
+        f"{LOGS}/detect/worklog.log",
     conda:
         CONDA_ENV
     params:
         work=lambda wc, input: os.path.dirname(input.grid),
         net=lambda wc, output: os.path.dirname(os.path.dirname(output.worklog)),
     shell:
-        "python {input.code[0]} --work-dir {params.work:q} --grid {input.grid:q} --network-dir {params.net:q} "
-        "--raster {input.raster:q} --bbox {input.bbox:q} --batch-dirs {input.batches:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --work-dir {params.work:q} --grid {input.grid:q}"
+            " --network-dir {params.net:q} --raster {input.raster:q} --bbox {input.bbox:q}"
+            " --batch-dirs {input.batches:q}"
+        )
 
 
 rule detect:

@@ -1,13 +1,13 @@
-# Prune half: Snudda network directory -> check -> gather + merge -> prune -> combine.
-# Logic lives in circuitflow.connectome; each rule calls a thin script. Each rule gets only the
+# Prune stage: Snudda network directory -> check -> gather + merge -> prune -> combine.
+# Logic lives in circuitflow/prune/; each rule calls a thin script. Each rule gets only the
 # config it needs, so editing the pruning rules (config_file contents or random_seed) re-runs
-# only prune_range and combine, never the checks, gather or merge before them.
-# Gather and merge are one job per range (rule `gather_merge`): the package keeps them as two steps
+# only prune_range and prune_combine, never the checks, gather or merge before them.
+# Gather and merge are one job per range (rule `prune_gather_merge`): the package keeps them as two steps
 # (gather.gather_rows, merge.merge_gathered), but the gathered rows stay in memory, because a
 # gathered file would only be written to be read once, and a job per step costs a process start.
 # The merged files are what re-pruning reads (kept unless keep_files is false).
-# check_prune_config validates the pruning config first (highest priority, so it is scheduled
-# before any gather_merge); its config input is ancient() because prune_range validates the (possibly
+# prune_check_config validates the pruning config first (highest priority, so it is scheduled
+# before any prune_gather_merge); its config input is ancient() because prune_range validates the (possibly
 # edited) config again itself. It is a requirement of the `prune` target, not of merge: an
 # ancient() edge from it into the merge chain hides provenance changes of prune_range from
 # Snakemake 9.27 when the config file is renamed.
@@ -22,7 +22,6 @@ PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
 PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
 PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
 PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
-PRUNE_SCRIPTS = f"{workflow.basedir}/scripts"
 # Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
 
 ALL_TARGETS["prune"] = [
@@ -37,53 +36,52 @@ rule prune:
     localrule: True
 
 
-rule check_hypervoxels:
+rule prune_check_hypervoxels:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_check_hypervoxels.py",
-        module=f"{CODE}/connectome/hypervoxels.py",
+        code=script("prune_check_hypervoxels"),
         worklog=PRUNE_WORKLOG,
     output:
         f"{PRUNE_DIR}/hypervoxels.h5",
     log:
-        f"{LOGS}/check_hypervoxels/check_hypervoxels.log",
+        f"{LOGS}/prune/check_hypervoxels.log",
     conda:
         CONDA_ENV
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
-        "python {input.code} --network {params.network:q} --out {output:q} > {log:q} 2>&1"
+        logged("python {input.code[0]:q} --network {params.network:q} --out {output:q}")
 
 
-rule check_prune_config:
+rule prune_check_config:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_check_config.py",
-        module=f"{CODE}/connectome/rules.py",
+        code=script("prune_check_config"),
         worklog=PRUNE_WORKLOG,
         config=ancient(PRUNE_CONFIG),
     output:
         f"{PRUNE_DIR}/prune-config-checked.json",
     log:
-        f"{LOGS}/check_prune_config/check_prune_config.log",
+        f"{LOGS}/prune/check_config.log",
     priority: 100
     conda:
         CONDA_ENV
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
-        "python {input.code} --network {params.network:q} --config {input.config:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --network {params.network:q} --config {input.config:q}"
+            " --out {output:q}"
+        )
 
 
-rule gather_merge:
+rule prune_gather_merge:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_gather_merge.py",
-        module=[f"{CODE}/connectome/gather.py", f"{CODE}/connectome/merge.py"],
-        index=f"{PRUNE_DIR}/hypervoxels.h5",
+        code=script("prune_gather_merge"),
+        index=rules.prune_check_hypervoxels.output[0],
         worklog=PRUNE_WORKLOG,
     output:
         PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
-        f"{LOGS}/gather_merge/ranges-{{n}}-{{i}}.log",
+        f"{LOGS}/prune/gather_merge_{{n}}-{{i}}.log",
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -92,59 +90,61 @@ rule gather_merge:
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
-        "python {input.code} --network {params.network:q} --index {input.index:q} --n-ranges {wildcards.n} "
-        "--range {wildcards.i} --out {output:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --network {params.network:q} --index {input.index:q}"
+            " --n-ranges {wildcards.n:q} --range {wildcards.i:q} --out {output:q}"
+        )
 
 
 rule prune_range:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_range.py",
-        module=[f"{CODE}/connectome/prune.py", f"{CODE}/connectome/prune_file.py"],
+        code=script("prune_range"),
         merged=PRUNE_MERGED,
         config=PRUNE_CONFIG,
         worklog=PRUNE_WORKLOG,
     output:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
     log:
-        f"{LOGS}/prune_range/ranges-{{n}}-{{i}}.log",
+        f"{LOGS}/prune/range_{{n}}-{{i}}.log",
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
     conda:
         CONDA_ENV
     resources:
-        # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits the range over MPI ranks;
-        # resolved in the shell, so switching profiles changes no params and re-runs nothing.
         mpi="",
         tasks=1,
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
-        seed="null" if PRUNE["random_seed"] is None else PRUNE["random_seed"],
+        seed=[] if PRUNE["random_seed"] is None else ["--seed", PRUNE["random_seed"]],
         share=(
             "true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false"
         ),
     shell:
-        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}} python {input.code} ${{MPI:+--mpi}}"
-        " --merged {input.merged:q} --config {input.config:q} --seed {params.seed} "
-        "--network {params.network:q} --share-parameter-id {params.share} --out {output:q} > {log:q} 2>&1"
+        mpi_logged(
+            "python {input.code[0]:q} ${{MPI:+--mpi}} --merged {input.merged:q}"
+            " --config {input.config:q} {params.seed:q} --network {params.network:q}"
+            " --share-parameter-id {params.share:q} --out {output:q}"
+        )
 
 
-rule combine:
+rule prune_combine:
     input:
-        code=f"{PRUNE_SCRIPTS}/prune_combine.py",
-        module=f"{CODE}/connectome/combine.py",
+        code=script("prune_combine"),
         pruned=[f"{PRUNE_RANGES}/pruned-{i}.h5" for i in range(PRUNE_N)],
         config=PRUNE_CONFIG,
         worklog=PRUNE_WORKLOG,
     output:
         f"{OUT}/network-synapses.hdf5",
     log:
-        f"{LOGS}/combine/combine.log",
+        f"{LOGS}/prune/combine.log",
     conda:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then
     params:
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
-        "python {input.code} --config {input.config:q} --network {params.network:q} --out {output:q} "
-        "--threads {threads} {input.pruned:q} > {log:q} 2>&1"
+        logged(
+            "python {input.code[0]:q} --config {input.config:q} --network {params.network:q}"
+            " --out {output:q} --threads {threads} {input.pruned:q}"
+        )

@@ -7,29 +7,21 @@ REPORT_DIR = f"{OUT}/report"
 REPORT_CELLS = config.get("connectome", {}).get("report_cells_per_mtype", 100)
 REPORT_SOURCE = config["detect"]["sonata"]
 
-ALL_TARGETS["connectome"] += [
+ALL_TARGETS["report"] = [
     f"{REPORT_DIR}/morphometrics.png",
     f"{REPORT_DIR}/pathways.png",
 ]
 
 
-rule validation_plots:
+rule report:
     input:
         [f"{REPORT_DIR}/morphometrics.png", f"{REPORT_DIR}/pathways.png"],
-    log:
-        temp(f"{LOGS}/validation_plots.log"),
     localrule: True
-    conda:
-        CONDA_ENV
 
 
 rule report_morphometrics:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/report_morphometrics.py",
-            f"{CODE}/report/__init__.py",
-            f"{CODE}/report/morphometrics.py",
-        ],
+        code=script("report_morphometrics"),
         nodes=REPORT_SOURCE["nodes_file"],
         morphologies=REPORT_SOURCE["morphology_dir"],
         distributions=config["synthesis"]["tmd_distributions"],
@@ -52,18 +44,16 @@ rule report_morphometrics:
         ext=REPORT_SOURCE.get("morphology_ext", "h5"),
         cells=REPORT_CELLS,
     shell:
-        "python {input.code[0]} --nodes {input.nodes:q} --morphology-dir {input.morphologies:q}"
-        " --morphology-ext {params.ext} --distributions {input.distributions:q} --max-cells {params.cells}"
-        " --out {output.figure:q} --table {output.table:q} > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
+        logged(
+            "python {input.code[0]:q} --nodes {input.nodes:q} --morphology-dir {input.morphologies:q}"
+            " --morphology-ext {params.ext:q} --distributions {input.distributions:q}"
+            " --max-cells {params.cells:q} --out {output.figure:q} --table {output.table:q}"
+        )
 
 
 rule report_pathways:
     input:
-        code=[
-            f"{workflow.basedir}/scripts/report_pathways.py",
-            f"{CODE}/report/__init__.py",
-            f"{CODE}/report/pathways.py",
-        ],
+        code=script("report_pathways"),
         worklog=PRUNE_WORKLOG,
         voxels=f"{PRUNE_NET}/voxels",
         synapses=f"{OUT}/network-synapses.hdf5",
@@ -86,5 +76,7 @@ rule report_pathways:
         # the network folder is the worklog's grandparent (log/network-detect-worklog.hdf5)
         network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
     shell:
-        "python {input.code[0]} --network {params.network:q} --synapses {input.synapses:q}"
-        " --out {output.figure:q} --table {output.table:q} > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
+        logged(
+            "python {input.code[0]:q} --network {params.network:q} --synapses {input.synapses:q}"
+            " --out {output.figure:q} --table {output.table:q}"
+        )

@@ -6,7 +6,6 @@ SYN_DIR = f"{OUT}/synthesis"
 # Checks every input before any job (in the main process; jobs reuse the cached chunk digests).
 SYN_PLAN = plan(SYN, OUT, check=not workflow.non_local_exec)
 CHUNKS = range(SYN_PLAN["n_chunks"])
-SYN_CODE = f"{CODE}/synthesis"
 ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
 
 
@@ -27,12 +26,12 @@ PARAMS_KEYS = [
 
 # The cache reads only the layers of region_structure (a param): editing thicknesses or context rules
 # does not rebuild it, so that such an edit re-runs only the chunks it touches (see synthesize_chunk).
-rule cache_atlas:
+rule synthesis_cache_atlas:
     input:
         cells=SYN["input_cells"],
         region_structure=ancient(SYN["region_structure"]),
         atlas=SYN_PLAN["atlas_files"],
-        code=[f"{SYN_CODE}/prepare.py", f"{SYN_CODE}/atlas.py"],
+        code=script("synthesis_cache_atlas"),
     output:
         f"{SYN_DIR}/atlas_cache.h5",
     log:
@@ -44,23 +43,21 @@ rule cache_atlas:
         depth=[SYN["min_depth"], SYN["max_depth"]],
         structure=json.dumps(SYN_PLAN["atlas_structure"], sort_keys=True),
     shell:
-        "python -m circuitflow.cli cache-atlas --cells {input.cells} --atlas {params.atlas:q}"
-        " --region-structure {input.region_structure} --min-depth {params.depth[0]}"
-        " --max-depth {params.depth[1]} --out {output} > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        logged(
+            "python {input.code[0]:q} --cells {input.cells:q} --atlas {params.atlas:q}"
+            " --region-structure {input.region_structure:q} --min-depth {params.depth[0]:q}"
+            " --max-depth {params.depth[1]:q} --out {output:q}"
+        )
 
 
-rule validate_params:
+rule synthesis_validate_params:
     input:
         cells=SYN["input_cells"],
         tmd_parameters=SYN["tmd_parameters"],
         tmd_distributions=SYN["tmd_distributions"],
         region_structure=SYN["region_structure"],
         donors=[SYN["morph_axon"]] if SYN["morph_axon"] else [],
-        code=[
-            f"{SYN_CODE}/prepare.py",
-            f"{SYN_CODE}/params.py",
-            f"{SYN_CODE}/donors.py",
-        ],
+        code=script("synthesis_validate_params"),
     output:
         f"{SYN_DIR}/parameters.json",
     log:
@@ -72,9 +69,10 @@ rule validate_params:
         # what planning validated for the same inputs (the job validates again if they differ)
         validated=f"{SYN_DIR}/.validated-parameters.json",
     shell:
-        "python -m circuitflow.cli validate-params --config {params.config:q} --out {output}"
-        " --validated {params.validated:q}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        logged(
+            "python {input.code[0]:q} --config {params.config:q} --out {output:q}"
+            " --validated {params.validated:q}"
+        )
 
 
 # A chunk reads the TMD, donor and region_structure files (and the meshes of boundary rules) itself,
@@ -82,10 +80,10 @@ rule validate_params:
 # depths and applicable directions/boundaries rules (with mesh contents) changes (a param), so editing
 # one (region, mtype) entry or one rule re-runs only the chunks holding such cells. (An edge from
 # validate_params would re-run them all.)
-rule synthesize_chunk:
+rule synthesis_chunk:
     input:
         cells=SYN["input_cells"],
-        atlas_cache=rules.cache_atlas.output[0],
+        atlas_cache=rules.synthesis_cache_atlas.output[0],
         region_structure=ancient(SYN["region_structure"]),
         tmd=ancient(
             [
@@ -95,12 +93,7 @@ rule synthesize_chunk:
             ]
         ),
         donors=ancient([SYN["morph_axon"]] if SYN["morph_axon"] else []),
-        code=[
-            f"{SYN_CODE}/chunk.py",
-            f"{SYN_CODE}/grow.py",
-            f"{SYN_CODE}/context_rules.py",
-            f"{CODE}/io/morphology.py",
-        ],
+        code=script("synthesis_chunk"),
     output:
         table=f"{SYN_DIR}/chunks/{{chunk}}.json",
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
@@ -117,48 +110,50 @@ rule synthesize_chunk:
         options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
         inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
     shell:
-        "MPI='{resources.mpi}'; ${{MPI:+$MPI -n {resources.tasks}}}"
-        " python -m circuitflow.cli synthesize-chunk ${{MPI:+--mpi}} --config {params.config:q}"
-        " --chunk {wildcards.chunk} --atlas-cache {input.atlas_cache} --options {params.options:q}"
-        " --morph-dir {output.morphologies} --out {output.table}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        mpi_logged(
+            "python {input.code[0]:q} ${{MPI:+--mpi}} --config {params.config:q}"
+            " --chunk {wildcards.chunk:q} --atlas-cache {input.atlas_cache:q} --options {params.options:q}"
+            " --morph-dir {output.morphologies:q} --out {output.table:q}"
+        )
 
 
-rule finalize_collection:
+rule synthesis_finalize:
     input:
         cells=SYN["input_cells"],
-        parameters=rules.validate_params.output[0],
+        parameters=rules.synthesis_validate_params.output[0],
         tables=expand(f"{SYN_DIR}/chunks/{{chunk}}.json", chunk=CHUNKS),
         morphologies=expand(f"{SYN_DIR}/chunks/{{chunk}}.morphologies", chunk=CHUNKS),
-        code=[f"{SYN_CODE}/finalize.py", f"{CODE}/io/cells.py"],
+        code=script("synthesis_finalize"),
     output:
         **SYN_OPTIONAL,
         cells=SYN_PLAN["out_cells"],
         morphologies=directory(f"{SYN_DIR}/morphologies"),
         apical=f"{SYN_DIR}/apical.yaml",
     log:
-        f"{LOGS}/synthesis/finalize_collection.log",
+        f"{LOGS}/synthesis/finalize.log",
     conda:
         CONDA_ENV
     params:
         format=SYN_PLAN["format"],
         ext=SYN["out_morph_ext"],
-        nrn=(
-            f"--apical-nrn {SYN_OPTIONAL['apical_nrn']}"
-            if "apical_nrn" in SYN_OPTIONAL
-            else ""
-        ),
-        container=(
-            f"--container {SYN_OPTIONAL['container']}"
-            if "container" in SYN_OPTIONAL
-            else ""
-        ),
-        debug=f"--debug-data {SYN_OPTIONAL['debug']}" if "debug" in SYN_OPTIONAL else "",
+        # optional outputs as argument lists (each element quoted by :q)
+        optional=[
+            arg
+            for key, flag in [
+                ("apical_nrn", "--apical-nrn"),
+                ("container", "--container"),
+                ("debug", "--debug-data"),
+            ]
+            if key in SYN_OPTIONAL
+            for arg in (flag, SYN_OPTIONAL[key])
+        ],
     shell:
-        "python -m circuitflow.cli finalize --cells {input.cells} --tables {input.tables}"
-        " --chunk-dirs {input.morphologies} --out-cells {output.cells} --format {params.format}"
-        " --morph-dir {output.morphologies} --apical {output.apical} {params.nrn} {params.container}"
-        " {params.debug} --ext {params.ext} > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        logged(
+            "python {input.code[0]:q} --cells {input.cells:q} --tables {input.tables:q}"
+            " --chunk-dirs {input.morphologies:q} --out-cells {output.cells:q} --format {params.format:q}"
+            " --morph-dir {output.morphologies:q} --apical {output.apical:q} {params.optional:q}"
+            " --ext {params.ext:q}"
+        )
 
 
 rule synthesis:

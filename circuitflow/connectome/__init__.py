@@ -1,1 +1,0 @@
-"""Connectome stage: gather, merge and prune putative synapses of a Snudda network (spec prune.md)."""

@@ -1,0 +1,1 @@
+"""SONATA stage: the pruned connectome as SONATA edges, and the circuit config."""

@@ -1,0 +1,17 @@
+"""Rule synthesis_chunk: grow the cells of one chunk (split over the MPI ranks with --mpi); write its table."""
+import argparse
+import json
+
+from circuitflow.runner import run
+from circuitflow.synthesis.chunk import synthesize_chunk_job
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--config", required=True, help="the synthesis config section as JSON")
+parser.add_argument("--chunk", type=int, required=True, help="chunk index")
+parser.add_argument("--atlas-cache", required=True)
+parser.add_argument("--options", required=True, help="growth options as JSON")
+parser.add_argument("--morph-dir", required=True)
+parser.add_argument("--out", required=True)
+parser.add_argument("--mpi", action="store_true", help="split the chunk over the MPI ranks (mpi4py)")
+run(lambda a: synthesize_chunk_job(json.loads(a.config), a.chunk, a.atlas_cache, json.loads(a.options),
+                                   a.morph_dir, a.out, a.mpi), parser)

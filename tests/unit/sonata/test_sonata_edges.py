@@ -1,0 +1,191 @@
+"""SONATA edges and circuit config: writer/reader round trip with libsonata, Snudda -> SONATA conversion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+libsonata = pytest.importorskip("libsonata")
+
+from circuitflow.detect.tree import BASAL, build_tree  # noqa: E402
+from circuitflow.sonata.edges import EdgesError, Nodes, convert, convert_files, locate, section_map  # noqa: E402
+from circuitflow.io.circuit_config import write_circuit_config  # noqa: E402
+from circuitflow.io.morphology_points import read_morphio  # noqa: E402
+from circuitflow.io.sonata_edges import EdgesFileError, index_ranges, write_edges  # noqa: E402
+from conftest import DATA  # noqa: E402
+
+NETWORK = DATA / "prune-fixture/hv40/expected/default/network-synapses.hdf5"
+BALL = DATA / "detect-fixture/hv120/inputs/validation/ballanddoublestick"
+SYNTHESIZED = DATA / "detect-sonata"
+
+
+def test_index_ranges_runs_per_node():
+    ids = np.array([2, 2, 0, 2, 1, 1])
+    node_to_ranges, range_to_edge = index_ranges(ids, 4)
+    edges_of = {n: sorted(e for lo, hi in range_to_edge[node_to_ranges[n, 0]:node_to_ranges[n, 1]]
+                          for e in range(lo, hi)) for n in range(4)}
+    assert edges_of == {0: [2], 1: [4, 5], 2: [0, 1, 3], 3: []}
+    assert node_to_ranges[3].tolist() == [0, 0]
+    with pytest.raises(EdgesFileError, match="node ids"):
+        index_ranges(np.array([0, 4]), 4)
+
+
+def test_write_edges_round_trip_with_libsonata(tmp_path):
+    rng = np.random.default_rng(1)
+    n_nodes, n = 7, 200
+    target = np.sort(rng.integers(0, n_nodes, n))
+    source = rng.integers(0, n_nodes, n)
+    attrs = {"afferent_section_id": rng.integers(0, 50, n).astype(np.int32),
+             "afferent_section_pos": rng.random(n).astype(np.float32),
+             "conductance": rng.random(n).astype(np.float32)}
+    write_edges(tmp_path / "e.h5", "a__a__chemical", "a", "a", source, target, attrs, n_nodes, n_nodes)
+    assert not (tmp_path / "e.h5.tmp").exists()
+    pop = libsonata.EdgeStorage(str(tmp_path / "e.h5")).open_population("a__a__chemical")
+    assert pop.size == n and pop.source == "a" and pop.target == "a"
+    every = libsonata.Selection([[0, n]])
+    assert pop.source_nodes(every).tolist() == source.tolist()
+    assert pop.target_nodes(every).tolist() == target.tolist()
+    for key, values in attrs.items():
+        assert np.array_equal(pop.get_attribute(key, every), values)
+    for node in range(n_nodes):  # the indices give the same edges as a scan
+        assert sorted(pop.afferent_edges([node]).flatten()) == np.flatnonzero(target == node).tolist()
+        assert sorted(pop.efferent_edges([node]).flatten()) == np.flatnonzero(source == node).tolist()
+    assert sorted(pop.connecting_edges([1], [3]).flatten()) == np.flatnonzero((source == 1) & (target == 3)).tolist()
+
+
+def test_writer_rejects_bad_arrays(tmp_path):
+    with pytest.raises(EdgesFileError, match="source node ids"):
+        write_edges(tmp_path / "e.h5", "p", "a", "a", np.array([0, 5]), np.array([0, 1]), {}, 3, 3)
+    with pytest.raises(EdgesFileError, match="attribute x"):
+        write_edges(tmp_path / "e.h5", "p", "a", "a", np.array([0]), np.array([0]), {"x": np.zeros(2)}, 3, 3)
+    assert not (tmp_path / "e.h5").exists() and not (tmp_path / "e.h5.tmp").exists()
+
+
+def quaternions(matrices: np.ndarray) -> np.ndarray:
+    """(w, x, y, z) of rotation matrices (N, 3, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    xyzw = Rotation.from_matrix(matrices).as_quat()
+    return np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1)
+
+
+def fixture_nodes(path: Path, mtype: str = "ballanddoublestick", n: int | None = None) -> None:
+    """A nodes file for Snudda's 28-neuron prune fixture: its positions and rotations, one morphology."""
+    with h5py.File(NETWORK, "r") as f:
+        pos = f["network/neurons/position"][()] * 1e6
+        rot = f["network/neurons/rotation"][()].reshape(-1, 3, 3)
+    n = len(pos) if n is None else n
+    q = quaternions(rot)[:n]
+    with h5py.File(path, "w") as f:
+        f["nodes/cells/node_type_id"] = np.full(n, -1)
+        g = f.create_group("nodes/cells/0")
+        for i, c in enumerate("xyz"):
+            g[c] = pos[:n, i]
+        for i, c in enumerate("wxyz"):
+            g[f"orientation_{c}"] = q[:, i]
+        g.create_dataset("mtype", data=[mtype] * n, dtype=h5py.string_dtype())
+        g.create_dataset("morphology", data=["double"] * n, dtype=h5py.string_dtype())
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("edges")
+    fixture_nodes(tmp / "nodes.h5")
+    counts = convert_files(NETWORK, tmp / "nodes.h5", BALL, tmp / "edges.h5", "swc")
+    return tmp, counts
+
+
+def test_fixture_network_becomes_sonata_edges(converted):
+    tmp, counts = converted
+    assert counts == {"cells__cells__chemical": 360, "cells__cells__electrical": 64}
+    with h5py.File(NETWORK, "r") as f:
+        rows = f["network/synapses"][()].astype(np.int64)
+        gj = f["network/gap_junctions"][()].astype(np.int64)
+        voxel, origo = f["meta/voxel_size"][()] * 1e6, f["meta/simulation_origo"][()] * 1e6
+    storage = libsonata.EdgeStorage(str(tmp / "edges.h5"))
+    pop = storage.open_population("cells__cells__chemical")
+    every = libsonata.Selection([[0, pop.size]])
+    assert pop.source_nodes(every).tolist() == rows[:, 0].tolist()
+    assert pop.target_nodes(every).tolist() == rows[:, 1].tolist()
+    get = lambda key: pop.get_attribute(key, every)  # noqa: E731
+    assert np.array_equal(get("syn_type_id"), rows[:, 6])
+    assert np.allclose(get("conductance"), rows[:, 11] * 1e-3, rtol=1e-6)  # pS -> nS
+    assert np.array_equal(get("snudda_parameter_id"), rows[:, 12])
+    soma = rows[:, 9] == -1
+    assert np.all(get("afferent_section_id")[soma] == 0) and np.all(get("afferent_section_id")[~soma] >= 1)
+    assert np.all(get("afferent_section_type")[~soma] == 3)
+    pos = get("afferent_section_pos")
+    assert np.all((pos >= 0) & (pos <= 1))
+    # the point on the dendrite's centre line lies in (or next to) the voxel detect found the touch in
+    centre = np.stack([get(f"afferent_center_{c}") for c in "xyz"], axis=1)
+    corner = rows[:, 2:5] * voxel + origo
+    dist = np.linalg.norm(centre - (corner + voxel / 2), axis=1)
+    assert np.all(dist[~soma] < 2 * voxel)
+    # double.swc: one root dendrite branching into two; SONATA ids are MorphIO ids + 1
+    import morphio
+
+    dendrites = {s.id + 1 for s in morphio.Morphology(str(BALL / "double.swc")).iter()
+                 if s.type == morphio.SectionType.basal_dendrite}
+    assert set(get("afferent_section_id")[~soma]) == dendrites
+    assert np.array_equal(pop.afferent_edges([3]).flatten(), np.flatnonzero(rows[:, 1] == 3))
+    elec = storage.open_population("cells__cells__electrical")
+    sel = libsonata.Selection([[0, elec.size]])
+    pairs = sorted(zip(elec.source_nodes(sel).tolist(), elec.target_nodes(sel).tolist()))
+    assert pairs == sorted(zip(gj[:, 0].tolist(), gj[:, 1].tolist()))
+    assert {"efferent_section_id", "afferent_section_id", "conductance"} <= set(elec.attribute_names)
+
+
+def test_circuit_config_opens_in_libsonata(converted):
+    tmp, _ = converted
+    out = tmp / "circuit" / "circuit_config.json"
+    out.parent.mkdir()
+    write_circuit_config(out, tmp / "nodes.h5", "cells", BALL, ["swc", "h5"],
+                         [(tmp / "edges.h5", "cells__cells__chemical", "chemical"),
+                          (tmp / "edges.h5", "cells__cells__electrical", "electrical")])
+    raw = json.loads(out.read_text())
+    assert raw["networks"]["nodes"][0]["nodes_file"] == "$BASE_DIR/../nodes.h5"  # relative: relocatable
+    cfg = libsonata.CircuitConfig.from_file(str(out))
+    assert cfg.node_populations == {"cells"}
+    assert cfg.edge_populations == {"cells__cells__chemical", "cells__cells__electrical"}
+    props = cfg.node_population_properties("cells")
+    assert Path(props.morphologies_dir).resolve() == BALL.resolve()
+    assert Path(props.alternate_morphology_formats["h5v1"]).resolve() == BALL.resolve()
+    assert cfg.edge_population_properties("cells__cells__electrical").type == "electrical"
+    assert cfg.node_population("cells").size == 28
+    assert cfg.edge_population("cells__cells__chemical").size == 360
+
+
+def test_nodes_must_be_the_detected_ones(tmp_path):
+    fixture_nodes(tmp_path / "few.h5", n=27)
+    with pytest.raises(EdgesError, match="28 neurons but the nodes file has 27"):
+        convert(NETWORK, Nodes(tmp_path / "few.h5", BALL, "swc"), tmp_path / "e.h5")
+    fixture_nodes(tmp_path / "other.h5", mtype="L5_TPC:A")
+    with pytest.raises(EdgesError, match="not detected on these nodes"):
+        convert(NETWORK, Nodes(tmp_path / "other.h5", BALL, "swc"), tmp_path / "e.h5")
+    assert not list(tmp_path.glob("e.h5*"))
+
+
+@pytest.mark.parametrize("name", ["14a03569d26b949692e5dfe8cb1855fe", "216363698b529b4a97b750923ceb3ffd"])
+def test_snudda_locations_map_onto_morphio_sections(name):
+    """Every dendrite point, located by its Snudda (section, sec_x), comes back to itself."""
+    path = SYNTHESIZED / f"{name}.h5"
+    pts = read_morphio(path)
+    seg = build_tree(pts).segments[BASAL]
+    loc = locate(section_map(str(path)), seg.sec_id, np.round(seg.sx_b * 1000).astype(int), str(path))
+    err = np.linalg.norm(loc["center"] - pts.xyz[seg.b], axis=1)
+    assert np.percentile(err, 99) < 0.5 and err.max() < 2.0  # sec_x carries 3 digits
+    import morphio
+
+    morph = morphio.Morphology(str(path))
+    types = {morphio.SectionType.basal_dendrite: 3, morphio.SectionType.apical_dendrite: 4}
+    sid = loc["section_id"]
+    assert np.all(sid >= 1)
+    assert [types[morph.section(int(s) - 1).type] for s in sid[:50]] == loc["section_type"][:50].tolist()
+    n_points = np.array([len(morph.section(int(s) - 1).points) for s in sid])
+    assert np.all(loc["segment_id"] < n_points - 1)
+    with pytest.raises(EdgesError, match="does not exist"):
+        locate(section_map(str(path)), np.array([10_000]), np.array([500]), str(path))

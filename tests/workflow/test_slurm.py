@@ -1,0 +1,129 @@
+"""The SLURM profile: resource names, dry-run planning, and (where a cluster is up) a real run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, job_counts, run_snakemake
+
+PROFILE = ROOT / "profiles" / "slurm"
+#: Resources the SLURM executor turns into sbatch flags, plus Snakemake's own (snakemake-notes §3).
+KNOWN_RESOURCES = {
+    "slurm_account", "slurm_partition", "runtime", "mem_mb", "mem", "mem_mb_per_cpu", "threads",
+    "cpus_per_task", "tasks", "tasks_per_node", "nodes", "constraint", "qos", "gpu", "gpu_model", "gres",
+    "slurm_extra", "mpi", "tmpdir", "disk_mb",
+}
+#: On a cluster brought up by .ci/slurm.sh: one partition "debug" and 2 cores.
+CI_OVERRIDES = ["--default-resources", "slurm_partition=debug", "runtime=30m", "mem_mb=1000",
+                "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
+
+
+def profile() -> dict:
+    """The SLURM profile as a dict."""
+    return yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
+
+
+def workflow_rules(folder: Path) -> set[str]:
+    """Every rule name of the workflow with the example config."""
+    proc = subprocess.run([str(BIN / "snakemake"), "--list-rules", "--snakefile", str(ROOT / "Snakefile"),
+                           "--configfile", str(folder / "config.yaml")], capture_output=True, text=True,
+                          cwd=folder, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The generated example circuit with the example config, in a fresh folder."""
+    from circuitflow.example import make_example
+
+    folder = tmp_path_factory.mktemp("example")
+    make_example(folder / "example")
+    shutil.copy(ROOT / "config/config.yaml", folder / "config.yaml")
+    return folder
+
+
+def test_profile_names_only_known_resources_and_rules(example):
+    """A misspelled resource or rule name in the profile is an error (Snakemake would ignore it)."""
+    config = profile()
+    assert set(config["default-resources"]) <= KNOWN_RESOURCES
+    rules = workflow_rules(example)
+    for rule, resources in config["set-resources"].items():
+        assert rule in rules, f"profile names unknown rule {rule}"
+        unknown = set(resources) - KNOWN_RESOURCES
+        assert not unknown, f"{rule}: unknown resource(s) {unknown}"
+        if "mpi" in resources:
+            assert resources.get("tasks", 0) > 1, f"{rule}: MPI jobs need tasks > 1"
+    assert config["slurm-status-command"] == "squeue"
+
+
+def test_slurm_dry_run_lists_every_job_with_resources(example):
+    """`snakemake -n --profile profiles/slurm all` plans every job of the example, with MPI resources."""
+    proc = run_snakemake(example, None, "all", "-n", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
+                         str(example / "config.yaml"))
+    counts = job_counts(proc.stdout)
+    assert counts["synthesis_cache_atlas"] == 1 and counts["synthesis_validate_params"] == 1
+    assert counts["synthesis_chunk"] == 1  # 40 cells, chunk_size 50
+    assert counts["synthesis_finalize"] == 1 and counts["all"] == 1
+    chunk_jobs = [block for block in proc.stdout.split("\n\n") if "rule synthesis_chunk:" in block]
+    assert len(chunk_jobs) == 1
+    assert all(re.search(r"resources:.*mpi=srun.*tasks=2", block.replace("\n", " ")) for block in chunk_jobs)
+
+
+@pytest.mark.slurm
+@pytest.mark.skipif(not SLURM_UP, reason="needs the single-node SLURM that .ci/slurm.sh starts (CI)")
+def test_example_on_slurm_equals_local(example, tmp_path):
+    """The example pipeline through SLURM (an MPI job with 2 ranks) gives the local run's files."""
+    local = tmp_path / "local"
+    shutil.copytree(example / "example", local / "example")
+    run_snakemake(local, None, "all", "--cores", "2", "--configfile", str(example / "config.yaml"))
+    slurm = tmp_path / "slurm"
+    shutil.copytree(example / "example", slurm / "example")
+    proc = run_snakemake(slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
+                         str(example / "config.yaml"))
+    log = proc.stdout + proc.stderr
+    chunk_log = (slurm / "out/logs/synthesis/chunk_0.log").read_text()
+    if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
+        Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(log + "\n" + chunk_log)
+    submitted = set(re.findall(r"rule_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
+    expected = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "synthesis_finalize", "pathways_detect_config",
+                "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
+                "detect_worklog", "pathways_prune_config", "prune_check_hypervoxels", "prune_check_config", "prune_gather_merge",
+                "prune_range", "prune_combine", "sonata_edges", "sonata_circuit_config", "report_morphometrics",
+                "report_pathways"}
+    assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
+    assert "rank 0 of 2" in chunk_log and "rank 1 of 2" in chunk_log
+    compare_trees(local / "out/synthesis/morphologies", slurm / "out/synthesis/morphologies")
+    for name in ("synthesis/apical.yaml", "synthesis/apical_NRN_sections.yaml"):
+        assert (local / "out" / name).read_bytes() == (slurm / "out" / name).read_bytes()
+    for name in ("network-synapses.hdf5", "sonata/edges.h5"):
+        assert_same_h5(local / "out" / name, slurm / "out" / name)
+
+
+def assert_same_h5(a: Path, b: Path) -> None:
+    """Two HDF5 files hold the same datasets with the same values."""
+    import numpy as np
+
+    from test_synthesis_workflow import h5_datasets
+
+    da, db = h5_datasets(a), h5_datasets(b)
+    assert da.keys() == db.keys(), a.name
+    for key in da:
+        if key.endswith("@date") or key.endswith("@creation_date"):
+            continue
+        np.testing.assert_array_equal(da[key], db[key], err_msg=f"{a.name}:{key}")
+
+
+def compare_trees(a: Path, b: Path) -> None:
+    """Same files; text files byte for byte, HDF5 dataset by dataset."""
+    from test_synthesis_workflow import assert_same_outputs
+
+    assert assert_same_outputs(a, b) > 0

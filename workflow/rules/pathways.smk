@@ -1,0 +1,48 @@
+# Connectivity by mtype pathway (config section `connectome`) -> the Snudda network configs that
+# detect and prune read. Each rule gets only its own part of the pathways as params, so editing a
+# pruning rule re-runs pathways_prune_config and pruning, never detection. Logic: circuitflow/pathways.py.
+from circuitflow.pathways import check_mtypes, detect_config, prune_config
+
+PATHWAYS = config["connectome"]["pathways"]
+if "synthesis" in config:
+    check_mtypes(PATHWAYS, SYN_PLAN["mtypes"])
+
+
+rule pathways_detect_config:
+    input:
+        code=script("pathways_config"),
+    output:
+        f"{OUT}/pathways/detect-config.json",
+    log:
+        f"{LOGS}/pathways/detect_config.log",
+    conda:
+        CONDA_ENV
+    params:
+        network_config=json.dumps(
+            canonical(detect_config(PATHWAYS, config.get("detect", {}).get("seed")))
+        ),
+    shell:
+        logged(
+            "python {input.code[0]:q} --data {params.network_config:q} --out {output:q}"
+        )
+
+
+rule pathways_prune_config:
+    input:
+        code=script("pathways_config"),
+    output:
+        f"{OUT}/pathways/prune-config.json",
+    log:
+        f"{LOGS}/pathways/prune_config.log",
+    conda:
+        CONDA_ENV
+    params:
+        network_config=json.dumps(
+            canonical(
+                prune_config(PATHWAYS, config.get("prune", {}).get("random_seed"))
+            )
+        ),
+    shell:
+        logged(
+            "python {input.code[0]:q} --data {params.network_config:q} --out {output:q}"
+        )
