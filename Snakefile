@@ -1,6 +1,6 @@
 # circuitflow: brain atlas + cells -> synthesized morphologies -> pruned connectome.
 # Targets: see `snakemake -n` (the default target lists them) or README.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.20")
 
@@ -13,22 +13,17 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-from circuitflow.config import chain_stages, check_keys, load_schema, targets_help
-from circuitflow.synthesis.options import check_upstream_keys
+import sys
 
-# One-line errors for unknown keys first (naming the key), then full schema validation with defaults.
-check_upstream_keys(config.get("synthesis", {}))
-SCHEMA = load_schema(f"{workflow.basedir}/config/schema.yaml")
-for section in ("synthesis", "detect", "prune", "connectome"):
-    SCHEMA["properties"][section] = load_schema(
-        f"{workflow.basedir}/config/schema.{section}.yaml"
-    )
-check_keys(config, SCHEMA)
-chain_stages(config)
-validate(config, "config/schema.yaml")
-for section in ("synthesis", "detect", "prune", "connectome"):
-    if section in config:
-        validate(config[section], f"config/schema.{section}.yaml")
+from circuitflow.config import check_config, targets_help
+from circuitflow.errors import CircuitflowError
+
+# A bad config is one line on the console naming the key (unknown, missing, or which rule it breaks),
+# before anything is planned or written; then defaults are filled and the stages chained.
+try:
+    check_config(config, f"{workflow.basedir}/config")
+except CircuitflowError as error:
+    sys.exit(f"error: {error}")
 
 
 include: "workflow/rules/common.smk"

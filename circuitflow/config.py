@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
+from pathlib import Path
 from typing import Any
+
+from circuitflow.errors import CircuitflowError
+
+#: The config sections, each with its own schema file config/schema.<section>.yaml.
+SECTIONS = ("synthesis", "detect", "prune", "connectome")
 
 
 def canonical(value: Any) -> Any:
@@ -41,6 +46,52 @@ def load_schema(path: str) -> dict:
 
     with open(path, encoding="utf-8") as f:  # libyaml's loader when PyYAML has it: 6x faster, same result
         return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def schema_error(config: dict, schema: dict, prefix: str = "") -> str | None:
+    """The first violation of `schema` by `config` as one line (key path and reason), filling defaults in place."""
+    from jsonschema import Draft202012Validator, validators
+
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, subschema):
+        """Fill the defaults of `props` into `instance`, then validate it (as Snakemake's validate does)."""
+        for key, sub in props.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(key, sub["default"])
+        yield from properties(validator, props, instance, subschema)
+
+    validator = validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
+    error = next(iter(validator.iter_errors(config)), None)
+    if error is None:
+        return None
+    parts = [*prefix.split(".")[:-1], *(str(p) for p in error.absolute_path)]
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return f"config: missing required key '{'.'.join(parts + missing[:1])}'"
+    path = ".".join(parts)
+    message = error.message.splitlines()[0] if error.message else error.validator
+    if len(message) > 200:  # a whole section's repr: the key path says where
+        message = f"{message[:200]}... ({error.validator} failed)"
+    return f"config: {path or '<top level>'}: {message}"
+
+
+def check_config(config: dict, schema_dir: str | Path) -> dict:
+    """Check keys, chain the stages and validate `config` in place (defaults filled); one-line ConfigError."""
+    from circuitflow.synthesis.options import check_upstream_keys
+
+    check_upstream_keys(config.get("synthesis", {}))
+    schema = load_schema(Path(schema_dir, "schema.yaml"))
+    sections = {name: load_schema(Path(schema_dir, f"schema.{name}.yaml")) for name in SECTIONS}
+    check_keys(config, {**schema, "properties": {**schema["properties"], **sections}})
+    chain_stages(config)
+    problem = schema_error(config, schema)
+    for name in SECTIONS:
+        if problem is None and name in config:
+            problem = schema_error(config[name], sections[name], f"{name}.")
+    if problem is not None:
+        raise ConfigError(problem)
+    return config
 
 
 def targets_help(targets: dict, stages: list) -> str:

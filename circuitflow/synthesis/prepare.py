@@ -201,30 +201,29 @@ def input_signature(section: dict, chunking: bool = True) -> list:
     return signature + ([section["chunk_size"]] if chunking else []) + options
 
 
-def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> dict:
+def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> tuple[dict, dict]:
     """Per-chunk digests and the circuit's mtypes; with `check`, validate everything first.
 
-    The result is cached in `cache` under the inputs' signature, so that jobs (which re-read the
-    workflow, e.g. on SLURM nodes) reuse it instead of re-reading every cell.
+    Returns the result and the files to store for later (path -> content, see `store_plan`): the
+    result under the inputs' signature in `cache`, so that jobs (which re-read the workflow, e.g. on
+    SLURM nodes) reuse it instead of re-reading every cell, and the validated parameters, which
+    validate_params writes instead of validating the same inputs a second time. Nothing is written
+    here: a dry run or a config that fails a later check leaves the output folder untouched.
     """
     cache = Path(cache)
     signature = input_signature(section)
     if not check and cache.is_file():
         stored = json.loads(cache.read_text())
         if stored.get("signature") == signature:
-            return stored["result"]
+            return stored["result"], {}
     cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
     result = {
         "digests": chunk_digests(section, cells, tmd_params, tmd_distribs),
         "mtypes": sorted(pd.unique(cells["mtype"]).tolist()),
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    write_json(cache, {"signature": signature, "result": result}, sort_keys=True)
-    # validate_params writes this instead of validating the same inputs a second time
     validated = {"signature": input_signature(section, chunking=False),
                  "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded)}
-    write_json(validated_path(cache), validated, sort_keys=True)
-    return result
+    return result, {str(cache): {"signature": signature, "result": result}, str(validated_path(cache)): validated}
 
 
 def validated_path(cache: str | os.PathLike) -> Path:
@@ -232,6 +231,11 @@ def validated_path(cache: str | os.PathLike) -> Path:
     return Path(cache).with_name(".validated-parameters.json")
 
 
+def store_plan(synthesis_plan: dict) -> None:
+    """Write the files planning kept for a real run (the workflow calls this when jobs are about to start)."""
+    for path, content in synthesis_plan["to_store"].items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, content, sort_keys=True)
 
 
 def check_morphology_folder(morph_dir: str | os.PathLike) -> None:
@@ -256,7 +260,10 @@ def atlas_inputs(atlas_dir: str, region_structure: str) -> list[str]:
 
 
 def plan(section: dict, out_dir: str, check: bool = True) -> dict:
-    """Everything the workflow needs before running: checks inputs (with `check`), chunks, digests."""
+    """Everything the workflow needs before running: checks inputs (with `check`), chunks, digests.
+
+    Writes nothing: `to_store` holds the cache files for `store_plan` once jobs are about to run.
+    """
     from circuitflow.io.cells import cells_format, count_cells
 
     check_upstream_keys(section)
@@ -270,6 +277,7 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
     container = section.get("container_path")
     if container is not None and not os.path.isabs(container):
         container = str(syn_dir / container)
+    result, to_store = checked_digests(section, syn_dir / ".plan-cache.json", check)
     return {
         "n_cells": n_cells,
         "n_chunks": n_chunks(n_cells, section["chunk_size"]),
@@ -279,7 +287,8 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
         "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
         "atlas_structure": atlas.cache_structure(atlas.load_region_structure(section["region_structure"])),
         "container": container,
-        **checked_digests(section, syn_dir / ".plan-cache.json", check),
+        **result,
+        "to_store": to_store,
     }
 
 

@@ -64,7 +64,8 @@ def test_missing_parameters_for_region_mtype(tmp_path):
 
     config = base_config(tmd_parameters=edited_parameters(tmp_path, drop))
     out = fails_with(tmp_path, config, "Missing parameters for mtype 'L2_TPC:A' in region 'O0'")
-    assert "ParametersError" in out  # raised while planning: before any job starts
+    # found while planning, before any job starts: the console shows that one line only
+    assert out.strip().splitlines() == ["error: Missing parameters for mtype 'L2_TPC:A' in region 'O0'"]
 
 
 def test_schema_violation_names_json_path(tmp_path):

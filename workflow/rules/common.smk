@@ -2,9 +2,11 @@
 # derives paths and per-rule config subsets from `config`.
 import json
 import os
+import sys
 
 from circuitflow.code_closure import import_closure
 from circuitflow.config import canonical
+from circuitflow.errors import CircuitflowError
 
 OUT = config["out_dir"]
 LOGS = f"{OUT}/logs"
@@ -20,6 +22,14 @@ MPI = "MPI={resources.mpi:q}; ${{MPI:+$MPI -n {resources.tasks:q}}} "
 
 # Each stage file adds its final outputs here; `rule all` requests them.
 ALL_TARGETS = {}
+
+
+def checked(function, *args, **kwargs):
+    """`function(*args, **kwargs)` at parse time; a CircuitflowError ends Snakemake with its one-line message."""
+    try:
+        return function(*args, **kwargs)
+    except CircuitflowError as error:
+        sys.exit(f"error: {error}")
 
 
 def logged(command):

@@ -5,7 +5,7 @@ from circuitflow.pathways import check_mtypes, detect_config, prune_config
 
 PATHWAYS = config["connectome"]["pathways"]
 if "synthesis" in config:
-    check_mtypes(PATHWAYS, SYN_PLAN["mtypes"])
+    checked(check_mtypes, PATHWAYS, SYN_PLAN["mtypes"])
 
 
 rule pathways_detect_config:

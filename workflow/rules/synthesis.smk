@@ -1,11 +1,24 @@
 # Synthesis half: atlas + cells -> morphologies (region-grower's SynthesizeMorphologies).
-from circuitflow.synthesis.prepare import growth_options, optional_outputs, plan
+from circuitflow.synthesis.prepare import (
+    growth_options,
+    optional_outputs,
+    plan,
+    store_plan,
+)
 
 SYN = config["synthesis"]
 SYN_DIR = f"{OUT}/synthesis"
 # Checks every input before any job (in the main process; jobs reuse the cached chunk digests).
-SYN_PLAN = plan(SYN, OUT, check=not workflow.non_local_exec)
+SYN_PLAN = checked(plan, SYN, OUT, check=not workflow.non_local_exec)
 CHUNKS = range(SYN_PLAN["n_chunks"])
+
+
+# Planning's cache files are written only when jobs are about to run: a dry run, or a config that
+# fails a later check, writes nothing into out_dir.
+onstart:
+    store_plan(SYN_PLAN)
+
+
 ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
 
 

@@ -204,7 +204,11 @@ def test_validate_params_reuses_what_planning_validated(tmp_path):
         "synthesize_axons": False, "max_drop_ratio": 0.0, "chunk_size": 5,
     }
     cache = tmp_path / ".plan-cache.json"
-    prepare.checked_digests(section, cache, check=True)
+    result, to_store = prepare.checked_digests(section, cache, check=True)
+    assert not cache.exists()  # planning writes nothing itself
+    prepare.store_plan({"to_store": to_store})
+    assert json.loads(cache.read_text())["result"] == result
+    assert prepare.checked_digests(section, cache, check=False) == (result, {})  # jobs reuse the cache
     validated = prepare.validated_path(cache)
     assert prepare.read_validated(validated, section) is not None
     prepare.validate_params(section, tmp_path / "fresh.json")
