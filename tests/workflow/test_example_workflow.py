@@ -65,6 +65,17 @@ def test_pruning_rule_edit_reruns_only_pruning(built):
 
 
 @pytest.mark.slow
+def test_dry_run_reasons_stay_short(built):
+    """An edited pruning value shows as two digests in the reason, not the whole network config."""
+    config = example_config()
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["f1"] = 0.3
+    stdout = run_snakemake(built, config, "-n", "--cores", "1", "all").stdout
+    reasons = [line.strip() for line in stdout.splitlines() if line.strip().startswith("reason:")]
+    assert any("Params have changed" in line for line in reasons), reasons
+    assert reasons and max(len(line) for line in reasons) <= 250, max(reasons, key=len)
+
+
+@pytest.mark.slow
 def test_connectivity_edit_reruns_detection_not_synthesis(built):
     config = example_config()
     config["connectome"]["pathways"][1]["synapses"]["GABA"]["conductance"] = [3.0e-10, 1.0e-10]

@@ -1,5 +1,6 @@
 # Shared helpers for the rule files. Logic lives in the circuitflow package; this file only
 # derives paths and per-rule config subsets from `config`.
+import hashlib
 import json
 import os
 import sys
@@ -48,9 +49,18 @@ def script(name):
     return [path, *import_closure(path, workflow.basedir)]
 
 
-def section_json(name, keys=None):
-    """The config section `name` (only `keys` if given) as canonical JSON, for a rule's params."""
+def tracked(name, value):
+    """Params `name` (`value` as canonical JSON, for the script) and `<name>_sha256` (its digest, compared).
+
+    Snakemake does not record a param computed from `output` (a derived param), so an edited value
+    re-runs the job through its digest and a dry run's `reason:` shows two digests, not the JSON.
+    """
+    text = json.dumps(canonical(value), sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return {f"{name}_sha256": digest, name: lambda wildcards, output: text}
+
+
+def section(name, keys=None):
+    """The config section `name` (only `keys` if given), for a rule's params (see tracked)."""
     sec = config.get(name, {})
-    if keys is not None:
-        sec = {k: sec[k] for k in keys if k in sec}
-    return json.dumps(canonical(sec), sort_keys=True)
+    return sec if keys is None else {k: sec[k] for k in keys if k in sec}

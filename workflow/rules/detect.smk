@@ -55,7 +55,7 @@ rule detect_setup:
         CONDA_ENV
     params:
         # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
-        detect=section_json("detect", DET_SETUP_KEYS),
+        **tracked("detect", section("detect", DET_SETUP_KEYS)),
         net=lambda wc, output: os.path.dirname(output.config),
         work=lambda wc, output: os.path.dirname(output.setup),
     shell:

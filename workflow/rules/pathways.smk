@@ -18,8 +18,8 @@ rule pathways_detect_config:
     conda:
         CONDA_ENV
     params:
-        network_config=json.dumps(
-            canonical(detect_config(PATHWAYS, config.get("detect", {}).get("seed")))
+        **tracked(
+            "network_config", detect_config(PATHWAYS, section("detect").get("seed"))
         ),
     shell:
         logged(
@@ -37,10 +37,9 @@ rule pathways_prune_config:
     conda:
         CONDA_ENV
     params:
-        network_config=json.dumps(
-            canonical(
-                prune_config(PATHWAYS, config.get("prune", {}).get("random_seed"))
-            )
+        **tracked(
+            "network_config",
+            prune_config(PATHWAYS, section("prune").get("random_seed")),
         ),
     shell:
         logged(

@@ -52,9 +52,9 @@ rule synthesis_cache_atlas:
     conda:
         CONDA_ENV
     params:
+        **tracked("structure", SYN_PLAN["atlas_structure"]),
         atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
         depth=[SYN["min_depth"], SYN["max_depth"]],
-        structure=json.dumps(SYN_PLAN["atlas_structure"], sort_keys=True),
     shell:
         logged(
             "python {input.code[0]:q} --cells {input.cells:q} --atlas {params.atlas:q}"
@@ -78,7 +78,7 @@ rule synthesis_validate_params:
     conda:
         CONDA_ENV
     params:
-        config=section_json("synthesis", PARAMS_KEYS),
+        **tracked("config", section("synthesis", PARAMS_KEYS)),
         # what planning validated for the same inputs (the job validates again if they differ)
         validated=f"{SYN_DIR}/.validated-parameters.json",
     shell:
@@ -119,8 +119,8 @@ rule synthesis_chunk:
         mpi="",
         tasks=1,
     params:
-        config=section_json("synthesis", PARAMS_KEYS + ["chunk_size"]),
-        options=json.dumps(canonical(growth_options(SYN, SYN_PLAN)), sort_keys=True),
+        **tracked("config", section("synthesis", PARAMS_KEYS + ["chunk_size"])),
+        **tracked("options", growth_options(SYN, SYN_PLAN)),
         inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
     shell:
         mpi_logged(
