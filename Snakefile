@@ -76,16 +76,37 @@ STAGES = list(ALL_TARGETS)
 
 rule help:
     default_target: True
+    # not under out_dir: listing the targets writes nothing there
     log:
-        temp(f"{LOGS}/help.log"),
+        ".snakemake/log/help.log",
     localrule: True
     conda:
         CONDA_ENV
-    run:
-        print(targets_help(TARGETS, STAGES))
+    params:
+        text=targets_help(TARGETS, STAGES),
+    # a shell rule runs in the main process (a `run:` rule starts a second Snakemake, parsing it all again)
+    shell:
+        "printf '%s\\n' {params.text:q} | tee {log:q}"
+
+
+# What the end-of-run summary reports, where the config has it (see circuitflow.report.summary).
+SUMMARY = {
+    "cells": SYN_PLAN["out_cells"] if "synthesis" in config else None,
+    "network": (
+        PRUNE_NET if "prune" in config else DET_NET if "detect" in config else None
+    ),
+    "synapses": f"{OUT}/network-synapses.hdf5" if "prune" in config else None,
+    "sonata": SONATA_DIR if "sonata" in ALL_TARGETS else None,
+    "report": REPORT_DIR if "report" in ALL_TARGETS else None,
+}
 
 
 onsuccess:
+    # After a run that built something (not the target list): what it built and where.
+    if TARGETS_GIVEN:
+        from circuitflow.report.summary import run_summary
+
+        print(run_summary(OUT, **SUMMARY))
     # Snakemake's job-rate limiter leaves a 1 s threading.Timer behind each scheduling round, and the
     # interpreter waits for it at exit; cancelling it ends short runs up to 1 s earlier.
     import threading

@@ -23,7 +23,8 @@ def _module_file(root: Path, dotted: str) -> Path | None:
     return None
 
 
-def _imported(path: Path, root: Path) -> set[str]:
+@lru_cache(maxsize=None)  # every rule file asks for its scripts' closures: parse each module once
+def _imported(path: Path, root: Path) -> frozenset[str]:
     """Dotted names of the package modules (and packages) one file imports."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
@@ -44,7 +45,7 @@ def _imported(path: Path, root: Path) -> set[str]:
             parts = name.split(".")
             # a package import also runs every parent package's __init__
             found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return found
+    return frozenset(found)
 
 
 @lru_cache(maxsize=None)

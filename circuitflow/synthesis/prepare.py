@@ -202,7 +202,7 @@ def input_signature(section: dict, chunking: bool = True) -> list:
 
 
 def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> tuple[dict, dict]:
-    """Per-chunk digests and the circuit's mtypes; with `check`, validate everything first.
+    """Per-chunk digests; with `check`, validate everything first.
 
     Returns the result and the files to store for later (path -> content, see `store_plan`): the
     result under the inputs' signature in `cache`, so that jobs (which re-read the workflow, e.g. on
@@ -217,10 +217,7 @@ def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> tup
         if stored.get("signature") == signature:
             return stored["result"], {}
     cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
-    result = {
-        "digests": chunk_digests(section, cells, tmd_params, tmd_distribs),
-        "mtypes": sorted(pd.unique(cells["mtype"]).tolist()),
-    }
+    result = {"digests": chunk_digests(section, cells, tmd_params, tmd_distribs)}
     validated = {"signature": input_signature(section, chunking=False),
                  "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded)}
     return result, {str(cache): {"signature": signature, "result": result}, str(validated_path(cache)): validated}
@@ -231,9 +228,9 @@ def validated_path(cache: str | os.PathLike) -> Path:
     return Path(cache).with_name(".validated-parameters.json")
 
 
-def store_plan(synthesis_plan: dict) -> None:
-    """Write the files planning kept for a real run (the workflow calls this when jobs are about to start)."""
-    for path, content in synthesis_plan["to_store"].items():
+def store_plan(to_store: dict) -> None:
+    """Write the files `checked_digests` kept for a real run (path -> content; when jobs are about to start)."""
+    for path, content in to_store.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_json(path, content, sort_keys=True)
 
@@ -259,12 +256,12 @@ def atlas_inputs(atlas_dir: str, region_structure: str) -> list[str]:
     return files
 
 
-def plan(section: dict, out_dir: str, check: bool = True) -> dict:
-    """Everything the workflow needs before running: checks inputs (with `check`), chunks, digests.
+def plan(section: dict, out_dir: str) -> dict:
+    """What the workflow needs to define its rules: option and file checks, chunks, output names.
 
-    Writes nothing: `to_store` holds the cache files for `store_plan` once jobs are about to run.
+    Quick (it reads no TMD data): `checked_digests` validates every input and digests the chunks.
     """
-    from circuitflow.io.cells import cells_format, count_cells
+    from circuitflow.io.cells import cells_format, count_cells, load_cells
 
     check_upstream_keys(section)
     if not Path(section["input_cells"]).is_file():
@@ -277,7 +274,6 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
     container = section.get("container_path")
     if container is not None and not os.path.isabs(container):
         container = str(syn_dir / container)
-    result, to_store = checked_digests(section, syn_dir / ".plan-cache.json", check)
     return {
         "n_cells": n_cells,
         "n_chunks": n_chunks(n_cells, section["chunk_size"]),
@@ -287,8 +283,7 @@ def plan(section: dict, out_dir: str, check: bool = True) -> dict:
         "atlas_files": atlas_inputs(section["atlas"], section["region_structure"]),
         "atlas_structure": atlas.cache_structure(atlas.load_region_structure(section["region_structure"])),
         "container": container,
-        **result,
-        "to_store": to_store,
+        "mtypes": sorted(pd.unique(load_cells(section["input_cells"]).properties["mtype"]).tolist()),
     }
 
 

@@ -141,3 +141,17 @@ def test_config_failing_a_later_check_writes_nothing(example_workdir):
     [line] = console_lines(proc)
     assert line.startswith("error: connectome.pathways[0].post: unknown mtype(s) ['L23_MC']"), line
     assert not (example_workdir / "bad").exists()
+
+
+def test_target_list_plans_no_synthesis_and_writes_nothing(tmp_path):
+    """Without targets Snakemake runs `help`: it lists the targets without validating the TMD inputs
+    (the slow part of planning), so it prints even where they are broken, and writes nothing."""
+    broken = tmp_path / "tmd_parameters.json"
+    broken.write_text('{"default": {"L2_TPC:A": {"grow_types": ["dendrite"]}}}')
+    config = synthesis_config(tmd_parameters=str(broken))
+    proc = run_snakemake(tmp_path, config, "--cores", "1")
+    assert "circuitflow targets" in proc.stdout and "stages in this config: synthesis" in proc.stdout
+    assert "circuitflow: outputs in" not in proc.stdout  # no run summary after the target list
+    assert not (tmp_path / "out").exists()
+    # the same config fails as soon as a target is asked for
+    assert fails_with_one_line(tmp_path, config).startswith("error: tmd_parameters")

@@ -27,7 +27,8 @@ def built(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("e2e")
     make_example(folder / "example", n_cells=40)
-    run_snakemake(folder, example_config(), "--cores", "2", "all")
+    proc = run_snakemake(folder, example_config(), "--cores", "2", "all")
+    (folder / "run.stdout").write_text(proc.stdout)
     return folder
 
 
@@ -43,6 +44,18 @@ def test_example_gives_a_connectome(built):
             putative += f["network/synapses"].shape[0]
     assert n_neurons == 40
     assert 0 < kept < putative
+
+
+@pytest.mark.slow
+def test_run_ends_with_a_summary(built):
+    """The console's last lines say what was built, with counts, and where."""
+    with h5py.File(built / "out/network-synapses.hdf5", "r") as f:
+        kept, gap_junctions = f["network/synapses"].shape[0], f["network/gap_junctions"].shape[0]
+    summary = (built / "run.stdout").read_text()
+    assert "circuitflow: outputs in out/" in summary
+    assert "synthesis: 40 cells grown -> out/synthesis/nodes.h5" in summary
+    assert f"prune:     {kept} synapses, {gap_junctions} gap junctions kept -> out/network-synapses.hdf5" in summary
+    assert "putative synapses" in summary and "out/sonata/circuit_config.json" in summary
 
 
 def dry_run(folder, config) -> dict:

@@ -1,5 +1,6 @@
 # Shared helpers for the rule files. Logic lives in the circuitflow package; this file only
 # derives paths and per-rule config subsets from `config`.
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,24 @@ def checked(function, *args, **kwargs):
         return function(*args, **kwargs)
     except CircuitflowError as error:
         sys.exit(f"error: {error}")
+
+
+def lazily(function, *args):
+    """A function of no arguments returning checked(function, *args), computed on its first call only."""
+    return functools.cache(lambda: checked(function, *args))
+
+
+def targets_given():
+    """Whether Snakemake was started with targets (without, it runs the default `help`, which plans nothing)."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        return bool(get_argument_parser().parse_known_args(sys.argv[1:])[0].targets)
+    except (Exception, SystemExit):  # not started by the snakemake command: plan everything
+        return True
+
+
+TARGETS_GIVEN = targets_given()
 
 
 def logged(command):

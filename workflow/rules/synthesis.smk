@@ -1,5 +1,6 @@
 # Synthesis half: atlas + cells -> morphologies (region-grower's SynthesizeMorphologies).
 from circuitflow.synthesis.prepare import (
+    checked_digests,
     growth_options,
     optional_outputs,
     plan,
@@ -8,15 +9,23 @@ from circuitflow.synthesis.prepare import (
 
 SYN = config["synthesis"]
 SYN_DIR = f"{OUT}/synthesis"
-# Checks every input before any job (in the main process; jobs reuse the cached chunk digests).
-SYN_PLAN = checked(plan, SYN, OUT, check=not workflow.non_local_exec)
+SYN_PLAN = checked(plan, SYN, OUT)
 CHUNKS = range(SYN_PLAN["n_chunks"])
+# Validating every input and digesting each chunk's inputs (the slow part): in the main process when
+# targets are given, so that a bad input is one line before any job; else (the target list) only if
+# a chunk job is planned. Jobs reuse the digests cached by the main process.
+SYN_CHECK = lazily(
+    checked_digests, SYN, f"{SYN_DIR}/.plan-cache.json", not workflow.non_local_exec
+)
+if TARGETS_GIVEN:
+    SYN_CHECK()
 
 
 # Planning's cache files are written only when jobs are about to run: a dry run, or a config that
 # fails a later check, writes nothing into out_dir.
 onstart:
-    store_plan(SYN_PLAN)
+    if SYN_CHECK.cache_info().currsize:
+        store_plan(SYN_CHECK()[1])
 
 
 ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
@@ -121,7 +130,7 @@ rule synthesis_chunk:
     params:
         **tracked("config", section("synthesis", PARAMS_KEYS + ["chunk_size"])),
         **tracked("options", growth_options(SYN, SYN_PLAN)),
-        inputs_digest=lambda wc: SYN_PLAN["digests"][int(wc.chunk)],
+        inputs_digest=lambda wc: SYN_CHECK()[0]["digests"][int(wc.chunk)],
     shell:
         mpi_logged(
             "python {input.code[0]:q} ${{MPI:+--mpi}} --config {params.config:q}"

@@ -206,7 +206,7 @@ def test_validate_params_reuses_what_planning_validated(tmp_path):
     cache = tmp_path / ".plan-cache.json"
     result, to_store = prepare.checked_digests(section, cache, check=True)
     assert not cache.exists()  # planning writes nothing itself
-    prepare.store_plan({"to_store": to_store})
+    prepare.store_plan(to_store)
     assert json.loads(cache.read_text())["result"] == result
     assert prepare.checked_digests(section, cache, check=False) == (result, {})  # jobs reuse the cache
     validated = prepare.validated_path(cache)
