@@ -1,10 +1,10 @@
-# Two entry points: `make example` (set up, generate the example circuit, run the pipeline) and
-# `make test` (set up, run the test suite). Both create .venv/ if it is missing.
+# Entry points: `make example` (set up, generate the example circuit, run the pipeline), `make test`
+# (set up, run the test suite) and `make rulegraph` (redraw docs/rulegraph.png). All create .venv/ if missing.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= 2
 
-.PHONY: setup example test clean
+.PHONY: setup example test rulegraph clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,13 @@ example: setup
 
 test: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest -q
+
+# docs/rulegraph.dot and .png: the rules of the example config (needs graphviz's `dot` for the picture;
+# tests/workflow/test_rulegraph.py checks the .dot against the workflow).
+rulegraph: setup
+	test -f example/cells.h5 || $(VENV)/bin/circuitflow make-example example --cells 300
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/snakemake all --rulegraph dot > docs/rulegraph.dot
+	dot -Tpng docs/rulegraph.dot -o docs/rulegraph.png
 
 clean:
 	rm -rf out example .snakemake
