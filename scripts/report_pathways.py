@@ -9,4 +9,5 @@ parser.add_argument("--network", required=True, help="detect network folder (vox
 parser.add_argument("--synapses", required=True, help="network-synapses.hdf5")
 parser.add_argument("--out", required=True, help="figure (PNG)")
 parser.add_argument("--table", required=True, help="per-pathway counts (CSV)")
-run(lambda a: write_pathways(a.network, a.synapses, a.out, a.table), parser)
+parser.add_argument("--nodes", help="SONATA nodes whose mtypes name the pathways (default: Snudda's type names)")
+run(lambda a: write_pathways(a.network, a.synapses, a.out, a.table, a.nodes), parser)

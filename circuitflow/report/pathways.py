@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from circuitflow.detect.sources import type_name
 from circuitflow.prune.index import PROJECTION_HID, file_of, read_worklog
 from circuitflow.prune.rule_table import split_pair_key
 
@@ -66,8 +67,12 @@ def configured_pathways(prune_config: dict, types: set[str]) -> list[tuple[str, 
     return sorted(pairs)
 
 
-def connections(network: str | os.PathLike, network_synapses: str | os.PathLike) -> pd.DataFrame:
-    """One row per putative connection: src, dst, pre/post type, putative and kept synapse counts."""
+def connections(network: str | os.PathLike, network_synapses: str | os.PathLike,
+                mtypes: list[str] | None = None) -> pd.DataFrame:
+    """One row per putative connection: src, dst, pre/post type, putative and kept synapse counts.
+
+    With the circuit's `mtypes`, types are named as the config names them (`L2_TPC:A`, not Snudda's
+    `L2-TPC:A`)."""
     with h5py.File(network_synapses, "r") as f:
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["network/neurons/name"][()]]
         n = len(names)
@@ -84,10 +89,15 @@ def connections(network: str | os.PathLike, network_synapses: str | os.PathLike)
     kep = np.zeros(len(keys), np.int64)
     kep[np.searchsorted(keys, kept[0])] = kept[1]
     types = np.array([name.split("_")[0] for name in names])
+    pathways = configured_pathways(prune_config, set(types.tolist()))
+    if mtypes is not None:
+        rename = {type_name(m): m for m in mtypes}
+        types = np.array([rename.get(t, t) for t in types.tolist()], dtype=object)
+        pathways = [(rename.get(a, a), rename.get(b, b)) for a, b in pathways]
     src, dst = keys % n, keys // n
     conn = pd.DataFrame({"src": src, "dst": dst, "pre": types[src] if n else [], "post": types[dst] if n else [],
                          "putative": put, "kept": kep})
-    conn.attrs["pathways"] = configured_pathways(prune_config, set(types.tolist()))
+    conn.attrs["pathways"] = pathways
     return conn
 
 
@@ -143,11 +153,13 @@ def plot_pathways(conn: pd.DataFrame) -> Figure:
     return fig
 
 
-def write_pathways(network: str, synapses: str, figure: str, table: str) -> None:
-    """Rule report_pathways: write the per-pathway figure (PNG) and counts (CSV)."""
+def write_pathways(network: str, synapses: str, figure: str, table: str, nodes: str | None = None) -> None:
+    """Rule report_pathways: write the per-pathway figure (PNG) and counts (CSV); mtype names from `nodes`."""
     from circuitflow.io.atomic import write_text
+    from circuitflow.io.cells import load_cells
     from circuitflow.report import save
 
-    conn = connections(network, synapses)
+    mtypes = None if nodes is None else sorted(set(load_cells(nodes).properties["mtype"].astype(str)))
+    conn = connections(network, synapses, mtypes)
     save(plot_pathways(conn), figure)
     write_text(table, pathway_table(conn).to_csv(index=False, float_format="%.3f"))

@@ -135,6 +135,10 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     assert circuit.edge_population("example__example__chemical").size == len(rows)
     morph = circuit.node_population_properties("example").alternate_morphology_formats["h5v1"]
     assert len(list((out / "synthesis/morphologies").glob("*.h5"))) == 40 and morph.endswith("synthesis/morphologies")
+    # the pathway table names mtypes as the config does (L2_TPC:A), not as Snudda's types (L2-TPC:A)
+    table = pd.read_csv(out / "report/pathways.csv")
+    assert ("L2_TPC:A", "L2_TPC:A") in set(zip(table["pre"], table["post"])), table[["pre", "post"]]
+    assert not any("-" in name for name in set(table["pre"]) | set(table["post"]))
 
     run_snakemake(tmp_path, config, "--cores", "1", "--report", "report.html", *targets)
     html = (tmp_path / "report.html").read_text()

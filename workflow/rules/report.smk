@@ -57,6 +57,7 @@ rule report_pathways:
         worklog=PRUNE_WORKLOG,
         voxels=f"{PRUNE_NET}/voxels",
         synapses=f"{OUT}/network-synapses.hdf5",
+        nodes=REPORT_SOURCE["nodes_file"],
     output:
         figure=report(
             f"{REPORT_DIR}/pathways.png",
@@ -78,5 +79,5 @@ rule report_pathways:
     shell:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --synapses {input.synapses:q}"
-            " --out {output.figure:q} --table {output.table:q}"
+            " --nodes {input.nodes:q} --out {output.figure:q} --table {output.table:q}"
         )
