@@ -45,7 +45,8 @@ def targets_given():
 
     try:
         return bool(get_argument_parser().parse_known_args(sys.argv[1:])[0].targets)
-    except (Exception, SystemExit):  # not started by the snakemake command: plan everything
+    # not started by the snakemake command: plan everything
+    except (Exception, SystemExit):
         return True
 
 
