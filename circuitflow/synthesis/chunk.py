@@ -131,7 +131,8 @@ def synthesize_chunk(
     L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
            len(records[rank::size]), len(records))
     results = []
-    for record in progress(records[rank::size], f"chunk {chunk['chunk']}", mininterval=5):
+    mine = records[rank::size]
+    for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
         cell_id = record["id"]
         if record["excluded"]:
             results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
