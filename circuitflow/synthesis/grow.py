@@ -22,6 +22,8 @@ from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
 from tmd.Topology.transformations import tmd_scale
 
+from circuitflow.synthesis import engine
+
 if TYPE_CHECKING:
     from circuitflow.synthesis.context_rules import CellRules
 
@@ -344,7 +346,9 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
 
 
 # --------------------------------------------------------------------------- one cell
-def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer):
+def _grow_once(
+    cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer, compiled: bool
+):
     """One synthesis attempt, steps (a) to (f) of §4."""
     context: dict = {"debug_data": debug_infos["input_scaling"]}
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
@@ -360,8 +364,7 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         context=context,
         rng_or_seed=rng,
     )
-    grower.grow()
-    neuron = grower.neuron
+    neuron = engine.grow(grower, compiled)
     translate(neuron, -np.asarray(cell.position, dtype=float))
     apply_hard_limits(neuron, cell, debug_infos)
     if donor is not None:
@@ -383,8 +386,24 @@ def add_rule_constraints(cell: CellContext, context: dict, debug_infos: dict) ->
         debug_infos["mesh_name"] = rules[-1]["mesh_name"]
 
 
-def grow_cell(cell: CellContext, seed: int) -> GrowResult:
-    """Synthesize one cell with up to 10 attempts on one generator seeded with `seed`."""
+def grow_cell(cell: CellContext, seed: int, engine_name: str = "compiled") -> GrowResult:
+    """Synthesize one cell with up to 10 attempts on one generator seeded with `seed`.
+
+    `engine_name` ("compiled" or "neurots") never changes the result: a cell the compiled engine cannot
+    vouch for is grown again, from its seed, by NeuroTS' own loop.
+    """
+    if engine_name not in engine.ENGINES:
+        raise ValueError(f"synthesis.engine must be one of {list(engine.ENGINES)}, not {engine_name!r}")
+    if engine_name == "compiled":
+        try:
+            return _grow_cell(cell, seed, compiled=True)
+        except engine.EngineFallback as exc:
+            L.warning("compiled engine: %s; growing the cell with NeuroTS", exc)
+    return _grow_cell(cell, seed, compiled=False)
+
+
+def _grow_cell(cell: CellContext, seed: int, compiled: bool) -> GrowResult:
+    """grow_cell with one engine."""
     rng = np.random.default_rng(seed)
     debug_infos: dict = {"input_scaling": {}}
     external = None
@@ -393,9 +412,9 @@ def grow_cell(cell: CellContext, seed: int) -> GrowResult:
 
     for _ in range(MAX_ATTEMPTS):
         try:
-            return _grow_once(cell, rng, debug_infos, external)
+            return _grow_once(cell, rng, debug_infos, external, compiled)
         except (NeuroTSError, ValueError) as exc:
-            L.debug("Synthesis attempt failed: %s", exc)
+            L.debug("Synthesis attempt failed: %s", exc, exc_info=True)
     raise SkipSynthesisError("Too many attempts at synthesizing cell with NeuroTS")
 
 
