@@ -18,6 +18,7 @@ from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology, scale_section
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
+from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
 from tmd.Topology.transformations import tmd_scale
@@ -292,9 +293,20 @@ def _principal_direction(section) -> np.ndarray:
     norms = np.linalg.norm(points, axis=1)
     mask = norms > 0
     directions = (points[mask].T / norms[mask]).T
-    pca = PCA(n_components=1, svd_solver="full")
-    pca.fit(directions)
-    return pca.components_[0]
+    return first_principal_axis(directions)
+
+
+def first_principal_axis(x: np.ndarray) -> np.ndarray:
+    """PCA(n_components=1, svd_solver="full").fit(x).components_[0], by the same numpy and scipy calls
+    as scikit-learn 1.4 (copy keeping the memory layout, mean, in-place centring, scipy's gesdd SVD, sign
+    of the largest |u|), without its per-call validation (most of its time on these small arrays).
+    Inputs scikit-learn would reject go to scikit-learn, for its errors."""
+    if x.ndim != 2 or x.shape[0] < 1 or x.dtype != np.float64 or not np.isfinite(x).all():
+        return PCA(n_components=1, svd_solver="full").fit(x).components_[0]
+    x = np.array(x, copy=True)
+    x -= np.mean(x, axis=0)
+    u, _, vt = svd(x, full_matrices=False)
+    return vt[0] * np.sign(u[np.argmax(np.abs(u[:, 0])), 0])
 
 
 def _rotational_jitter(section, std_angle: float, rng, piece_number: int = 5) -> None:
