@@ -222,3 +222,33 @@ def test_first_principal_axis_is_scikit_learn_pca():
     for x in cases:
         expected = PCA(n_components=1, svd_solver="full").fit(x).components_[0]
         assert bits(first_principal_axis(x)) == bits(expected), x
+
+
+def test_barcode_bin_centers_is_tmds():
+    """The vectorized barcode_bin_centers gives tmd's bin centres and data, in the same order."""
+    from circuitflow.synthesis import grow
+
+    rng = np.random.default_rng(9)
+    for n in [1, 2, 5, 30, 120]:
+        for _ in range(20):
+            ph = [[float(a), float(b), 0.1, 0.2] for a, b in rng.uniform(0, 500, size=(n, 2))]
+            if n > 2:
+                ph[0][:2] = [0.0, ph[1][1]]  # shared ends and a bar from 0
+            ours = grow.barcode_bin_centers(ph)
+            theirs = grow._tmd_barcode_bin_centers(ph)
+            assert bits(ours[0]) == bits(theirs[0])
+            assert bits(ours[1]) == bits(theirs[1]) and len(ours[1]) == len(theirs[1])
+    ph = [[1, 5], [2, 3]]
+    assert bits(grow.barcode_bin_centers(ph)[1]) == bits(grow._tmd_barcode_bin_centers(ph)[1])
+
+
+def test_json_copy_is_a_deep_copy():
+    from circuitflow.synthesis.grow import JsonDict, json_copy
+
+    data = {"a": [1, 2.5, [3, {"b": None}]], "c": {"d": "e", "f": True}, "g": np.arange(3)}
+    copied = copy.deepcopy(json_copy(data))
+    assert type(copied) is JsonDict and type(copied["c"]) is JsonDict
+    assert repr(copied) == repr(data)
+    copied["a"][2][1]["b"] = 1
+    copied["g"][0] = 5
+    assert data["a"][2][1]["b"] is None and data["g"][0] == 0
