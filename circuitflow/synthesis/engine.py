@@ -38,12 +38,24 @@ def numba_cache_dir() -> str:
 
 os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir())
 
+import circuitflow.synthesis.lazy  # noqa: E402,F401  (before NeuroTS: defers matplotlib.pyplot)
 from numpy.random import PCG64  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import TreeGrower  # noqa: E402
 
-from circuitflow.synthesis import kernels as K  # noqa: E402
+#: circuitflow.synthesis.kernels, imported (with numba, ~0.3 s and some memory) on the first compiled growth
+K = None
+
+
+def load_kernels():
+    """Import the numba kernels (once)."""
+    global K
+    if K is None:
+        from circuitflow.synthesis import kernels
+
+        K = kernels
+    return K
 
 ALGORITHMS = (TMDAlgo, TMDApicalAlgo, TMDGradientAlgo)
 SECTION_CLASSES = {"path_distances": SectionGrowerPath, "radial_distances": SectionGrowerTMD}
@@ -132,6 +144,7 @@ class RandomWords:
     """
 
     def __init__(self, rng: np.random.Generator):
+        load_kernels()
         self.bit_generator = rng.bit_generator
         self.saved = None
         self.after = None
@@ -327,6 +340,7 @@ class KernelState:
 
 def grow_neurites(grower) -> None:
     """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run."""
+    load_kernels()
     state = KernelState(grower)
     words = RandomWords(grower._rng)
     state.words = words
