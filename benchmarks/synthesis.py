@@ -1,12 +1,19 @@
-"""Synthesis throughput: circuitflow vs region-grower 1.6.0, cells/s at 1 and 2 cores.
+"""Synthesis throughput: region-grower 1.6.0 vs circuitflow's `neurots` and `compiled` engines, cells/s.
 
-Usage:  python benchmarks/synthesis.py [--cells 200] [--repeat 3] [--work /tmp/cf-bench-synthesis] [--skip-upstream]
+Usage:  python benchmarks/synthesis.py [--cells 2000] [--repeat 1] [--work /tmp/cf-bench-synthesis]
+                                       [--rg-venv /work/venvs/rg] [--cores 1 2] [--parity-cells 5000]
 
-Generates the example circuit with --cells cells (four mtypes, pyramidal and basal-only), then times
-  * circuitflow: `snakemake --cores N synthesis` (whole workflow, atlas cache to final files);
-  * region-grower 1.6.0: `region-grower synthesize-morphologies --nb-processes N`, installed by this
-    script in its own virtual environment (<work>/venv-region-grower) with the versions it needs;
-with apical NRN section ids off and on, and prints cells/s and the ratios. Not a test: numbers only.
+Generates the example circuit with --cells cells (four mtypes, pyramidal and basal-only; no donors), then
+times, alternating the tools within each repetition so that a slow spell of the shared machine hits all:
+  * region-grower 1.6.0: `region-grower synthesize-morphologies --nb-processes N` from its own virtual
+    environment (--rg-venv; created with the versions it needs when missing);
+  * circuitflow: `snakemake --cores N synthesis` (whole workflow: atlas cache, parameter check, chunks,
+    final files) with the default configuration (no chunk_size), `synthesis.engine: neurots` and
+    `compiled`; the compiled engine warm (numba cache filled before) and cold (empty NUMBA_CACHE_DIR).
+NRN section ids off, asc output. Reports medians, cells/s, ratios to region-grower, the machine load
+(`uptime`) before each run, and whether all tools wrote byte-identical morphology files and apical.yaml.
+--parity-cells N also grows an N-cell example with both engines and compares every file (no timing).
+Not a test: numbers only.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +36,13 @@ BIN = Path(sys.executable).parent
 UPSTREAM_PACKAGES = [
     "region-grower==1.6.0", "neurots==3.7.0", "numpy==1.26.4", "pandas==2.2.3", "dask[distributed]==2024.12.1",
     "distributed==2024.12.1", "pyarrow==18.1.0", "setuptools<81", "morphio==3.5.0", "voxcell==3.1.11",
-    "morph-tool==2.11.3", "neuroc==0.3.0", "diameter-synthesis==0.7.1", "neuron",
+    "morph-tool==2.11.3", "neuroc==0.3.0", "diameter-synthesis==0.7.1",
 ]
+
+
+def load() -> str:
+    """The machine's load averages (other jobs share its cores)."""
+    return os.getloadavg().__repr__()
 
 
 def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
@@ -41,38 +55,35 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     return elapsed
 
 
-def circuitflow_run(example: Path, work: Path, cores: int, nrn: bool, n_cells: int, per_core: int = 1) -> float:
-    """Time the circuitflow synthesis target on the example circuit."""
-    run = work / f"cf-{cores}-{'nrn' if nrn else 'plain'}"
-    subprocess.run(["rm", "-rf", str(run)], check=True)
+def circuitflow_run(example: Path, run: Path, cores: int, engine: str, cache_dir: Path) -> float:
+    """Time the circuitflow synthesis target on the example circuit (default configuration)."""
+    shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     section = {
         "input_cells": str(example / "cells.h5"), "atlas": str(example / "atlas"),
         "tmd_parameters": str(example / "tmd_parameters.json"),
         "tmd_distributions": str(example / "tmd_distributions.json"),
         "region_structure": str(example / "region_structure.yaml"), "seed": 0, "out_morph_ext": ["asc"],
-        "out_apical_nrn_sections": nrn, "chunk_size": max(1, -(-n_cells // (per_core * cores))),
+        "engine": engine,
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", NUMBA_CACHE_DIR=str(cache_dir))
     cmd = [str(BIN / "snakemake"), "synthesis", "--snakefile", str(ROOT / "Snakefile"), "--configfile", "config.yaml",
            "--cores", str(cores), "--quiet", "all"]
     return timed(cmd, run, env)
 
 
-def upstream_venv(work: Path) -> Path:
+def upstream_venv(venv: Path) -> Path:
     """A virtual environment with region-grower 1.6.0 (created once)."""
-    venv = work / "venv-region-grower"
     if not (venv / "bin" / "region-grower").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *UPSTREAM_PACKAGES], check=True)
     return venv
 
 
-def upstream_run(venv: Path, example: Path, work: Path, cores: int, nrn: bool) -> float:
+def upstream_run(venv: Path, example: Path, run: Path, cores: int) -> float:
     """Time region-grower's CLI on the same circuit."""
-    run = work / f"rg-{cores}-{'nrn' if nrn else 'plain'}"
-    subprocess.run(["rm", "-rf", str(run)], check=True)
+    shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     cmd = [
         str(venv / "bin" / "region-grower"), "synthesize-morphologies",
@@ -82,68 +93,88 @@ def upstream_run(venv: Path, example: Path, work: Path, cores: int, nrn: bool) -
         "--out-apical", str(run / "apical.yaml"), "--out-morph-dir", str(run / "morphologies"),
         "--out-morph-ext", "asc", "--seed", "0", "--nb-processes", str(cores), "--hide-progress-bar",
     ]
-    if nrn:
-        cmd += ["--out-apical-nrn-sections", str(run / "apical_NRN_sections.yaml")]
     env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     return timed(cmd, run, env)
 
 
-def same_outputs(example_run: Path, upstream_run_dir: Path) -> bool:
-    """Whether circuitflow's and region-grower's morphology files and apical YAML are byte-identical."""
-    ours = example_run / "out" / "synthesis"
-    files = sorted(p.name for p in (upstream_run_dir / "morphologies").iterdir())
-    same = files == sorted(p.name for p in (ours / "morphologies").iterdir() if not p.name.startswith("."))
-    same = same and all(
-        (upstream_run_dir / "morphologies" / f).read_bytes() == (ours / "morphologies" / f).read_bytes() for f in files
-    )
-    return same and (upstream_run_dir / "apical.yaml").read_bytes() == (ours / "apical.yaml").read_bytes()
+def outputs(folder: Path) -> dict:
+    """Bytes of every morphology file and of apical.yaml in a synthesis output folder."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes()
+             for p in (folder / "morphologies").rglob("*") if p.is_file() and not p.name.startswith(".")}
+    files["apical.yaml"] = (folder / "apical.yaml").read_bytes()
+    return files
+
+
+def parity(example: Path, work: Path, cores: int, cache_dir: Path) -> dict:
+    """Grow the example with both engines and compare every morphology file and apical.yaml."""
+    runs = {engine: work / f"parity-{engine}" for engine in ("neurots", "compiled")}
+    for engine, run in runs.items():
+        circuitflow_run(example, run, cores, engine, cache_dir)
+    ours, theirs = (outputs(runs[e] / "out" / "synthesis") for e in ("compiled", "neurots"))
+    return {"files": len(theirs), "identical": ours == theirs}
 
 
 def main() -> None:
     """Run every measurement and print a table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cf-bench-synthesis"))
+    parser.add_argument("--rg-venv", type=Path, default=Path("/work/venvs/rg"))
     parser.add_argument("--skip-upstream", action="store_true")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each tool per setting, alternating; the median is reported")
-    parser.add_argument("--chunks-per-core", type=int, default=1,
-                        help="chunk jobs per core (default 1: region-grower's one partition per process)")
-    parser.add_argument("--nrn", choices=["both", "off", "on"], default="both",
-                        help="apical NRN section ids off, on, or both (default)")
+    parser.add_argument("--repeat", type=int, default=1, help="alternated runs per setting; medians are reported")
+    parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-JIT-cache runs")
+    parser.add_argument("--parity-cells", type=int, default=0, help="also compare both engines' files at N cells")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    example = args.work / "example"
-    if not (example / "cells.h5").exists():
-        from circuitflow.example import make_example
+    from circuitflow.example import make_example
 
+    example = args.work / f"example-{args.cells}"
+    if not (example / "cells.h5").exists():
         make_example(example, n_cells=args.cells)
-    venv = None if args.skip_upstream else upstream_venv(args.work)
+    venv = None if args.skip_upstream else upstream_venv(args.rg_venv)
+    warm_cache = args.work / "numba-warm"
+    circuitflow_run(make_example(args.work / "example-warmup", n_cells=4), args.work / "warmup", 1, "compiled",
+                    warm_cache)
+    tools = (["region-grower"] if venv else []) + ["neurots", "compiled"] + ([] if args.no_cold else ["compiled-cold"])
     rows = []
-    settings = {"both": (False, True), "off": (False,), "on": (True,)}[args.nrn]
-    for nrn in settings:
-        for cores in (1, 2):
-            ours_runs, theirs_runs = [], []
-            for _ in range(args.repeat):  # alternate, so that a slow spell of the machine hits both
-                ours_runs.append(circuitflow_run(example, args.work, cores, nrn, args.cells, args.chunks_per_core))
-                theirs_runs.append(upstream_run(venv, example, args.work, cores, nrn) if venv else float("nan"))
-            ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
-            tag = f"{cores}-{'nrn' if nrn else 'plain'}"
-            identical = same_outputs(args.work / f"cf-{tag}", args.work / f"rg-{tag}") if venv else None
-            rows.append({"nrn": nrn, "cores": cores, "identical_files": identical,
-                         "circuitflow_runs_s": ours_runs, "region_grower_runs_s": theirs_runs,
-                         "circuitflow_s": ours, "region_grower_s": theirs,
-                         "circuitflow_cells_per_s": args.cells / ours, "region_grower_cells_per_s": args.cells / theirs,
-                         "ratio": theirs / ours})
-            print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.cells} cells")
-    print(f"{'NRN ids':8} {'cores':>5} {'circuitflow cells/s':>20} {'region-grower cells/s':>22} {'ratio':>6}")
+    for cores in args.cores:
+        times: dict[str, list] = {tool: [] for tool in tools}
+        loads: dict[str, list] = {tool: [] for tool in tools}
+        for _ in range(args.repeat):
+            for tool in tools:
+                run = args.work / f"{tool}-{cores}"
+                loads[tool].append(load())
+                if tool == "region-grower":
+                    times[tool].append(upstream_run(venv, example, run, cores))
+                elif tool == "compiled-cold":
+                    with tempfile.TemporaryDirectory() as cold:
+                        times[tool].append(circuitflow_run(example, run, cores, "compiled", Path(cold)))
+                else:
+                    times[tool].append(circuitflow_run(example, run, cores, tool, warm_cache))
+                print(json.dumps({"cores": cores, "tool": tool, "s": times[tool][-1], "load": loads[tool][-1]}),
+                      flush=True)
+        reference = outputs(args.work / f"neurots-{cores}" / "out" / "synthesis")
+        for tool in tools:
+            folder = args.work / f"{tool}-{cores}"
+            files = outputs(folder) if tool == "region-grower" else outputs(folder / "out" / "synthesis")
+            median = statistics.median(times[tool])
+            rows.append({"cores": cores, "tool": tool, "runs_s": times[tool], "loads": loads[tool], "median_s": median,
+                         "cells_per_s": args.cells / median, "identical_to_neurots_engine": files == reference})
+    base = {r["cores"]: r["median_s"] for r in rows if r["tool"] == "region-grower"}
+    print(f"\n{args.cells} cells, NRN ids off, default configuration")
+    print(f"{'tool':16} {'cores':>5} {'median s':>9} {'cells/s':>8} {'x region-grower':>16} {'identical':>9}")
     for r in rows:
-        print(f"{str(r['nrn']):8} {r['cores']:>5} {r['circuitflow_cells_per_s']:>20.2f} "
-              f"{r['region_grower_cells_per_s']:>22.2f} {r['ratio']:>6.2f}")
-    for nrn in settings:
-        one, two = (r for r in rows if r["nrn"] == nrn)
-        print(f"circuitflow speed-up 1 -> 2 cores (NRN ids {nrn}): {one['circuitflow_s'] / two['circuitflow_s']:.2f}")
+        ratio = base[r["cores"]] / r["median_s"] if r["cores"] in base else float("nan")
+        print(f"{r['tool']:16} {r['cores']:>5} {r['median_s']:>9.1f} {r['cells_per_s']:>8.2f} {ratio:>16.2f} "
+              f"{str(r['identical_to_neurots_engine']):>9}")
+    print(json.dumps(rows))
+    if args.parity_cells:
+        example = args.work / f"example-{args.parity_cells}"
+        if not (example / "cells.h5").exists():
+            make_example(example, n_cells=args.parity_cells)
+        result = parity(example, args.work, max(args.cores), warm_cache)
+        print(f"parity at {args.parity_cells} cells: {result['files']} files, identical: {result['identical']}")
 
 
 if __name__ == "__main__":

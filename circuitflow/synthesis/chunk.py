@@ -16,6 +16,7 @@ from circuitflow.progress import progress
 from circuitflow.synthesis import atlas
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
+from circuitflow.synthesis.engine import STATS as ENGINE_STATS
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
 from circuitflow.synthesis.prepare import cell_table, chunk_payload
 
@@ -29,13 +30,15 @@ def cell_seed(seed: int, cell_id: int) -> int:
     return (seed + cell_id) % SEED_MODULUS
 
 
-def synthesize_one(cell: CellContext, cell_id: int, options: dict, morph_dir: str) -> dict:
+def synthesize_one(
+    cell: CellContext, cell_id: int, options: dict, morph_dir: str, engine: str = "compiled"
+) -> dict:
     """Grow, write and describe one cell; a dropped cell gets null results and its error."""
     seed = cell_seed(options["seed"], cell_id)
     name = morphology_name(seed)
     prop = morphology_property(name, options.get("hashed_depth"))
     try:
-        result = grow_cell(cell, seed)
+        result = grow_cell(cell, seed, engine)
     except DROP_ERRORS as exc:
         L.error("Skip %s because of the following error: %s", cell_id, exc)
         return {"id": cell_id, "name": None, "error": f"{type(exc).__name__}: {exc}"}
@@ -110,7 +113,7 @@ def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
 
 def synthesize_chunk(
     section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
-    ranks: tuple[int, int] = (0, 1),
+    ranks: tuple[int, int] = (0, 1), engine: str = "compiled",
 ) -> list[dict]:
     """Synthesize this rank's strided share of a chunk's cells; return their result records."""
     cells_table, _, tmd_params, tmd_distribs = cell_table(section)
@@ -131,7 +134,8 @@ def synthesize_chunk(
     L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
            len(records[rank::size]), len(records))
     results = []
-    for record in progress(records[rank::size], f"chunk {chunk['chunk']}", mininterval=5):
+    mine = records[rank::size]
+    for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
         cell_id = record["id"]
         if record["excluded"]:
             results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
@@ -143,17 +147,19 @@ def synthesize_chunk(
         context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
         context.axon_scale = record["axon_scale"]
         context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
-        results.append(synthesize_one(context, cell_id, options, morph_dir))
+        results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
+    L.info("chunk %s: growth attempts by engine path: %s", chunk["chunk"], dict(sorted(ENGINE_STATS.items())))
     return results
 
 
 def synthesize_chunk_job(section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
-                         out: str, use_mpi: bool = False) -> None:
+                         out: str, use_mpi: bool = False, engine: str = "compiled") -> None:
     """Rule synthesis_chunk: grow one chunk (split over the MPI ranks with `use_mpi`); rank 0 writes its table."""
     from circuitflow.mpi import run_shared
 
     results = run_shared(
-        lambda rank, size: synthesize_chunk(section, chunk_index, atlas_cache, options, morph_dir, (rank, size)),
+        lambda rank, size: synthesize_chunk(section, chunk_index, atlas_cache, options, morph_dir, (rank, size),
+                                            engine),
         use_mpi,
     )
     if results is not None:

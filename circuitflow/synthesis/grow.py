@@ -18,9 +18,13 @@ from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology, scale_section
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
+from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
+from tmd.Topology import analysis as tmd_analysis
 from tmd.Topology.transformations import tmd_scale
+
+from circuitflow.synthesis import engine
 
 if TYPE_CHECKING:
     from circuitflow.synthesis.context_rules import CellRules
@@ -48,6 +52,55 @@ def _copy_tmd_stop(stop: TMDStop, memo: dict) -> TMDStop:
 
 
 TMDStop.__deepcopy__ = _copy_tmd_stop
+
+
+def barcode_bin_centers(ph, num_bins=100, min_bin=None, max_bin=None):
+    """tmd.Topology.analysis.barcode_bin_centers with the bars x bins test vectorized: the same bin
+    centres in the same (bar-major) order. TMDApicalAlgo calls it once per apical tree, and its
+    per-element np.max/np.min took 70 ms there. Bars it cannot stack go to tmd's own loop."""
+    ph_2d = [p[:2] for p in ph]
+    try:
+        pairs = np.asarray(ph_2d, dtype=float)
+    except ValueError:
+        return _tmd_barcode_bin_centers(ph, num_bins, min_bin, max_bin)
+    if pairs.ndim != 2 or pairs.shape[0] == 0 or pairs.shape[1] == 0:
+        return _tmd_barcode_bin_centers(ph, num_bins, min_bin, max_bin)
+    if min_bin is None:
+        min_bin = np.min(ph_2d)
+    if max_bin is None:
+        max_bin = np.max(ph_2d)
+    bins = np.linspace(min_bin, max_bin, num_bins, dtype=float)
+    bin_centers = 0.5 * (bins[:-1] + bins[1:])
+    high, low = pairs.max(axis=1), pairs.min(axis=1)
+    inside = (high[:, None] > bins[None, 1:num_bins]) & (low[:, None] < bins[None, : num_bins - 1])
+    return bin_centers, list(bin_centers[np.nonzero(inside)[1]])
+
+
+_tmd_barcode_bin_centers = tmd_analysis.barcode_bin_centers
+
+
+class JsonDict(dict):
+    """A dict of JSON data (dicts, lists, str, int, float, bool, None) that deep-copies fast.
+
+    NeuroTS deep-copies a cell's distributions three times per neurite (persistence diagrams
+    included); copy.deepcopy's generic memo and dispatch took about 30 ms per cell. The copy has the
+    same values and nesting (JSON data has no shared references to preserve)."""
+
+    def __deepcopy__(self, memo):
+        return json_copy(self)
+
+
+def json_copy(value):
+    """Deep copy of JSON data, dicts as JsonDict; anything else through copy.deepcopy."""
+    kind = type(value)
+    if kind is dict or kind is JsonDict:
+        return JsonDict({key: json_copy(item) for key, item in value.items()})
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+tmd_analysis.barcode_bin_centers = barcode_bin_centers
 
 
 class SkipSynthesisError(Exception):
@@ -290,9 +343,20 @@ def _principal_direction(section) -> np.ndarray:
     norms = np.linalg.norm(points, axis=1)
     mask = norms > 0
     directions = (points[mask].T / norms[mask]).T
-    pca = PCA(n_components=1, svd_solver="full")
-    pca.fit(directions)
-    return pca.components_[0]
+    return first_principal_axis(directions)
+
+
+def first_principal_axis(x: np.ndarray) -> np.ndarray:
+    """PCA(n_components=1, svd_solver="full").fit(x).components_[0], by the same numpy and scipy calls
+    as scikit-learn 1.4 (copy keeping the memory layout, mean, in-place centring, scipy's gesdd SVD, sign
+    of the largest |u|), without its per-call validation (most of its time on these small arrays).
+    Inputs scikit-learn would reject go to scikit-learn, for its errors."""
+    if x.ndim != 2 or x.shape[0] < 1 or x.dtype != np.float64 or not np.isfinite(x).all():
+        return PCA(n_components=1, svd_solver="full").fit(x).components_[0]
+    x = np.array(x, copy=True)
+    x -= np.mean(x, axis=0)
+    u, _, vt = svd(x, full_matrices=False)
+    return vt[0] * np.sign(u[np.argmax(np.abs(u[:, 0])), 0])
 
 
 def _rotational_jitter(section, std_angle: float, rng, piece_number: int = 5) -> None:
@@ -344,7 +408,9 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
 
 
 # --------------------------------------------------------------------------- one cell
-def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer):
+def _grow_once(
+    cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer, compiled: bool
+):
     """One synthesis attempt, steps (a) to (f) of §4."""
     context: dict = {"debug_data": debug_infos["input_scaling"]}
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
@@ -354,14 +420,13 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         add_rule_constraints(cell, context, debug_infos)
     grower = NeuronGrower(
         input_parameters=params,
-        input_distributions=cell.distributions,
+        input_distributions=json_copy(cell.distributions),
         external_diametrizer=external_diametrizer,
         skip_preprocessing=True,
         context=context,
         rng_or_seed=rng,
     )
-    grower.grow()
-    neuron = grower.neuron
+    neuron = engine.grow(grower, compiled)
     translate(neuron, -np.asarray(cell.position, dtype=float))
     apply_hard_limits(neuron, cell, debug_infos)
     if donor is not None:
@@ -383,8 +448,24 @@ def add_rule_constraints(cell: CellContext, context: dict, debug_infos: dict) ->
         debug_infos["mesh_name"] = rules[-1]["mesh_name"]
 
 
-def grow_cell(cell: CellContext, seed: int) -> GrowResult:
-    """Synthesize one cell with up to 10 attempts on one generator seeded with `seed`."""
+def grow_cell(cell: CellContext, seed: int, engine_name: str = "compiled") -> GrowResult:
+    """Synthesize one cell with up to 10 attempts on one generator seeded with `seed`.
+
+    `engine_name` ("compiled" or "neurots") never changes the result: a cell the compiled engine cannot
+    vouch for is grown again, from its seed, by NeuroTS' own loop.
+    """
+    if engine_name not in engine.ENGINES:
+        raise ValueError(f"synthesis.engine must be one of {list(engine.ENGINES)}, not {engine_name!r}")
+    if engine_name == "compiled":
+        try:
+            return _grow_cell(cell, seed, compiled=True)
+        except engine.EngineFallback as exc:
+            L.warning("compiled engine: %s; growing the cell with NeuroTS", exc)
+    return _grow_cell(cell, seed, compiled=False)
+
+
+def _grow_cell(cell: CellContext, seed: int, compiled: bool) -> GrowResult:
+    """grow_cell with one engine."""
     rng = np.random.default_rng(seed)
     debug_infos: dict = {"input_scaling": {}}
     external = None
@@ -393,9 +474,9 @@ def grow_cell(cell: CellContext, seed: int) -> GrowResult:
 
     for _ in range(MAX_ATTEMPTS):
         try:
-            return _grow_once(cell, rng, debug_infos, external)
+            return _grow_once(cell, rng, debug_infos, external, compiled)
         except (NeuroTSError, ValueError) as exc:
-            L.debug("Synthesis attempt failed: %s", exc)
+            L.debug("Synthesis attempt failed: %s", exc, exc_info=True)
     raise SkipSynthesisError("Too many attempts at synthesizing cell with NeuroTS")
 
 

@@ -7,6 +7,7 @@ import shutil
 
 from pathlib import Path
 
+import h5py
 import morphio
 import numpy as np
 import pytest
@@ -17,6 +18,9 @@ from conftest import DATA, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
 CASES = ["axon_grafting", "no_axon", "min_depth_800", "directions", "boundaries", "boundary_scenario"]
+#: every case runs with both growth engines (NeuroTS' loop first), and their files must be byte-identical
+ENGINES = ["neurots", "compiled"]
+RUNS: dict = {}
 #: SynthesizeMorphologies options that map one-to-one onto circuitflow's `synthesis:` keys.
 SAME_NAME = [
     "input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon",
@@ -42,18 +46,67 @@ def case_config(case: str) -> tuple[dict, dict]:
     return {"out_dir": "out", "synthesis": section}, options
 
 
-@pytest.fixture(scope="module", params=CASES)
+@pytest.fixture(scope="module", params=[(c, e) for c in CASES for e in ENGINES], ids="-".join)
 def reference_run(request, tmp_path_factory):
-    """Run the synthesis target once per case."""
-    case = request.param
+    """Run the synthesis target once per case and engine."""
+    case, engine = request.param
     config, options = case_config(case)
-    workdir = tmp_path_factory.mktemp(case)
+    config["synthesis"]["engine"] = engine
+    workdir = tmp_path_factory.mktemp(f"{case}-{engine}")
     if case == "directions":  # a copy that test_rule_edit_reruns_only_touched_chunks edits
         copy = workdir / "region_structure.yaml"
         shutil.copyfile(config["synthesis"]["region_structure"], copy)
         config["synthesis"]["region_structure"] = str(copy)
     run_snakemake(workdir, config, "--cores", "2", "synthesis")
+    RUNS[case, engine] = workdir / "out" / "synthesis"
     return case, workdir / "out" / "synthesis", COLUMN / "expected" / case, options, config
+
+
+def h5_content(path: Path) -> list:
+    """Every group, dataset (dtype, shape, raw bytes) and attribute of an HDF5 file: its bytes but the
+    object header times HDF5 stamps in (which differ between two writes of the same morphology)."""
+    items = []
+
+    def raw(value) -> bytes:
+        array = np.asarray(value)
+        return repr(value).encode() if array.dtype.kind in "OUS" else array.tobytes()
+
+    def visit(name, obj):
+        attrs = sorted((k, str(np.asarray(v).dtype), raw(v)) for k, v in obj.attrs.items())
+        data = (str(obj.dtype), obj.shape, raw(obj[()])) if isinstance(obj, h5py.Dataset) else None
+        items.append((name, attrs, data))
+
+    with h5py.File(path, "r") as f:
+        visit("/", f)
+        f.visititems(visit)
+    return items
+
+
+def synthesis_files(out: Path) -> dict:
+    """Every morphology and apical file of a synthesis output folder: bytes (HDF5: content, see h5_content)."""
+    paths = [p for p in (out / "morphologies").rglob("*") if p.is_file()]
+    paths += [p for p in out.glob("apical*.yaml")]
+    return {str(p.relative_to(out)): h5_content(p) if p.suffix == ".h5" else p.read_bytes() for p in paths}
+
+
+def test_engines_byte_identical(reference_run, tmp_path):
+    """The compiled engine writes the same bytes as NeuroTS' own loop (morphologies, apical files, cells)."""
+    case, out, _, options, config = reference_run
+    if config["synthesis"]["engine"] == "neurots":
+        pytest.skip("compared from the compiled run")
+    theirs = RUNS.get((case, "neurots"))
+    if theirs is None:  # the neurots run was deselected: run it here
+        other = dict(config, synthesis=dict(config["synthesis"], engine="neurots"))
+        run_snakemake(tmp_path, other, "--cores", "2", "synthesis")
+        theirs = tmp_path / "out" / "synthesis"
+    ours_files, their_files = synthesis_files(out), synthesis_files(theirs)
+    assert sorted(ours_files) == sorted(their_files)
+    assert len([name for name in ours_files if name.startswith("morphologies")]) > 0
+    for name, data in their_files.items():
+        assert ours_files[name] == data, name
+    name = "nodes.mvd3" if options["out_cells"].endswith("mvd3") else "nodes.h5"
+    a, b = CellCollection.load(str(out / name)).as_dataframe(), CellCollection.load(str(theirs / name)).as_dataframe()
+    assert a.equals(b)
 
 
 def test_cells_file(reference_run):

@@ -127,6 +127,8 @@ rule synthesis_chunk:
         # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
         mpi="",
         tasks=1,
+        # not a param: outputs do not depend on the engine, so switching it re-runs nothing
+        engine=SYN["engine"],
     params:
         **tracked("config", section("synthesis", PARAMS_KEYS + ["chunk_size"])),
         **tracked("options", growth_options(SYN, SYN_PLAN)),
@@ -135,7 +137,7 @@ rule synthesis_chunk:
         mpi_logged(
             "python {input.code[0]:q} ${{MPI:+--mpi}} --config {params.config:q}"
             " --chunk {wildcards.chunk:q} --atlas-cache {input.atlas_cache:q} --options {params.options:q}"
-            " --morph-dir {output.morphologies:q} --out {output.table:q}"
+            " --engine {resources.engine:q} --morph-dir {output.morphologies:q} --out {output.table:q}"
         )
 
 

@@ -1,0 +1,416 @@
+"""Growth engines: NeuroTS' own loop, or the same growth with the per-point loop compiled (kernels.py).
+
+`grow(grower, compiled)` replaces `NeuronGrower.grow()`. The compiled engine keeps NeuroTS' Python
+objects for everything but the points: soma and trunks, the barcode bookkeeping, bifurcation
+directions and stop criteria, the morphology, diameters. Between two such per-section decisions,
+`kernels.run` takes every step of every active section in NeuroTS' order, with the same random words
+in the same order (drawn ahead from the cell's bit generator; the generator is set back to exactly
+where NeuroTS would leave it before any Python code draws again). Cells whose growth takes a path the
+kernel does not reproduce (context rules, trunk algorithms, major_termination_length, data step-size
+distributions, ...) grow with NeuroTS' loop; so does a cell whose kernel state ever looks off
+(`EngineFallback`, then regrown from its seed).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+L = logging.getLogger(__name__)
+
+ENGINES = ("compiled", "neurots")
+INITIAL_WORDS = 4096
+INITIAL_POOL = 4096
+INITIAL_SLOTS = 64
+TWO_PI = 2.0 * np.pi
+
+
+def numba_cache_dir() -> str:
+    """Where numba keeps compiled kernels: $NUMBA_CACHE_DIR, else the user's cache folder (never the package)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return os.environ.get("NUMBA_CACHE_DIR") or str(Path(base) / "circuitflow" / "numba")
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir())
+
+import circuitflow.synthesis.lazy  # noqa: E402,F401  (before NeuroTS: defers matplotlib.pyplot)
+from numpy.random import PCG64  # noqa: E402
+from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
+from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
+from neurots.generate.tree import TreeGrower  # noqa: E402
+
+#: circuitflow.synthesis.kernels, imported (with numba, ~0.3 s and some memory) on the first compiled growth
+K = None
+
+
+def load_kernels():
+    """Import the numba kernels (once)."""
+    global K
+    if K is None:
+        from circuitflow.synthesis import kernels
+
+        K = kernels
+    return K
+
+ALGORITHMS = (TMDAlgo, TMDApicalAlgo, TMDGradientAlgo)
+SECTION_CLASSES = {"path_distances": SectionGrowerPath, "radial_distances": SectionGrowerTMD}
+BRANCHING = ("bio_oriented", "symmetric", "directional")
+
+
+#: cells grown per path in this process: "compiled", "fallback" (regrown by NeuroTS), "neurots: <why>"
+STATS: Counter = Counter()
+
+
+class EngineFallback(Exception):
+    """The compiled engine cannot vouch for this cell's growth; grow it again with NeuroTS."""
+
+
+def grow(grower, compiled: bool):
+    """NeuronGrower.grow(), with the neurites grown by the compiled kernel when `compiled` and possible."""
+    grower._grow_soma()
+    why = unsupported(grower) if compiled else "engine neurots"
+    if why is None:
+        try:
+            grow_neurites(grower)
+        except EngineFallback:
+            STATS["fallback"] += 1
+            raise
+        except Exception as exc:  # an attempt NeuroTS rejects is left to NeuroTS' own loop to reject
+            STATS["fallback"] += 1
+            raise EngineFallback(f"{type(exc).__name__}: {exc}") from exc
+        STATS["compiled"] += 1
+    else:
+        STATS[f"neurots: {why}"] += 1
+        while grower.active_neurites:
+            grower.next()
+    grower._post_grow()
+    grower._diametrize()
+    return grower.neuron
+
+
+def unsupported(grower) -> str | None:
+    """Why the kernel cannot grow this neuron's neurites exactly as NeuroTS would (None: it can)."""
+    rng = grower._rng
+    if not isinstance(rng, np.random.Generator) or type(rng.bit_generator) is not PCG64:
+        return "generator other than numpy's Generator(PCG64)"
+    if isinstance(grower.context, dict) and grower.context.get("constraints"):
+        return "context constraints (directions/boundaries rules)"
+    for tree in grower.active_neurites:
+        why = _tree_unsupported(tree, rng)
+        if why:
+            return why
+    return None
+
+
+def _tree_unsupported(tree, rng) -> str | None:
+    """Why one TreeGrower is out of the kernel's reach (None: within)."""
+    params = tree.params
+    if type(tree) is not TreeGrower or type(tree.growth_algo) not in ALGORITHMS:
+        return f"growth method {params.get('growth_method')}"
+    if "major_termination_length" in params:
+        return "major_termination_length"
+    if params.get("branching_method") not in BRANCHING:
+        return f"branching method {params.get('branching_method')}"
+    if isinstance(tree.context, dict) and tree.context.get("constraints"):
+        return "context constraints"
+    section_class = SECTION_CLASSES.get(params.get("metric"))
+    if section_class is None:
+        return f"metric {params.get('metric')}"
+    distr = tree.seg_length_distr
+    draw = getattr(distr, "distribution", None)
+    if distr.type != "norm" or getattr(draw, "__self__", None) is not rng or draw.__name__ != "standard_normal":
+        return f"step size distribution {distr.type}"
+    if distr.scale == 0 and distr.loc < 0:
+        return "negative constant step size"
+    if tree._rng is not rng or tree.growth_algo.barcode is None:
+        return "tree generator"
+    for section in tree.active_sections:
+        if type(section) is not section_class or section._rng is not rng:
+            return "section class"
+        if section.context and section.context.get("constraints"):
+            return "context constraints"
+    return None
+
+
+class RandomWords:
+    """Raw words of the cell's bit generator drawn ahead, with what get_random_point makes of each word.
+
+    `sync` puts the generator exactly where drawing the consumed words one by one would have left it.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        load_kernels()
+        self.bit_generator = rng.bit_generator
+        self.saved = None
+        self.after = None
+
+    def draw(self, ctl: np.ndarray, count: int) -> None:
+        """Draw `count` words from the generator's current state (after syncing any previous buffer)."""
+        self.sync(ctl)
+        self.saved = self.bit_generator.state
+        words = self.bit_generator.random_raw(count)
+        self.after = self.bit_generator.state["state"]
+        doubles = (words >> np.uint64(11)).astype(np.float64) * K.TO_DOUBLE
+        phi = 0.0 + (TWO_PI - 0.0) * doubles  # Generator.uniform(0, 2 pi)
+        theta = np.arccos(-1.0 + (1.0 - -1.0) * doubles)  # np.arccos(Generator.uniform(-1, 1))
+        self.words = words
+        self.cos_phi = np.cos(phi)
+        self.sin_phi = np.sin(phi)
+        self.sin_theta = np.sin(theta)
+        self.cos_theta = np.cos(theta)
+        ctl[K.WORD_POS] = 0
+        ctl[K.N_WORDS] = count
+
+    def sync(self, ctl: np.ndarray) -> None:
+        """Rewind the generator to the buffer's start and advance it by the words consumed."""
+        if self.saved is None:
+            return
+        if self.bit_generator.state["state"] != self.after:
+            raise EngineFallback("the cell's generator was used while the kernel held words")
+        used = int(ctl[K.WORD_POS])
+        self.bit_generator.state = self.saved
+        if used:
+            self.bit_generator.random_raw(used, output=False)
+        self.saved = None
+        ctl[K.WORD_POS] = 0
+        ctl[K.N_WORDS] = 0
+
+
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` with at least `rows` rows (doubling), contents kept."""
+    if array.shape[0] >= rows:
+        return array
+    new = np.zeros((max(rows, 2 * array.shape[0]),) + array.shape[1:], dtype=array.dtype)
+    new[: array.shape[0]] = array
+    return new
+
+
+def curate(algo, section) -> None:
+    """TMDAlgo.extend without its growth step: re-pick the stop bars another section used."""
+    criteria_tmd = copy.deepcopy(section.stop_criteria["TMD"])
+    maximum_target = section.stop_criteria["TMD"].term
+    reference = section.stop_criteria["TMD"].ref
+    if criteria_tmd.bif_id not in algo.barcode.bifs and not np.isinf(criteria_tmd.bif):
+        criteria_tmd.update_bif(*algo.barcode.min_bif(bif_above=reference, bif_below=maximum_target))
+        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
+    if criteria_tmd.term_id not in algo.barcode.terms:
+        reference = criteria_tmd.bif if not np.isinf(criteria_tmd.bif) else criteria_tmd.ref
+        criteria_tmd.update_term(*algo.barcode.min_term(term_above=reference, term_below=maximum_target))
+        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
+    section.stop_criteria["TMD"] = criteria_tmd
+
+
+class KernelState:
+    """The arrays `kernels.run` works on, and the Python objects each slot and tree stands for."""
+
+    def __init__(self, grower):
+        self.grower = grower
+        self.trees = list(grower.active_neurites)
+        n_trees = len(self.trees)
+        n_bars = max(len(tree.growth_algo.ph_angles) for tree in self.trees) if self.trees else 1
+        self.ctl = np.zeros(K.N_CTL, dtype=np.int64)
+        self.slot_f = np.zeros((INITIAL_SLOTS, K.N_SLOT_F))
+        self.slot_i = np.zeros((INITIAL_SLOTS, K.N_SLOT_I), dtype=np.int64)
+        self.latest = np.zeros((INITIAL_SLOTS, MEMORY, 3))
+        self.tree_f = np.zeros((max(n_trees, 1), K.N_TREE_F))
+        self.bif_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
+        self.term_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
+        self.active = np.zeros((max(n_trees, 1), 8), dtype=np.int64)
+        self.n_active = np.zeros(max(n_trees, 1), dtype=np.int64)
+        self.neurites = np.arange(max(n_trees, 1), dtype=np.int64)
+        self.outer = np.zeros(max(n_trees, 1), dtype=np.int64)
+        self.round_slots = np.zeros(8, dtype=np.int64)
+        self.pending = np.zeros(8, dtype=np.int64)
+        self.pool = np.zeros((INITIAL_POOL, 3))
+        self.nxt = np.zeros(INITIAL_POOL, dtype=np.int64)
+        self.out = np.zeros((INITIAL_POOL, 3))
+        self.sections: list = []
+        self.slot_of: dict[int, int] = {}
+        self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
+        for t, tree in enumerate(self.trees):
+            sp = tree._section_parameters
+            distr = tree.seg_length_distr
+            self.tree_f[t] = [
+                sp.targeting, sp.history, sp.randomness, sp.scale_prob, distr.loc, distr.scale,
+                float(tree.params["metric"] == "radial_distances"),
+            ]
+            for section in tree.active_sections:
+                self.add_slot(section, t)
+            self.refresh_tree(t)
+        self.ctl[K.N_NEURITES] = n_trees
+
+    def ensure_pool(self, points: int) -> None:
+        """Room for `points` more points in the pool."""
+        need = int(self.ctl[K.POOL_N]) + points + 1
+        if need > self.pool.shape[0]:
+            self.pool = _grown(self.pool, need)
+            self.nxt = _grown(self.nxt, need)
+            self.out = np.zeros_like(self.pool)
+
+    def add_slot(self, section, t: int) -> int:
+        """A kernel slot for a NeuroTS SectionGrower (its points, last directions, stop criteria)."""
+        s = len(self.sections)
+        if s >= self.slot_f.shape[0]:
+            self.slot_f = _grown(self.slot_f, s + 1)
+            self.slot_i = _grown(self.slot_i, s + 1)
+            self.latest = _grown(self.latest, s + 1)
+        self.sections.append(section)
+        self.slot_of[id(section)] = s
+        points = np.asarray(section.points, dtype=np.float64).reshape(-1, 3)
+        self.ensure_pool(len(points))
+        start = int(self.ctl[K.POOL_N])
+        n = len(points)
+        self.pool[start : start + n] = points
+        self.nxt[start : start + n - 1] = np.arange(start + 1, start + n)
+        self.ctl[K.POOL_N] = start + n
+        latest = list(section.latest_directions)
+        self.latest[s, : len(latest)] = latest
+        direction = np.asarray(section.direction, dtype=np.float64)
+        self.slot_f[s, K.F_DIR : K.F_DIR + 3] = direction
+        self.slot_f[s, K.F_PATH] = section.pathlength
+        self.slot_f[s, K.F_LAST : K.F_LAST + 3] = points[-1]
+        self.slot_i[s, K.I_TREE] = t
+        self.slot_i[s, K.I_NLAT] = len(latest)
+        self.slot_i[s, K.I_HEAD] = start
+        self.slot_i[s, K.I_TAIL] = start + n - 1
+        self.slot_i[s, K.I_NPTS] = n
+        self.slot_i[s, K.I_SKIP] = 0
+        self.write_stop(s)
+        return s
+
+    def write_stop(self, s: int) -> None:
+        """Copy slot s's TMD stop criteria into the kernel arrays (ids: -1 for None)."""
+        stop = self.sections[s].stop_criteria["TMD"]
+        self.slot_f[s, K.F_BIF] = stop.bif
+        self.slot_f[s, K.F_TERM] = stop.term
+        self.slot_f[s, K.F_REF] = stop.ref if np.ndim(stop.ref) == 0 else np.nan
+        for column, bar in ((K.I_BIF_ID, stop.bif_id), (K.I_TERM_ID, stop.term_id)):
+            if bar is not None and not (0 <= bar < self.bif_alive.shape[1]):
+                raise EngineFallback(f"bar id {bar} outside the barcode")
+            self.slot_i[s, column] = -1 if bar is None else bar
+        if self.tree_f[self.slot_i[s, K.I_TREE], K.T_RADIAL] and np.ndim(stop.ref) != 0:
+            raise EngineFallback("radial reference is not a scalar")
+
+    def refresh_tree(self, t: int) -> None:
+        """The tree's unused bars and its active sections, in NeuroTS' list order."""
+        barcode = self.trees[t].growth_algo.barcode
+        self.bif_alive[t] = False
+        self.term_alive[t] = False
+        for bar in barcode.bifs:
+            self.bif_alive[t, bar] = True
+        for bar in barcode.terms:
+            self.term_alive[t, bar] = True
+        slots = [self.slot_of[id(section)] for section in self.trees[t].active_sections]
+        if len(slots) > self.active.shape[1]:
+            width = max(len(slots), 2 * self.active.shape[1])
+            active = np.zeros((self.active.shape[0], width), dtype=np.int64)
+            active[:, : self.active.shape[1]] = self.active
+            self.active = active
+            round_slots = np.zeros(width, dtype=np.int64)
+            round_slots[: self.round_slots.shape[0]] = self.round_slots
+            self.round_slots = round_slots
+        self.active[t, : len(slots)] = slots
+        self.n_active[t] = len(slots)
+
+    def sync_section(self, s: int, bifurcates: bool):
+        """Give slot s's SectionGrower its points, path length and last directions from the kernel."""
+        section = self.sections[s]
+        n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
+        section.points = list(self.out[:n].copy())
+        section.pathlength = float(self.slot_f[s, K.F_PATH])
+        section.latest_directions.clear()
+        section.latest_directions.extend(self.latest[s, : self.slot_i[s, K.I_NLAT]].copy())
+        section.children = 2.0 if bifurcates else 0.0
+        return section
+
+    def run(self) -> int:
+        """One kernels.run call on the current arrays."""
+        return K.run(
+            self.ctl, self.slot_f, self.slot_i, self.latest, self.tree_f, self.bif_alive, self.term_alive,
+            self.active, self.n_active, self.neurites, self.outer, self.round_slots, self.pending, self.pool,
+            self.nxt, self.words.words, self.words.cos_phi, self.words.sin_phi, self.words.sin_theta,
+            self.words.cos_theta,
+        )
+
+
+def grow_neurites(grower) -> None:
+    """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run."""
+    load_kernels()
+    state = KernelState(grower)
+    words = RandomWords(grower._rng)
+    state.words = words
+    ctl = state.ctl
+    try:
+        words.draw(ctl, INITIAL_WORDS)
+        while True:
+            code = state.run()
+            if code == K.DONE:
+                break
+            if ctl[K.OVERFLOW]:
+                raise EngineFallback("a step ran past the drawn words")
+            if code == K.NEED_WORDS:
+                count = int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN] + 1) * K.WORDS_PER_STEP
+                words.draw(ctl, max(INITIAL_WORDS, 2 * int(ctl[K.N_WORDS]), count))
+            elif code == K.NEED_POOL:
+                state.ensure_pool(int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN]) + 1)
+            elif code == K.CURATE:
+                s = int(ctl[K.EVENT_SLOT])
+                curate(state.trees[state.slot_i[s, K.I_TREE]].growth_algo, state.sections[s])
+                state.write_stop(s)
+                state.slot_i[s, K.I_SKIP] = 1
+            elif code == K.NEURITE_END:
+                _end_neurite(state, int(ctl[K.EVENT_SLOT]))
+            else:
+                _end_section(state, int(ctl[K.EVENT_SLOT]), code == K.BIFURCATE)
+    finally:
+        words.sync(ctl)
+
+
+def _end_neurite(state: KernelState, t: int) -> None:
+    """Grower.next for a neurite without active sections: record its apical section, drop it."""
+    grower = state.grower
+    tree = state.trees[t]
+    params = grower.input_parameters
+    if "apical_dendrite" in params["grow_types"] and tree.type == params["apical_dendrite"]["tree_type"]:
+        grower.apical_sections.append(tree.growth_algo.apical_section)
+    grower.active_neurites.remove(tree)
+    order = [state.tree_of[id(other)] for other in grower.active_neurites]
+    state.neurites[: len(order)] = order
+    state.ctl[K.N_NEURITES] = len(order)
+    state.ctl[K.OUTER_POS] += 1
+
+
+def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
+    """TreeGrower.next_point for a section that bifurcates or terminates (its draws left to the kernel)."""
+    t = int(state.slot_i[s, K.I_TREE])
+    tree = state.trees[t]
+    section_grower = state.sync_section(s, bifurcates)
+    section = tree.append_section(section_grower)
+    if bifurcates:
+        latest = section_grower.latest_directions[-1]
+        section_grower.id = section.id
+        # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
+        # so those steps run first thing in the next kernel call, then the children's first points.
+        others = [state.slot_of[id(o)] for o in tree.active_sections if o is not section_grower]
+        children = []
+        for child_section in tree.growth_algo.bifurcate(section_grower):
+            child = tree.add_section(parent=section, pathlength=section_grower.pathlength, **child_section)
+            child.latest_directions.append(latest)
+            children.append(state.add_slot(child, t))
+        tree.active_sections.remove(section_grower)
+        pending = others + children
+        if len(pending) > state.pending.shape[0]:
+            state.pending = np.zeros(2 * len(pending), dtype=np.int64)
+        state.pending[: len(pending)] = pending
+        state.ctl[K.PEND_OTHERS] = len(others)
+        state.ctl[K.PEND_CHILDREN] = len(children)
+        state.ensure_pool(len(pending) + 1)
+    else:
+        tree.growth_algo.terminate(section_grower)
+        tree.active_sections.remove(section_grower)
+    state.refresh_tree(t)

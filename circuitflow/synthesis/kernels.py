@@ -1,0 +1,363 @@
+"""Compiled (numba) arithmetic of NeuroTS 3.7's per-point section growth, bit for bit (spec/neurots-numerics.md).
+
+Every function here reproduces one NeuroTS/numpy computation in the same floating-point order:
+- `norm3`: `np.linalg.norm` / `neurots.morphmath.utils.norm` of a 3-vector, which OpenBLAS' ddot
+  computes as a forward FMA chain;
+- `history`: `np.dot(WEIGHTS[MEMORY - k:], latest_directions)`, OpenBLAS' dgemv_n on a 3 x k
+  column-major matrix: pairs of columns as `fma(a, x, b * y)`, added to a zero accumulator, and an
+  odd fifth column as one more FMA;
+- random draws come from raw PCG64 words drawn in advance with `BitGenerator.random_raw` (the same
+  stream the Generator would read): `next_double` is numpy's `(word >> 11) * 2**-53`, `uniform` is
+  `low + range * next_double`, `standard_normal` is numpy's ziggurat (tables from numba's copy of
+  numpy's); the trigonometry of `get_random_point` is computed by numpy itself on the drawn words
+  (`engine.RandomWords`), since numpy's arccos (SVML) differs from the C library's;
+- `exp_less`: `rng.random() < np.exp(-x)`, decided with the C library's exp when the draw is more
+  than 16 ulp away from it and with numpy's own exp (object mode) otherwise.
+The driver (engine.py) keeps NeuroTS' Python objects for the tree structure and per-section decisions;
+`run` advances every active section of a neuron, in NeuroTS' order, until a section bifurcates or
+terminates, a neurite ends, a section's stop criteria need curating, or the buffers need refilling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, objmode, types
+from numba.extending import intrinsic
+from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
+
+MEMORY = 5
+DISTANCE_MIN = 1e-8
+WEIGHTS = np.exp(np.arange(1, MEMORY + 1) - MEMORY)  # neurots.generate.section.WEIGHTS
+TO_DOUBLE = 1.0 / 9007199254740992.0
+EXP_MARGIN_ULP = 16
+
+# run() return codes
+DONE, BIFURCATE, TERMINATE, NEURITE_END, CURATE, NEED_WORDS, NEED_POOL = range(7)
+# step() results
+CONTINUE = 0
+
+# ctl (int64 array) fields
+IN_ROUND, OUTER_N, OUTER_POS, ROUND_N, ROUND_POS, POOL_N, WORD_POS, N_WORDS = range(8)
+N_NEURITES, PEND_OTHERS, PEND_CHILDREN, EVENT_SLOT, OVERFLOW, N_CTL = range(8, 14)
+# per-slot floats
+F_DIR, F_PATH, F_BIF, F_TERM, F_REF, F_LAST, N_SLOT_F = 0, 3, 4, 5, 6, 7, 10
+# per-slot ints
+I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID, I_HEAD, I_TAIL, I_NPTS, I_SKIP, N_SLOT_I = range(9)
+# per-tree floats
+T_TARGETING, T_HISTORY, T_RANDOMNESS, T_SCALE_PROB, T_LOC, T_SCALE, T_RADIAL, N_TREE_F = range(8)
+
+WORDS_PER_STEP = 64  # words a step may need; a step beyond the buffer is flagged (OVERFLOW), never wrong
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """Fused multiply-add a * b + c with one rounding (llvm.fma.f64)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl, dbl, dbl]))
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@njit(cache=True, error_model="numpy")
+def norm3(x0, x1, x2):
+    """np.linalg.norm of (x0, x1, x2) as numpy's BLAS ddot computes it."""
+    return math.sqrt(fma(x2, x2, fma(x1, x1, x0 * x0)))
+
+
+@njit(cache=True, error_model="numpy")
+def history_component(latest, nlat, c):
+    """Component c of np.dot(WEIGHTS[MEMORY - nlat:], latest[:nlat]) as OpenBLAS' dgemv_n computes it."""
+    w0 = MEMORY - nlat
+    if nlat < 4:
+        acc = 0.0
+        for i in range(nlat):
+            acc = fma(latest[i, c], WEIGHTS[w0 + i], acc)
+        return acc + 0.0
+    acc = 0.0
+    acc += fma(latest[0, c], WEIGHTS[w0], latest[1, c] * WEIGHTS[w0 + 1])
+    acc += fma(latest[2, c], WEIGHTS[w0 + 2], latest[3, c] * WEIGHTS[w0 + 3])
+    if nlat == 5:
+        acc = fma(latest[4, c], WEIGHTS[w0 + 4], acc)
+    return acc + 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def history(latest, nlat, out):
+    """SectionGrower.history(): the normalised weighted sum of the last directions, into out."""
+    if nlat == 0:
+        out[0] = 0.0
+        out[1] = 0.0
+        out[2] = 0.0
+        return
+    for c in range(3):
+        out[c] = history_component(latest, nlat, c)
+    distance = norm3(out[0], out[1], out[2])
+    if distance > DISTANCE_MIN:
+        for c in range(3):
+            out[c] = out[c] / distance
+
+
+@njit(cache=True, error_model="numpy")
+def _word(words, ctl):
+    """The next raw PCG64 word (flags OVERFLOW past the buffer: the driver then abandons the attempt)."""
+    pos = ctl[WORD_POS]
+    if pos >= ctl[N_WORDS]:
+        ctl[OVERFLOW] = 1
+        return np.uint64(0)
+    ctl[WORD_POS] = pos + 1
+    return words[pos]
+
+
+@njit(cache=True, error_model="numpy")
+def next_double(words, ctl):
+    """Generator.random(): numpy's next_double of the next word."""
+    return np.float64(_word(words, ctl) >> np.uint64(11)) * TO_DOUBLE
+
+
+@njit(cache=True, error_model="numpy")
+def standard_normal(words, ctl):
+    """Generator.standard_normal(): numpy's ziggurat (random_standard_normal) on the raw words."""
+    while True:
+        r = _word(words, ctl)
+        idx = r & np.uint64(0xFF)
+        r >>= np.uint64(8)
+        sign = r & np.uint64(0x1)
+        rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = np.float64(rabs) * wi_double[idx]
+        if sign & np.uint64(0x1):
+            x = -x
+        if rabs < ki_double[idx]:
+            return x
+        if ctl[OVERFLOW]:
+            return 1.0
+        if idx == 0:
+            while True:
+                xx = -ziggurat_nor_inv_r * np.log1p(-next_double(words, ctl))
+                yy = -np.log1p(-next_double(words, ctl))
+                if ctl[OVERFLOW]:
+                    return 1.0
+                if yy + yy > xx * xx:
+                    if (rabs >> np.uint64(8)) & np.uint64(0x1):
+                        return -(ziggurat_nor_r + xx)
+                    return ziggurat_nor_r + xx
+        else:
+            if (fi_double[idx - 1] - fi_double[idx]) * next_double(words, ctl) + fi_double[idx] < np.exp(
+                -0.5 * x * x
+            ):
+                return x
+
+
+@njit(cache=True, error_model="numpy")
+def numpy_exp(value):
+    """np.exp(value) by numpy itself (its SIMD exp may differ from the C library's by a few ulp)."""
+    with objmode(result="float64"):
+        result = float(np.exp(np.float64(value)))
+    return result
+
+
+@njit(cache=True, error_model="numpy")
+def exp_less(draw, value):
+    """draw < np.exp(value), exactly as numpy decides it."""
+    approx = math.exp(value)
+    low = approx
+    high = approx
+    for _ in range(EXP_MARGIN_ULP):
+        low = np.nextafter(low, -np.inf)
+        high = np.nextafter(high, np.inf)
+    if draw < low:
+        return True
+    if draw >= high:
+        return False
+    return draw < numpy_exp(value)
+
+
+@njit(cache=True, error_model="numpy")
+def _check(crit, value, scale_prob, words, ctl):
+    """SectionGrowerExponentialProba._check: True (stop here) with probability exp(-(crit - value))."""
+    x = crit - value
+    if x < 0:
+        return True
+    return exp_less(next_double(words, ctl), -x * scale_prob)
+
+
+@njit(cache=True, error_model="numpy")
+def step_size(loc, scale, words, ctl):
+    """Distr('norm').draw_positive(): loc + scale * standard_normal(), redrawn while not positive."""
+    if scale == 0:
+        return loc
+    val = loc + scale * standard_normal(words, ctl)
+    while val <= 0 and not ctl[OVERFLOW]:
+        val = loc + scale * standard_normal(words, ctl)
+    return val
+
+
+@njit(cache=True, error_model="numpy")
+def step(
+    s, add_random, check, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi, sin_phi, sin_theta,
+    cos_theta,
+):
+    """SectionGrower.next_point (and check_stop when `check`) of slot s: 0 continue, 1 bifurcate, 2 terminate."""
+    t = slot_i[s, I_TREE]
+    nlat = slot_i[s, I_NLAT]
+    hist = np.empty(3)
+    history(latest[s], nlat, hist)
+    targeting = tree_f[t, T_TARGETING]
+    weight = tree_f[t, T_HISTORY]
+    d0 = targeting * slot_f[s, F_DIR] + weight * hist[0]
+    d1 = targeting * slot_f[s, F_DIR + 1] + weight * hist[1]
+    d2 = targeting * slot_f[s, F_DIR + 2] + weight * hist[2]
+    if add_random:
+        i = ctl[WORD_POS]
+        if i + 2 > ctl[N_WORDS]:
+            ctl[OVERFLOW] = 1
+            return CONTINUE
+        ctl[WORD_POS] = i + 2
+        randomness = tree_f[t, T_RANDOMNESS]
+        d0 = d0 + randomness * (cos_phi[i] * sin_theta[i + 1])
+        d1 = d1 + randomness * (sin_phi[i] * sin_theta[i + 1])
+        d2 = d2 + randomness * cos_theta[i + 1]
+    length = norm3(d0, d1, d2)
+    d0 = d0 / length
+    d1 = d1 / length
+    d2 = d2 / length
+    seg = step_size(tree_f[t, T_LOC], tree_f[t, T_SCALE], words, ctl)
+    p0 = slot_f[s, F_LAST] + seg * d0
+    p1 = slot_f[s, F_LAST + 1] + seg * d1
+    p2 = slot_f[s, F_LAST + 2] + seg * d2
+    slot_f[s, F_PATH] = slot_f[s, F_PATH] + seg
+    if nlat == MEMORY:
+        for k in range(MEMORY - 1):
+            for c in range(3):
+                latest[s, k, c] = latest[s, k + 1, c]
+        nlat -= 1
+    latest[s, nlat, 0] = d0
+    latest[s, nlat, 1] = d1
+    latest[s, nlat, 2] = d2
+    slot_i[s, I_NLAT] = nlat + 1
+    n = ctl[POOL_N]
+    pool[n, 0] = p0
+    pool[n, 1] = p1
+    pool[n, 2] = p2
+    nxt[slot_i[s, I_TAIL]] = n
+    slot_i[s, I_TAIL] = n
+    slot_i[s, I_NPTS] += 1
+    ctl[POOL_N] = n + 1
+    slot_f[s, F_LAST] = p0
+    slot_f[s, F_LAST + 1] = p1
+    slot_f[s, F_LAST + 2] = p2
+    if not check:
+        return CONTINUE
+    if tree_f[t, T_RADIAL] != 0:
+        ref = slot_f[s, F_REF]
+        value = norm3(p0 - ref, p1 - ref, p2 - ref)
+    else:
+        value = slot_f[s, F_PATH]
+    scale_prob = tree_f[t, T_SCALE_PROB]
+    if _check(slot_f[s, F_BIF], value, scale_prob, words, ctl):
+        return BIFURCATE
+    if _check(slot_f[s, F_TERM], value, scale_prob, words, ctl):
+        return TERMINATE
+    return CONTINUE
+
+
+@njit(cache=True, error_model="numpy")
+def needs_curation(s, slot_f, slot_i, bif_alive, term_alive):
+    """TMDAlgo.extend's test: the section's bifurcation or termination bar was used by another section."""
+    t = slot_i[s, I_TREE]
+    bif_id = slot_i[s, I_BIF_ID]
+    if not np.isinf(slot_f[s, F_BIF]) and (bif_id < 0 or not bif_alive[t, bif_id]):
+        return True
+    term_id = slot_i[s, I_TERM_ID]
+    return term_id < 0 or not term_alive[t, term_id]
+
+
+@njit(cache=True, error_model="numpy")
+def gather(s, slot_i, pool, nxt, out):
+    """The points of slot s, in order, into out[:n]; returns n."""
+    i = slot_i[s, I_HEAD]
+    n = slot_i[s, I_NPTS]
+    for k in range(n):
+        out[k, 0] = pool[i, 0]
+        out[k, 1] = pool[i, 1]
+        out[k, 2] = pool[i, 2]
+        i = nxt[i]
+    return n
+
+
+@njit(cache=True, error_model="numpy")
+def run(
+    ctl, slot_f, slot_i, latest, tree_f, bif_alive, term_alive, active, n_active, neurites, outer, round_slots,
+    pending, pool, nxt, words, cos_phi, sin_phi, sin_theta, cos_theta,
+):
+    """Grow until an event the driver handles in Python (see the module docstring); returns its code."""
+    n_pool = pool.shape[0]
+    if ctl[PEND_OTHERS] + ctl[PEND_CHILDREN] > 0:
+        count = ctl[PEND_OTHERS] + ctl[PEND_CHILDREN]
+        if ctl[N_WORDS] - ctl[WORD_POS] < count * WORDS_PER_STEP:
+            return NEED_WORDS
+        if ctl[POOL_N] + count + 1 > n_pool:
+            return NEED_POOL
+        # TreeGrower.next_point on a bifurcation: every other active section of the tree takes a step
+        # (its state ignored), then each child its first point (no random component, no stop check).
+        for k in range(ctl[PEND_OTHERS]):
+            step(pending[k], True, True, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi,
+                 sin_phi, sin_theta, cos_theta)
+        for k in range(ctl[PEND_OTHERS], count):
+            step(pending[k], False, False, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi,
+                 sin_phi, sin_theta, cos_theta)
+        ctl[PEND_OTHERS] = 0
+        ctl[PEND_CHILDREN] = 0
+        if ctl[OVERFLOW]:
+            return NEED_WORDS
+    while True:
+        if ctl[IN_ROUND]:
+            pos = ctl[ROUND_POS]
+            if pos == ctl[ROUND_N]:
+                ctl[IN_ROUND] = 0
+                ctl[OUTER_POS] += 1
+                continue
+            s = round_slots[pos]
+            ctl[EVENT_SLOT] = s
+            if slot_i[s, I_SKIP] == 0 and needs_curation(s, slot_f, slot_i, bif_alive, term_alive):
+                return CURATE
+            if ctl[N_WORDS] - ctl[WORD_POS] < WORDS_PER_STEP:
+                return NEED_WORDS
+            if ctl[POOL_N] + 1 > n_pool:
+                return NEED_POOL
+            slot_i[s, I_SKIP] = 0
+            state = step(s, True, True, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi, sin_phi,
+                         sin_theta, cos_theta)
+            ctl[ROUND_POS] = pos + 1
+            if ctl[OVERFLOW]:
+                return NEED_WORDS
+            if state != CONTINUE:
+                return state
+        else:
+            if ctl[OUTER_POS] >= ctl[OUTER_N]:
+                if ctl[N_NEURITES] == 0:
+                    return DONE
+                for k in range(ctl[N_NEURITES]):
+                    outer[k] = neurites[k]
+                ctl[OUTER_N] = ctl[N_NEURITES]
+                ctl[OUTER_POS] = 0
+            t = outer[ctl[OUTER_POS]]
+            ctl[EVENT_SLOT] = t
+            n = n_active[t]
+            if n == 0:
+                return NEURITE_END
+            bifs = np.empty(n)
+            for k in range(n):
+                bifs[k] = slot_f[active[t, k], F_BIF]
+            order = np.argsort(bifs, kind="mergesort")
+            for k in range(n):
+                round_slots[k] = active[t, order[k]]
+            ctl[ROUND_N] = n
+            ctl[ROUND_POS] = 0
+            ctl[IN_ROUND] = 1

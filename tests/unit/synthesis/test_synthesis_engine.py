@@ -1,0 +1,202 @@
+"""The compiled engine's numeric primitives equal NeuroTS/numpy bit for bit, and whole cells match."""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+
+import numpy as np
+import pytest
+from neurots.generate.section import WEIGHTS, SectionGrower
+from neurots.morphmath.utils import get_random_point, norm
+from numpy.linalg import norm as vectorial_norm
+
+from circuitflow.synthesis import engine
+from circuitflow.synthesis import kernels as K
+from circuitflow.synthesis.grow import grow_cell
+from test_synthesis_units import default_cell
+
+N = 20_000
+
+
+def bits(values) -> bytes:
+    """Exact bytes of float64 values (distinguishes -0.0, NaN payloads)."""
+    return np.asarray(values, dtype=np.float64).tobytes()
+
+
+def random_vectors(rng, n):
+    """Unit vectors, scaled ones, tiny and huge ones, and some with zero components."""
+    v = rng.normal(size=(n, 3))
+    v[: n // 4] /= np.linalg.norm(v[: n // 4], axis=1)[:, None]
+    v[n // 4 : n // 2] *= rng.uniform(1e-3, 1e3, size=(n // 4, 1))
+    v[n // 2 : n // 2 + 50] *= 1e-150
+    v[n // 2 + 50 : n // 2 + 100] *= 1e150
+    v[n // 2 + 100 : n // 2 + 200, rng.integers(0, 3, 100)] = 0.0
+    v[n // 2 + 200 : n // 2 + 210] = -0.0
+    return v
+
+
+def test_norm3_is_numpy_norm():
+    rng = np.random.default_rng(1)
+    for v in random_vectors(rng, N):
+        ours = K.norm3(v[0], v[1], v[2])
+        assert bits(ours) == bits(vectorial_norm(v)) == bits(norm(v)), v
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 5])
+def test_history_is_neurots_history(k):
+    """SectionGrower.history() (np.dot through OpenBLAS, then the norm) for 0..5 remembered directions."""
+    rng = np.random.default_rng(k)
+    section = SectionGrower.__new__(SectionGrower)
+    out = np.empty(3)
+    latest = np.zeros((5, 3))
+    vectors = random_vectors(rng, N)
+    for i in range(0, N - 5, 1):
+        directions = vectors[i : i + k]
+        section.latest_directions = deque(list(directions), maxlen=5)
+        latest[:k] = directions
+        K.history(latest, k, out)
+        expected = section.history()
+        assert bits(out) == bits(expected), (directions, out, expected)
+        raw = np.dot(WEIGHTS[5 - k :], section.latest_directions) if k else np.zeros(3)
+        assert bits([K.history_component(latest, k, c) for c in range(3)]) == bits(raw)
+
+
+def test_random_words_reproduce_generator_draws():
+    """Words drawn ahead give get_random_point, standard_normal and random exactly as the Generator does,
+    and sync leaves the generator where the same draws one by one leave it."""
+    for seed in range(5):
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        ours.integers(0, 10)  # a 32-bit draw leaves a buffered half word: sync must keep it
+        theirs.integers(0, 10)
+        words = engine.RandomWords(ours)
+        ctl = np.zeros(K.N_CTL, dtype=np.int64)
+        words.draw(ctl, 50_000)
+        pattern = np.random.default_rng(100 + seed).integers(0, 3, 10_000)
+        for what in pattern:
+            if what == 0:
+                i = ctl[K.WORD_POS]
+                ctl[K.WORD_POS] += 2
+                point = (words.cos_phi[i] * words.sin_theta[i + 1], words.sin_phi[i] * words.sin_theta[i + 1],
+                         words.cos_theta[i + 1])
+                assert bits(point) == bits(get_random_point(random_generator=theirs))
+            elif what == 1:
+                assert bits(K.standard_normal(words.words, ctl)) == bits(theirs.standard_normal())
+            else:
+                assert bits(K.next_double(words.words, ctl)) == bits(theirs.random())
+        assert not ctl[K.OVERFLOW]
+        words.sync(ctl)
+        assert ours.bit_generator.state == theirs.bit_generator.state
+        assert ours.integers(0, 2**40, 5).tolist() == theirs.integers(0, 2**40, 5).tolist()
+
+
+def test_standard_normal_tails():
+    """Many normals (about 0.7 % take the ziggurat's slow paths) equal the Generator's."""
+    rng = np.random.default_rng(7)
+    words = engine.RandomWords(rng)
+    ctl = np.zeros(K.N_CTL, dtype=np.int64)
+    words.draw(ctl, 400_000)
+    ours = [K.standard_normal(words.words, ctl) for _ in range(300_000)]
+    assert bits(ours) == bits(np.random.default_rng(7).standard_normal(300_000))
+
+
+def test_exp_decision_is_numpy():
+    """`draw < np.exp(-x)` for draws at, next to and far from np.exp(-x)."""
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([rng.uniform(0, 50, N), [0.0, np.inf, 1e-300, 745.0, 800.0]])
+    for x in xs:
+        e = np.exp(-x * 1.0)
+        for draw in (e, np.nextafter(e, 0), np.nextafter(e, 1), e * 0.5, min(1.0, e * 2), rng.random()):
+            assert K.exp_less(draw, -x * 1.0) == (draw < np.exp(-x * 1.0)), (x, draw)
+
+
+def test_step_size_is_draw_positive():
+    from neurots.morphmath.sample import Distr
+
+    for loc, scale in [(1.0, 0.2), (0.1, 1.0), (0.3, 0.0)]:
+        theirs = np.random.default_rng(11)
+        distr = Distr({"norm": {"mean": loc, "std": scale}}, random_generator=theirs)
+        words = engine.RandomWords(np.random.default_rng(11))
+        ctl = np.zeros(K.N_CTL, dtype=np.int64)
+        words.draw(ctl, 100_000)
+        ours = [K.step_size(loc, scale, words.words, ctl) for _ in range(5000)]
+        assert bits(ours) == bits([distr.draw_positive() for _ in range(5000)])
+
+
+def morphology_bytes(neuron) -> list:
+    """Every section's type, points and diameters, as bytes."""
+    return [(int(s.type), s.points.tobytes(), s.diameters.tobytes()) for s in neuron.iter()]
+
+
+@pytest.mark.parametrize("constraints", [{}, {"apical_dendrite": {"hard_limit_max": {"layer": 1, "fraction": 0.5}}}])
+def test_cells_identical_with_both_engines(constraints):
+    """Whole cells (morphology, apical sections and points) grown by both engines are identical."""
+    engine.STATS.clear()
+    for seed in range(12):
+        ours = grow_cell(default_cell(**copy.deepcopy(constraints)), seed, "compiled")
+        theirs = grow_cell(default_cell(**copy.deepcopy(constraints)), seed, "neurots")
+        assert morphology_bytes(ours.neuron) == morphology_bytes(theirs.neuron)
+        assert ours.apical_sections == theirs.apical_sections
+        assert bits(ours.apical_points) == bits(theirs.apical_points)
+    assert engine.STATS["compiled"] >= 12 and engine.STATS["fallback"] == 0
+
+
+def test_engine_name_is_checked():
+    with pytest.raises(ValueError, match="synthesis.engine must be one of"):
+        grow_cell(default_cell(), 0, "fast")
+
+
+def test_numba_cache_outside_the_package(monkeypatch, tmp_path):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert engine.numba_cache_dir() == str(tmp_path / "circuitflow" / "numba")
+
+
+def test_first_principal_axis_is_scikit_learn_pca():
+    """The grafting jitter's PCA shortcut equals scikit-learn's full-SVD PCA bit for bit (C and F layouts,
+    1 to 600 points, degenerate sets)."""
+    from sklearn.decomposition import PCA
+
+    from circuitflow.synthesis.grow import first_principal_axis
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for n in list(range(1, 40)) + [100, 499, 500, 501, 600] * 3:
+        points = rng.normal(size=(n, 3)) * rng.uniform(0.1, 100, size=3)
+        norms = np.linalg.norm(points, axis=1)
+        cases.append((points.T / norms).T)  # F-ordered, as _principal_direction makes them
+        cases.append(np.ascontiguousarray(cases[-1]))
+    cases += [np.ones((5, 3)), np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])]
+    for x in cases:
+        expected = PCA(n_components=1, svd_solver="full").fit(x).components_[0]
+        assert bits(first_principal_axis(x)) == bits(expected), x
+
+
+def test_barcode_bin_centers_is_tmds():
+    """The vectorized barcode_bin_centers gives tmd's bin centres and data, in the same order."""
+    from circuitflow.synthesis import grow
+
+    rng = np.random.default_rng(9)
+    for n in [1, 2, 5, 30, 120]:
+        for _ in range(20):
+            ph = [[float(a), float(b), 0.1, 0.2] for a, b in rng.uniform(0, 500, size=(n, 2))]
+            if n > 2:
+                ph[0][:2] = [0.0, ph[1][1]]  # shared ends and a bar from 0
+            ours = grow.barcode_bin_centers(ph)
+            theirs = grow._tmd_barcode_bin_centers(ph)
+            assert bits(ours[0]) == bits(theirs[0])
+            assert bits(ours[1]) == bits(theirs[1]) and len(ours[1]) == len(theirs[1])
+    ph = [[1, 5], [2, 3]]
+    assert bits(grow.barcode_bin_centers(ph)[1]) == bits(grow._tmd_barcode_bin_centers(ph)[1])
+
+
+def test_json_copy_is_a_deep_copy():
+    from circuitflow.synthesis.grow import JsonDict, json_copy
+
+    data = {"a": [1, 2.5, [3, {"b": None}]], "c": {"d": "e", "f": True}, "g": np.arange(3)}
+    copied = copy.deepcopy(json_copy(data))
+    assert type(copied) is JsonDict and type(copied["c"]) is JsonDict
+    assert repr(copied) == repr(data)
+    copied["a"][2][1]["b"] = 1
+    copied["g"][0] = 5
+    assert data["a"][2][1]["b"] is None and data["g"][0] == 0
