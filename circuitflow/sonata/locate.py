@@ -37,22 +37,16 @@ class LocationError(ValueError):
 class CellMap:
     """One morphology's Snudda dendrite sections in MorphIO terms (local frame, µm).
 
-    Parts: the MorphIO sections making up each Snudda section, contiguous per Snudda section;
-    segments: every segment of those MorphIO sections, contiguous per part."""
+    Parts are the MorphIO sections making up the Snudda sections, in Snudda row order (so the parts
+    of a Snudda section are consecutive); part k is points[part_lo[k]:part_hi[k]] (at least 2)."""
 
-    part_first: np.ndarray  # (n_snudda_sec,) first part of each Snudda dendrite section
-    part_count: np.ndarray  # (n_snudda_sec,)
-    part_start: np.ndarray  # (n_parts,) cumulative length at the part's start (over the cell's parts)
-    part_len: np.ndarray  # (n_parts,)
+    points: np.ndarray  # (n_points, 3)
+    radii: np.ndarray  # (n_points,)
+    part_lo: np.ndarray  # (n_parts,)
+    part_hi: np.ndarray  # (n_parts,)
+    part_snudda: np.ndarray  # (n_parts,) Snudda dendrite section id, non-decreasing
     part_section: np.ndarray  # (n_parts,) MorphIO section id
     part_type: np.ndarray  # (n_parts,) 3 basal, 4 apical
-    seg_first: np.ndarray  # (n_parts,) first segment of each part
-    seg_count: np.ndarray  # (n_parts,)
-    seg_start: np.ndarray  # (n_segments,) cumulative length at the segment's start (over the cell)
-    seg_a: np.ndarray  # (n_segments, 3)
-    seg_b: np.ndarray  # (n_segments, 3)
-    seg_ra: np.ndarray  # (n_segments,) radius at a
-    seg_rb: np.ndarray  # (n_segments,) radius at b
     soma_radius: float
 
 
@@ -74,29 +68,6 @@ def _soma_radius(morph) -> float:
     return float(np.linalg.norm(pts, axis=1).mean()) if len(pts) else 0.0
 
 
-def _assemble(parts: np.ndarray, snudda_of_part: np.ndarray, part_type: np.ndarray, offsets: np.ndarray,
-              points: np.ndarray, radii: np.ndarray, soma_radius: float) -> CellMap:
-    """A CellMap from the dendrite MorphIO sections in Snudda row order and their Snudda section ids."""
-    n_snudda = int(snudda_of_part.max()) + 1 if len(parts) else 0
-    part_count = np.bincount(snudda_of_part, minlength=n_snudda).astype(np.int64)
-    part_first = np.concatenate([[0], np.cumsum(part_count)[:-1]]).astype(np.int64)
-    n_pts = offsets[parts + 1] - offsets[parts]
-    seg_count = np.maximum(n_pts - 1, 0).astype(np.int64)
-    total = int(seg_count.sum())
-    seg_first = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
-    idx = np.repeat(offsets[parts] - seg_first, seg_count) + np.arange(total)
-    seg_a, seg_b = points[idx], points[idx + 1]
-    seg_len = np.linalg.norm(seg_b - seg_a, axis=1)
-    seg_start = np.concatenate([[0.0], np.cumsum(seg_len)[:-1]]) if total else np.zeros(0)
-    part_len = np.add.reduceat(seg_len, seg_first) if total else np.zeros(len(parts))
-    part_len[seg_count == 0] = 0.0
-    part_start = seg_start[np.minimum(seg_first, max(total - 1, 0))] if total else np.zeros(len(parts))
-    return CellMap(part_first=part_first, part_count=part_count, part_start=part_start, part_len=part_len,
-                   part_section=parts.astype(np.int64), part_type=part_type.astype(np.int16),
-                   seg_first=seg_first, seg_count=seg_count, seg_start=seg_start, seg_a=seg_a, seg_b=seg_b,
-                   seg_ra=radii[idx], seg_rb=radii[idx + 1], soma_radius=soma_radius)
-
-
 def cell_map(path: str) -> CellMap:
     """The CellMap of one morphology file, read from MorphIO's flat arrays."""
     morph = _read(path)
@@ -107,28 +78,34 @@ def cell_map(path: str) -> CellMap:
     children = morph.connectivity
     roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
     roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
-    order, new = [], []
-    for root in roots:
-        stack = [(root, True)]
-        while stack:
-            sec, starts = stack.pop()
-            order.append(sec)
-            new.append(starts)
-            kids = children.get(sec, [])
-            stack.extend((k, len(kids) != 1) for k in reversed(kids))
+    n_sections = len(types)
+    parent = np.full(n_sections, -1, dtype=np.int64)
+    n_kids = np.zeros(n_sections, dtype=np.int64)
+    for p, kids in children.items():
+        if p >= 0:
+            parent[kids] = p
+            n_kids[p] = len(kids)
+    order, stack = [], roots[::-1]
+    while stack:  # depth first, children in order (MorphIO's iter())
+        sec = stack.pop()
+        order.append(sec)
+        kids = children.get(sec)
+        if kids:
+            stack.extend(kids[::-1])
     parts = np.asarray(order, dtype=np.int64)
+    new = np.ones(len(parts), dtype=bool)
     if len(parts):
+        par = parent[parts]
+        has_parent = par >= 0
+        new[has_parent] = n_kids[par[has_parent]] != 1  # a unifurcation continues its Snudda section
         n_pts = offsets[parts + 1] - offsets[parts]
-        parent = {k: p for p, kids in children.items() if p >= 0 for k in kids}
-        non_roots = np.array([s for s in order if s in parent], dtype=np.int64)
-        continued = np.ones(len(non_roots), dtype=bool)
-        if len(non_roots):
-            par = np.array([parent[s] for s in non_roots], dtype=np.int64)
-            continued = np.all(points[offsets[non_roots]] == points[offsets[par + 1] - 1], axis=1)
+        child, cpar = parts[has_parent], par[has_parent]
+        continued = np.all(points[offsets[child]] == points[offsets[cpar + 1] - 1], axis=1)
         if np.any(n_pts < 2) or not np.all(continued):
             return _cell_map_from_points(path, morph)
-    snudda = np.cumsum(new) - 1
-    return _assemble(parts, snudda.astype(np.int64), types[parts], offsets, points, radii, _soma_radius(morph))
+    return CellMap(points=points, radii=radii, part_lo=offsets[parts], part_hi=offsets[parts + 1],
+                   part_snudda=(np.cumsum(new) - 1).astype(np.int64), part_section=parts,
+                   part_type=types[parts], soma_radius=_soma_radius(morph))
 
 
 def _cell_map_from_points(path: str, morph) -> CellMap:
@@ -171,20 +148,107 @@ def _cell_map_from_points(path: str, morph) -> CellMap:
         pieces.append(q)
         radii.append(r)
     sizes = np.array([len(q) for q in pieces], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    points = np.concatenate(pieces) if pieces else np.zeros((0, 3))
-    radius = np.concatenate(radii) if radii else np.zeros(0)
-    cmap = _assemble(np.arange(len(p_sec)), p_snudda.astype(np.int64), np.asarray(morph.section_types)[p_sec],
-                     offsets, points, radius, _soma_radius(morph))
-    return CellMap(**{**cmap.__dict__, "part_section": p_sec.astype(np.int64)})
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return CellMap(points=np.concatenate(pieces) if pieces else np.zeros((0, 3)),
+                   radii=np.concatenate(radii) if radii else np.zeros(0), part_lo=offsets[:-1], part_hi=offsets[1:],
+                   part_snudda=p_snudda.astype(np.int64), part_section=p_sec.astype(np.int64),
+                   part_type=np.asarray(morph.section_types, dtype=np.int64)[p_sec], soma_radius=_soma_radius(morph))
 
 
-def locate(cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None,
-           path: str = "") -> dict:
-    """SONATA location of Snudda (sec_id, int sec_x) pairs on one morphology (local frame, µm).
+@dataclass(frozen=True)
+class MapSet:
+    """The CellMaps of several cells, concatenated: every index global, every length and cumulative
+    length the cell's own (so a location never depends on which other cells share the set)."""
 
-    `toward` (n, 3), local frame: the presynaptic side, for the surface point (else the centre)."""
+    sec_base: np.ndarray  # (n_cells,) first Snudda section of each cell
+    n_sec: np.ndarray  # (n_cells,)
+    soma_radius: np.ndarray  # (n_cells,)
+    part_first: np.ndarray
+    part_count: np.ndarray
+    part_start: np.ndarray
+    part_len: np.ndarray
+    part_section: np.ndarray
+    part_type: np.ndarray
+    seg_first: np.ndarray
+    seg_count: np.ndarray
+    seg_start: np.ndarray
+    seg_a: np.ndarray
+    seg_b: np.ndarray
+    seg_ra: np.ndarray
+    seg_rb: np.ndarray
+
+
+def map_set(maps: list) -> MapSet:
+    """Concatenate CellMaps (cell k of the set is maps[k]), vectorised over the cells."""
+    n_cells = len(maps)
+    if n_cells == 0:
+        raise LocationError("no cells to locate on")
+
+    def excl(sizes: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+    n_points = np.array([len(m.points) for m in maps], dtype=np.int64)
+    n_parts = np.array([len(m.part_lo) for m in maps], dtype=np.int64)
+    n_sec = np.array([int(m.part_snudda[-1]) + 1 if len(m.part_snudda) else 0 for m in maps], dtype=np.int64)
+    points = np.concatenate([m.points for m in maps])
+    radii = np.concatenate([m.radii for m in maps])
+    part_cell = np.repeat(np.arange(n_cells), n_parts)
+    point_base = excl(n_points)[part_cell]
+    lo = np.concatenate([m.part_lo for m in maps]).astype(np.int64) + point_base
+    hi = np.concatenate([m.part_hi for m in maps]).astype(np.int64) + point_base
+    seg_count = np.maximum(hi - lo - 1, 0)
+    seg_first = excl(seg_count)
+    total = int(seg_count.sum())
+    idx = np.repeat(lo - seg_first, seg_count) + np.arange(total)
+    seg_a, seg_b = points[idx], points[idx + 1]
+    seg_len = np.linalg.norm(seg_b - seg_a, axis=1)
+    # cumulative lengths from each cell's own start (as if the cell were alone)
+    seg_start = np.zeros(total)
+    cell_seg = np.concatenate([[0], np.cumsum(np.bincount(part_cell, weights=seg_count, minlength=n_cells))]).astype(np.int64)
+    for k in range(n_cells):
+        s0, s1 = cell_seg[k], cell_seg[k + 1]
+        if s1 - s0 > 1:
+            seg_start[s0 + 1:s1] = np.cumsum(seg_len[s0:s1 - 1])
+    part_len = np.add.reduceat(seg_len, np.minimum(seg_first, max(total - 1, 0))) if total else np.zeros(len(lo))
+    part_len[seg_count == 0] = 0.0
+    part_start = seg_start[np.minimum(seg_first, max(total - 1, 0))] if total else np.zeros(len(lo))
+    sec_base = excl(n_sec)
+    snudda = np.concatenate([m.part_snudda for m in maps]).astype(np.int64) + sec_base[part_cell]
+    part_count = np.bincount(snudda, minlength=int(n_sec.sum())).astype(np.int64)
+    return MapSet(sec_base=sec_base, n_sec=n_sec, soma_radius=np.array([m.soma_radius for m in maps]),
+                  part_first=excl(part_count), part_count=part_count, part_start=part_start, part_len=part_len,
+                  part_section=np.concatenate([m.part_section for m in maps]).astype(np.int64),
+                  part_type=np.concatenate([m.part_type for m in maps]).astype(np.int64),
+                  seg_first=seg_first, seg_count=seg_count, seg_start=seg_start, seg_a=seg_a, seg_b=seg_b,
+                  seg_ra=radii[idx], seg_rb=radii[idx + 1])
+
+
+def bisect_right(values: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per element, the first index in [lo, hi) with values[index] > x (else hi); values sorted there."""
+    lo, hi = lo.copy(), hi.copy()
+    active = lo < hi
+    while np.any(active):
+        mid = (lo + hi) // 2
+        right = values[np.where(active, mid, 0)] <= x
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+        active = lo < hi
+    return lo
+
+
+def _rotate(rot: np.ndarray, v: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """rot[k] @ v[k] (or rot[k].T @ v[k]) per row, elementwise (each row's result depends on that row only)."""
+    r = np.swapaxes(rot, 1, 2) if transpose else rot
+    return r[:, :, 0] * v[:, 0:1] + r[:, :, 1] * v[:, 1:2] + r[:, :, 2] * v[:, 2:3]
+
+
+def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray,
+               toward: np.ndarray | None = None, paths: list | None = None) -> dict:
+    """SONATA locations of Snudda (sec_id, int sec_x) on cells `cell` of a MapSet (local frames, µm).
+
+    `toward` (n, 3), local frames: the presynaptic side, for the surface point (else the centre)."""
     sec_id = np.asarray(sec_id, dtype=np.int64)
+    cell = np.asarray(cell, dtype=np.int64)
     frac = np.clip(np.asarray(sec_x, dtype=np.float64) / 1000.0, 0.0, 1.0)
     n = len(sec_id)
     out = {"section_id": np.zeros(n, np.int64), "section_pos": np.full(n, 0.5), "section_type": np.full(n, SOMA_TYPE),
@@ -194,44 +258,48 @@ def locate(cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndar
     if toward is not None and not np.all(dend):
         v = toward[~dend]
         norm = np.linalg.norm(v, axis=1)
-        out["surface"][~dend] = np.divide(v * cmap.soma_radius, norm[:, None], out=np.zeros_like(v),
+        radius = ms.soma_radius[cell[~dend]]
+        out["surface"][~dend] = np.divide(v * radius[:, None], norm[:, None], out=np.zeros_like(v),
                                           where=norm[:, None] > 0)
     if not np.any(dend):
         return out
-    s = sec_id[dend]
-    n_sec = len(cmap.part_first)
-    if s.max() >= n_sec or np.any(cmap.part_count[np.minimum(s, max(n_sec - 1, 0))] == 0) or n_sec == 0:
-        bad = int(s[(s >= n_sec) | (cmap.part_count[np.minimum(s, max(n_sec - 1, 0))] == 0)][0]) if n_sec else int(s[0])
-        raise LocationError(f"{path}: dendrite section {bad} (Snudda numbering) does not exist; "
-                            f"the morphology has {n_sec}")
-    first, count = cmap.part_first[s], cmap.part_count[s]
+    s, c = sec_id[dend], cell[dend]
+    g = ms.sec_base[c] + np.minimum(s, np.maximum(ms.n_sec[c] - 1, 0))
+    missing = (s >= ms.n_sec[c]) | (ms.part_count[np.minimum(g, max(len(ms.part_count) - 1, 0))] == 0) \
+        if len(ms.part_count) else np.ones(len(s), dtype=bool)
+    if np.any(missing):
+        k = int(np.flatnonzero(missing)[0])
+        where = paths[int(c[k])] if paths is not None else f"cell {int(c[k])}"
+        raise LocationError(f"{where}: dendrite section {int(s[k])} (Snudda numbering) does not exist; "
+                            f"the morphology has {int(ms.n_sec[c[k]])}")
+    first, count = ms.part_first[g], ms.part_count[g]
     last = first + count - 1
-    begin = cmap.part_start[first]
-    total = cmap.part_start[last] + cmap.part_len[last] - begin
+    begin = ms.part_start[first]
+    total = ms.part_start[last] + ms.part_len[last] - begin
     target = begin + frac[dend] * total
-    part = np.clip(np.searchsorted(cmap.part_start, target, side="right") - 1, first, last)
-    plen = cmap.part_len[part]
-    along = np.clip(target - cmap.part_start[part], 0.0, plen)
+    part = np.clip(bisect_right(ms.part_start, target, first, last + 1) - 1, first, last)
+    plen = ms.part_len[part]
+    along = np.clip(target - ms.part_start[part], 0.0, plen)
     pos = np.divide(along, plen, out=np.zeros_like(along), where=plen > 0)
-    sfirst = cmap.seg_first[part]
-    slast = sfirst + cmap.seg_count[part] - 1
-    starget = cmap.seg_start[sfirst] + along
-    seg = np.clip(np.searchsorted(cmap.seg_start, starget, side="right") - 1, sfirst, slast)
-    a, b = cmap.seg_a[seg], cmap.seg_b[seg]
+    sfirst = ms.seg_first[part]
+    slast = sfirst + ms.seg_count[part] - 1
+    starget = ms.seg_start[sfirst] + along
+    seg = np.clip(bisect_right(ms.seg_start, starget, sfirst, slast + 1) - 1, sfirst, slast)
+    a, b = ms.seg_a[seg], ms.seg_b[seg]
     d = b - a
     slen = np.linalg.norm(d, axis=1)
-    offset = np.clip(starget - cmap.seg_start[seg], 0.0, slen)
+    offset = np.clip(starget - ms.seg_start[seg], 0.0, slen)
     t = np.divide(offset, slen, out=np.zeros_like(offset), where=slen > 0)
     center = a + d * t[:, None]
-    out["section_id"][dend] = cmap.part_section[part] + 1
+    out["section_id"][dend] = ms.part_section[part] + 1
     out["section_pos"][dend] = pos
-    out["section_type"][dend] = cmap.part_type[part]
+    out["section_type"][dend] = ms.part_type[part]
     out["segment_id"][dend] = seg - sfirst
     out["segment_offset"][dend] = offset
     out["center"][dend] = center
     out["surface"][dend] = center
     if toward is not None:
-        radius = cmap.seg_ra[seg] + (cmap.seg_rb[seg] - cmap.seg_ra[seg]) * t
+        radius = ms.seg_ra[seg] + (ms.seg_rb[seg] - ms.seg_ra[seg]) * t
         unit = np.divide(d, slen[:, None], out=np.zeros_like(d), where=slen[:, None] > 0)
         v = toward[dend] - center
         perp = v - np.sum(v * unit, axis=1)[:, None] * unit
@@ -241,26 +309,38 @@ def locate(cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndar
     return out
 
 
+def locate(cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None,
+           path: str = "") -> dict:
+    """SONATA location of Snudda (sec_id, int sec_x) pairs on one morphology (local frame, µm)."""
+    return locate_set(map_set([cmap]), np.zeros(len(sec_id), dtype=np.int64), sec_id, sec_x, toward, [path])
+
+
 class Locator:
-    """Locations on placed cells (world frame, µm), with a bounded cache of per-cell maps."""
+    """Locations on placed cells (world frame, µm), cells taken in blocks (bounded memory).
 
-    def __init__(self, positions: np.ndarray, rotations: np.ndarray, paths, cache_size: int = 4096):
-        self.positions = positions  # (n, 3) µm, indexed by node id
-        self.rotations = rotations  # (n, 3, 3)
-        self.paths = paths  # node id -> morphology path
+    `ids` (sorted, unique) are the node ids it knows: their positions (µm), rotation matrices and
+    morphology paths, in that order."""
+
+    def __init__(self, ids: np.ndarray, positions: np.ndarray, rotations: np.ndarray, paths: list,
+                 block_cells: int = 512, cache_cells: int = 2048):
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.positions = positions
+        self.rotations = rotations
+        self.paths = paths
+        self.block_cells = block_cells
         self.cache: OrderedDict[int, CellMap] = OrderedDict()
-        self.cache_size = cache_size
+        self.cache_cells = cache_cells
 
-    def cell_map(self, node: int) -> CellMap:
-        """The node's CellMap (cached)."""
-        cmap = self.cache.get(node)
+    def cell_map(self, i: int) -> CellMap:
+        """CellMap of the i-th known node (a bounded cache: gap junctions revisit cells)."""
+        cmap = self.cache.get(i)
         if cmap is None:
-            cmap = cell_map(self.paths[node])
-            self.cache[node] = cmap
-            if len(self.cache) > self.cache_size:
+            cmap = cell_map(self.paths[i])
+            self.cache[i] = cmap
+            if len(self.cache) > self.cache_cells:
                 self.cache.popitem(last=False)
         else:
-            self.cache.move_to_end(node)
+            self.cache.move_to_end(i)
         return cmap
 
     def locate(self, node: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None) -> dict:
@@ -272,17 +352,24 @@ class Locator:
                "surface": np.zeros((n, 3))}
         if n == 0:
             return out
-        order = np.argsort(node, kind="stable")
-        sorted_nodes = node[order]
-        bounds = np.flatnonzero(np.concatenate([[True], sorted_nodes[1:] != sorted_nodes[:-1], [True]]))
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            rows = order[lo:hi]
-            nid = int(sorted_nodes[lo])
-            rot, pos = self.rotations[nid], self.positions[nid]
-            local_toward = None if toward is None else (toward[rows] - pos) @ rot
-            loc = locate(self.cell_map(nid), sec_id[rows], sec_x[rows], local_toward, self.paths[nid])
-            loc["center"] = loc["center"] @ rot.T + pos
-            loc["surface"] = loc["surface"] @ rot.T + pos
+        index = np.searchsorted(self.ids, node)
+        if np.any(index >= len(self.ids)) or np.any(self.ids[np.minimum(index, len(self.ids) - 1)] != node):
+            raise LocationError("a node to locate on was not loaded")
+        order = np.argsort(index, kind="stable")
+        cells = np.unique(index)
+        for lo in range(0, len(cells), self.block_cells):
+            block = cells[lo:lo + self.block_cells]
+            r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
+            rows = order[r0:r1]
+            ms = map_set([self.cell_map(int(i)) for i in block])
+            k = np.searchsorted(block, index[rows])  # cell within the block
+            idx = index[rows]
+            rot, pos = self.rotations[idx], self.positions[idx]
+            local = None if toward is None else _rotate(rot, toward[rows] - pos, transpose=True)
+            loc = locate_set(ms, k, np.asarray(sec_id)[rows], np.asarray(sec_x)[rows], local,
+                             [self.paths[i] for i in block])
+            loc["center"] = _rotate(rot, loc["center"]) + pos
+            loc["surface"] = _rotate(rot, loc["surface"]) + pos
             for key, values in loc.items():
                 out[key][rows] = values
         return out

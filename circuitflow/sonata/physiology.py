@@ -293,6 +293,11 @@ def build_classes(physiology: dict, distributions: dict, types: list[str], gap_j
     syn_type, delay, velocity = (np.zeros(len(entries)) for _ in range(3))
     for c, (i, j, chan, _, block) in enumerate(entries):
         class_of[i, j, chan] = c
+    if gap_junction:  # Snudda stores a junction as (lower id, higher id), whatever the pathway's direction
+        for c, (i, j, chan, _, _) in enumerate(entries):
+            if class_of[j, i, chan] < 0:
+                class_of[j, i, chan] = c
+    for c, (i, j, chan, _, block) in enumerate(entries):
         for name in draws:
             table[name]["mean"][c] = block[name]["mean"]
             table[name]["std"][c] = block[name].get("std", 0.0)
