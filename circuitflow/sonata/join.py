@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
+
 from circuitflow.io.atomic import tmp_name
 from circuitflow.io.sonata_index import write_indices
 
@@ -22,7 +24,7 @@ COPY_ROWS = 1 << 20
 EDGE_KEYS = ("source_node_id", "target_node_id", "edge_type_id")
 
 
-class JoinError(ValueError):
+class JoinError(CircuitflowError, ValueError):
     """Range files that do not belong together."""
 
 
@@ -35,29 +37,57 @@ def _dcpl() -> h5py.h5p.PropDCID:
     return dcpl
 
 
-def write_range(path: str | os.PathLike, populations: dict, meta: dict) -> None:
-    """One range file: populations {name: {"source_node_id": ..., "target_node_id": ..., "0": {attr: array}}}.
+class RangeWriter:
+    """One range file, written chunk by chunk: `/edges/<pop>/...` with every population's size known
+    up front; `close()` renames it into place (a failed job leaves no file that looks complete)."""
 
-    `meta`: {"populations": [...], "source": node population, "n_nodes": int} (the same in every range)."""
-    path = Path(path)
-    tmp = tmp_name(path)
-    with h5py.File(tmp, "w") as f:
-        f.attrs["node_population"] = meta["source"]
-        f.attrs["n_nodes"] = int(meta["n_nodes"])
-        f.attrs["populations"] = list(meta["populations"])
-        for name in meta["populations"]:
-            data = populations[name]
-            g = f.create_group(f"edges/{name}")
-            n = len(data["source_node_id"])
-            g.create_dataset("source_node_id", data=np.asarray(data["source_node_id"], dtype=np.uint64))
-            g.create_dataset("target_node_id", data=np.asarray(data["target_node_id"], dtype=np.uint64))
-            g.create_dataset("edge_type_id", data=np.full(n, -1, dtype=np.int64))
-            group = g.create_group("0")
-            for key, values in data["0"].items():
-                if len(values) != n:
-                    raise JoinError(f"{path}: {name}/0/{key} has {len(values)} values for {n} edges")
-                group.create_dataset(key, data=values)
-    os.replace(tmp, path)
+    def __init__(self, path: str | os.PathLike, sizes: dict, attributes: dict, source: str, n_nodes: int):
+        self.path = Path(path)
+        self.tmp = tmp_name(self.path)
+        self.sizes = {k: int(v) for k, v in sizes.items()}
+        self.done = {k: 0 for k in sizes}
+        self.file = h5py.File(self.tmp, "w")
+        self.file.attrs["node_population"] = source
+        self.file.attrs["n_nodes"] = int(n_nodes)
+        self.file.attrs["populations"] = list(sizes)
+        for name, n in self.sizes.items():
+            g = self.file.create_group(f"edges/{name}")
+            for key, dtype in (("source_node_id", np.uint64), ("target_node_id", np.uint64), ("edge_type_id", np.int64)):
+                g.create_dataset(key, shape=(n,), dtype=dtype)
+            for key, dtype in attributes[name].items():
+                g.create_dataset(f"0/{key}", shape=(n,), dtype=dtype)
+
+    def append(self, name: str, source: np.ndarray, target: np.ndarray, attributes: dict) -> None:
+        """Append edges of population `name`: node ids and every attribute, in final order."""
+        g = self.file[f"edges/{name}"]
+        at, n = self.done[name], len(source)
+        if at + n > self.sizes[name]:
+            raise JoinError(f"{self.path}: more than the {self.sizes[name]} edges announced for {name}")
+        g["source_node_id"][at:at + n] = np.asarray(source, dtype=np.uint64)
+        g["target_node_id"][at:at + n] = np.asarray(target, dtype=np.uint64)
+        g["edge_type_id"][at:at + n] = np.full(n, -1, dtype=np.int64)
+        for key in g["0"]:
+            values = attributes[key]
+            if len(values) != n:
+                raise JoinError(f"{self.path}: {name}/0/{key} has {len(values)} values for {n} edges")
+            g[f"0/{key}"][at:at + n] = values
+        self.done[name] = at + n
+
+    def close(self) -> None:
+        """Check every population is complete, close and rename."""
+        short = [k for k in self.sizes if self.done[k] != self.sizes[k]]
+        if short:
+            self.abort()
+            raise JoinError(f"{self.path}: {short[0]} has {self.done[short[0]]} of {self.sizes[short[0]]} edges")
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the temporary file."""
+        try:
+            self.file.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 def join(range_files: list, out: str | os.PathLike) -> dict:

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
+
 SOMA_TYPE = 1
 BASAL_TYPE, APICAL_TYPE = 3, 4
 
 
-class LocationError(ValueError):
+class LocationError(CircuitflowError, ValueError):
     """A location cannot be mapped onto its morphology."""
 
 
@@ -110,7 +112,7 @@ def cell_map(path: str) -> CellMap:
 
 def _cell_map_from_points(path: str, morph) -> CellMap:
     """CellMap through `read_morphio` + `build_tree` (Snudda's own sectioning, any morphology)."""
-    from circuitflow.connectome.detect.tree import BASAL, build_tree
+    from circuitflow.detect.tree import BASAL, build_tree
     from circuitflow.io.morphology_points import AXON, read_morphio
 
     pts = read_morphio(path)

@@ -9,10 +9,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from circuitflow.connectome.detect.sources import quaternion_matrices, type_name
+from circuitflow.errors import CircuitflowError
+
+from circuitflow.detect.sources import quaternion_matrices, type_name
 
 
-class NodeTableError(ValueError):
+class NodeTableError(CircuitflowError, ValueError):
     """The nodes file lacks a population or a column."""
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from circuitflow.errors import CircuitflowError
 from scipy import special
 
 EXCITATORY_SYN_TYPE = 100  # SONATA: syn_type_id >= 100 excitatory, < 100 inhibitory
@@ -57,7 +59,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-class PhysiologyError(ValueError):
+class PhysiologyError(CircuitflowError, ValueError):
     """A physiology block is missing, has an unknown key or an impossible value."""
 
 

@@ -10,12 +10,13 @@ REPORT_SOURCE = config["detect"]["sonata"]
 ALL_TARGETS["report"] = [
     f"{REPORT_DIR}/morphometrics.png",
     f"{REPORT_DIR}/pathways.png",
+    f"{REPORT_DIR}/physiology.png",
 ]
 
 
 rule report:
     input:
-        [f"{REPORT_DIR}/morphometrics.png", f"{REPORT_DIR}/pathways.png"],
+        ALL_TARGETS["report"],
     localrule: True
 
 
@@ -80,4 +81,38 @@ rule report_pathways:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --synapses {input.synapses:q}"
             " --nodes {input.nodes:q} --out {output.figure:q} --table {output.table:q}"
+        )
+
+
+rule report_physiology:
+    input:
+        code=script("report_physiology"),
+        edges=rules.sonata_join.output[0],
+        synapses=f"{OUT}/network-synapses.hdf5",
+        nodes=REPORT_SOURCE["nodes_file"],
+        physiology=rules.sonata_physiology.output[0],
+    output:
+        figure=report(
+            f"{REPORT_DIR}/physiology.png",
+            caption="../report/physiology.rst",
+            category="Connectome",
+        ),
+        table=report(
+            f"{REPORT_DIR}/physiology.csv",
+            caption="../report/physiology_table.rst",
+            category="Connectome",
+        ),
+    log:
+        f"{LOGS}/report/physiology.log",
+    conda:
+        CONDA_ENV
+    params:
+        population=config["connectome"].get("edge_population") or "",
+        node_population=REPORT_SOURCE.get("population") or "",
+    shell:
+        logged(
+            "python {input.code[0]:q} --edges {input.edges:q} --synapses {input.synapses:q}"
+            " --nodes {input.nodes:q} --node-population={params.node_population:q}"
+            " --physiology {input.physiology:q} --population={params.population:q}"
+            " --out {output.figure:q} --table {output.table:q}"
         )

@@ -1,12 +1,27 @@
-# SONATA stage: the pruned Snudda synapses as SONATA edges on the synthesized nodes, and a SONATA
-# circuit config tying nodes, morphologies and edges together. Logic: circuitflow/sonata/,
-# circuitflow/io/sonata_edges.py, circuitflow/io/circuit_config.py. The rules depend on files only
-# (network-synapses.hdf5, the nodes, the morphologies), so a new pruning rule re-runs them after
-# prune_combine, and nothing else does.
+# SONATA stage: the pruned Snudda synapses as SONATA edges on the synthesized nodes, with synapse
+# physiology drawn per connection, and a SONATA circuit config tying nodes, morphologies and edges
+# together. Logic: circuitflow/sonata/, circuitflow/io/sonata_index.py, circuitflow/io/circuit_config.py.
+# The rules depend on files only (network-synapses.hdf5, the nodes, the morphologies) and on the
+# physiology, which no other stage reads: a new pruning rule re-runs them after prune_combine, an
+# edited physiology value re-runs them alone, and nothing else does.
+#
+# Edges run as parallel jobs, one per range of `connectome.edge_nodes_per_job` target nodes (the
+# input cell count bounds the node count at planning); sonata_join concatenates the range files,
+# streaming, into one population per type with its indices. The file is the same for any job size.
+from circuitflow.detect.sources import type_name
+from circuitflow.sonata.physiology import physiology_config
 
 # the nodes detect read: Snudda neuron i is node i
 SONATA_SOURCE = config["detect"]["sonata"]
 SONATA_DIR = f"{OUT}/sonata"
+# checked here, at planning: a bad physiology value is one error line before any job runs
+SONATA_PHYSIOLOGY = physiology_config(
+    config["connectome"]["pathways"],
+    config["connectome"].get("physiology_seed"),
+    rename=type_name,
+)
+SONATA_NODES_PER_JOB = config["connectome"]["edge_nodes_per_job"]
+SONATA_RANGES = range(max(1, -(-SYN_PLAN["n_cells"] // SONATA_NODES_PER_JOB)))
 
 ALL_TARGETS["sonata"] = [
     f"{SONATA_DIR}/edges.h5",
@@ -20,19 +35,39 @@ rule sonata:
     localrule: True
 
 
+rule sonata_physiology:
+    input:
+        code=script("sonata_physiology"),
+    output:
+        f"{SONATA_DIR}/physiology.json",
+    log:
+        f"{LOGS}/sonata/physiology.log",
+    conda:
+        CONDA_ENV
+    params:
+        physiology=json.dumps(canonical(SONATA_PHYSIOLOGY)),
+    shell:
+        logged("python {input.code[0]:q} --data {params.physiology:q} --out {output:q}")
+
+
 rule sonata_edges:
     input:
         code=script("sonata_edges"),
         synapses=f"{OUT}/network-synapses.hdf5",
         nodes=SONATA_SOURCE["nodes_file"],
         morphologies=SONATA_SOURCE["morphology_dir"],
+        physiology=rules.sonata_physiology.output[0],
     output:
-        f"{SONATA_DIR}/edges.h5",
+        temp(f"{SONATA_DIR}/edges/range-{{edge_range}}.h5"),
     log:
-        f"{LOGS}/sonata/edges.log",
+        f"{LOGS}/sonata/edges/{{edge_range}}.log",
+    wildcard_constraints:
+        edge_range=r"\d+",
     conda:
         CONDA_ENV
     params:
+        first=lambda wc: int(wc.edge_range) * SONATA_NODES_PER_JOB,
+        end=lambda wc: (int(wc.edge_range) + 1) * SONATA_NODES_PER_JOB,
         population=config["connectome"].get("edge_population") or "",
         node_population=SONATA_SOURCE.get("population") or "",
         ext=SONATA_SOURCE.get("morphology_ext", "h5"),
@@ -40,14 +75,32 @@ rule sonata_edges:
         logged(
             "python {input.code[0]:q} --synapses {input.synapses:q} --nodes {input.nodes:q}"
             " --node-population={params.node_population:q} --morphology-dir {input.morphologies:q}"
-            " --morphology-ext {params.ext:q} --population={params.population:q} --out {output:q}"
+            " --morphology-ext {params.ext:q} --physiology {input.physiology:q}"
+            " --first-node {params.first:q} --end-node {params.end:q}"
+            " --population={params.population:q} --out {output:q}"
         )
+
+
+rule sonata_join:
+    input:
+        code=script("sonata_join"),
+        ranges=expand(
+            f"{SONATA_DIR}/edges/range-{{edge_range}}.h5", edge_range=SONATA_RANGES
+        ),
+    output:
+        f"{SONATA_DIR}/edges.h5",
+    log:
+        f"{LOGS}/sonata/join.log",
+    conda:
+        CONDA_ENV
+    shell:
+        logged("python {input.code[0]:q} --out {output:q} {input.ranges:q}")
 
 
 rule sonata_circuit_config:
     input:
         code=script("sonata_circuit_config"),
-        edges=rules.sonata_edges.output[0],
+        edges=rules.sonata_join.output[0],
         nodes=SONATA_SOURCE["nodes_file"],
         morphologies=SONATA_SOURCE["morphology_dir"],
     output:

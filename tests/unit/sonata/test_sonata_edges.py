@@ -12,7 +12,10 @@ import pytest
 libsonata = pytest.importorskip("libsonata")
 
 from circuitflow.detect.tree import BASAL, build_tree  # noqa: E402
-from circuitflow.sonata.edges import EdgesError, Nodes, convert, convert_files, locate, section_map  # noqa: E402
+from circuitflow.sonata.edges import EdgesError, convert_files, convert_range  # noqa: E402
+from circuitflow.sonata.join import join  # noqa: E402
+from circuitflow.sonata.locate import LocationError, _cell_map_from_points, _read, cell_map, locate  # noqa: E402
+from circuitflow.sonata.node_table import NodeTable  # noqa: E402
 from circuitflow.io.circuit_config import write_circuit_config  # noqa: E402
 from circuitflow.io.morphology_points import read_morphio  # noqa: E402
 from circuitflow.io.sonata_edges import EdgesFileError, index_ranges, write_edges  # noqa: E402
@@ -91,17 +94,46 @@ def fixture_nodes(path: Path, mtype: str = "ballanddoublestick", n: int | None =
         g.create_dataset("morphology", data=["double"] * n, dtype=h5py.string_dtype())
 
 
+EXC = {"kind": "excitatory", "conductance": {"mean": 1.1, "std": 0.5}, "u_syn": {"mean": 0.5, "std": 0.02},
+       "depression_time": {"mean": 671.0, "std": 17.0}, "facilitation_time": {"mean": 17.0, "std": 5.0},
+       "decay_time": {"mean": 1.74, "std": 0.18}, "n_rrp_vesicles": {"mean": 2.0},
+       "release_delay": 0.1, "conduction_velocity": 300.0}
+INH = dict(EXC, kind="inhibitory", u_syn={"mean": 0.25, "std": 0.13})
+PHYSIOLOGY = {"seed": 7, "connectivity": {"ballanddoublestick$$ballanddoublestick": {
+    "GABA": INH, "AMPA": EXC, "gap_junction": {"conductance": {"mean": 0.2, "std": 0.05}}}}}
+
+
+def convert_in_ranges(tmp: Path, nodes_per_range: int, name: str) -> tuple[Path, dict]:
+    """Convert the fixture network in ranges of `nodes_per_range` target nodes and join them."""
+    (tmp / "physiology.json").write_text(json.dumps(PHYSIOLOGY))
+    files = []
+    for k in range(-(-28 // nodes_per_range)):
+        files.append(tmp / f"{name}-range-{k}.h5")
+        convert_files(NETWORK, tmp / "nodes.h5", BALL, tmp / "physiology.json", files[-1], k * nodes_per_range,
+                      (k + 1) * nodes_per_range, "swc")
+    counts = join(files, tmp / f"{name}.h5")
+    return tmp / f"{name}.h5", counts
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("edges")
     fixture_nodes(tmp / "nodes.h5")
-    counts = convert_files(NETWORK, tmp / "nodes.h5", BALL, tmp / "edges.h5", "swc")
+    path, counts = convert_in_ranges(tmp, 1000, "edges")
     return tmp, counts
+
+
+def test_same_edges_file_for_any_range_size(converted):
+    tmp, _ = converted
+    reference = (tmp / "edges.h5").read_bytes()
+    for size in (1, 5, 13):
+        path, _ = convert_in_ranges(tmp, size, f"edges-{size}")
+        assert path.read_bytes() == reference, size
 
 
 def test_fixture_network_becomes_sonata_edges(converted):
     tmp, counts = converted
-    assert counts == {"cells__cells__chemical": 360, "cells__cells__electrical": 64}
+    assert counts == {"cells__cells__chemical": 360, "cells__cells__electrical": 128}  # two halves per junction
     with h5py.File(NETWORK, "r") as f:
         rows = f["network/synapses"][()].astype(np.int64)
         gj = f["network/gap_junctions"][()].astype(np.int64)
@@ -112,9 +144,21 @@ def test_fixture_network_becomes_sonata_edges(converted):
     assert pop.source_nodes(every).tolist() == rows[:, 0].tolist()
     assert pop.target_nodes(every).tolist() == rows[:, 1].tolist()
     get = lambda key: pop.get_attribute(key, every)  # noqa: E731
-    assert np.array_equal(get("syn_type_id"), rows[:, 6])
-    assert np.allclose(get("conductance"), rows[:, 11] * 1e-3, rtol=1e-6)  # pS -> nS
+    assert np.array_equal(get("snudda_channel_model_id"), rows[:, 6])
+    assert np.array_equal(get("syn_type_id"), np.where(rows[:, 6] == 10, 0, 100))  # GABA inhibitory, AMPA excitatory
+    assert np.allclose(get("snudda_conductance"), rows[:, 11] * 1e-3, rtol=1e-6)  # pS -> nS
     assert np.array_equal(get("snudda_parameter_id"), rows[:, 12])
+    assert np.allclose(get("delay"), 0.1 + rows[:, 7] / 300.0, rtol=1e-6)
+    assert np.all(get("spine_length") == 0)
+    for key in ("conductance", "u_syn", "depression_time", "facilitation_time", "decay_time", "n_rrp_vesicles"):
+        values = get(key)
+        assert np.all(values > 0), key
+        # one value per connection (pre, post, type), and connections differ
+        conn = {}
+        for k, v in zip(zip(rows[:, 0], rows[:, 1], rows[:, 6]), values):
+            conn.setdefault(k, set()).add(float(v))
+        assert all(len(v) == 1 for v in conn.values()) and len({min(v) for v in conn.values()}) > 1, key
+    assert np.all((get("u_syn") >= 0) & (get("u_syn") <= 1))
     soma = rows[:, 9] == -1
     assert np.all(get("afferent_section_id")[soma] == 0) and np.all(get("afferent_section_id")[~soma] >= 1)
     assert np.all(get("afferent_section_type")[~soma] == 3)
@@ -125,6 +169,12 @@ def test_fixture_network_becomes_sonata_edges(converted):
     corner = rows[:, 2:5] * voxel + origo
     dist = np.linalg.norm(centre - (corner + voxel / 2), axis=1)
     assert np.all(dist[~soma] < 2 * voxel)
+    # the surface point: off the centre line by at most the dendrite's radius, toward the touch voxel
+    surface = np.stack([get(f"afferent_surface_{c}") for c in "xyz"], axis=1)
+    off = np.linalg.norm(surface - centre, axis=1)
+    assert np.all(off[~soma] <= 1.5) and np.median(off[~soma]) > 0.1
+    toward = np.sum((surface - centre) * (corner + voxel / 2 - centre), axis=1)
+    assert np.all(toward[~soma] >= -1e-3)
     # double.swc: one root dendrite branching into two; SONATA ids are MorphIO ids + 1
     import morphio
 
@@ -134,9 +184,22 @@ def test_fixture_network_becomes_sonata_edges(converted):
     assert np.array_equal(pop.afferent_edges([3]).flatten(), np.flatnonzero(rows[:, 1] == 3))
     elec = storage.open_population("cells__cells__electrical")
     sel = libsonata.Selection([[0, elec.size]])
-    pairs = sorted(zip(elec.source_nodes(sel).tolist(), elec.target_nodes(sel).tolist()))
-    assert pairs == sorted(zip(gj[:, 0].tolist(), gj[:, 1].tolist()))
-    assert {"efferent_section_id", "afferent_section_id", "conductance"} <= set(elec.attribute_names)
+    src, dst = elec.source_nodes(sel), elec.target_nodes(sel)
+    assert np.array_equal(src[0::2], gj[:, 0]) and np.array_equal(dst[0::2], gj[:, 1])  # edge 2k: neuron 1 -> 2
+    assert np.array_equal(src[1::2], gj[:, 1]) and np.array_equal(dst[1::2], gj[:, 0])  # edge 2k+1: 2 -> 1
+    aff, eff = elec.get_attribute("afferent_junction_id", sel), elec.get_attribute("efferent_junction_id", sel)
+    assert np.array_equal(aff, np.arange(elec.size)) and np.array_equal(eff, np.arange(elec.size) ^ 1)
+    g = elec.get_attribute("conductance", sel)
+    assert np.array_equal(g[0::2], g[1::2]) and np.all(g > 0)
+    # each half's afferent side is the other half's efferent side
+    for side in ("section_id", "section_pos", "center_x"):
+        a, e = elec.get_attribute(f"afferent_{side}", sel), elec.get_attribute(f"efferent_{side}", sel)
+        assert np.array_equal(a[0::2], e[1::2]) and np.array_equal(a[1::2], e[0::2]), side
+    assert {"efferent_section_id", "afferent_section_id", "afferent_surface_x", "spine_length"} <= set(elec.attribute_names)
+    for name in pop.attribute_names:  # libsonata reads every attribute
+        assert len(pop.get_attribute(name, every)) == pop.size
+    for name in elec.attribute_names:
+        assert len(elec.get_attribute(name, sel)) == elec.size
 
 
 def test_circuit_config_opens_in_libsonata(converted):
@@ -161,11 +224,13 @@ def test_circuit_config_opens_in_libsonata(converted):
 
 def test_nodes_must_be_the_detected_ones(tmp_path):
     fixture_nodes(tmp_path / "few.h5", n=27)
-    with pytest.raises(EdgesError, match="28 neurons but the nodes file has 27"):
-        convert(NETWORK, Nodes(tmp_path / "few.h5", BALL, "swc"), tmp_path / "e.h5")
+    with NodeTable(tmp_path / "few.h5", BALL, "swc") as nodes:
+        with pytest.raises(EdgesError, match="28 neurons but the nodes file has 27"):
+            convert_range(NETWORK, nodes, PHYSIOLOGY, 0, 28, tmp_path / "e.h5")
     fixture_nodes(tmp_path / "other.h5", mtype="L5_TPC:A")
-    with pytest.raises(EdgesError, match="not detected on these nodes"):
-        convert(NETWORK, Nodes(tmp_path / "other.h5", BALL, "swc"), tmp_path / "e.h5")
+    with NodeTable(tmp_path / "other.h5", BALL, "swc") as nodes:
+        with pytest.raises(EdgesError, match="not detected on these nodes"):
+            convert_range(NETWORK, nodes, PHYSIOLOGY, 0, 28, tmp_path / "e.h5")
     assert not list(tmp_path.glob("e.h5*"))
 
 
@@ -175,7 +240,7 @@ def test_snudda_locations_map_onto_morphio_sections(name):
     path = SYNTHESIZED / f"{name}.h5"
     pts = read_morphio(path)
     seg = build_tree(pts).segments[BASAL]
-    loc = locate(section_map(str(path)), seg.sec_id, np.round(seg.sx_b * 1000).astype(int), str(path))
+    loc = locate(cell_map(str(path)), seg.sec_id, np.round(seg.sx_b * 1000).astype(int), path=str(path))
     err = np.linalg.norm(loc["center"] - pts.xyz[seg.b], axis=1)
     assert np.percentile(err, 99) < 0.5 and err.max() < 2.0  # sec_x carries 3 digits
     import morphio
@@ -187,5 +252,10 @@ def test_snudda_locations_map_onto_morphio_sections(name):
     assert [types[morph.section(int(s) - 1).type] for s in sid[:50]] == loc["section_type"][:50].tolist()
     n_points = np.array([len(morph.section(int(s) - 1).points) for s in sid])
     assert np.all(loc["segment_id"] < n_points - 1)
-    with pytest.raises(EdgesError, match="does not exist"):
-        locate(section_map(str(path)), np.array([10_000]), np.array([500]), str(path))
+    with pytest.raises(LocationError, match="does not exist"):
+        locate(cell_map(str(path)), np.array([10_000]), np.array([500]), path=str(path))
+    # the point-table path (for morphologies MorphIO's arrays cannot give directly) maps the same
+    slow = locate(_cell_map_from_points(str(path), _read(str(path))), seg.sec_id,
+                  np.round(seg.sx_b * 1000).astype(int))
+    for key, values in slow.items():
+        assert np.array_equal(values, loc[key]), key
