@@ -9,7 +9,7 @@ parser.add_argument("--nodes", required=True)
 parser.add_argument("--node-population", default=None, help="node population (default: the only one)")
 parser.add_argument("--morphology-dir", required=True)
 parser.add_argument("--morphology-ext", nargs="+", required=True, help="morphology formats in the folder")
-parser.add_argument("--edges", required=True)
+parser.add_argument("--edges", nargs="+", required=True, help="edges files (chemical, electrical)")
 parser.add_argument("--out", required=True)
 run(lambda a: write_circuit_config_for(a.out, a.nodes, a.node_population or None, a.morphology_dir,
                                        a.morphology_ext, a.edges), parser)

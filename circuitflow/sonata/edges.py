@@ -33,7 +33,8 @@ Attributes per chemical edge (population `edge_population`), SONATA names and un
 | `snudda_conductance` | 11 (pS): the per-synapse draw of detection | nS |
 | `efferent_distance_to_soma`, `afferent_distance_to_soma` | 7, 8 | µm (floored) |
 
-Gap junctions go to a second population `<edge_population minus __chemical>__electrical`, two
+Gap junctions go to a second population `<edge_population minus __chemical>__electrical` (in its own
+file: bluepysnap validates an edges file against one edge type; empty without junctions), two
 edges per junction (SONATA's halves): Snudda row *k* (neuron 1 < neuron 2) gives edge 2k (neuron 1
 -> neuron 2) and edge 2k+1 (neuron 2 -> neuron 1). Each edge is located on both cells
 (`afferent_*` on its target, `efferent_*` on its source); `afferent_junction_id` is the edge's own id
@@ -185,7 +186,7 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
         distributions = json.loads(f["meta/connectivity_distributions"][()])
         r0, r1 = target_rows(syn, 1, lo, hi, f"{network}: network/synapses")
         g0, g1 = target_rows(gj, 1, lo, hi, f"{network}: network/gap_junctions") if gj is not None else (0, 0)
-        sizes = {population: r1 - r0, **({elec: 2 * (g1 - g0)} if gj is not None else {})}
+        sizes = {population: r1 - r0, elec: 2 * (g1 - g0)}  # the electrical population, empty or not
         attributes = {population: CHEMICAL_ATTRIBUTES, elec: ELECTRICAL_ATTRIBUTES}
         chemical = build_classes(physiology, distributions, nodes.type_names)
         electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj is not None else None
@@ -273,10 +274,10 @@ def convert_files(network_synapses: str | os.PathLike, nodes_file: str | os.Path
 
 def write_circuit_config_for(out: str | os.PathLike, nodes_file: str | os.PathLike, node_pop: str | None,
                              morphology_dir: str | os.PathLike, morphology_exts: list[str],
-                             edges_file: str | os.PathLike) -> dict:
+                             edges_files: list) -> dict:
     """Rule sonata_circuit_config: write the circuit config of the nodes, morphologies and every edge population."""
     from circuitflow.io.circuit_config import write_circuit_config
 
-    edges = [(edges_file, pop, kind) for pop, kind in edge_populations(edges_file)]
+    edges = [(path, pop, kind) for path in edges_files for pop, kind in edge_populations(path)]
     return write_circuit_config(out, nodes_file, node_population(nodes_file, node_pop), morphology_dir,
                                 morphology_exts, edges)

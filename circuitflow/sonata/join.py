@@ -90,12 +90,13 @@ class RangeWriter:
             self.tmp.unlink(missing_ok=True)
 
 
-def join(range_files: list, out: str | os.PathLike) -> dict:
-    """Concatenate range files (in range order) into one SONATA edges file with indices; edge counts."""
+def join(range_files: list, outputs: dict) -> dict:
+    """Concatenate range files (in range order) into SONATA edges files with indices; edge counts.
+
+    `outputs` maps each population to write to its file (populations sharing a file go together;
+    bluepysnap validates a file against one edge type, so chemical and electrical need their own)."""
     if not range_files:
         raise JoinError("no edge range files to join")
-    out = Path(out)
-    tmp = tmp_name(out)
     files = [h5py.File(p, "r") for p in range_files]
     counts = {}
     try:
@@ -105,13 +106,32 @@ def join(range_files: list, out: str | os.PathLike) -> dict:
         for p, f in zip(range_files, files):
             if [str(x) for x in f.attrs["populations"]] != pops or int(f.attrs["n_nodes"]) != n_nodes:
                 raise JoinError(f"{p}: populations or node count differ from {range_files[0]}")
+        unknown = sorted(set(outputs) - set(pops))
+        if unknown:
+            raise JoinError(f"{range_files[0]}: no edge population {unknown[0]} (has {pops})")
+        by_file: dict = {}
+        for pop, path in outputs.items():
+            by_file.setdefault(str(path), []).append(pop)
+        for path, names in by_file.items():
+            counts.update(_write(files, [p for p in pops if p in names], Path(path), node_pop, n_nodes))
+    finally:
+        for f in files:
+            f.close()
+    return counts
+
+
+def _write(files: list, pops: list, out: Path, node_pop: str, n_nodes: int) -> dict:
+    """One edges file holding `pops`, copied from the open range files."""
+    tmp = tmp_name(out)
+    counts = {}
+    try:
         with h5py.File(tmp, "w") as dst:
             dst.attrs["version"] = np.array([0, 1], dtype=np.uint32)
             dst.attrs["magic"] = np.uint32(0x0A7A)
             for pop in pops:
                 sizes = [f[f"edges/{pop}/source_node_id"].shape[0] for f in files]
                 total = int(sum(sizes))
-                src_group = first[f"edges/{pop}"]
+                src_group = files[0][f"edges/{pop}"]
                 keys = list(EDGE_KEYS) + [f"0/{k}" for k in src_group["0"]]
                 g = dst.create_group(f"edges/{pop}")
                 g.create_group("0")
@@ -136,7 +156,4 @@ def join(range_files: list, out: str | os.PathLike) -> dict:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally:
-        for f in files:
-            f.close()
     return counts

@@ -118,9 +118,15 @@ def _names(value) -> list[str]:
 
 
 def check_pathways(pathways: list[dict], required: bool = True) -> None:
-    """Every physiology block of `connectome.pathways`; with `required`, every connection type has one."""
-    for k, pathway in enumerate(pathways):
-        types = [(f"synapses.{name}", params, False) for name, params in (pathway.get("synapses") or {}).items()]
+    """Every physiology block of `connectome.pathways`; with `required`, every connection type has one.
+
+    Pathways of the wrong shape are left to the schema (this checks the physiology blocks only)."""
+    for k, pathway in enumerate(pathways if isinstance(pathways, list) else []):
+        if not isinstance(pathway, dict):
+            continue
+        synapses = pathway.get("synapses")
+        types = [(f"synapses.{name}", params, False) for name, params in
+                 (synapses.items() if isinstance(synapses, dict) else [])]
         if GAP_JUNCTION in pathway:
             types.append((GAP_JUNCTION, pathway[GAP_JUNCTION], True))
         for name, params, gap in types:
@@ -130,6 +136,13 @@ def check_pathways(pathways: list[dict], required: bool = True) -> None:
             elif required:
                 raise PhysiologyError(f"config: {where} is required for SONATA edges (pathway "
                                       f"{_names(pathway['pre'])} -> {_names(pathway['post'])})")
+
+
+def check_config(config: dict) -> None:
+    """The physiology blocks of a workflow config, before its schema validation: one line naming the key."""
+    connectome = config.get("connectome")
+    if isinstance(connectome, dict):
+        check_pathways(connectome.get("pathways") or [], required=False)
 
 
 def physiology_config(pathways: list[dict], seed: int | None, rename=lambda name: name) -> dict:

@@ -22,7 +22,7 @@ from test_detect_handbuilt import write_sonata
 PRUNE = DATA / "prune-fixture/hv40"
 SYNTHESIZED = DATA / "detect-sonata"
 NAMES = ["14a03569d26b949692e5dfe8cb1855fe", "4462ebfc5f915ef09cfbac6e7687a66e", "216363698b529b4a97b750923ceb3ffd"]
-PLOT_RULES = {"report_morphometrics", "report_pathways"}
+PLOT_RULES = {"report_morphometrics", "report_pathways", "report_physiology"}
 
 
 def test_diagram_metrics_from_bars():
@@ -127,9 +127,10 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     every = libsonata.Selection([[0, pop.size]])
     assert pop.size == len(rows)
     assert np.array_equal(pop.source_nodes(every), rows[:, 0]) and np.array_equal(pop.target_nodes(every), rows[:, 1])
-    assert np.array_equal(pop.get_attribute("syn_type_id", every), rows[:, 6])
-    if n_gj:
-        assert storage.open_population("example__example__electrical").size == n_gj
+    assert np.array_equal(pop.get_attribute("snudda_channel_model_id", every), rows[:, 6])
+    assert set(pop.get_attribute("syn_type_id", every)) <= {0, 100}
+    gap_junctions = libsonata.EdgeStorage(str(out / "sonata/gap_junctions.h5"))
+    assert gap_junctions.open_population("example__example__electrical").size == 2 * n_gj  # both halves
     circuit = libsonata.CircuitConfig.from_file(str(out / "sonata/circuit_config.json"))
     assert circuit.node_population("example").size == 40
     assert circuit.edge_population("example__example__chemical").size == len(rows)
@@ -144,7 +145,7 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     html = (tmp_path / "report.html").read_text()
     results = report_data(html, "results")
     plots = {k: v for k, v in results.items() if v["mime_type"] == "image/png"}
-    assert set(plots) == {"out/report/morphometrics.png", "out/report/pathways.png"}
+    assert set(plots) == {"out/report/morphometrics.png", "out/report/pathways.png", "out/report/physiology.png"}
     assert all(v["data_uri"].startswith("data:image/png") and len(v["data_uri"]) > 10_000 for v in plots.values())
     assert "TMD input distributions" in plots["out/report/morphometrics.png"]["caption"]
     assert "at most 100 cells per mtype" in plots["out/report/morphometrics.png"]["caption"]
@@ -162,3 +163,11 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     jobs = set(job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", *targets).stdout))
     assert {"prune_range", "prune_combine", "sonata_edges", "sonata_circuit_config", "report_pathways"} <= jobs
     assert not jobs & {"report_morphometrics", "synthesis_chunk", "detect_hypervoxels", "prune_gather_merge"}
+
+    # a physiology edit re-runs the edges and what reads them, never detection, pruning or synthesis
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["f1"] = 0.8
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 0.45
+    jobs = set(job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", *targets).stdout))
+    assert {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology"} <= jobs
+    assert jobs <= {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology",
+                    "all", "sonata", "report"}

@@ -87,7 +87,7 @@ rule report_pathways:
 rule report_physiology:
     input:
         code=script("report_physiology"),
-        edges=rules.sonata_join.output[0],
+        edges=rules.sonata_join.output.chemical,
         synapses=f"{OUT}/network-synapses.hdf5",
         nodes=REPORT_SOURCE["nodes_file"],
         physiology=rules.sonata_physiology.output[0],

@@ -22,9 +22,16 @@ SONATA_PHYSIOLOGY = physiology_config(
 )
 SONATA_NODES_PER_JOB = config["connectome"]["edge_nodes_per_job"]
 SONATA_RANGES = range(max(1, -(-SYN_PLAN["n_cells"] // SONATA_NODES_PER_JOB)))
+# gap junctions get their own file (bluepysnap validates a file against one edge type), if any pathway has them
+SONATA_ELECTRICAL = (
+    [f"{SONATA_DIR}/gap_junctions.h5"]
+    if any("gap_junction" in p for p in config["connectome"]["pathways"])
+    else []
+)
 
 ALL_TARGETS["sonata"] = [
     f"{SONATA_DIR}/edges.h5",
+    *SONATA_ELECTRICAL,
     f"{SONATA_DIR}/circuit_config.json",
 ]
 
@@ -88,19 +95,26 @@ rule sonata_join:
             f"{SONATA_DIR}/edges/range-{{edge_range}}.h5", edge_range=SONATA_RANGES
         ),
     output:
-        f"{SONATA_DIR}/edges.h5",
+        chemical=f"{SONATA_DIR}/edges.h5",
+        electrical=SONATA_ELECTRICAL,
     log:
         f"{LOGS}/sonata/join.log",
     conda:
         CONDA_ENV
+    params:
+        population=config["connectome"].get("edge_population") or "",
+        electrical=(SONATA_ELECTRICAL or [""])[0],
     shell:
-        logged("python {input.code[0]:q} --out {output:q} {input.ranges:q}")
+        logged(
+            "python {input.code[0]:q} --chemical {output.chemical:q} --electrical={params.electrical:q}"
+            " --population={params.population:q} {input.ranges:q}"
+        )
 
 
 rule sonata_circuit_config:
     input:
         code=script("sonata_circuit_config"),
-        edges=rules.sonata_join.output[0],
+        edges=rules.sonata_join.output,
         nodes=SONATA_SOURCE["nodes_file"],
         morphologies=SONATA_SOURCE["morphology_dir"],
     output:

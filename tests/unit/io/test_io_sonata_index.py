@@ -13,9 +13,9 @@ from circuitflow.io.sonata_index import write_index
 @pytest.mark.parametrize("chunk, max_runs", [(1, 1), (3, 5), (7, 1000), (1 << 22, 1 << 24)])
 def test_streaming_index_equals_the_in_memory_one(tmp_path, chunk, max_runs):
     rng = np.random.default_rng(chunk)
-    for trial in range(20):
+    for trial in range(8):
         n_nodes = int(rng.integers(1, 30))
-        n = int(rng.integers(0, 300))
+        n = int(rng.integers(0, 120))
         ids = np.repeat(rng.integers(0, n_nodes, n), rng.integers(1, 4, n))  # runs of equal ids
         with h5py.File(tmp_path / f"{trial}.h5", "w") as f:
             write_index(f.create_group("g"), f.create_dataset("ids", data=ids.astype(np.uint64)), n_nodes,

@@ -111,7 +111,8 @@ def convert_in_ranges(tmp: Path, nodes_per_range: int, name: str) -> tuple[Path,
         files.append(tmp / f"{name}-range-{k}.h5")
         convert_files(NETWORK, tmp / "nodes.h5", BALL, tmp / "physiology.json", files[-1], k * nodes_per_range,
                       (k + 1) * nodes_per_range, "swc")
-    counts = join(files, tmp / f"{name}.h5")
+    counts = join(files, {"cells__cells__chemical": tmp / f"{name}.h5",
+                          "cells__cells__electrical": tmp / f"{name}-gj.h5"})
     return tmp / f"{name}.h5", counts
 
 
@@ -125,10 +126,10 @@ def converted(tmp_path_factory):
 
 def test_same_edges_file_for_any_range_size(converted):
     tmp, _ = converted
-    reference = (tmp / "edges.h5").read_bytes()
+    reference = (tmp / "edges.h5").read_bytes(), (tmp / "edges-gj.h5").read_bytes()
     for size in (1, 5, 13):
         path, _ = convert_in_ranges(tmp, size, f"edges-{size}")
-        assert path.read_bytes() == reference, size
+        assert (path.read_bytes(), (tmp / f"edges-{size}-gj.h5").read_bytes()) == reference, size
 
 
 def test_fixture_network_becomes_sonata_edges(converted):
@@ -182,7 +183,8 @@ def test_fixture_network_becomes_sonata_edges(converted):
                  if s.type == morphio.SectionType.basal_dendrite}
     assert set(get("afferent_section_id")[~soma]) == dendrites
     assert np.array_equal(pop.afferent_edges([3]).flatten(), np.flatnonzero(rows[:, 1] == 3))
-    elec = storage.open_population("cells__cells__electrical")
+    assert storage.population_names == {"cells__cells__chemical"}
+    elec = libsonata.EdgeStorage(str(tmp / "edges-gj.h5")).open_population("cells__cells__electrical")
     sel = libsonata.Selection([[0, elec.size]])
     src, dst = elec.source_nodes(sel), elec.target_nodes(sel)
     assert np.array_equal(src[0::2], gj[:, 0]) and np.array_equal(dst[0::2], gj[:, 1])  # edge 2k: neuron 1 -> 2
@@ -208,7 +210,7 @@ def test_circuit_config_opens_in_libsonata(converted):
     out.parent.mkdir()
     write_circuit_config(out, tmp / "nodes.h5", "cells", BALL, ["swc", "h5"],
                          [(tmp / "edges.h5", "cells__cells__chemical", "chemical"),
-                          (tmp / "edges.h5", "cells__cells__electrical", "electrical")])
+                          (tmp / "edges-gj.h5", "cells__cells__electrical", "electrical")])
     raw = json.loads(out.read_text())
     assert raw["networks"]["nodes"][0]["nodes_file"] == "$BASE_DIR/../nodes.h5"  # relative: relocatable
     cfg = libsonata.CircuitConfig.from_file(str(out))
@@ -259,3 +261,16 @@ def test_snudda_locations_map_onto_morphio_sections(name):
                   np.round(seg.sx_b * 1000).astype(int))
     for key, values in slow.items():
         assert np.array_equal(values, loc[key]), key
+
+
+def test_bluepysnap_validator_accepts_the_edges(converted):
+    """bluepysnap's circuit validator finds nothing to report on either edge population (schema,
+    datatypes, node ids, indices)."""
+    validation = pytest.importorskip("bluepysnap.circuit_validation")
+    tmp, _ = converted
+    nodes = [{"nodes_file": str(tmp / "nodes.h5"), "populations": {"cells": {"type": "biophysical"}}}]
+    for name, kind in (("edges.h5", "chemical"), ("edges-gj.h5", "electrical")):
+        edges = {"edges_file": str(tmp / name), "populations": {f"cells__cells__{kind}": {"type": kind}}}
+        errors = validation.validate_edges_dict(edges, nodes, skip_slow=False, ignore_datatype_errors=False,
+                                                ignore_edge_properties=())
+        assert errors == [], [str(e) for e in errors]
