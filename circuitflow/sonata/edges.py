@@ -9,7 +9,7 @@ bisection; every value is a function of its row (locations) or of its connection
 
 **Node ids.** The SONATA neuron source of detect (`detect/sources.py::sonata_nodes`) names neuron
 *i* `<type>_<i>` in nodes-file row order, so Snudda neuron id *i* is SONATA node id *i* of the same
-population (checked: same count, and every touched neuron's Snudda type is its node's mtype with
+population (checked: same count, and every located neuron's Snudda type is its node's mtype with
 `_` -> `-`).
 
 **Locations** (`locate.py`): Snudda's (dendrite section, `int(1000·sec_x)`) -> MorphIO's numbering
@@ -137,7 +137,8 @@ def _voxel_centres(rows: np.ndarray, voxel_size: float, origo: np.ndarray) -> np
 
 
 def _check_types(f: h5py.File, nodes: NodeTable, ids: np.ndarray, network: str) -> None:
-    """Snudda neuron i must be node i: same count, and each touched neuron's type is its node's."""
+    """Snudda neuron i must be node i: same count, and each located neuron's type is its node's (a
+    source of another type would have no physiology for its channel: `Classes.classify` fails)."""
     names = f["network/neurons/name"]
     if names.shape[0] != nodes.size:
         raise EdgesError(f"{network}: {names.shape[0]} neurons but the nodes file has {nodes.size} nodes")
@@ -194,7 +195,7 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
         try:
             for a in range(r0, r1, chunk_rows):
                 rows = syn[a:min(a + chunk_rows, r1)].astype(np.int64)
-                _check_types(f, nodes, np.unique(rows[:, :2]), str(network))
+                _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
                 locator = _locator(nodes, rows[:, 1])
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
             for a in range(g0, g1, chunk_rows):

@@ -103,7 +103,7 @@ rule sonata_join:
         CONDA_ENV
     params:
         population=config["connectome"].get("edge_population") or "",
-        electrical=(SONATA_ELECTRICAL or [""])[0],
+        electrical=lambda wildcards, output: output.electrical or "",
     shell:
         logged(
             "python {input.code[0]:q} --chemical {output.chemical:q} --electrical={params.electrical:q}"
