@@ -80,33 +80,30 @@ def cell_map(path: str) -> CellMap:
     children = morph.connectivity
     roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
     roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
-    n_sections = len(types)
-    parent = np.full(n_sections, -1, dtype=np.int64)
-    n_kids = np.zeros(n_sections, dtype=np.int64)
+    parent_of, n_kids = {}, {}
     for p, kids in children.items():
         if p >= 0:
-            parent[kids] = p
             n_kids[p] = len(kids)
-    order, stack = [], roots[::-1]
-    while stack:  # depth first, children in order (MorphIO's iter())
+            for k in kids:
+                parent_of[k] = p
+    order, new, stack = [], [], roots[::-1]
+    while stack:  # depth first, children in order (MorphIO's iter()); a unifurcation continues its Snudda section
         sec = stack.pop()
         order.append(sec)
+        new.append(n_kids.get(parent_of.get(sec, -1), 0) != 1)
         kids = children.get(sec)
         if kids:
             stack.extend(kids[::-1])
     parts = np.asarray(order, dtype=np.int64)
-    new = np.ones(len(parts), dtype=bool)
     if len(parts):
-        par = parent[parts]
-        has_parent = par >= 0
-        new[has_parent] = n_kids[par[has_parent]] != 1  # a unifurcation continues its Snudda section
-        n_pts = offsets[parts + 1] - offsets[parts]
-        child, cpar = parts[has_parent], par[has_parent]
-        continued = np.all(points[offsets[child]] == points[offsets[cpar + 1] - 1], axis=1)
-        if np.any(n_pts < 2) or not np.all(continued):
+        lo, hi = offsets[parts], offsets[parts + 1]
+        cpar = np.array([parent_of.get(sec, -1) for sec in order], dtype=np.int64)
+        child = cpar >= 0
+        continued = points[lo[child]] == points[offsets[cpar[child] + 1] - 1]
+        if np.any(hi - lo < 2) or not continued.all():
             return _cell_map_from_points(path, morph)
     return CellMap(points=points, radii=radii, part_lo=offsets[parts], part_hi=offsets[parts + 1],
-                   part_snudda=(np.cumsum(new) - 1).astype(np.int64), part_section=parts,
+                   part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1, part_section=parts,
                    part_type=types[parts], soma_radius=_soma_radius(morph))
 
 

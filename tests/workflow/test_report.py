@@ -171,3 +171,14 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     assert {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology"} <= jobs
     assert jobs <= {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology",
                     "all", "sonata", "report"}
+
+    # other edge job sizes (6 jobs, then 1): the same bytes
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 0.5
+    files = [out / "sonata/edges.h5", out / "sonata/gap_junctions.h5"]
+    before = [f.read_bytes() for f in files]
+    for size in (7, 1000):
+        config["connectome"]["edge_nodes_per_job"] = size
+        counts = job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", "sonata").stdout)
+        assert counts["sonata_edges"] == -(-40 // size) and counts["sonata_join"] == 1
+        run_snakemake(tmp_path, config, "--cores", "2", "sonata")
+        assert [f.read_bytes() for f in files] == before, size
