@@ -128,3 +128,21 @@ def test_detect_and_prune_configs_split_the_pathways():
     rules = prune["regions"]["circuit"]["connectivity"]
     assert rules["L4-BC,L2-TPC:A"]["GABA"]["pruning"]["f1"] == 0.6  # detect's type names for SONATA
     assert "conductance" not in rules["L4-BC,L2-TPC:A"]["GABA"]
+
+
+def test_bad_physiology_is_an_error_before_any_job(tmp_path):
+    """An impossible physiology value, or a synapse type without physiology, stops planning with one
+    line naming the key (physiology reaches only the SONATA edges, so only they need it)."""
+    from circuitflow.example import make_example
+
+    make_example(tmp_path / "example", n_cells=8)
+    config = example_config()
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 1.5
+    proc = run_snakemake(tmp_path, config, "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert "connectome.pathways[0].synapses.AMPA.physiology.u_syn.mean = 1.5 must be <= 1" in proc.stdout + proc.stderr
+    config = example_config()
+    del config["connectome"]["pathways"][1]["synapses"]["GABA"]["physiology"]
+    proc = run_snakemake(tmp_path, config, "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert "connectome.pathways[1].synapses.GABA.physiology is required" in proc.stdout + proc.stderr
