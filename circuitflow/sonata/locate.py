@@ -171,10 +171,9 @@ class MapSet:
     seg_first: np.ndarray
     seg_count: np.ndarray
     seg_start: np.ndarray
-    seg_a: np.ndarray
-    seg_b: np.ndarray
-    seg_ra: np.ndarray
-    seg_rb: np.ndarray
+    seg_point: np.ndarray  # (n_segments,) row of the segment's start in `points` (its end is the next row)
+    points: np.ndarray  # (n_points, 3) every cell's points, concatenated
+    radii: np.ndarray  # (n_points,)
 
 
 def map_set(maps: list) -> MapSet:
@@ -199,8 +198,8 @@ def map_set(maps: list) -> MapSet:
     seg_first = excl(seg_count)
     total = int(seg_count.sum())
     idx = np.repeat(lo - seg_first, seg_count) + np.arange(total)
-    seg_a, seg_b = points[idx], points[idx + 1]
-    seg_len = np.linalg.norm(seg_b - seg_a, axis=1)
+    d = np.diff(points, axis=0)  # every pair of consecutive points; a segment's is d[its start row]
+    seg_len = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])[idx]
     # cumulative lengths from each cell's own start (as if the cell were alone)
     seg_start = np.zeros(total)
     cell_seg = np.concatenate([[0], np.cumsum(np.bincount(part_cell, weights=seg_count, minlength=n_cells))]).astype(np.int64)
@@ -218,8 +217,8 @@ def map_set(maps: list) -> MapSet:
                   part_first=excl(part_count), part_count=part_count, part_start=part_start, part_len=part_len,
                   part_section=np.concatenate([m.part_section for m in maps]).astype(np.int64),
                   part_type=np.concatenate([m.part_type for m in maps]).astype(np.int64),
-                  seg_first=seg_first, seg_count=seg_count, seg_start=seg_start, seg_a=seg_a, seg_b=seg_b,
-                  seg_ra=radii[idx], seg_rb=radii[idx + 1])
+                  seg_first=seg_first, seg_count=seg_count, seg_start=seg_start, seg_point=idx, points=points,
+                  radii=radii)
 
 
 def bisect_right(values: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -284,9 +283,10 @@ def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarr
     slast = sfirst + ms.seg_count[part] - 1
     starget = ms.seg_start[sfirst] + along
     seg = np.clip(bisect_right(ms.seg_start, starget, sfirst, slast + 1) - 1, sfirst, slast)
-    a, b = ms.seg_a[seg], ms.seg_b[seg]
+    row = ms.seg_point[seg]
+    a, b = ms.points[row], ms.points[row + 1]
     d = b - a
-    slen = np.linalg.norm(d, axis=1)
+    slen = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])
     offset = np.clip(starget - ms.seg_start[seg], 0.0, slen)
     t = np.divide(offset, slen, out=np.zeros_like(offset), where=slen > 0)
     center = a + d * t[:, None]
@@ -298,7 +298,7 @@ def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarr
     out["center"][dend] = center
     out["surface"][dend] = center
     if toward is not None:
-        radius = ms.seg_ra[seg] + (ms.seg_rb[seg] - ms.seg_ra[seg]) * t
+        radius = ms.radii[row] + (ms.radii[row + 1] - ms.radii[row]) * t
         unit = np.divide(d, slen[:, None], out=np.zeros_like(d), where=slen[:, None] > 0)
         v = toward[dend] - center
         perp = v - np.sum(v * unit, axis=1)[:, None] * unit
