@@ -5,7 +5,7 @@ from circuitflow.io.atomic import write_text
 from circuitflow.report import save
 from circuitflow.report.physiology import drawn_statistics, plot_physiology, read_distributions
 from circuitflow.runner import run
-from circuitflow.sonata.edges import default_population
+from circuitflow.sonata.populations import default_population
 from circuitflow.sonata.node_table import NodeTable
 from circuitflow.sonata.physiology import read_physiology
 

@@ -4,7 +4,7 @@ import argparse
 import h5py
 
 from circuitflow.runner import run
-from circuitflow.sonata.edges import default_population, electrical_population
+from circuitflow.sonata.populations import default_population, electrical_population
 from circuitflow.sonata.join import join
 
 parser = argparse.ArgumentParser(description=__doc__)

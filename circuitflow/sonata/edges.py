@@ -56,6 +56,7 @@ from circuitflow.errors import CircuitflowError
 from circuitflow.sonata.join import RangeWriter
 from circuitflow.sonata.locate import Locator
 from circuitflow.sonata.node_table import NodeTable, node_population
+from circuitflow.sonata.populations import default_population, electrical_population
 from circuitflow.sonata.physiology import (GAP_JUNCTION_CHANNEL_KEY, Classes, build_classes, chemical_properties,
                                            gap_junction_conductance)
 
@@ -88,17 +89,6 @@ ELECTRICAL_ATTRIBUTES = {
 
 class EdgesError(CircuitflowError, ValueError):
     """The network and the nodes do not belong together, or the network is not sorted by target."""
-
-
-def electrical_population(chemical: str) -> str:
-    """Gap-junction population name for a chemical one ('a__a__chemical' -> 'a__a__electrical')."""
-    stem = chemical[: -len("__chemical")] if chemical.endswith("__chemical") else chemical
-    return f"{stem}__electrical"
-
-
-def default_population(node_population: str) -> str:
-    """Default chemical edge population: '<nodes>__<nodes>__chemical'."""
-    return f"{node_population}__{node_population}__chemical"
 
 
 def edge_populations(edges_file: str | os.PathLike) -> list[tuple[str, str]]:

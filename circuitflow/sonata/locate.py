@@ -80,26 +80,22 @@ def cell_map(path: str) -> CellMap:
     children = morph.connectivity
     roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
     roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
-    parent_of, n_kids = {}, {}
-    for p, kids in children.items():
-        if p >= 0:
-            n_kids[p] = len(kids)
-            for k in kids:
-                parent_of[k] = p
-    order, new, stack = [], [], roots[::-1]
+    order, parent, new = [], [], []
+    stack = [(r, -1) for r in reversed(roots)]
     while stack:  # depth first, children in order (MorphIO's iter()); a unifurcation continues its Snudda section
-        sec = stack.pop()
+        sec, par = stack.pop()
         order.append(sec)
-        new.append(n_kids.get(parent_of.get(sec, -1), 0) != 1)
+        parent.append(par)
+        new.append(par < 0 or len(children[par]) != 1)
         kids = children.get(sec)
         if kids:
-            stack.extend(kids[::-1])
+            stack.extend([(k, sec) for k in reversed(kids)])
     parts = np.asarray(order, dtype=np.int64)
     if len(parts):
         lo, hi = offsets[parts], offsets[parts + 1]
-        cpar = np.array([parent_of.get(sec, -1) for sec in order], dtype=np.int64)
-        child = cpar >= 0
-        continued = points[lo[child]] == points[offsets[cpar[child] + 1] - 1]
+        par = np.asarray(parent, dtype=np.int64)
+        child = par >= 0
+        continued = points[lo[child]] == points[offsets[par[child] + 1] - 1]
         if np.any(hi - lo < 2) or not continued.all():
             return _cell_map_from_points(path, morph)
     return CellMap(points=points, radii=radii, part_lo=offsets[parts], part_hi=offsets[parts + 1],
