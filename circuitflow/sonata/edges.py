@@ -99,26 +99,42 @@ def edge_populations(edges_file: str | os.PathLike) -> list[tuple[str, str]]:
 
 
 def target_rows(table: h5py.Dataset, column: int, lo: int, hi: int, what: str) -> tuple[int, int]:
-    """Rows [r0, r1) of a table sorted by `column` whose value lies in [lo, hi), by bisection."""
+    """Rows [r0, r1) of a table sorted by `column` whose value lies in [lo, hi).
+
+    Bisection over the dataset's chunks (each chunk's column read once: a probe of one element
+    decompresses its whole chunk anyway), then within the chunk."""
     n = table.shape[0]
+    step = table.chunks[0] if table.chunks else 1 << 16
+    n_blocks = -(-n // step)
+    blocks: dict = {}
+
+    def block(k: int) -> np.ndarray:
+        if k not in blocks:
+            values = table[k * step:min((k + 1) * step, n), column].astype(np.int64)
+            if np.any(np.diff(values) < 0):
+                raise EdgesError(f"{what} is not sorted by column {column} (target); not a pruned Snudda network")
+            blocks[k] = values
+        return blocks[k]
 
     def first_at_least(value: int) -> int:
-        a, b = 0, n
-        while a < b:
+        a, b = 0, n_blocks
+        while a < b:  # first chunk whose last value is >= value
             mid = (a + b) // 2
-            if int(table[mid, column]) < value:
+            if block(mid)[-1] < value:
                 a = mid + 1
             else:
                 b = mid
-        return a
+        return n if a == n_blocks else a * step + int(np.searchsorted(block(a), value, side="left"))
 
-    r0, r1 = first_at_least(lo), first_at_least(hi)
-    # the rows read and their neighbours must be in order (every job checks its own stretch)
-    a, b = max(r0 - 1, 0), min(r1 + 1, n)
-    values = table[a:b, column].astype(np.int64) if b > a else np.zeros(0, np.int64)
-    if np.any(np.diff(values) < 0):
-        raise EdgesError(f"{what} is not sorted by column {column} (target); not a pruned Snudda network")
-    return r0, r1
+    return first_at_least(lo), first_at_least(hi)
+
+
+def _sorted_rows(rows: np.ndarray, previous: int, what: str) -> int:
+    """Check a chunk of rows continues the target order; the chunk's last target."""
+    targets = rows[:, 1]
+    if len(targets) and (targets[0] < previous or np.any(np.diff(targets) < 0)):
+        raise EdgesError(f"{what} is not sorted by column 1 (target); not a pruned Snudda network")
+    return int(targets[-1]) if len(targets) else previous
 
 
 def _voxel_centres(rows: np.ndarray, voxel_size: float, origo: np.ndarray) -> np.ndarray:
@@ -183,13 +199,17 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
         electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj is not None else None
         writer = RangeWriter(out, sizes, attributes, nodes.population, nodes.size)
         try:
+            last = lo
             for a in range(r0, r1, chunk_rows):
                 rows = syn[a:min(a + chunk_rows, r1)].astype(np.int64)
+                last = _sorted_rows(rows, last, f"{network}: network/synapses")
                 _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
                 locator = _locator(nodes, rows[:, 1])
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
+            last = lo
             for a in range(g0, g1, chunk_rows):
                 rows = gj[a:min(a + chunk_rows, g1)].astype(np.int64)
+                last = _sorted_rows(rows, last, f"{network}: network/gap_junctions")
                 _check_types(f, nodes, np.unique(rows[:, :2]), str(network))
                 locator = _locator(nodes, rows[:, :2])
                 writer.append(elec, *_electrical(rows, a, nodes, electrical, locator, voxel_size, origo))

@@ -274,3 +274,17 @@ def test_bluepysnap_validator_accepts_the_edges(converted):
         errors = validation.validate_edges_dict(edges, nodes, skip_slow=False, ignore_datatype_errors=False,
                                                 ignore_edge_properties=())
         assert errors == [], [str(e) for e in errors]
+
+
+def test_target_rows_bisect_chunks_and_reject_unsorted_tables(tmp_path):
+    from circuitflow.sonata.edges import target_rows
+
+    rng = np.random.default_rng(3)
+    targets = np.sort(rng.integers(0, 50, 1000))
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        table = f.create_dataset("t", data=np.stack([targets, targets], axis=1), chunks=(64, 2))
+        for lo, hi in ((0, 50), (10, 20), (49, 60), (0, 0), (60, 70), (13, 14)):
+            assert target_rows(table, 1, lo, hi, "t") == tuple(np.searchsorted(targets, [lo, hi]))
+        shuffled = f.create_dataset("s", data=np.stack([targets, rng.permutation(targets)], axis=1), chunks=(64, 2))
+        with pytest.raises(EdgesError, match="not sorted by column 1"):
+            target_rows(shuffled, 1, 10, 20, "s")
