@@ -58,7 +58,7 @@ from circuitflow.sonata.locate import Locator
 from circuitflow.sonata.node_table import NodeTable, node_population
 from circuitflow.sonata.populations import default_population, electrical_population
 from circuitflow.sonata.physiology import (GAP_JUNCTION_CHANNEL_KEY, Classes, build_classes, chemical_properties,
-                                           gap_junction_conductance)
+                                           gap_junction_conductance, read_physiology)
 
 LOG = logging.getLogger(__name__)
 
@@ -187,7 +187,8 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
     lo = min(lo, hi)
     with h5py.File(network, "r") as f:
         syn = f["network/synapses"]
-        gj = f["network/gap_junctions"] if "network/gap_junctions" in f and f["network/gap_junctions"].shape[0] else None
+        gj = f.get("network/gap_junctions")
+        gj = gj if gj is not None and gj.shape[0] else None
         voxel_size = float(f["meta/voxel_size"][()])
         origo = f["meta/simulation_origo"][()] * 1e6
         distributions = json.loads(f["meta/connectivity_distributions"][()])
@@ -196,7 +197,7 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
         sizes = {population: r1 - r0, elec: 2 * (g1 - g0)}  # the electrical population, empty or not
         attributes = {population: CHEMICAL_ATTRIBUTES, elec: ELECTRICAL_ATTRIBUTES}
         chemical = build_classes(physiology, distributions, nodes.type_names)
-        electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj is not None else None
+        electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj else None
         writer = RangeWriter(out, sizes, attributes, nodes.population, nodes.size)
         try:
             last = lo
@@ -250,7 +251,8 @@ def _electrical(rows: np.ndarray, first_row: int, nodes: NodeTable, classes: Cla
                           np.concatenate([rows[:, 5], rows[:, 4]]), np.concatenate([voxel, voxel]))
     on2 = {k: v[:len(rows)] for k, v in both.items()}
     on1 = {k: v[len(rows):] for k, v in both.items()}
-    cls = classes.classify(nodes.type_id[n1], nodes.type_id[n2], np.full(len(rows), GAP_JUNCTION_CHANNEL_KEY), "network/gap_junctions")
+    channel = np.full(len(rows), GAP_JUNCTION_CHANNEL_KEY)
+    cls = classes.classify(nodes.type_id[n1], nodes.type_id[n2], channel, "network/gap_junctions")
     cond = gap_junction_conductance(classes, n1, n2, cls)
 
     def interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -276,8 +278,6 @@ def convert_files(network_synapses: str | os.PathLike, nodes_file: str | os.Path
                   lo: int, hi: int, morphology_ext: str = "h5", node_population: str | None = None,
                   edge_population: str | None = None) -> dict:
     """`convert_range` from file names (the sonata_edges rule)."""
-    from circuitflow.sonata.physiology import read_physiology
-
     physiology = read_physiology(physiology_file)
     with NodeTable(nodes_file, morphology_dir, morphology_ext, node_population) as nodes:
         return convert_range(network_synapses, nodes, physiology, lo, hi, out, edge_population)
