@@ -257,7 +257,9 @@ def draw(seed: int, pre: np.ndarray, post: np.ndarray, type_id: np.ndarray, para
 class Classes:
     """Physiology by (pre type, post type, Snudda channel id): a class index per edge and per-class tables."""
 
-    class_of: np.ndarray  # (n_types, n_types, n_channels) class index, -1 none
+    keys: np.ndarray  # sorted keys (pre type, post type, channel) encoded by `key`
+    key_class: np.ndarray  # class index of each key
+    n_types: int
     table: dict  # property -> {"mean": (n_classes,), "std": (n_classes,)}
     syn_type_id: np.ndarray  # (n_classes,)
     release_delay: np.ndarray  # (n_classes,) ms
@@ -265,17 +267,21 @@ class Classes:
     names: list  # (pre, post, con_type) per class
     seed: int
 
+    def key(self, pre_type: np.ndarray, post_type: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """One integer per (pre type, post type, channel) (memory per pathway, not per type pair and channel)."""
+        return (np.asarray(pre_type, dtype=np.int64) * self.n_types + post_type) * (1 << 32) + channel
+
     def classify(self, pre_type: np.ndarray, post_type: np.ndarray, channel: np.ndarray, what: str) -> np.ndarray:
         """Class index per edge; an edge of a type without physiology is an error."""
         channel = np.asarray(channel, dtype=np.int64)
-        ok = (channel >= 0) & (channel < self.class_of.shape[2])
-        cls = np.full(len(channel), -1, dtype=np.int64)
-        cls[ok] = self.class_of[pre_type[ok], post_type[ok], channel[ok]]
-        if np.any(cls < 0):
-            i = int(np.flatnonzero(cls < 0)[0])
+        key = self.key(pre_type, post_type, channel)
+        at = np.minimum(np.searchsorted(self.keys, key), max(len(self.keys) - 1, 0))
+        found = self.keys[at] == key if len(self.keys) else np.zeros(len(key), dtype=bool)
+        if not np.all(found):
+            i = int(np.flatnonzero(~found)[0])
             raise PhysiologyError(f"{what}: no physiology for channel id {int(channel[i])} between types "
                                   f"{int(pre_type[i])} and {int(post_type[i])}")
-        return cls
+        return self.key_class[at]
 
     def params(self, cls: np.ndarray) -> dict:
         """{property: {"mean", "std"}} per element of `cls`."""
@@ -301,17 +307,14 @@ def build_classes(physiology: dict, distributions: dict, types: list[str], gap_j
             if block is None:
                 raise PhysiologyError(f"physiology: no block for {con_type} of pathway {pre} -> {post}")
             entries.append((index[pre], index[post], int(cdef["channel_model_id"]), (pre, post, con_type), block))
-    n_chan = max([e[2] for e in entries], default=0) + 1
-    class_of = np.full((len(types), len(types), n_chan), -1, dtype=np.int64)
+    n_types = len(types)
+    triples = {(i, j, chan): c for c, (i, j, chan, _, _) in enumerate(entries)}
+    if gap_junction:  # Snudda stores a junction as (lower id, higher id), whatever the pathway's direction
+        for (i, j, chan), c in list(triples.items()):
+            triples.setdefault((j, i, chan), c)
     draws = GAP_JUNCTION_DRAWS if gap_junction else CHEMICAL_DRAWS
     table = {name: {"mean": np.zeros(len(entries)), "std": np.zeros(len(entries))} for name in draws}
     syn_type, delay, velocity = (np.zeros(len(entries)) for _ in range(3))
-    for c, (i, j, chan, _, block) in enumerate(entries):
-        class_of[i, j, chan] = c
-    if gap_junction:  # Snudda stores a junction as (lower id, higher id), whatever the pathway's direction
-        for c, (i, j, chan, _, _) in enumerate(entries):
-            if class_of[j, i, chan] < 0:
-                class_of[j, i, chan] = c
     for c, (i, j, chan, _, block) in enumerate(entries):
         for name in draws:
             table[name]["mean"][c] = block[name]["mean"]
@@ -319,11 +322,15 @@ def build_classes(physiology: dict, distributions: dict, types: list[str], gap_j
         if not gap_junction:
             syn_type[c] = EXCITATORY_SYN_TYPE if block["kind"] == "excitatory" else INHIBITORY_SYN_TYPE
             delay[c], velocity[c] = block["release_delay"], block["conduction_velocity"]
-    return Classes(class_of=class_of, table=table, syn_type_id=syn_type.astype(np.int32), release_delay=delay,
+    spec = np.array([(i, j, chan) for i, j, chan in triples], dtype=np.int64).reshape(-1, 3)
+    keys = (spec[:, 0] * n_types + spec[:, 1]) * (1 << 32) + spec[:, 2]
+    order = np.argsort(keys)
+    return Classes(keys=keys[order], key_class=np.array(list(triples.values()), dtype=np.int64)[order],
+                   n_types=n_types, table=table, syn_type_id=syn_type.astype(np.int32), release_delay=delay,
                    conduction_velocity=velocity, names=[e[3] for e in entries], seed=int(physiology["seed"]))
 
 
-def connection_heads(*keys: np.ndarray) -> np.ndarray:
+def connection_heads(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of each row's run of equal keys (rows of a connection are mostly consecutive): the rows
     whose values are drawn are the run heads; a connection split over runs draws the same values."""
     n = len(keys[0])
