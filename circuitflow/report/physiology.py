@@ -1,8 +1,8 @@
 """Synapse physiology drawn into the SONATA edges beside the configured mean and std, per pathway.
 
 Every synapse of a connection (pre cell, post cell, Snudda channel) shares its drawn values, so the
-statistics are over connections: the edges file is streamed in chunks and each connection counted
-once (its first synapse; rows of a connection are consecutive, as the edges step writes them). A
+statistics are over connections: the edges file is streamed in chunks (on large circuits, a fixed
+number of evenly spaced chunks) and each connection counted once (its first synapse; rows of a connection are consecutive, as the edges step writes them). A
 pathway is (pre mtype, post mtype, synapse type), named as detect names the types (mtype with '_'
 written '-'). For the truncated normals (u_syn, decay_time) the configured mean/std are those of
 the untruncated normal, so the drawn moments differ where the truncation bites; n_rrp_vesicles is
@@ -28,8 +28,11 @@ UNITS = {"conductance": "nS", "u_syn": "", "depression_time": "ms", "facilitatio
 
 
 def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: NodeTable, physiology: dict,
-                     distributions: dict, chunk: int = 1 << 20) -> pd.DataFrame:
-    """One row per (pathway, property): configured mean/std, drawn mean/std over connections, counts."""
+                     distributions: dict, chunk: int = 1 << 20, max_edges: int = 1 << 24) -> pd.DataFrame:
+    """One row per (pathway, property): configured mean/std, drawn mean/std over connections, counts.
+
+    At most `max_edges` edges are read: beyond that, evenly spaced blocks of `chunk` edges (a sample
+    whose size does not grow with the circuit; a connection cut by a block start counts in both)."""
     classes = build_classes(physiology, distributions, nodes.type_names)
     n_cls = len(classes.names)
     sums = {p: np.zeros((n_cls, 2)) for p in PROPERTIES}
@@ -38,18 +41,29 @@ def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: Node
     with h5py.File(edges_file, "r") as f:
         g = f[f"edges/{population}"]
         n = g["source_node_id"].shape[0]
+        starts = np.arange(0, n, chunk)
+        if len(starts) * chunk > max_edges:
+            keep = max(max_edges // chunk, 1)
+            starts = starts[np.linspace(0, len(starts) - 1, keep).round().astype(np.int64)]
         last = None
-        for lo in range(0, n, chunk):
+        for lo in starts:
+            if last is not None and lo - chunk not in starts:
+                last = None  # not contiguous with the previous block
             src = g["source_node_id"][lo:lo + chunk].astype(np.int64)
             dst = g["target_node_id"][lo:lo + chunk].astype(np.int64)
             chan = g["0/snudda_channel_model_id"][lo:lo + chunk].astype(np.int64)
             cls = classes.classify(nodes.type_id[src], nodes.type_id[dst], chan, str(edges_file))
-            head = np.ones(len(src), dtype=bool)
-            head[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1]) | (chan[1:] != chan[:-1])
-            if last is not None and len(src):
-                head[0] = (src[0], dst[0], chan[0]) != last
+            # the first synapse of each connection: the rows of a cell pair are consecutive (sorted by
+            # target, then source), its synapse types may interleave
+            head = np.zeros(len(src), dtype=bool)
             if len(src):
-                last = (src[-1], dst[-1], chan[-1])
+                _, first = np.unique(np.stack([dst, src, chan], axis=1), axis=0, return_index=True)
+                head[first] = True
+                if last is not None and last[0] == (dst[0], src[0]):  # a pair cut by the chunk start
+                    cut = np.flatnonzero((dst == dst[0]) & (src == src[0]))
+                    head[cut[np.isin(chan[cut], last[1])]] = False
+                tail = (dst == dst[-1]) & (src == src[-1])
+                last = ((dst[-1], src[-1]), np.unique(chan[tail]))
             n_syn += np.bincount(cls, minlength=n_cls)
             n_conn += np.bincount(cls[head], minlength=n_cls)
             for p in PROPERTIES:

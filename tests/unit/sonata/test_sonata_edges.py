@@ -288,3 +288,29 @@ def test_target_rows_bisect_chunks_and_reject_unsorted_tables(tmp_path):
         shuffled = f.create_dataset("s", data=np.stack([targets, rng.permutation(targets)], axis=1), chunks=(64, 2))
         with pytest.raises(EdgesError, match="not sorted by column 1"):
             target_rows(shuffled, 1, 10, 20, "s")
+
+
+def test_physiology_report_over_connections(converted, tmp_path):
+    """The report's statistics count each connection once, per pathway and property; a sample of
+    blocks gives a subset of the connections; the figure has one panel per property."""
+    from circuitflow.report import save
+    from circuitflow.report.physiology import PROPERTIES, drawn_statistics, plot_physiology, read_distributions
+
+    tmp, _ = converted
+    with NodeTable(tmp / "nodes.h5", BALL, "swc") as nodes:
+        table = drawn_statistics(tmp / "edges.h5", "cells__cells__chemical", nodes, PHYSIOLOGY,
+                                 read_distributions(NETWORK))
+        sample = drawn_statistics(tmp / "edges.h5", "cells__cells__chemical", nodes, PHYSIOLOGY,
+                                  read_distributions(NETWORK), chunk=50, max_edges=100)
+    with h5py.File(NETWORK, "r") as f:
+        rows = f["network/synapses"][()].astype(np.int64)
+    n_conn = {ch: len({(a, b) for a, b, c in rows[:, [0, 1, 6]] if c == ch}) for ch in (10, 11)}
+    gaba = table[(table["synapse_type"] == "GABA") & (table["property"] == "u_syn")].iloc[0]
+    assert gaba["connections"] == n_conn[10] and gaba["synapses"] == int(np.sum(rows[:, 6] == 10))
+    assert gaba["configured_mean"] == 0.25 and gaba["configured_std"] == 0.13
+    assert set(table["property"]) == set(PROPERTIES) and len(table) == 2 * len(PROPERTIES)
+    assert 0 < sample["synapses"].sum() <= 2 * len(PROPERTIES) * 100 < table["synapses"].sum()
+    fig = plot_physiology(table)
+    assert len(fig.axes) == len(PROPERTIES)
+    save(fig, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
