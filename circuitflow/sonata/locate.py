@@ -98,7 +98,12 @@ def cell_map(path: str) -> CellMap:
         continued = points[lo[child]] == points[offsets[par[child] + 1] - 1]
         if np.any(hi - lo < 2) or not continued.all():
             return _cell_map_from_points(path, morph)
-    return CellMap(points=points, radii=radii, part_lo=offsets[parts], part_hi=offsets[parts + 1],
+    # keep the dendrites' points only (the axon's are never located on)
+    lo, hi = offsets[parts], offsets[parts + 1]
+    size = hi - lo
+    start = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
+    rows = np.repeat(lo - start[:-1], size) + np.arange(start[-1])
+    return CellMap(points=points[rows], radii=radii[rows], part_lo=start[:-1], part_hi=start[1:],
                    part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1, part_section=parts,
                    part_type=types[parts], soma_radius=_soma_radius(morph))
 
