@@ -1,4 +1,4 @@
-"""SONATA edge files written from arrays with h5py (the layout libsonata reads).
+"""SONATA edge files: the layout (libsonata reads it) and the indices, written streaming.
 
 Layout of one population `<pop>` (SONATA spec, "Edges"):
 
@@ -9,158 +9,103 @@ Layout of one population `<pop>` (SONATA spec, "Edges"):
   rows into `range_to_edge_id` (n_ranges, 2), each a half-open run of edge ids. libsonata needs them
   for `afferent_edges` / `efferent_edges` / `connecting_edges`.
 
-Edges are appended in chunks (`EdgesWriter.append`); with the edge count known up front the datasets
-are contiguous and exactly sized (no compression: the libsonata wheels are built without deflate,
-and fixed chunks would inflate small files), otherwise chunked and growable. The file is written under a temporary name and
-renamed on a clean `close`, so a failed run never leaves a file that looks complete.
+Datasets are contiguous and uncompressed (the libsonata wheels are built without deflate). The
+edges step writes the attributes (`sonata.join`); this module writes the indices: a range is a
+maximal run of consecutive edges with the same node id, node n's ranges are rows
+`node_id_to_ranges[n, 0]:[n, 1]` of `range_to_edge_id` in edge order (nodes without edges: [0, 0]).
+They are computed from the node-id dataset in fixed chunks: one pass counts the runs per node, then
+each pass over the dataset fills the rows of one block of nodes whose runs fit in `max_runs` rows.
+Memory: three integers per node and `max_runs` rows, whatever the edge count; nothing depends on how
+the edges were written, so the index bytes are the same for any job partition.
 """
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
-import os
-from pathlib import Path
+from typing import Iterator
 
 import h5py
 import numpy as np
 
-from circuitflow.io.atomic import tmp_name
+from circuitflow.errors import CircuitflowError
 
-NODE_ID_DTYPE = np.uint64
+CHUNK = 1 << 22
 
 
 class EdgesFileError(CircuitflowError, ValueError):
-    """Edge arrays that cannot form a valid SONATA edge population."""
+    """Node ids that cannot be indexed (outside the node population)."""
 
 
-def index_ranges(node_ids: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """SONATA index of `node_ids` (one per edge, in edge order): (node_id_to_ranges, range_to_edge_id).
+def _runs(ids: h5py.Dataset, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(start, end, node) of every run of equal ids, chunk by chunk; a run spanning chunks comes whole."""
+    n = ids.shape[0]
+    carry_start, carry_node = None, None
+    for lo in range(0, n, chunk):
+        v = ids[lo:lo + chunk].astype(np.int64)
+        change = np.ones(len(v), dtype=bool)
+        change[1:] = v[1:] != v[:-1]
+        if carry_node is not None:
+            change[0] = v[0] != carry_node
+        starts = lo + np.flatnonzero(change)
+        nodes = v[change]
+        if carry_node is not None:  # the open run ends where this chunk starts, or goes on into it
+            starts = np.concatenate([[carry_start], starts])
+            nodes = np.concatenate([[carry_node], nodes])
+        # every run but the last one is complete
+        if len(starts) > 1:
+            yield starts[:-1], starts[1:], nodes[:-1]
+        carry_start, carry_node = int(starts[-1]), int(nodes[-1])
+    if carry_node is not None:
+        yield np.array([carry_start]), np.array([n]), np.array([carry_node])
 
-    A range is a maximal run of consecutive edges with the same node id; node `n`'s ranges are rows
-    `node_id_to_ranges[n, 0] : node_id_to_ranges[n, 1]` of `range_to_edge_id`. Nodes without edges
-    get [0, 0]. Vectorised: runs from the change points, grouped per node with a stable sort."""
-    node_ids = np.asarray(node_ids, dtype=np.int64)
-    if len(node_ids) and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
-        raise EdgesFileError(f"node ids must lie in [0, {n_nodes}); got [{node_ids.min()}, {node_ids.max()}]")
+
+def write_index(group: h5py.Group, ids: h5py.Dataset, n_nodes: int, chunk: int = CHUNK,
+                max_runs: int = 1 << 24) -> None:
+    """Write `node_id_to_ranges` and `range_to_edge_id` of `ids` (one node id per edge) into `group`."""
+    counts = np.zeros(n_nodes, dtype=np.int64)
+    for _, _, nodes in _runs(ids, chunk):
+        if len(nodes) and (nodes.min() < 0 or nodes.max() >= n_nodes):
+            raise EdgesFileError(f"{ids.name}: node ids must lie in [0, {n_nodes}); got [{nodes.min()}, {nodes.max()}]")
+        counts += np.bincount(nodes, minlength=n_nodes)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     node_to_ranges = np.zeros((n_nodes, 2), dtype=np.uint64)
-    if len(node_ids) == 0:
-        return node_to_ranges, np.zeros((0, 2), dtype=np.uint64)
-    starts = np.flatnonzero(np.concatenate([[True], node_ids[1:] != node_ids[:-1]]))
-    ends = np.concatenate([starts[1:], [len(node_ids)]])
-    run_node = node_ids[starts]
-    order = np.argsort(run_node, kind="stable")
-    range_to_edge = np.stack([starts[order], ends[order]], axis=1).astype(np.uint64)
-    counts = np.bincount(run_node, minlength=n_nodes)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     has = counts > 0
     node_to_ranges[has, 0] = first[has]
-    node_to_ranges[has, 1] = first[has] + counts[has]
-    return node_to_ranges, range_to_edge
+    node_to_ranges[has, 1] = (first + counts)[has]
+    group.create_dataset("node_id_to_ranges", data=node_to_ranges)
+    total = int(counts.sum())
+    out = group.create_dataset("range_to_edge_id", shape=(total, 2), dtype=np.uint64)
+    # blocks of nodes whose runs fit in max_runs rows (a node with more runs is a block of its own)
+    block_lo = 0
+    while block_lo < n_nodes:
+        end_runs = first[block_lo] + max(max_runs, int(counts[block_lo]))
+        block_hi = max(int(np.searchsorted(first + counts, end_runs, side="right")), block_lo + 1)
+        block_hi = min(block_hi, n_nodes)
+        base = int(first[block_lo])
+        size = int(first[block_hi - 1] + counts[block_hi - 1]) - base
+        if size:
+            buf = np.zeros((size, 2), dtype=np.uint64)
+            seen = np.zeros(block_hi - block_lo, dtype=np.int64)
+            for starts, ends, nodes in _runs(ids, chunk):
+                sel = (nodes >= block_lo) & (nodes < block_hi)
+                if not np.any(sel):
+                    continue
+                local = nodes[sel] - block_lo
+                order = np.argsort(local, kind="stable")
+                local = local[order]
+                group_start = np.flatnonzero(np.concatenate([[True], local[1:] != local[:-1]]))
+                rank = np.arange(len(local)) - np.repeat(group_start, np.diff(np.append(group_start, len(local))))
+                pos = first[local + block_lo] - base + seen[local] + rank
+                buf[pos, 0] = starts[sel][order]
+                buf[pos, 1] = ends[sel][order]
+                seen += np.bincount(local, minlength=len(seen))
+            out[base:base + size] = buf
+        block_lo = block_hi
 
 
-def write_indices(pop: h5py.Group, n_source_nodes: int, n_target_nodes: int) -> None:
-    """(Re)write `indices/source_to_target` and `target_to_source` of an edge population group."""
+def write_indices(pop: h5py.Group, n_source_nodes: int, n_target_nodes: int, **kwargs) -> None:
+    """(Re)write `indices/source_to_target` and `target_to_source` of an edge population, streaming."""
     if "indices" in pop:
         del pop["indices"]
-    for name, ids_key, n in (("source_to_target", "source_node_id", n_source_nodes),
-                             ("target_to_source", "target_node_id", n_target_nodes)):
-        node_to_ranges, range_to_edge = index_ranges(pop[ids_key][()], n)
-        g = pop.create_group(f"indices/{name}")
-        g.create_dataset("node_id_to_ranges", data=node_to_ranges)
-        g.create_dataset("range_to_edge_id", data=range_to_edge)
-
-
-class EdgesWriter:
-    """Append edges of one population chunk by chunk; `close()` writes the indices and renames.
-
-    `attributes` maps attribute name -> numpy dtype; every `append` must give all of them."""
-
-    def __init__(self, path: str | os.PathLike, population: str, source_population: str,
-                 target_population: str, n_source_nodes: int, n_target_nodes: int, attributes: dict,
-                 n_edges: int | None = None, chunk: int = 65_536):
-        self.path = Path(path)
-        self.tmp = tmp_name(self.path)
-        self.n_source, self.n_target = int(n_source_nodes), int(n_target_nodes)
-        self.attributes = {k: np.dtype(v) for k, v in attributes.items()}
-        self.n_edges = 0
-        self.expected = n_edges
-        self.file = h5py.File(self.tmp, "w")
-        self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
-        self.file.attrs["magic"] = np.uint32(0x0A7A)
-        self.pop = self.file.create_group(f"edges/{population}")
-        size = 0 if n_edges is None else int(n_edges)
-        opts = {} if n_edges is not None else dict(maxshape=(None,), chunks=(chunk,))
-        for key, node_pop in (("source_node_id", source_population), ("target_node_id", target_population)):
-            ds = self.pop.create_dataset(key, shape=(size,), dtype=NODE_ID_DTYPE, **opts)
-            ds.attrs["node_population"] = node_pop
-        self.pop.create_dataset("edge_type_id", shape=(size,), dtype=np.int64, **opts)
-        group = self.pop.create_group("0")
-        for key, dtype in self.attributes.items():
-            group.create_dataset(key, shape=(size,), dtype=dtype, **opts)
-
-    def append(self, source: np.ndarray, target: np.ndarray, attributes: dict,
-               edge_type_id: np.ndarray | None = None) -> None:
-        """Append edges: node ids and every declared attribute, all of one length."""
-        n = len(source)
-        if len(target) != n:
-            raise EdgesFileError(f"{len(source)} source ids but {len(target)} target ids")
-        missing = set(self.attributes) - set(attributes)
-        extra = set(attributes) - set(self.attributes)
-        if missing or extra:
-            raise EdgesFileError(f"edge attributes: missing {sorted(missing)}, undeclared {sorted(extra)}")
-        for key, ids, limit in (("source", source, self.n_source), ("target", target, self.n_target)):
-            ids = np.asarray(ids)
-            if n and (ids.min() < 0 or ids.max() >= limit):
-                raise EdgesFileError(f"{key} node ids must lie in [0, {limit}); got [{ids.min()}, {ids.max()}]")
-        columns = {"source_node_id": np.asarray(source, dtype=NODE_ID_DTYPE),
-                   "target_node_id": np.asarray(target, dtype=NODE_ID_DTYPE),
-                   "edge_type_id": (np.full(n, -1, dtype=np.int64) if edge_type_id is None
-                                    else np.asarray(edge_type_id, dtype=np.int64))}
-        for key, values in attributes.items():
-            values = np.asarray(values, dtype=self.attributes[key])
-            if len(values) != n:
-                raise EdgesFileError(f"attribute {key}: {len(values)} values for {n} edges")
-            columns[f"0/{key}"] = values
-        if self.expected is not None and self.n_edges + n > self.expected:
-            raise EdgesFileError(f"more than the {self.expected} edges announced")
-        for key, values in columns.items():
-            ds = self.pop[key]
-            if self.expected is None:
-                ds.resize((self.n_edges + n,))
-            ds[self.n_edges:self.n_edges + n] = values
-        self.n_edges += n
-
-    def close(self) -> None:
-        """Write the indices, close the file and move it into place."""
-        if self.expected is not None and self.n_edges != self.expected:
-            self.abort()
-            raise EdgesFileError(f"{self.n_edges} edges written, {self.expected} announced")
-        write_indices(self.pop, self.n_source, self.n_target)
-        self.file.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        """Close and delete the temporary file (after an error)."""
-        try:
-            self.file.close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "EdgesWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-def write_edges(path: str | os.PathLike, population: str, source_population: str, target_population: str,
-                source: np.ndarray, target: np.ndarray, attributes: dict, n_source_nodes: int,
-                n_target_nodes: int, edge_type_id: np.ndarray | None = None) -> None:
-    """Write one edge population from whole arrays (attribute dtypes taken from the arrays)."""
-    dtypes = {k: np.asarray(v).dtype for k, v in attributes.items()}
-    with EdgesWriter(path, population, source_population, target_population, n_source_nodes,
-                     n_target_nodes, dtypes, n_edges=len(source)) as writer:
-        writer.append(source, target, attributes, edge_type_id)
+    for name, key, n in (("source_to_target", "source_node_id", n_source_nodes),
+                         ("target_to_source", "target_node_id", n_target_nodes)):
+        write_index(pop.create_group(f"indices/{name}"), pop[key], n, **kwargs)

@@ -2,7 +2,7 @@
 
 A range file holds, for each edge population, the edges of one range of target nodes in their
 final order (`/edges/<pop>/...` as in SONATA, without indices). The join copies every dataset range
-file by range file in bounded chunks and writes the indices streaming (`io.sonata_index`), so it
+file by range file in bounded chunks and writes the indices streaming (`io.sonata_edges`), so it
 never holds the circuit; datasets are allocated when created, so the file's bytes depend on the
 edges only, never on how many ranges wrote them.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from circuitflow.errors import CircuitflowError
 
 from circuitflow.io.atomic import tmp_name
-from circuitflow.io.sonata_index import write_indices
+from circuitflow.io.sonata_edges import write_indices
 
 COPY_ROWS = 1 << 20
 EDGE_KEYS = ("source_node_id", "target_node_id", "edge_type_id")

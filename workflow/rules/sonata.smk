@@ -1,6 +1,6 @@
 # SONATA stage: the pruned Snudda synapses as SONATA edges on the synthesized nodes, with synapse
 # physiology drawn per connection, and a SONATA circuit config tying nodes, morphologies and edges
-# together. Logic: circuitflow/sonata/, circuitflow/io/sonata_index.py, circuitflow/io/circuit_config.py.
+# together. Logic: circuitflow/sonata/, circuitflow/io/sonata_edges.py, circuitflow/io/circuit_config.py.
 # The rules depend on files only (network-synapses.hdf5, the nodes, the morphologies) and on the
 # physiology, which no other stage reads: a new pruning rule re-runs them after prune_combine, an
 # edited physiology value re-runs them alone, and nothing else does.

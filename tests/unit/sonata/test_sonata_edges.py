@@ -18,54 +18,11 @@ from circuitflow.sonata.locate import LocationError, _cell_map_from_points, _rea
 from circuitflow.sonata.node_table import NodeTable  # noqa: E402
 from circuitflow.io.circuit_config import write_circuit_config  # noqa: E402
 from circuitflow.io.morphology_points import read_morphio  # noqa: E402
-from circuitflow.io.sonata_edges import EdgesFileError, index_ranges, write_edges  # noqa: E402
 from conftest import DATA  # noqa: E402
 
 NETWORK = DATA / "prune-fixture/hv40/expected/default/network-synapses.hdf5"
 BALL = DATA / "detect-fixture/hv120/inputs/validation/ballanddoublestick"
 SYNTHESIZED = DATA / "detect-sonata"
-
-
-def test_index_ranges_runs_per_node():
-    ids = np.array([2, 2, 0, 2, 1, 1])
-    node_to_ranges, range_to_edge = index_ranges(ids, 4)
-    edges_of = {n: sorted(e for lo, hi in range_to_edge[node_to_ranges[n, 0]:node_to_ranges[n, 1]]
-                          for e in range(lo, hi)) for n in range(4)}
-    assert edges_of == {0: [2], 1: [4, 5], 2: [0, 1, 3], 3: []}
-    assert node_to_ranges[3].tolist() == [0, 0]
-    with pytest.raises(EdgesFileError, match="node ids"):
-        index_ranges(np.array([0, 4]), 4)
-
-
-def test_write_edges_round_trip_with_libsonata(tmp_path):
-    rng = np.random.default_rng(1)
-    n_nodes, n = 7, 200
-    target = np.sort(rng.integers(0, n_nodes, n))
-    source = rng.integers(0, n_nodes, n)
-    attrs = {"afferent_section_id": rng.integers(0, 50, n).astype(np.int32),
-             "afferent_section_pos": rng.random(n).astype(np.float32),
-             "conductance": rng.random(n).astype(np.float32)}
-    write_edges(tmp_path / "e.h5", "a__a__chemical", "a", "a", source, target, attrs, n_nodes, n_nodes)
-    assert not (tmp_path / "e.h5.tmp").exists()
-    pop = libsonata.EdgeStorage(str(tmp_path / "e.h5")).open_population("a__a__chemical")
-    assert pop.size == n and pop.source == "a" and pop.target == "a"
-    every = libsonata.Selection([[0, n]])
-    assert pop.source_nodes(every).tolist() == source.tolist()
-    assert pop.target_nodes(every).tolist() == target.tolist()
-    for key, values in attrs.items():
-        assert np.array_equal(pop.get_attribute(key, every), values)
-    for node in range(n_nodes):  # the indices give the same edges as a scan
-        assert sorted(pop.afferent_edges([node]).flatten()) == np.flatnonzero(target == node).tolist()
-        assert sorted(pop.efferent_edges([node]).flatten()) == np.flatnonzero(source == node).tolist()
-    assert sorted(pop.connecting_edges([1], [3]).flatten()) == np.flatnonzero((source == 1) & (target == 3)).tolist()
-
-
-def test_writer_rejects_bad_arrays(tmp_path):
-    with pytest.raises(EdgesFileError, match="source node ids"):
-        write_edges(tmp_path / "e.h5", "p", "a", "a", np.array([0, 5]), np.array([0, 1]), {}, 3, 3)
-    with pytest.raises(EdgesFileError, match="attribute x"):
-        write_edges(tmp_path / "e.h5", "p", "a", "a", np.array([0]), np.array([0]), {"x": np.zeros(2)}, 3, 3)
-    assert not (tmp_path / "e.h5").exists() and not (tmp_path / "e.h5.tmp").exists()
 
 
 def quaternions(matrices: np.ndarray) -> np.ndarray:
@@ -182,7 +139,10 @@ def test_fixture_network_becomes_sonata_edges(converted):
     dendrites = {s.id + 1 for s in morphio.Morphology(str(BALL / "double.swc")).iter()
                  if s.type == morphio.SectionType.basal_dendrite}
     assert set(get("afferent_section_id")[~soma]) == dendrites
-    assert np.array_equal(pop.afferent_edges([3]).flatten(), np.flatnonzero(rows[:, 1] == 3))
+    for node in range(28):  # the indices give the same edges as a scan
+        assert np.array_equal(pop.afferent_edges([node]).flatten(), np.flatnonzero(rows[:, 1] == node))
+        assert sorted(pop.efferent_edges([node]).flatten()) == np.flatnonzero(rows[:, 0] == node).tolist()
+    assert sorted(pop.connecting_edges([10], [0]).flatten()) == np.flatnonzero((rows[:, 0] == 10) & (rows[:, 1] == 0)).tolist()
     assert storage.population_names == {"cells__cells__chemical"}
     elec = libsonata.EdgeStorage(str(tmp / "edges-gj.h5")).open_population("cells__cells__electrical")
     sel = libsonata.Selection([[0, elec.size]])
