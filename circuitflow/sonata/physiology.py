@@ -138,13 +138,6 @@ def check_pathways(pathways: list[dict], required: bool = True) -> None:
                                       f"{_names(pathway['pre'])} -> {_names(pathway['post'])})")
 
 
-def check_config(config: dict) -> None:
-    """The physiology blocks of a workflow config, before its schema validation: one line naming the key."""
-    connectome = config.get("connectome")
-    if isinstance(connectome, dict):
-        check_pathways(connectome.get("pathways") or [], required=False)
-
-
 def physiology_config(pathways: list[dict], seed: int | None, rename=lambda name: name) -> dict:
     """What the edges step needs: {"seed", "connectivity": {"pre$$post": {type: physiology}}}.
 

@@ -140,9 +140,10 @@ def test_bad_physiology_is_an_error_before_any_job(tmp_path):
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 1.5
     proc = run_snakemake(tmp_path, config, "-n", "all", check=False)
     assert proc.returncode != 0
-    assert "connectome.pathways[0].synapses.AMPA.physiology.u_syn.mean = 1.5 must be <= 1" in proc.stdout + proc.stderr
+    assert "connectome.pathways.0.synapses.AMPA.physiology.u_syn.mean: 1.5 is greater than the maximum of 1" \
+        in proc.stderr.splitlines()[-1]
     config = example_config()
     del config["connectome"]["pathways"][1]["synapses"]["GABA"]["physiology"]
     proc = run_snakemake(tmp_path, config, "-n", "all", check=False)
     assert proc.returncode != 0
-    assert "connectome.pathways[1].synapses.GABA.physiology is required" in proc.stdout + proc.stderr
+    assert "connectome.pathways[1].synapses.GABA.physiology is required" in proc.stderr.splitlines()[-1]

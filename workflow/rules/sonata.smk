@@ -15,7 +15,8 @@ from circuitflow.sonata.physiology import physiology_config
 SONATA_SOURCE = config["detect"]["sonata"]
 SONATA_DIR = f"{OUT}/sonata"
 # checked here, at planning: a bad physiology value is one error line before any job runs
-SONATA_PHYSIOLOGY = physiology_config(
+SONATA_PHYSIOLOGY = checked(
+    physiology_config,
     config["connectome"]["pathways"],
     config["connectome"].get("physiology_seed"),
     rename=type_name,
