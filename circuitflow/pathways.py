@@ -6,11 +6,9 @@ from circuitflow.errors import CircuitflowError
 import copy
 
 from circuitflow.detect.sources import type_name
+from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION
 
-GAP_JUNCTION = "gap_junction"
 REGION = "circuit"
-#: Snudda's built-in prune seed, used when the config gives none.
-DEFAULT_PRUNE_SEED = 1003
 
 
 class PathwayError(CircuitflowError, ValueError):

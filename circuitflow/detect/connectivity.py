@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GAP_JUNCTION = "gap_junction"
-GAP_JUNCTION_CHANNEL = 3
+from circuitflow.io.snudda import GAP_JUNCTION, GAP_JUNCTION_CHANNEL
+
 FIRST_CHANNEL = 10
 DEFAULT_SEED = 1002
 DEFAULT_CLUSTER_SPREAD = 20e-3

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuitflow.detect.connectivity import GAP_JUNCTION_CHANNEL, Rules
+from circuitflow.detect.connectivity import Rules
+from circuitflow.io.snudda import GAP_JUNCTION_CHANNEL
 from circuitflow.detect.rasterise import Table
 from circuitflow.detect.rng import gap_junction_draws, synapse_draws
 

@@ -41,7 +41,6 @@ def progress(items, desc: str):
     """A progress bar over `items` in the rule's log, every 5 s at most."""
     return progress_bar(items, desc, always=True, mininterval=5)
 
-DEFAULTS = {"voxel_size": 3e-6, "hyper_voxel_size": 100}
 SETUP = "setup.json"
 NEURONS = "neurons.h5"
 TREE_CACHE = 256
@@ -80,9 +79,11 @@ def write_positions(path: Path, neurons: sources.Neurons) -> None:
 
 
 def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathLike) -> None:
-    """Read and check the neuron source and the connectivity; write the network folder's config/positions."""
+    """Read and check the neuron source and the connectivity; write the network folder's config/positions.
+
+    `detect_cfg` is the detect section with the schema's defaults filled in (circuitflow.config.check_config)."""
     net_dir, work_dir = Path(net_dir), Path(work_dir)
-    cfg = {**DEFAULTS, **detect_cfg}
+    cfg = detect_cfg
     if "network_path" in cfg:
         base = Path(cfg["network_path"])
         neurons = sources.snudda_network(base, cfg.get("snudda_data"))

@@ -25,6 +25,12 @@ NETWORK_CONFIG = "network-config.json"
 SYN_WIDTH = 13
 GJ_WIDTH = 11
 CHUNK_ROWS = 10000
+#: The connection type name of gap junctions in a network config's connectivity.
+GAP_JUNCTION = "gap_junction"
+#: The channel (synapse type) id of gap junctions in Snudda's tables.
+GAP_JUNCTION_CHANNEL = 3
+#: Snudda's built-in prune seed, used when no config gives one (spec P-5).
+DEFAULT_PRUNE_SEED = 1003
 
 # Legacy (camelCase) HDF5 names and their current spelling (spec prune.md §2.8).
 LEGACY_NAMES = {

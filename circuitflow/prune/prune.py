@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuitflow.prune.rule_table import GAP_JUNCTION_CHANNEL, neuron_type
+from circuitflow.io.snudda import GAP_JUNCTION_CHANNEL
+from circuitflow.prune.rule_table import neuron_type
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ P-12, P-13, P-16, P-17, P-19 and P-24 of §11.
 from __future__ import annotations
 
 from circuitflow.errors import CircuitflowError
+from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION, GAP_JUNCTION_CHANNEL
 import ast
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,6 @@ SEED_KEYS = ("detect", "init", "input", "master_seed", "masterseed", "place", "p
 LEGACY_PRUNING = {"distPruning": "dist_pruning", "softMax": "soft_max", "clusterPruning": "cluster_pruning"}
 LEGACY_TOP = {"Connectivity": "regions/<R>/connectivity", "Neurons": "regions/<R>/neurons",
               "Volume": "regions/<R>/volume", "RandomSeed": "random_seed"}
-DEFAULT_SEED = 1003
-GAP_JUNCTION = "gap_junction"
-GAP_JUNCTION_CHANNEL = 3
 EXPRESSION_NAMES = {"d", "r"}
 
 
@@ -215,18 +212,13 @@ def resolve_seed(explicit: int | None, prune_config: dict, detect_config: dict) 
     if seed is not None:
         log.warning("prune config has no random_seed.prune: using %d from the detect-time network config", seed)
         return int(seed), "random_seed.prune of the detect-time network config"
-    log.warning("no prune seed anywhere: using Snudda's default %d", DEFAULT_SEED)
-    return DEFAULT_SEED, "default"
+    log.warning("no prune seed anywhere: using Snudda's default %d", DEFAULT_PRUNE_SEED)
+    return DEFAULT_PRUNE_SEED, "default"
 
 
 def neuron_type(name: str) -> str:
     """Snudda's neuron type of a neuron name: the part before the first underscore."""
     return name.split("_")[0]
-
-
-def is_nan(value: float | None) -> bool:
-    """True for None or NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def resolve_rules(network: str | Path, config_file: str | Path, random_seed: int | None) -> dict:

@@ -18,6 +18,20 @@ UPSTREAM_ONLY = {
 }
 
 
+#: The synthesis keys whose files and values the chunk jobs and validate_params read (their params).
+INPUT_KEYS = (
+    "input_cells",
+    "atlas",
+    "tmd_parameters",
+    "tmd_distributions",
+    "region_structure",
+    "morph_axon",
+    "base_morph_dir",
+    "synthesize_axons",
+    "max_drop_ratio",
+)
+
+
 from circuitflow.errors import CircuitflowError
 
 

@@ -10,10 +10,11 @@ import h5py
 import numpy as np
 import pytest
 
+from circuitflow.config import check_config
 from circuitflow.detect import steps
 from circuitflow.detect.connectivity import ConnectivityError
 from circuitflow.io.morphology_points import MorphologyError
-from conftest import run_snakemake
+from conftest import ROOT, run_snakemake
 from test_detect_fixture import compare_network
 
 # Neuron 0 ("Post"): soma, dendrite section 0 along +x (10 -> 40 -> 100 µm), section 1 along -x
@@ -69,7 +70,7 @@ def run_steps(detect_cfg: dict, out: Path, chunks: int = 1, batches: int = 1, ra
     """Run every detect step in-process (as the rules do); ranks run one after another; with `trees`,
     rasterise reads the morphologies that bbox parsed (as the rules do), else parses them again."""
     net, work = out / "network", out / "detect"
-    steps.setup(detect_cfg, net, work)
+    steps.setup(check_config({"detect": dict(detect_cfg)}, ROOT / "config")["detect"], net, work)
     bbox = [work / f"bbox/{c}.npz" for c in range(chunks)]
     tree_files = [work / f"bbox/{c}.trees.npy" if trees else None for c in range(chunks)]
     raster = [work / f"raster/{c}.h5" for c in range(chunks)]

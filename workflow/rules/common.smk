@@ -69,6 +69,14 @@ def script(name):
     return [path, *import_closure(path, workflow.basedir)]
 
 
+def network_dir(wildcards, input):
+    """A rule's Snudda network folder: its `worklog` input's grandparent (log/network-detect-worklog.hdf5).
+
+    A param computed from input, so moving the network folder re-runs nothing by itself.
+    """
+    return os.path.dirname(os.path.dirname(input.worklog))
+
+
 def tracked(name, value):
     """Params `name` (`value` as canonical JSON, for the script) and `<name>_sha256` (its digest, compared).
 

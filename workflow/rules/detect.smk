@@ -1,10 +1,12 @@
 # Touch detection (Snudda detect): neurons -> putative synapses per hypervoxel, in a Snudda network
 # folder {OUT}/network that the prune rules read unchanged. Logic: circuitflow/detect/.
+from circuitflow.detect.options import SETUP_KEYS
+
 DETECT = config["detect"]
 DET_NET = f"{OUT}/network"
 DET_WORK = f"{OUT}/detect"
-DET_CHUNKS = range(DETECT.get("neuron_chunks", 2))
-DET_BATCHES = range(DETECT.get("hypervoxel_jobs", 2))
+DET_CHUNKS = range(DETECT["neuron_chunks"])
+DET_BATCHES = range(DETECT["hypervoxel_jobs"])
 DET_SOURCE = (
     [
         f"{DETECT['network_path']}/network-config.json",
@@ -17,17 +19,6 @@ DET_SOURCE = (
         DETECT["sonata"]["morphology_dir"],
     ]
 )
-
-DET_SETUP_KEYS = [
-    "network_path",
-    "sonata",
-    "voxel_size",
-    "hyper_voxel_size",
-    "seed",
-    "snudda_data",
-    "simulation_origo",
-    "strict_types",
-]
 
 ALL_TARGETS["detect"] = [
     f"{DET_NET}/log/network-detect-worklog.hdf5",
@@ -55,7 +46,7 @@ rule detect_setup:
         CONDA_ENV
     params:
         # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
-        **tracked("detect", section("detect", DET_SETUP_KEYS)),
+        **tracked("detect", section("detect", SETUP_KEYS)),
         net=lambda wc, output: os.path.dirname(output.config),
         work=lambda wc, output: os.path.dirname(output.setup),
     shell:

@@ -22,7 +22,7 @@ PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
 PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
 PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
 PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
-# Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
+# Scripts get the network directory as the worklog's grandparent (network_dir in common.smk).
 
 ALL_TARGETS["prune"] = [
     f"{OUT}/network-synapses.hdf5",
@@ -47,7 +47,7 @@ rule prune_check_hypervoxels:
     conda:
         CONDA_ENV
     params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
     shell:
         logged("python {input.code[0]:q} --network {params.network:q} --out {output:q}")
 
@@ -65,7 +65,7 @@ rule prune_check_config:
     conda:
         CONDA_ENV
     params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
     shell:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --config {input.config:q}"
@@ -88,7 +88,7 @@ rule prune_gather_merge:
     conda:
         CONDA_ENV
     params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
     shell:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --index {input.index:q}"
@@ -115,7 +115,7 @@ rule prune_range:
         mpi="",
         tasks=1,
     params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
         seed=[] if PRUNE["random_seed"] is None else ["--seed", PRUNE["random_seed"]],
         share=(
             "true" if PRUNE["all_neuron_pair_synapses_share_parameter_id"] else "false"
@@ -142,7 +142,7 @@ rule prune_combine:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then
     params:
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
     shell:
         logged(
             "python {input.code[0]:q} --config {input.config:q} --network {params.network:q}"

@@ -75,8 +75,7 @@ rule report_pathways:
     conda:
         CONDA_ENV
     params:
-        # the network folder is the worklog's grandparent (log/network-detect-worklog.hdf5)
-        network=lambda wildcards, input: os.path.dirname(os.path.dirname(input.worklog)),
+        network=network_dir,
     shell:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --synapses {input.synapses:q}"

@@ -1,4 +1,5 @@
 # Synthesis half: atlas + cells -> morphologies (region-grower's SynthesizeMorphologies).
+from circuitflow.synthesis.options import INPUT_KEYS
 from circuitflow.synthesis.prepare import (
     checked_digests,
     growth_options,
@@ -32,18 +33,6 @@ ALL_TARGETS["synthesis"] = [SYN_PLAN["out_cells"], f"{SYN_DIR}/apical.yaml"]
 
 
 SYN_OPTIONAL = optional_outputs(SYN, SYN_PLAN, SYN_DIR)
-# Inputs of the chunk jobs (their digests are params, see synthesize_chunk).
-PARAMS_KEYS = [
-    "input_cells",
-    "atlas",
-    "tmd_parameters",
-    "tmd_distributions",
-    "region_structure",
-    "morph_axon",
-    "base_morph_dir",
-    "synthesize_axons",
-    "max_drop_ratio",
-]
 
 
 # The cache reads only the layers of region_structure (a param): editing thicknesses or context rules
@@ -87,7 +76,7 @@ rule synthesis_validate_params:
     conda:
         CONDA_ENV
     params:
-        **tracked("config", section("synthesis", PARAMS_KEYS)),
+        **tracked("config", section("synthesis", INPUT_KEYS)),
         # what planning validated for the same inputs (the job validates again if they differ)
         validated=f"{SYN_DIR}/.validated-parameters.json",
     shell:
@@ -130,7 +119,7 @@ rule synthesis_chunk:
         # not a param: outputs do not depend on the engine, so switching it re-runs nothing
         engine=SYN["engine"],
     params:
-        **tracked("config", section("synthesis", PARAMS_KEYS + ["chunk_size"])),
+        **tracked("config", section("synthesis", [*INPUT_KEYS, "chunk_size"])),
         **tracked("options", growth_options(SYN, SYN_PLAN)),
         inputs_digest=lambda wc: SYN_CHECK()[0]["digests"][int(wc.chunk)],
     shell:
