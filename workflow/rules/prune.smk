@@ -23,6 +23,11 @@ PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
 PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
 PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
 # Scripts get the network directory as the worklog's grandparent (log/network-detect-worklog.hdf5).
+# A prune config that exists before the run (not written by pathways or detect) is checked at planning.
+if PRUNE_CONFIG not in (f"{OUT}/pathways/prune-config.json", f"{OUT}/network/network-config.json"):
+    from circuitflow.prune.rule_table import check_values
+
+    checked(check_values, PRUNE_CONFIG)
 
 ALL_TARGETS["prune"] = [
     f"{OUT}/network-synapses.hdf5",
