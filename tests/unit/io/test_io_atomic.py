@@ -93,3 +93,23 @@ def test_an_hdf5_file_cut_short_is_not_renamed(tmp_path):
                 f["x"] = list(range(10000))
             os.truncate(tmp, os.path.getsize(tmp) // 2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_state_changes_with_an_edit_a_deletion_or_a_new_file(tmp_path):
+    """io.listing.files_state: what the prune and detect rules take as a param for the files they read."""
+    import os
+
+    from circuitflow.io.listing import files_state
+
+    (tmp_path / "a").mkdir()
+    files = [tmp_path / "a" / f"f{i}.swc" for i in range(3)] + [tmp_path / "g.h5"]
+    for f in files:
+        f.write_text("x")
+    state = files_state(files)
+    assert files_state(reversed(files)) == state and files_state(map(str, files)) == state
+    os.utime(files[1], ns=(1, 1))
+    edited = files_state(files)
+    assert edited != state
+    files[3].unlink()
+    assert files_state(files) not in (state, edited)
+    assert files_state(files[:3]) != files_state(files[:2])
