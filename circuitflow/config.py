@@ -40,6 +40,30 @@ def check_keys(config: dict, schemas: dict, prefix: str = "") -> None:
                 check_keys(value, sub, f"{prefix}{key}.")
 
 
+#: Config sections whose strings become paths in rules (connectome holds mtypes and expressions instead).
+PATH_SECTIONS = ("out_dir", "synthesis", "detect", "prune")
+
+
+def check_no_braces(config: dict) -> None:
+    """Fail on a path value holding '{' or '}', naming its key: Snakemake reads them as wildcards in a rule's
+    files, which fails later with a message naming no key (other shell characters are quoted, :q)."""
+
+    def walk(value, key: str) -> None:
+        if isinstance(value, str) and ("{" in value or "}" in value):
+            raise ConfigError(f"config: {key}: {value!r} holds '{{' and '}}' (or one of them), which Snakemake "
+                              "reads as a wildcard in a path; rename the file or folder")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]")
+
+    for section in PATH_SECTIONS:
+        if section in config:
+            walk(config[section], section)
+
+
 def load_schema(path: str) -> dict:
     """A YAML/JSON schema file as a dict."""
     import yaml
@@ -84,6 +108,7 @@ def check_config(config: dict, schema_dir: str | Path) -> dict:
     schema = load_schema(Path(schema_dir, "schema.yaml"))
     sections = {name: load_schema(Path(schema_dir, f"schema.{name}.yaml")) for name in SECTIONS}
     check_keys(config, {**schema, "properties": {**schema["properties"], **sections}})
+    check_no_braces(config)
     chain_stages(config)
     problem = schema_error(config, schema)
     for name in SECTIONS:

@@ -7,6 +7,7 @@ import copy
 
 from circuitflow.detect.sources import type_name
 from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION
+from circuitflow.prune.rule_table import PruneConfigError, complete_pruning
 
 REGION = "circuit"
 
@@ -36,9 +37,11 @@ def expand(pathways: list[dict]) -> dict:
     return pairs
 
 
-def check_mtypes(pathways: list[dict], mtypes) -> None:
-    """Every mtype a pathway names must exist in the circuit."""
+def check_mtypes(pathways: list[dict], mtypes, cells_file: str = "the cells file") -> None:
+    """Every mtype a pathway names must exist in the circuit (`cells_file`, named when it has no cells)."""
     known = set(mtypes)
+    if not known and pathways:
+        raise PathwayError(f"synthesis.input_cells: {cells_file} has no cells, so connectome.pathways connect nothing")
     for k, pathway in enumerate(pathways):
         for side in ("pre", "post"):
             unknown = [m for m in _names(pathway[side]) if m not in known]
@@ -46,6 +49,27 @@ def check_mtypes(pathways: list[dict], mtypes) -> None:
                 raise PathwayError(
                     f"connectome.pathways[{k}].{side}: unknown mtype(s) {unknown}; the circuit has {sorted(known)}"
                 )
+
+
+def check_pruning(pathways: list[dict]) -> None:
+    """Check every pruning rule as pruning will (numbers, `dist_pruning` expressions, gap-junction limits), so
+    a bad rule fails at planning, naming its key, instead of after synthesis and detection."""
+    for k, pathway in enumerate(pathways):
+        types = {f"synapses.{name}": params for name, params in (pathway.get("synapses") or {}).items()}
+        if pathway.get("gap_junction") is not None:
+            types[GAP_JUNCTION] = pathway["gap_junction"]
+        for label, params in types.items():
+            for name in ("pruning", "pruning_other"):
+                if (params or {}).get(name) is None:
+                    continue
+                where = f"connectome.pathways[{k}].{label}.{name}"
+                try:
+                    rule = complete_pruning(where, params[name])
+                except PruneConfigError as exc:
+                    raise PathwayError("config: " + str(exc).removeprefix("prune config ")) from None
+                if label == GAP_JUNCTION and (rule["dist_pruning"] is not None or rule["cluster_pruning"]):
+                    raise PathwayError(f"config: {where}: dist_pruning and cluster_pruning are supported for "
+                                       "synapses only, not gap junctions")
 
 
 def _network_config(pairs: dict, keep: tuple[str, ...], seeds: dict, rename=lambda name: name) -> dict:

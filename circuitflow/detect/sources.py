@@ -184,3 +184,21 @@ def sonata_nodes(nodes_file: str | Path, morphology_dir: str | Path, population:
     mdir = Path(morphology_dir)
     paths = [str(mdir / f"{m}.{morphology_ext}") for m in morph]
     return Neurons(names=names, positions=xyz * 1e-6, rotations=rot, morphologies=paths, reader="morphio")
+
+
+def morphology_files(detect_cfg: dict) -> list[str]:
+    """Every morphology file detection reads for the `detect` config section (sorted, each once)."""
+    if "network_path" in detect_cfg:
+        neurons = snudda_network(detect_cfg["network_path"], detect_cfg.get("snudda_data"))
+    else:
+        s = detect_cfg["sonata"]
+        neurons = sonata_nodes(s["nodes_file"], s["morphology_dir"], s.get("population"),
+                               s.get("morphology_ext", "h5"))
+    return sorted(set(neurons.morphologies))
+
+
+def morphologies_state(detect: dict) -> str:
+    """io.listing.files_state of the morphology files the detect config section `detect` reads."""
+    from circuitflow.io.listing import files_state
+
+    return files_state(morphology_files(detect))

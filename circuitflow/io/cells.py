@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from voxcell import CellCollection
 
-from circuitflow.io.atomic import atomic_path
+from circuitflow.io.atomic import atomic_path, check_h5
 
 
 class CellsFileError(CircuitflowError, ValueError):
@@ -68,8 +68,8 @@ def check_no_nulls(df: pd.DataFrame, path: str) -> None:
 
 
 def save_cells(cells: CellCollection, path: str | os.PathLike, fmt: str) -> None:
-    """Write cells as SONATA or MVD3 via a temporary name, then rename (never half-written)."""
-    with atomic_path(path) as tmp:
+    """Write cells as SONATA or MVD3 (both HDF5) via a temporary name, read back, then rename (never half-written)."""
+    with atomic_path(path, check=check_h5) as tmp:
         if fmt == "mvd3":
             cells.save_mvd3(str(tmp))
         else:

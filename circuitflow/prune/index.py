@@ -11,6 +11,7 @@ from __future__ import annotations
 from circuitflow.errors import CircuitflowError
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from circuitflow.io import snudda as sio
 from circuitflow.io.atomic import atomic_h5
+from circuitflow.io.listing import files_state
 from circuitflow.progress import progress
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,37 @@ def read_worklog(network: str | Path) -> Worklog:
             connectivity_distributions=con_dist,
             overflow=overflow,
         )
+
+
+def hypervoxel_files(network: str | Path) -> list[str]:
+    """The hypervoxel files (and projection file) the worklog of `network` lists: what pruning reads."""
+    wl = read_worklog(network)
+    files = [str(file_of(Path(network), PROJECTION_HID))] if wl.num_projection_synapses > 0 else []
+    voxels = os.path.join(network, os.path.dirname(sio.VOXEL_FILE))
+    name = os.path.basename(sio.VOXEL_FILE)
+    return files + [os.path.join(voxels, name.format(hid=h)) for h in sorted(int(h) for h in wl.completed)]
+
+
+def hypervoxels_state(network: str | Path, produced: bool) -> str:
+    """The state of the hypervoxel files pruning reads, a param of the prune rules that read them ('' before
+    the worklog exists): editing, replacing or deleting one re-runs pruning (a deleted file then fails naming it).
+
+    For the network this workflow's detect writes (`produced`), '' while no file changed or went missing since
+    the worklog was written, so that a clean network's state is the same at the first run (no worklog yet) and
+    the next; else the state of the files, which stays the same until detection runs again.
+    """
+    worklog = Path(network) / sio.WORKLOG
+    if not worklog.is_file():
+        return ""
+    files = hypervoxel_files(network)
+    if produced:
+        written = worklog.stat().st_mtime_ns
+        try:
+            if all(os.stat(f).st_mtime_ns <= written for f in files):
+                return ""
+        except FileNotFoundError:
+            pass
+    return files_state(files)
 
 
 def has_connectivity(detect_config: dict) -> bool:

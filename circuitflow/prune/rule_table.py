@@ -11,6 +11,7 @@ from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION, GAP_JUNCTION
 import ast
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -50,29 +51,78 @@ def _unknown(where: str, key: str, allowed: tuple[str, ...], legacy: dict[str, s
     return PruneConfigError(f"prune config {where}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
 
 
+#: The numeric pruning values and their allowed ranges: the rules of config/schema.connectome.yaml's
+#: `$defs/pruning` (a test keeps the two equal), except mu2, which must be > 0 (P-13), not >= 0.
+NUMBER_RANGES = {"f1": (0, 1), "soft_max": (0, None), "mu2": (0, None), "a3": (0, 1)}
+
+
+def _number(where: str, key: str, value: Any) -> float | None:
+    """A pruning value: null, or a number within NUMBER_RANGES[key] (strings and booleans are errors)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise PruneConfigError(f"prune config {where}/{key}: must be a number or null, got {value!r}")
+    low, high = NUMBER_RANGES[key]
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise PruneConfigError(f"prune config {where}/{key}: must be {bounds}, got {value!r}")
+    return float(value)
+
+
 def complete_pruning(where: str, spec: Any) -> dict:
-    """Validate a `pruning`/`pruning_other` dict and fill Snudda's defaults (spec §4.1)."""
+    """Validate a `pruning`/`pruning_other` dict with the config schema's rules and fill Snudda's defaults
+    (spec §4.1); Snudda only warns about f1 or a3 outside [0, 1] and fails on strings without naming the key."""
     if not isinstance(spec, dict):
         raise PruneConfigError(f"prune config {where}: must be a mapping, got {type(spec).__name__}")
     for key in spec:
         if key not in PRUNING_KEYS:
             raise _unknown(where, key, PRUNING_KEYS, LEGACY_PRUNING)
+    values = {key: _number(where, key, spec.get(key)) for key in NUMBER_RANGES}
+    cluster = spec.get("cluster_pruning")
+    if cluster is not None and not isinstance(cluster, bool):
+        raise PruneConfigError(f"prune config {where}/cluster_pruning: must be true, false or null, got {cluster!r}")
     out = {
-        "f1": 1.0 if spec.get("f1") is None else float(spec["f1"]),
-        "soft_max": None if spec.get("soft_max") is None else float(spec["soft_max"]),
-        "mu2": None if spec.get("mu2") is None else float(spec["mu2"]),
-        "a3": None if spec.get("a3") is None else float(spec["a3"]),
+        "f1": 1.0 if values["f1"] is None else values["f1"],
+        "soft_max": values["soft_max"],
+        "mu2": values["mu2"],
+        "a3": values["a3"],
         "dist_pruning": spec.get("dist_pruning"),
-        "cluster_pruning": bool(spec.get("cluster_pruning") or False),
+        "cluster_pruning": bool(cluster or False),
     }
     if out["mu2"] is not None and not out["mu2"] > 0:
         raise PruneConfigError(f"prune config {where}: mu2 must be > 0, got {out['mu2']}")
-    for key in ("f1", "a3"):
-        if out[key] is not None and not 0 <= out[key] <= 1:
-            log.warning("prune config %s: %s = %s is outside [0, 1]", where, key, out[key])
     if out["dist_pruning"] is not None:
         check_expression(where, out["dist_pruning"])
     return out
+
+
+def check_values(config_file: str | Path) -> dict:
+    """Check every value of a prune config file that needs no network (keys, numbers, expressions), naming the
+    file and the key: what the workflow checks at planning, before any job."""
+    config = load_config(config_file)
+    try:
+        if not isinstance(config, dict):
+            raise PruneConfigError("the prune config must be a JSON object")
+        check_top_level(config)
+        regions = config.get("regions", {})
+        if not isinstance(regions, dict):
+            raise PruneConfigError("prune config regions: must be a mapping")
+        for region, rdata in regions.items():
+            connectivity = (rdata or {}).get("connectivity", {}) or {}
+            for pair_key, con_types in connectivity.items():
+                where_pair = f'regions/{region}/connectivity/"{pair_key}"'
+                split_pair_key(where_pair, pair_key)
+                for con_type, con in (con_types or {}).items():
+                    where = f"{where_pair}/{con_type}"
+                    if not isinstance(con, dict):
+                        raise PruneConfigError(f"prune config {where}: must be a mapping")
+                    check_con_type_keys(where, con)
+                    for name in ("pruning", "pruning_other"):
+                        if con.get(name) is not None:
+                            complete_pruning(f"{where}/{name}", con[name])
+    except PruneConfigError as exc:
+        raise PruneConfigError(f"{config_file}: {exc}") from None
+    return config
 
 
 def check_expression(where: str, expr: Any) -> set[str]:

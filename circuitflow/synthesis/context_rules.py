@@ -157,8 +157,9 @@ def mesh_files(structure: dict) -> list[str]:
     return sorted(files)
 
 
-def _file_digest(path: str) -> str:
-    """sha256 of a mesh file, computed once per (path, size, mtime) in a process (every chunk uses it)."""
+def file_digest(path: str) -> str:
+    """sha256 of an input file (mesh, donor), computed once per (path, size, mtime) in a process (every chunk
+    uses it)."""
     stat = os.stat(path)
     return _digest(path, stat.st_size, stat.st_mtime_ns)
 
@@ -187,7 +188,7 @@ def rules_payload(structure: dict, combos) -> dict:
             if applies(rule, mtype, mclass):
                 path = Path(rule["path"])
                 files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-                boundaries.append({"rule": rule, "meshes": {f.name: _file_digest(str(f)) for f in files}})
+                boundaries.append({"rule": rule, "meshes": {f.name: file_digest(str(f)) for f in files}})
         payload[f"{region}|{mtype}|{mclass}"] = {"directions": directions, "boundaries": boundaries}
     return payload
 

@@ -26,8 +26,13 @@ def load_donor_table(path: str | os.PathLike, cell_ids: np.ndarray) -> pd.DataFr
                         keep_default_na=False)
     if "morphology" not in table.columns:
         raise DonorError(f"morph_axon: {path} has no 'morphology' column")
-    if sorted(table.index.tolist()) != sorted(np.asarray(cell_ids).tolist()):
-        raise DonorError(f"morph_axon: {path}: Morphology list GIDs mismatch (ids differ from the cell ids)")
+    ids = np.asarray(cell_ids).tolist()
+    if len(ids) == 0 and len(table):
+        raise DonorError(f"synthesis.input_cells: the cells file has no cells, but morph_axon {path} lists {len(table)}")
+    if sorted(table.index.tolist()) != sorted(ids):
+        only = sorted(set(table.index.tolist()) ^ set(ids))[:5]
+        raise DonorError(f"morph_axon: {path}: Morphology list GIDs mismatch (ids differ from the cell ids: "
+                         f"{len(table)} rows for {len(ids)} cells; first ids in only one of them: {only})")
     out = pd.DataFrame(index=table.index)
     out["axon_name"] = table["morphology"].where(table["morphology"].notna(), None)
     out["axon_scale"] = table["scale"].astype(float) if "scale" in table.columns else np.nan

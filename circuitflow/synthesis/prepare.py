@@ -175,6 +175,13 @@ def chunk_structure(structure: dict, rows: pd.DataFrame) -> dict:
     }
 
 
+def chunk_donors(base_morph_dir: str, rows: pd.DataFrame) -> dict:
+    """{donor name: content digest (None: missing file)} of the donors a chunk's cells graft."""
+    names = sorted({n for n in rows["axon_name"] if isinstance(n, str)})
+    paths = {n: donors.donor_path(base_morph_dir, n) for n in names}
+    return {n: context_rules.file_digest(p) if os.path.isfile(p) else None for n, p in paths.items()}
+
+
 def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict) -> list[str]:
     """Digest of every chunk's inputs: a chunk job carries its own as a param, so that it re-runs
     exactly when its cells, their TMD entries, their donors, their region's reference depths or the
@@ -186,6 +193,8 @@ def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_dist
     for i in range(n_chunks(len(cells), size)):
         payload = chunk_payload(cells, tmd_params, tmd_distribs, i, size, grafting)
         payload["region_structure"] = chunk_structure(structure, cells.iloc[i * size : (i + 1) * size])
+        if grafting:  # the content of the donor files its cells graft (a chunk reads them itself)
+            payload["donors"] = chunk_donors(section["base_morph_dir"], cells.iloc[i * size : (i + 1) * size])
         digests.append(payload_digest(payload))
     return digests
 
@@ -196,6 +205,9 @@ def input_signature(section: dict, chunking: bool = True) -> list:
     keys = ["input_cells", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon"]
     files = [section[k] for k in keys if section.get(k)] + [str(Path(section["atlas"]) / "hierarchy.json")]
     files += context_rules.mesh_files(atlas.load_region_structure(section["region_structure"]))
+    if section.get("morph_axon") and section.get("base_morph_dir") and os.path.isdir(section["base_morph_dir"]):
+        with os.scandir(section["base_morph_dir"]) as entries:
+            files += sorted(e.path for e in entries if e.name.endswith(".h5"))
     signature = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
     options = [bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
     return signature + ([section["chunk_size"]] if chunking else []) + options

@@ -17,7 +17,9 @@ PLACEHOLDER = re.compile(r"\{(input|output|params|log|wildcards|resources)(\.[\w
 def shell_strings(text: str) -> list[str]:
     """The shell: blocks of a rule file, and the shell fragments common.smk wraps them in."""
     blocks = re.findall(r"^    shell:\n((?:        .*\n)+)", text, re.M)
-    return blocks + re.findall(r'^(?:LOGGED|MPI) = "(.*)"$', text, re.M)
+    fragments = re.findall(r'^(?:LOGGED|MPI) = "(.*)"$', text, re.M)
+    fragments += re.findall(r"^(?:LOGGED|MPI) = \(\n((?:    .*\n)+)\)", text, re.M)
+    return blocks + fragments
 
 
 def test_every_shell_value_is_quoted():

@@ -16,8 +16,14 @@ CODE = f"{workflow.basedir}/circuitflow"
 CONDA_ENV = f"{workflow.basedir}/envs/circuitflow.yaml"
 
 # Each job runs `python <script> ...` through logged(): its log gets everything, the console the
-# last line (a failing script's one-line `error: ...`, see circuitflow.runner). Values are quoted (:q).
-LOGGED = " > {log:q} 2>&1 || (tail -n 1 {log:q} >&2; exit 1)"
+# last line (a failing script's one-line `error: ...`, see circuitflow.runner), or, when a signal killed
+# the process (status > 128: SIGKILL from outside, the OOM killer, a crash), that signal and the log's
+# name instead of the log's last, unrelated line. Values are quoted (:q), never inside double quotes.
+LOGGED = (
+    " > {log:q} 2>&1 || {{ status=$?; if [ $status -gt 128 ]; then"
+    ' echo "error: killed by signal $(kill -l $((status - 128))) (exit status $status); log:" {log:q} >&2;'
+    " else tail -n 1 {log:q} >&2; fi; exit 1; }}"
+)
 # MPI-capable steps: a profile that sets `mpi` (e.g. "srun") and tasks > 1 launches the script on
 # that many ranks; resolved in the shell, so switching profiles changes no params and re-runs nothing.
 MPI = "MPI={resources.mpi:q}; ${{MPI:+$MPI -n {resources.tasks:q}}} "

@@ -20,6 +20,22 @@ DET_SOURCE = (
     ]
 )
 
+
+# The state of every morphology file detection reads (size and mtime, each folder listed once) is a param of
+# detect_setup, so editing or deleting one re-runs detection; unless synthesis in this workflow writes them.
+# Computed once, only if detect_setup is planned.
+from circuitflow.detect.sources import morphologies_state
+
+if workflow.non_local_exec or (
+    "sonata" in DETECT
+    and "synthesis" in config
+    and os.path.normpath(DETECT["sonata"]["nodes_file"])
+    == os.path.normpath(SYN_PLAN["out_cells"])
+):
+    DET_MORPHOLOGIES = lambda: ""
+else:
+    DET_MORPHOLOGIES = lazily(morphologies_state, DETECT)
+
 ALL_TARGETS["detect"] = [
     f"{DET_NET}/log/network-detect-worklog.hdf5",
     f"{DET_NET}/network-config.json",
@@ -47,6 +63,7 @@ rule detect_setup:
     params:
         # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
         **tracked("detect", section("detect", SETUP_KEYS)),
+        morphologies=lambda wc: DET_MORPHOLOGIES(),
         net=lambda wc, output: os.path.dirname(output.config),
         work=lambda wc, output: os.path.dirname(output.setup),
     shell:

@@ -1,11 +1,19 @@
 # Connectivity by mtype pathway (config section `connectome`) -> the Snudda network configs that
 # detect and prune read. Each rule gets only its own part of the pathways as params, so editing a
 # pruning rule re-runs pathways_prune_config and pruning, never detection. Logic: circuitflow/pathways.py.
-from circuitflow.pathways import check_mtypes, detect_config, prune_config
+from circuitflow.pathways import (
+    check_mtypes,
+    check_pruning,
+    detect_config,
+    prune_config,
+)
 
 PATHWAYS = config["connectome"]["pathways"]
+checked(
+    check_pruning, PATHWAYS
+)  # at planning: a bad dist_pruning must not wait for synthesis and detection
 if "synthesis" in config:
-    checked(check_mtypes, PATHWAYS, SYN_PLAN["mtypes"])
+    checked(check_mtypes, PATHWAYS, SYN_PLAN["mtypes"], SYN["input_cells"])
 
 
 rule pathways_detect_config:

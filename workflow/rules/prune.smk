@@ -23,6 +23,29 @@ PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
 PRUNE_WORKLOG = f"{PRUNE_NET}/log/network-detect-worklog.hdf5"
 PRUNE_MERGED = f"{PRUNE_DIR}/ranges-{{n}}/merged-{{i}}.h5"
 # Scripts get the network directory as the worklog's grandparent (network_dir in common.smk).
+# The state of the hypervoxel files the worklog lists (size and mtime, one os.scandir) is a param of the
+# rules that read them, so editing or deleting one re-runs pruning (see prune.index.hypervoxels_state).
+# Computed once, only if such a job is planned.
+from circuitflow.prune.index import hypervoxels_state
+
+PRUNE_VOXELS = (
+    (lambda: "")
+    if workflow.non_local_exec
+    else lazily(
+        hypervoxels_state,
+        PRUNE_NET,
+        "detect" in config and PRUNE_NET == f"{OUT}/network",
+    )
+)
+
+# A prune config that exists before the run (not written by pathways or detect) is checked at planning.
+if PRUNE_CONFIG not in (
+    f"{OUT}/pathways/prune-config.json",
+    f"{OUT}/network/network-config.json",
+):
+    from circuitflow.prune.rule_table import check_values
+
+    checked(check_values, PRUNE_CONFIG)
 
 ALL_TARGETS["prune"] = [
     f"{OUT}/network-synapses.hdf5",
@@ -48,6 +71,7 @@ rule prune_check_hypervoxels:
         CONDA_ENV
     params:
         network=network_dir,
+        voxels=lambda wc: PRUNE_VOXELS(),
     shell:
         logged("python {input.code[0]:q} --network {params.network:q} --out {output:q}")
 
@@ -89,6 +113,7 @@ rule prune_gather_merge:
         CONDA_ENV
     params:
         network=network_dir,
+        voxels=lambda wc: PRUNE_VOXELS(),
     shell:
         logged(
             "python {input.code[0]:q} --network {params.network:q} --index {input.index:q}"
