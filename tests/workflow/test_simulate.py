@@ -59,6 +59,21 @@ def test_model_edit_reruns_only_nodes_and_circuit_config(circuit):
 
 
 @pytest.mark.slow
+def test_bad_models_are_one_line_errors_before_any_job(circuit):
+    folder = circuit.parent.parent.parent
+    for edit, message in (
+        (lambda m: m["mtypes"].pop("L4_BC"), "error: connectome.models.mtypes: no cell model for mtype(s) L4_BC"),
+        (lambda m: m["mtypes"]["L4_BC"].update(model_template="hoc:Missing"),
+         "error: connectome.models.mtypes.L4_BC.model_template: example/models/hoc/Missing.hoc does not exist"),
+    ):
+        config = example_config()
+        edit(config["connectome"]["models"])
+        proc = run_snakemake(folder, config, "-n", "--cores", "1", "all", check=False)
+        assert proc.returncode != 0
+        assert proc.stderr.strip().splitlines()[-1] == message
+
+
+@pytest.mark.slow
 def test_partial_without_models(circuit, tmp_path):
     """Without connectome.models the config names the synthesized nodes and is partial."""
     from circuitflow.sonata.circuit import write_circuit

@@ -32,9 +32,10 @@ SONATA_ELECTRICAL = (
     if any("gap_junction" in p for p in config["connectome"]["pathways"])
     else []
 )
+# cell models, checked at planning too: a missing mtype or template file is one error line
 SONATA_MODELS = config["connectome"].get("models") or {}
 if SONATA_MODELS:
-    check_models(SONATA_MODELS, SYN_PLAN["mtypes"])
+    checked(check_models, SONATA_MODELS, SYN_PLAN["mtypes"])
 SONATA_MODELS_JSON = (
     json.dumps(canonical(SONATA_MODELS), sort_keys=True) if SONATA_MODELS else ""
 )
