@@ -88,7 +88,7 @@ def example_cells(n_cells: int, atlas_info: dict, seed: int = 0) -> CellCollecti
 
 
 def make_example(folder: str | Path, n_cells: int = 40, seed: int = 0) -> Path:
-    """Write the whole example circuit (atlas, cells, TMD files, region structure, axon donors) into `folder`."""
+    """Write the whole example circuit (atlas, cells, TMD files, region structure, axon donors, cell models) into `folder`."""
     folder = Path(folder)
     info = column_atlas(folder / "atlas")
     example_cells(n_cells, info, seed).save_sonata(str(folder / "cells.h5"))
@@ -108,4 +108,16 @@ def make_example(folder: str | Path, n_cells: int = 40, seed: int = 0) -> Path:
         names.append(donor.name.removesuffix(".h5"))
     table = pd.DataFrame({"morphology": [names[i % len(names)] for i in range(n_cells)], "scale": 1.0})
     table.to_csv(folder / "axon_morphs.tsv", sep="\t", na_rep="N/A")
+    copy_models(folder / "models")
+    return folder
+
+
+def copy_models(folder: str | Path) -> Path:
+    """The example's cell models into `folder`: hoc/ (templates) and mechanisms/ (.mod), as shipped."""
+    folder = Path(folder)
+    source = resources.files("circuitflow") / "data" / "models"
+    for kind in ("hoc", "mechanisms"):
+        (folder / kind).mkdir(parents=True, exist_ok=True)
+        for item in sorted((source / kind).iterdir(), key=lambda p: p.name):
+            (folder / kind / item.name).write_bytes(item.read_bytes())
     return folder

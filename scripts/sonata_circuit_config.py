@@ -1,8 +1,9 @@
-"""Rule sonata_circuit_config: a SONATA circuit_config.json for the nodes, morphologies and edges."""
+"""Rule sonata_circuit_config: a SONATA circuit_config.json for the nodes, morphologies, node sets and edges."""
 import argparse
+import json
 
 from circuitflow.runner import run
-from circuitflow.sonata.edges import write_circuit_config_for
+from circuitflow.sonata.circuit import write_circuit
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--nodes", required=True)
@@ -10,6 +11,8 @@ parser.add_argument("--node-population", default=None, help="node population (de
 parser.add_argument("--morphology-dir", required=True)
 parser.add_argument("--morphology-ext", nargs="+", required=True, help="morphology formats in the folder")
 parser.add_argument("--edges", nargs="+", required=True, help="edges files (chemical, electrical)")
+parser.add_argument("--node-sets", default=None)
+parser.add_argument("--models", default="", help="connectome.models as JSON (empty: a partial circuit)")
 parser.add_argument("--out", required=True)
-run(lambda a: write_circuit_config_for(a.out, a.nodes, a.node_population or None, a.morphology_dir,
-                                       a.morphology_ext, a.edges), parser)
+run(lambda a: write_circuit(a.out, a.nodes, a.node_population or None, a.morphology_dir, a.morphology_ext,
+                            a.edges, a.node_sets, json.loads(a.models) if a.models else None), parser)

@@ -61,8 +61,17 @@ def read_json(path: str | os.PathLike) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def write_positions(path: Path, neurons: sources.Neurons) -> None:
-    """A Snudda positions file (network/neurons) for neurons that do not come from one."""
+#: network/neurons datasets Snudda's placement writes that other sources have no value for, as
+#: SnuddaPlace.write_data writes them when a neuron has none (Snudda 3.0): SnuddaLoad reads them all
+SNUDDA_EMPTY_BYTES = {"hoc": "S10", "axon_density_type": "S1", "axon_density": "S1", "parameter_key": "S1",
+                      "morphology_key": "S1", "modulation_key": "S1", "reaction_diffusion_file": "S1"}
+
+
+def write_positions(path: Path, neurons: sources.Neurons, volume_id: str = "") -> None:
+    """A Snudda positions file (network/neurons) for neurons that do not come from one.
+
+    Every dataset SnuddaLoad reads is written, with Snudda's dtypes; those a SONATA circuit has no value
+    for are empty (no hoc, no axon density, no keys; NaN radius and bounds); `volume_id` names the region."""
     n = len(neurons.names)
     with hvio.atomic_h5(path) as f:
         meta = f.create_group("meta")
@@ -76,6 +85,13 @@ def write_positions(path: Path, neurons: sources.Neurons) -> None:
         g.create_dataset("morphology", data=neurons.morphologies, dtype=hvio.STR)
         g.create_dataset("population_unit_id", data=np.zeros(n, dtype=np.int64))
         g.create_dataset("virtual_neuron", data=np.zeros(n, dtype=bool))
+        volume = volume_id.encode()
+        g.create_dataset("volume_id", data=np.full(n, volume, dtype=f"S{max(1, len(volume))}"))
+        for name, dtype in SNUDDA_EMPTY_BYTES.items():
+            g.create_dataset(name, data=np.full(n, b"", dtype=dtype))
+        g.create_dataset("neuron_path", data=[""] * n, dtype=hvio.STR)
+        g.create_dataset("axon_density_radius", data=np.full(n, np.nan))
+        g.create_dataset("axon_density_bounds_xyz", data=np.full((n, 6), np.nan))
 
 
 def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathLike) -> None:
@@ -126,7 +142,8 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
             snudda_data = f["meta/snudda_data"][()] if "meta/snudda_data" in f else b""
         snudda_data = snudda_data.decode() if isinstance(snudda_data, bytes) else str(snudda_data)
     else:
-        write_positions(net_dir / sources.POSITIONS, neurons)
+        regions = list(network_config.get("regions") or {})
+        write_positions(net_dir / sources.POSITIONS, neurons, regions[0] if len(regions) == 1 else "")
         snudda_data = ""
     with hvio.atomic_h5(work_dir / NEURONS) as f:
         f.create_dataset("position", data=neurons.positions)

@@ -1,14 +1,17 @@
 # SONATA stage: the pruned Snudda synapses as SONATA edges on the synthesized nodes, with synapse
-# physiology drawn per connection, and a SONATA circuit config tying nodes, morphologies and edges
+# physiology drawn per connection; node sets; simulation nodes with the cell models of
+# connectome.models; and a SONATA circuit config tying nodes, morphologies, models and edges
 # together. Logic: circuitflow/sonata/, circuitflow/io/sonata_edges.py, circuitflow/io/circuit_config.py.
-# The rules depend on files only (network-synapses.hdf5, the nodes, the morphologies) and on the
-# physiology, which no other stage reads: a new pruning rule re-runs them after prune_combine, an
-# edited physiology value re-runs them alone, and nothing else does.
+# The rules depend on files only (network-synapses.hdf5, the nodes, the morphologies), on the
+# physiology and on the models, which no other stage reads: a new pruning rule re-runs them after
+# prune_combine, an edited physiology value re-runs the edges alone, an edited cell model
+# sonata_nodes and the circuit config alone, and nothing else does.
 #
 # Edges run as parallel jobs, one per range of `connectome.edge_nodes_per_job` target nodes (the
 # input cell count bounds the node count at planning); sonata_join concatenates the range files,
 # streaming, into one population per type with its indices. The file is the same for any job size.
 from circuitflow.detect.sources import type_name
+from circuitflow.sonata.nodes import check_models
 from circuitflow.sonata.physiology import physiology_config
 
 # the nodes detect read: Snudda neuron i is node i
@@ -29,11 +32,23 @@ SONATA_ELECTRICAL = (
     if any("gap_junction" in p for p in config["connectome"]["pathways"])
     else []
 )
+# cell models, checked at planning too: a missing mtype or template file is one error line
+SONATA_MODELS = config["connectome"].get("models") or {}
+if SONATA_MODELS:
+    checked(check_models, SONATA_MODELS, SYN_PLAN["mtypes"])
+SONATA_MODELS_JSON = (
+    json.dumps(canonical(SONATA_MODELS), sort_keys=True) if SONATA_MODELS else ""
+)
+# with cell models the circuit's nodes are the simulation nodes; the synthesized nodes stay as written
+SONATA_NODE_OUTPUTS = {"node_sets": f"{SONATA_DIR}/node_sets.json"}
+if SONATA_MODELS:
+    SONATA_NODE_OUTPUTS["nodes"] = f"{SONATA_DIR}/nodes.h5"
 
 ALL_TARGETS["sonata"] = [
     f"{SONATA_DIR}/edges.h5",
     *SONATA_ELECTRICAL,
     f"{SONATA_DIR}/circuit_config.json",
+    *SONATA_NODE_OUTPUTS.values(),
 ]
 
 
@@ -112,11 +127,34 @@ rule sonata_join:
         )
 
 
+rule sonata_nodes:
+    input:
+        code=script("sonata_nodes"),
+        nodes=SONATA_SOURCE["nodes_file"],
+    output:
+        **SONATA_NODE_OUTPUTS,
+    log:
+        f"{LOGS}/sonata/nodes.log",
+    conda:
+        CONDA_ENV
+    params:
+        node_population=SONATA_SOURCE.get("population") or "",
+        models=SONATA_MODELS_JSON,
+    shell:
+        logged(
+            "python {input.code[0]:q} --nodes {input.nodes:q}"
+            " --node-population={params.node_population:q} --models={params.models:q}"
+            " --out-node-sets {output.node_sets:q}"
+            + (" --out-nodes {output.nodes:q}" if SONATA_MODELS else "")
+        )
+
+
 rule sonata_circuit_config:
     input:
         code=script("sonata_circuit_config"),
         edges=rules.sonata_join.output,
-        nodes=SONATA_SOURCE["nodes_file"],
+        nodes=SONATA_NODE_OUTPUTS.get("nodes", SONATA_SOURCE["nodes_file"]),
+        node_sets=SONATA_NODE_OUTPUTS["node_sets"],
         morphologies=SONATA_SOURCE["morphology_dir"],
     output:
         f"{SONATA_DIR}/circuit_config.json",
@@ -127,9 +165,11 @@ rule sonata_circuit_config:
     params:
         node_population=SONATA_SOURCE.get("population") or "",
         ext=config["synthesis"].get("out_morph_ext", ["h5"]),
+        models=SONATA_MODELS_JSON,
     shell:
         logged(
             "python {input.code[0]:q} --edges {input.edges:q} --nodes {input.nodes:q}"
             " --node-population={params.node_population:q} --morphology-dir {input.morphologies:q}"
-            " --morphology-ext {params.ext:q} --out {output:q}"
+            " --morphology-ext {params.ext:q} --node-sets {input.node_sets:q}"
+            " --models={params.models:q} --out {output:q}"
         )
