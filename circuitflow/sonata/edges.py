@@ -281,14 +281,3 @@ def convert_files(network_synapses: str | os.PathLike, nodes_file: str | os.Path
     physiology = read_physiology(physiology_file)
     with NodeTable(nodes_file, morphology_dir, morphology_ext, node_population) as nodes:
         return convert_range(network_synapses, nodes, physiology, lo, hi, out, edge_population)
-
-
-def write_circuit_config_for(out: str | os.PathLike, nodes_file: str | os.PathLike, node_pop: str | None,
-                             morphology_dir: str | os.PathLike, morphology_exts: list[str],
-                             edges_files: list) -> dict:
-    """Rule sonata_circuit_config: write the circuit config of the nodes, morphologies and every edge population."""
-    from circuitflow.io.circuit_config import write_circuit_config
-
-    edges = [(path, pop, kind) for path in edges_files for pop, kind in edge_populations(path)]
-    return write_circuit_config(out, nodes_file, node_population(nodes_file, node_pop), morphology_dir,
-                                morphology_exts, edges)
