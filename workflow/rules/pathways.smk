@@ -9,9 +9,8 @@ from circuitflow.pathways import (
 )
 
 PATHWAYS = config["connectome"]["pathways"]
-checked(
-    check_pruning, PATHWAYS
-)  # at planning: a bad dist_pruning must not wait for synthesis and detection
+# At planning: a bad dist_pruning must not wait for synthesis and detection.
+checked(check_pruning, PATHWAYS)
 if "synthesis" in config:
     checked(check_mtypes, PATHWAYS, SYN_PLAN["mtypes"], SYN["input_cells"])
 
