@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import DATA, run_snakemake
+from conftest import DATA, job_counts, run_snakemake
 
 FIXTURE = DATA / "detect-fixture"
 CASES = {"hv120": 120, "hv33": 33, "hv20": 20}
@@ -116,6 +116,20 @@ def test_detect_same_output_for_any_chunking(tmp_path):
     cfg["detect"]["hypervoxel_jobs"] = 2
     plan = run_snakemake(tmp_path, cfg, "-n", "--quiet", "rules", "--", "detect").stdout
     assert "detect_hypervoxels" in plan and "detect_rasterise" not in plan and "detect_setup" not in plan
+
+
+def test_detect_job_sizes_follow_neurons_same_output(tmp_path):
+    """Job sizes instead of counts: 28 neurons at 6 per job and 10 per batch plan 5 and 3 jobs, same files as Snudda."""
+    # (not a folder named "default": Snakemake would read its config.yaml as the default profile)
+    plain = detect_config(tmp_path / "plain", "hv33")
+    counts = job_counts(run_snakemake(tmp_path / "plain", plain, "-n", "detect").stdout)
+    assert counts["detect_bbox"] == counts["detect_rasterise"] == counts["detect_hypervoxels"] == 1
+    cfg = detect_config(tmp_path / "out", "hv33", neurons_per_job=6, neurons_per_hypervoxel_job=10)
+    assert "neuron_chunks" not in cfg["detect"]
+    run = run_snakemake(tmp_path, cfg, "--cores", "2", "detect")
+    counts = job_counts(run.stdout + run.stderr)
+    assert (counts["detect_bbox"], counts["detect_rasterise"], counts["detect_hypervoxels"]) == (5, 5, 3), counts
+    compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")
 
 
 def test_compare_can_fail(tmp_path):

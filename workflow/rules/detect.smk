@@ -1,12 +1,25 @@
 # Touch detection (Snudda detect): neurons -> putative synapses per hypervoxel, in a Snudda network
 # folder {OUT}/network that the prune rules read unchanged. Logic: circuitflow/detect/.
 from circuitflow.detect.options import SETUP_KEYS
+from circuitflow.jobs import detect_neurons, job_count
 
 DETECT = config["detect"]
 DET_NET = f"{OUT}/network"
 DET_WORK = f"{OUT}/detect"
-DET_CHUNKS = range(DETECT["neuron_chunks"])
-DET_BATCHES = range(DETECT["hypervoxel_jobs"])
+# Job counts follow the neuron count (circuitflow.jobs); fixed counts override. Outputs do not depend on them.
+DET_NEURONS = checked(
+    detect_neurons,
+    DETECT,
+    (SYN_PLAN["out_cells"], SYN_PLAN["n_cells"]) if "synthesis" in config else None,
+)
+DET_CHUNKS = range(
+    job_count(DETECT, "neuron_chunks", "neurons_per_job", lambda: DET_NEURONS)
+)
+DET_BATCHES = range(
+    job_count(
+        DETECT, "hypervoxel_jobs", "neurons_per_hypervoxel_job", lambda: DET_NEURONS
+    )
+)
 DET_SOURCE = (
     [
         f"{DETECT['network_path']}/network-config.json",
@@ -61,7 +74,7 @@ rule detect_setup:
     conda:
         CONDA_ENV
     params:
-        # only what changes the outputs: the job counts (neuron_chunks, hypervoxel_jobs) do not
+        # only what changes the outputs: the job counts and sizes do not
         **tracked("detect", section("detect", SETUP_KEYS)),
         morphologies=lambda wc: DET_MORPHOLOGIES(),
         net=lambda wc, output: os.path.dirname(output.config),

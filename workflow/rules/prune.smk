@@ -11,12 +11,24 @@
 # edited) config again itself. It is a requirement of the `prune` target, not of merge: an
 # ancient() edge from it into the merge chain hides provenance changes of prune_range from
 # Snakemake 9.27 when the config file is renamed.
+from circuitflow.jobs import WORKLOG, count_snudda_neurons, job_count
 
 PRUNE = config["prune"]
 PRUNE_NET = (
     PRUNE["network_path"] or f"{OUT}/network"
 )  # default: circuitflow's own detect output
-PRUNE_N = PRUNE["n_ranges"]
+# Ranges follow the neuron count known at planning (detect's, or the network's worklog);
+# n_ranges overrides. Outputs are identical for any count.
+PRUNE_N = job_count(
+    PRUNE,
+    "n_ranges",
+    "neurons_per_range",
+    lambda: (
+        DET_NEURONS
+        if PRUNE["network_path"] is None and "detect" in config
+        else checked(count_snudda_neurons, PRUNE_NET, WORKLOG)
+    ),
+)
 PRUNE_DIR = f"{OUT}/prune"
 PRUNE_RANGES = f"{PRUNE_DIR}/ranges-{PRUNE_N}"
 PRUNE_CONFIG = PRUNE["config_file"] or f"{PRUNE_NET}/network-config.json"
