@@ -13,7 +13,7 @@ def cmd_make_example(args) -> None:
     """Generate the small example circuit (atlas, cells, TMD inputs) into a folder."""
     from circuitflow.example import make_example
 
-    make_example(args.folder, n_cells=args.cells, seed=args.seed)
+    make_example(args.folder, n_cells=args.cells, seed=args.seed, density=args.density)
 
 
 def cmd_simulate(args) -> None:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder")
     p.add_argument("--cells", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--density", type=float, default=None,
+                   help="cells per mm^3 (mean over the cell layers; cortex ~1e5): the column grows with the cells."
+                        " Default: the small example's fixed 150 um core")
     p.set_defaults(func=cmd_make_example)
 
     p = sub.add_parser("simulate", help=cmd_simulate.__doc__)

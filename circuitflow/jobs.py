@@ -25,11 +25,16 @@ class JobCountError(CircuitflowError, ValueError):
     """The file that gives a stage's neuron count is missing or unreadable."""
 
 
+#: Jobs a step gets at least while it has that many items: twice the cores of a 2-core laptop, so a
+#: small circuit keeps the cores busy although its items fit in one job.
+MIN_JOBS = 4
+
+
 def n_jobs(n_items: int, per_job: int) -> int:
-    """Jobs of at most `per_job` items each for `n_items` items (at least one job)."""
+    """Jobs of at most `per_job` items each for `n_items` items, and at least min(MIN_JOBS, n_items), and 1."""
     if per_job < 1:
         raise JobCountError(f"config: items per job must be >= 1, got {per_job}")
-    return max(1, -(-n_items // per_job))
+    return max(1, min(MIN_JOBS, n_items), -(-n_items // per_job))
 
 
 def count_snudda_neurons(network_path: str | os.PathLike, name: str = POSITIONS) -> int:

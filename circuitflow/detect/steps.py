@@ -361,6 +361,27 @@ def output_meta(s: dict, g: Grid) -> dict:
     }
 
 
+def raster_index(raster_files: list, out: str | os.PathLike) -> None:
+    """Rule detect_raster_index: the chunks' raster files (names next to `out`, in chunk order) in one file.
+
+    The hypervoxel batches and the worklog depend on this one file instead of on every raster file: with
+    thousands of chunks and batches, an edge from every chunk to every batch makes planning quadratic.
+    """
+    out = Path(out)
+    names = []
+    for p in map(Path, raster_files):
+        if p.parent.resolve() != out.parent.resolve() or not p.is_file():
+            raise DetectError(f"{p}: not a raster file in {out.parent}")
+        names.append(p.name)
+    write_json(out, {"rasters": names})
+
+
+def read_raster_index(index_file: str | os.PathLike) -> list[Path]:
+    """The raster files an index (raster_index) lists, in chunk order."""
+    index_file = Path(index_file)
+    return [index_file.parent / name for name in read_json(index_file)["rasters"]]
+
+
 def nonempty_hids(raster_files: list) -> tuple[np.ndarray, np.ndarray]:
     """Hypervoxels with at least one neuron, and their entry counts (join cost)."""
     members = read_counts(raster_files, "member")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -130,15 +131,12 @@ def read_validated(path: str | os.PathLike, section: dict) -> dict | None:
     return stored["parameters"] if stored.get("signature") == input_signature(section, chunking=False) else None
 
 
-def chunk_payload(
-    cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, chunk_size: int, grafting: bool
-) -> dict:
-    """One chunk's cells (key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
-    rows = cells.iloc[chunk * chunk_size : (chunk + 1) * chunk_size]
+def cell_records(rows: pd.DataFrame, tmd_distribs: dict, grafting: bool) -> list[dict]:
+    """Each cell's record in a chunk payload: id, tmd key, mtype, donor, excluded (N/A donor)."""
     keys = [params.json_key(s, r, tmd_distribs) for s, r in zip(rows["synthesis_region"], rows["region"])]
     scales = rows["axon_scale"].astype(float).to_numpy()
     names = rows["axon_name"].to_numpy()
-    records = [
+    return [
         {
             "id": int(cell_id),
             "key": key,
@@ -149,8 +147,16 @@ def chunk_payload(
         }
         for cell_id, key, mtype, name, scale in zip(rows.index, keys, rows["mtype"], names, scales)
     ]
+
+
+def chunk_payload(
+    cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, chunk_size: int, grafting: bool
+) -> dict:
+    """One chunk's cells (key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
+    rows = cells.iloc[chunk * chunk_size : (chunk + 1) * chunk_size]
+    records = cell_records(rows, tmd_distribs, grafting)
     entries = {}
-    for key, mtype in sorted(set(zip(keys, rows["mtype"]))):
+    for key, mtype in sorted({(r["key"], r["mtype"]) for r in records}):
         entry = None
         if mtype in tmd_params.get(key, {}) and mtype in tmd_distribs.get(key, {}):
             entry = params.entry_for(tmd_params, tmd_distribs, key, mtype)
@@ -185,17 +191,53 @@ def chunk_donors(base_morph_dir: str, rows: pd.DataFrame) -> dict:
 def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict) -> list[str]:
     """Digest of every chunk's inputs: a chunk job carries its own as a param, so that it re-runs
     exactly when its cells, their TMD entries, their donors, their region's reference depths or the
-    context rules that apply to them change."""
+    context rules that apply to them change.
+
+    Each digest is payload_digest() of the chunk's payload with its region_structure, but the JSON of
+    a TMD entry (large, shared by many chunks) is encoded once and spliced in: 10^6 cells in 10^4
+    chunks would otherwise copy and encode the same entries 10^4 times at every planning.
+    """
     grafting = section.get("morph_axon") is not None
     size = section["chunk_size"]
     structure = atlas.load_region_structure(section["region_structure"])
+    encoded = {}  # "key|mtype" -> JSON text of the entry
+
+    def entry_text(name: str, key: str, mtype: str) -> str:
+        if name not in encoded:
+            entry = None
+            if mtype in tmd_params.get(key, {}) and mtype in tmd_distribs.get(key, {}):
+                entry = {"parameters": tmd_params[key][mtype], "distributions": tmd_distribs[key][mtype]}
+            encoded[name] = json.dumps(entry, sort_keys=True)
+        return encoded[name]
+
+    records = cell_records(cells, tmd_distribs, grafting)  # once for all cells, not per chunk
+    mclass = cells["mclass"].tolist() if "mclass" in cells else [None] * len(cells)
+    combos = list(zip(cells["synthesis_region"].tolist(), cells["mtype"].tolist(), mclass))
+    structures = {}  # the chunk's (region, mtype, mclass) combos -> JSON of chunk_structure
+    axon_names = cells["axon_name"].tolist()
+
+    @functools.cache
+    def donor_digest(name: str) -> str | None:
+        return chunk_donors(section["base_morph_dir"], pd.DataFrame({"axon_name": [name]}))[name]
+
     digests = []
     for i in range(n_chunks(len(cells), size)):
-        payload = chunk_payload(cells, tmd_params, tmd_distribs, i, size, grafting)
-        payload["region_structure"] = chunk_structure(structure, cells.iloc[i * size : (i + 1) * size])
-        if grafting:  # the content of the donor files its cells graft (a chunk reads them itself)
-            payload["donors"] = chunk_donors(section["base_morph_dir"], cells.iloc[i * size : (i + 1) * size])
-        digests.append(payload_digest(payload))
+        lo, hi = i * size, (i + 1) * size
+        mine = records[lo:hi]
+        pairs = {f"{r['key']}|{r['mtype']}": (r["key"], r["mtype"]) for r in mine}
+        entries = ", ".join(f"{json.dumps(name)}: {entry_text(name, *pairs[name])}" for name in sorted(pairs))
+        combo = frozenset(combos[lo:hi])
+        if combo not in structures:
+            structures[combo] = json.dumps(chunk_structure(structure, cells.iloc[lo:hi]), sort_keys=True)
+        donor_text = ""
+        if grafting:  # as chunk_donors(), each donor file digested once for all chunks
+            names = sorted({n for n in axon_names[lo:hi] if isinstance(n, str)})
+            donor_text = f'"donors": {json.dumps({n: donor_digest(n) for n in names}, sort_keys=True)}, '
+        text = (
+            f'{{"cells": {json.dumps(mine, sort_keys=True)}, "chunk": {i}, {donor_text}'
+            f'"entries": {{{entries}}}, "region_structure": {structures[combo]}}}'
+        )
+        digests.append(hashlib.sha256(text.encode()).hexdigest())
     return digests
 
 

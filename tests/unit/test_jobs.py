@@ -12,8 +12,8 @@ from conftest import DATA
 NETWORK = DATA / "prune-fixture/hv40/network"
 
 
-def test_n_jobs_rounds_up_and_never_zero():
-    assert [n_jobs(n, 250) for n in (0, 1, 250, 251, 1000, 10**6)] == [1, 1, 1, 2, 4, 4000]
+def test_n_jobs_rounds_up_at_least_four_never_zero():
+    assert [n_jobs(n, 1000) for n in (0, 1, 3, 250, 4000, 4001, 10**6)] == [1, 1, 3, 4, 4, 5, 1000]
     with pytest.raises(JobCountError, match=">= 1"):
         n_jobs(10, 0)
 
@@ -23,7 +23,7 @@ def test_fixed_count_overrides_size_and_skips_counting():
         raise AssertionError("counted although a fixed count is set")
 
     assert job_count({"n_ranges": 3, "neurons_per_range": 1}, "n_ranges", "neurons_per_range", never) == 3
-    assert job_count({"n_ranges": None, "neurons_per_range": 10}, "n_ranges", "neurons_per_range", lambda: 28) == 3
+    assert job_count({"n_ranges": None, "neurons_per_range": 5}, "n_ranges", "neurons_per_range", lambda: 28) == 6
 
 
 def test_counts_from_files(tmp_path):

@@ -119,16 +119,17 @@ def test_detect_same_output_for_any_chunking(tmp_path):
 
 
 def test_detect_job_sizes_follow_neurons_same_output(tmp_path):
-    """Job sizes instead of counts: 28 neurons at 6 per job and 10 per batch plan 5 and 3 jobs, same files as Snudda."""
+    """Job sizes instead of counts: 28 neurons plan 4 jobs per step by default, at 6 per job and 4 per batch 5 and 7
+    jobs, and the same files as Snudda."""
     # (not a folder named "default": Snakemake would read its config.yaml as the default profile)
     plain = detect_config(tmp_path / "plain", "hv33")
     counts = job_counts(run_snakemake(tmp_path / "plain", plain, "-n", "detect").stdout)
-    assert counts["detect_bbox"] == counts["detect_rasterise"] == counts["detect_hypervoxels"] == 1
-    cfg = detect_config(tmp_path / "out", "hv33", neurons_per_job=6, neurons_per_hypervoxel_job=10)
+    assert counts["detect_bbox"] == counts["detect_rasterise"] == counts["detect_hypervoxels"] == 4
+    cfg = detect_config(tmp_path / "out", "hv33", neurons_per_job=6, neurons_per_hypervoxel_job=4)
     assert "neuron_chunks" not in cfg["detect"]
     run = run_snakemake(tmp_path, cfg, "--cores", "2", "detect")
     counts = job_counts(run.stdout + run.stderr)
-    assert (counts["detect_bbox"], counts["detect_rasterise"], counts["detect_hypervoxels"]) == (5, 5, 3), counts
+    assert (counts["detect_bbox"], counts["detect_rasterise"], counts["detect_hypervoxels"]) == (5, 5, 7), counts
     compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")
 
 

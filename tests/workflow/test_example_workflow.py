@@ -12,6 +12,7 @@ from conftest import ROOT, job_counts, run_snakemake
 
 SYNTHESIS_RULES = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "synthesis_finalize"}
 DETECT_RULES = {"pathways_detect_config", "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise",
+                "detect_raster_index",
                 "detect_hypervoxels", "detect_worklog"}
 
 

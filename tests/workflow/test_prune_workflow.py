@@ -136,16 +136,16 @@ def test_n_ranges_change_same_bytes(full_run):
 
 
 def test_neurons_per_range_same_bytes(full_run):
-    """Ranges sized by neurons (28 neurons at 10 per range: 3 ranges) give the same bytes as 1 range."""
+    """Ranges sized by neurons (28 neurons at 5 per range: 6 ranges) give the same bytes as 1 range."""
     net, work = full_run
     if net == "hv120":
         pytest.skip("hv40 (type interleaving, 17 files) is the harder case")
     snakemake(work, work / "config.yaml", "prune")
     ref = read_rows(work / "out" / "network-synapses.hdf5")
-    cfg = write_config(work / "config-per10.yaml", work / "out", net, neurons_per_range=10)
+    cfg = write_config(work / "config-per5.yaml", work / "out", net, neurons_per_range=5)
     jobs = job_stats(snakemake(work, cfg, "prune"))
-    assert jobs["prune_gather_merge"] == jobs["prune_range"] == 3, jobs
-    assert (work / "out/prune/ranges-3/merged-2.h5").is_file()
+    assert jobs["prune_gather_merge"] == jobs["prune_range"] == 6, jobs
+    assert (work / "out/prune/ranges-6/merged-5.h5").is_file()
     syn, gj = read_rows(work / "out" / "network-synapses.hdf5")
     assert syn.tobytes() == ref[0].tobytes() and gj.tobytes() == ref[1].tobytes()
 

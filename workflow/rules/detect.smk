@@ -49,6 +49,12 @@ if workflow.non_local_exec or (
 else:
     DET_MORPHOLOGIES = lazily(morphologies_state, DETECT)
 
+DET_GRID = f"{DET_WORK}/grid.json"
+DET_RASTER_INDEX = f"{DET_WORK}/raster/index.json"
+# Rules with inputs listing every chunk or batch name their other inputs by path, not by
+# rules.<rule>.output: with such a reference Snakemake hashes a whole list input once per element
+# of it at planning (quadratic: minutes at 10^6 cells).
+
 ALL_TARGETS["detect"] = [
     f"{DET_NET}/log/network-detect-worklog.hdf5",
     f"{DET_NET}/network-config.json",
@@ -114,7 +120,7 @@ rule detect_grid:
         code=script("detect_grid"),
         bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
     output:
-        f"{DET_WORK}/grid.json",
+        DET_GRID,
     log:
         f"{LOGS}/detect/grid.log",
     conda:
@@ -149,13 +155,30 @@ rule detect_rasterise:
         )
 
 
+# One file listing the rasters: the batches and the worklog depend on it, not on every chunk's raster
+# (with thousands of chunks and batches, chunk x batch edges would make planning quadratic).
+rule detect_raster_index:
+    input:
+        code=script("detect_raster_index"),
+        raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
+    output:
+        DET_RASTER_INDEX,
+    log:
+        f"{LOGS}/detect/raster_index.log",
+    localrule: True  # lists file names only: no cluster job
+    conda:
+        CONDA_ENV
+    shell:
+        logged("python {input.code[0]:q} --out {output:q} {input.raster:q}")
+
+
 # MPI-capable: a profile may set `mpi` (e.g. "srun" or "mpirun") and `tasks` for this rule; the
 # ranks split the batch's hypervoxels and the output does not depend on their number.
 rule detect_hypervoxels:
     input:
         code=script("detect_hypervoxels"),
-        grid=rules.detect_grid.output[0],
-        raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
+        grid=DET_GRID,
+        raster_index=DET_RASTER_INDEX,
     output:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
     log:
@@ -172,16 +195,16 @@ rule detect_hypervoxels:
         mpi_logged(
             "python {input.code[0]:q} ${{MPI:+--mpi}} --work-dir {params.work:q}"
             " --grid {input.grid:q} --batch {wildcards.det_batch:q} --batches {params.batches:q}"
-            " --out-dir {output:q} {input.raster:q}"
+            " --out-dir {output:q} --raster-index {input.raster_index:q}"
         )
 
 
 rule detect_worklog:
     input:
         code=script("detect_worklog"),
-        grid=rules.detect_grid.output[0],
-        positions=rules.detect_setup.output.positions,
-        raster=expand(f"{DET_WORK}/raster/{{det_chunk}}.h5", det_chunk=DET_CHUNKS),
+        grid=DET_GRID,
+        positions=f"{DET_NET}/network-neuron-positions.hdf5",
+        raster_index=DET_RASTER_INDEX,
         bbox=expand(f"{DET_WORK}/bbox/{{det_chunk}}.npz", det_chunk=DET_CHUNKS),
         batches=expand(f"{DET_WORK}/hypervoxels/{{det_batch}}", det_batch=DET_BATCHES),
     output:
@@ -197,7 +220,7 @@ rule detect_worklog:
     shell:
         logged(
             "python {input.code[0]:q} --work-dir {params.work:q} --grid {input.grid:q}"
-            " --network-dir {params.net:q} --raster {input.raster:q} --bbox {input.bbox:q}"
+            " --network-dir {params.net:q} --raster-index {input.raster_index:q} --bbox {input.bbox:q}"
             " --batch-dirs {input.batches:q}"
         )
 

@@ -133,7 +133,9 @@ rule synthesis_chunk:
 rule synthesis_finalize:
     input:
         cells=SYN["input_cells"],
-        parameters=rules.synthesis_validate_params.output[0],
+        # a path, not rules.synthesis_validate_params.output[0]: with such a reference Snakemake hashes
+        # the whole tables list once per element of it at planning (quadratic: minutes at 10^6 cells)
+        parameters=f"{SYN_DIR}/parameters.json",
         tables=expand(f"{SYN_DIR}/chunks/{{chunk}}.json", chunk=CHUNKS),
         morphologies=expand(f"{SYN_DIR}/chunks/{{chunk}}.morphologies", chunk=CHUNKS),
         code=script("synthesis_finalize"),

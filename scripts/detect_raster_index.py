@@ -1,0 +1,10 @@
+"""Rule detect_raster_index: list the chunks' raster files in one file that the later steps depend on."""
+import argparse
+
+from circuitflow.detect.steps import raster_index
+from circuitflow.runner import run
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--out", required=True)
+parser.add_argument("raster", nargs="+")
+run(lambda a: raster_index(a.raster, a.out), parser)
