@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,14 @@ KNOWN_RESOURCES = {
     "cpus_per_task", "tasks", "tasks_per_node", "nodes", "constraint", "qos", "gpu", "gpu_model", "gres",
     "slurm_extra", "mpi", "tmpdir", "disk_mb",
 }
-#: On a cluster brought up by .ci/slurm.sh: one partition "debug" and 2 cores.
-CI_OVERRIDES = ["--default-resources", "slurm_partition=debug", "runtime=30m", "mem_mb=1000",
-                "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+#: On a cluster brought up by .ci/slurm.sh: one partition "debug" (set as a user does, in the environment:
+#: CIRCUITFLOW_SLURM_PARTITION, see the `partition` fixture) and 2 cores.
+CI_OVERRIDES = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+#: The profile's groups: single jobs that follow one another share one SLURM job.
+GROUPS = {"finalize": {"synthesis_finalize", "detect_setup", "report_morphometrics"},
+          "worklog": {"detect_worklog", "prune_check_hypervoxels", "prune_check_config"},
+          "combine": {"prune_combine", "report_pathways"},
+          "join": {"sonata_join", "sonata_circuit_config", "report_physiology"}}
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
 
 
@@ -38,6 +44,13 @@ def workflow_rules(folder: Path) -> set[str]:
                           cwd=folder, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
+
+
+@pytest.fixture(autouse=True)
+def partition(monkeypatch):
+    """The CI cluster's partition, where the profile reads it (keeping its other default resources)."""
+    monkeypatch.setenv("CIRCUITFLOW_SLURM_PARTITION", "debug")
+    monkeypatch.delenv("CIRCUITFLOW_SLURM_ACCOUNT", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +76,16 @@ def test_profile_names_only_known_resources_and_rules(example):
         if "mpi" in resources:
             assert resources.get("tasks", 0) > 1, f"{rule}: MPI jobs need tasks > 1"
     assert config["slurm-status-command"] == "squeue"
+    # a retry gets more memory for every rule: the default and every rule's own memory grow with `attempt`
+    assert "attempt" in config["default-resources"]["mem_mb"]
+    for rule, resources in config["set-resources"].items():
+        for key in {"mem_mb", "mem_mb_per_cpu", "mem"} & set(resources):
+            assert "attempt" in str(resources[key]), f"{rule}: {key} does not grow with attempt"
+    # groups name real rules, never an MPI rule (a group job would run its srun steps inside one allocation)
+    assert {rule: group for group, members in GROUPS.items() for rule in members} == config["groups"]
+    mpi_rules = {rule for rule, resources in config["set-resources"].items() if "mpi" in resources}
+    assert set(config["groups"]) <= rules and not set(config["groups"]) & mpi_rules
+    assert config["slurm-logdir"] == "out/logs/slurm" and config["slurm-keep-successful-logs"] is True
 
 
 def test_slurm_dry_run_lists_every_job_with_resources(example):
@@ -76,6 +99,12 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
     chunk_jobs = [block for block in proc.stdout.split("\n\n") if "rule synthesis_chunk:" in block]
     assert len(chunk_jobs) == 1
     assert all(re.search(r"resources:.*mpi=srun.*tasks=2", block.replace("\n", " ")) for block in chunk_jobs)
+    # the partition from the environment, with the profile's runtime and memory defaults kept
+    resources = re.findall(r"resources: (.*)", proc.stdout)
+    assert len(resources) >= sum(counts.values()) - counts["all"] - counts["detect_raster_index"]
+    for line in resources:
+        assert "slurm_partition=debug" in line and "runtime=" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
+    assert sorted(re.findall(r"Group job (\w+)", proc.stdout)) == sorted(GROUPS)
 
 
 @pytest.mark.slurm
@@ -84,22 +113,30 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     """The example pipeline through SLURM (an MPI job with 2 ranks) gives the local run's files."""
     local = tmp_path / "local"
     shutil.copytree(example / "example", local / "example")
+    start = time.monotonic()
     run_snakemake(local, None, "all", "--cores", "2", "--configfile", str(example / "config.yaml"))
+    local_wall = time.monotonic() - start
     slurm = tmp_path / "slurm"
     shutil.copytree(example / "example", slurm / "example")
+    start = time.monotonic()
     proc = run_snakemake(slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
                          str(example / "config.yaml"))
+    slurm_wall = time.monotonic() - start
+    # grouped chains of single jobs: the run is not dominated by status polls (7 min 44 s vs 50 s before)
+    assert slurm_wall <= 3 * local_wall, f"SLURM {slurm_wall:.0f} s vs local {local_wall:.0f} s"
+    # SLURM's job logs are kept under out_dir, successful ones included
+    assert len(list((slurm / "out/logs/slurm").rglob("*.log"))) >= 10
     log = proc.stdout + proc.stderr
     chunk_log = (slurm / "out/logs/synthesis/chunk_0.log").read_text()
     if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
         Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(log + "\n" + chunk_log)
     submitted = set(re.findall(r"rule_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
-    expected = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "synthesis_finalize", "pathways_detect_config",
-                "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
-                "detect_worklog", "pathways_prune_config", "prune_check_hypervoxels", "prune_check_config", "prune_gather_merge",
-                "prune_range", "prune_combine", "sonata_edges", "sonata_circuit_config", "report_morphometrics",
-                "report_pathways"}
+    expected = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "pathways_detect_config",
+                "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
+                "pathways_prune_config", "prune_gather_merge", "prune_range", "sonata_physiology", "sonata_edges"}
     assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
+    groups = set(re.findall(r"group_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
+    assert set(GROUPS) <= groups, f"groups not submitted to SLURM: {set(GROUPS) - groups}"
     assert "rank 0 of 2" in chunk_log and "rank 1 of 2" in chunk_log
     compare_trees(local / "out/synthesis/morphologies", slurm / "out/synthesis/morphologies")
     for name in ("synthesis/apical.yaml", "synthesis/apical_NRN_sections.yaml"):
