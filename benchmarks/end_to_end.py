@@ -139,7 +139,14 @@ def run(n_cells: int, density: float, cores: int, chunk_size: int | None, keep: 
         r["cpu"] += rec["cpu"]
         r["peak_rss_mb"] = max(r["peak_rss_mb"], rec["rss"] / 2**20)
     sizes = output_sizes(folder, config)
+    planned = job_stats((folder / "snakemake.log").read_text())
     for name, r in rules.items():
+        # Snakemake's own count (a process count can include helpers a script starts); the two pathways
+        # rules share scripts/pathways_config.py
+        if name == "pathways_config":
+            r["jobs"] = planned.get("pathways_detect_config", 0) + planned.get("pathways_prune_config", 0)
+        else:
+            r["jobs"] = planned.get(name, r["jobs"])
         r["wall"] = r.pop("end") - r.pop("start")
         r["output_mb"] = sizes.get(name, 0) / 2**20
     stages = {}
@@ -152,6 +159,18 @@ def run(n_cells: int, density: float, cores: int, chunk_size: int | None, keep: 
     if not keep:
         shutil.rmtree(folder / "out" / "detect", ignore_errors=True)
     return result
+
+
+def job_stats(log: str) -> dict:
+    """Rule -> jobs from the "Job stats" table Snakemake prints before running."""
+    jobs = {}
+    table = log.split("Job stats:", 1)[1] if "Job stats:" in log else ""
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m or m.group(1) == "total":
+            break
+        jobs[m.group(1)] = int(m.group(2))
+    return jobs
 
 
 def counts(folder: Path) -> dict:
@@ -214,8 +233,12 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=None, help="synthesis.chunk_size (default: the schema's)")
     parser.add_argument("--plan-only", action="store_true", help="time `snakemake -n all` only")
     parser.add_argument("--keep", action="store_true", help="keep detect's intermediate files")
+    parser.add_argument("--table", action="store_true", help="print the table of the last run's result.json")
     args = parser.parse_args()
     for n in args.cells:
+        if args.table:
+            print(table(json.loads((WORK / f"e2e-{n}" / "result.json").read_text())))
+            continue
         if args.plan_only:
             print(json.dumps(plan(n, args.density, args.chunk_size)), flush=True)
         else:
