@@ -195,7 +195,7 @@ def plan(n_cells: int, density: float, chunk_size: int | None) -> dict:
     load_before = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
-    proc = subprocess.run(snakemake_cmd(folder, config, "-n", "--quiet", "rules", "--", "all"), capture_output=True,
+    proc = subprocess.run(snakemake_cmd(folder, config, "-n", "all", "--quiet", "rules"), capture_output=True,
                           text=True, check=True)
     wall = time.time() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
