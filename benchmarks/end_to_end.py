@@ -174,17 +174,23 @@ def job_stats(log: str) -> dict:
 
 
 def counts(folder: Path) -> dict:
-    """Synapses and gap junctions of network-synapses.hdf5, and edges of edges.h5."""
+    """Synapses and gap junctions of network-synapses.hdf5 and the edges of every SONATA edge file; fails
+    unless the chemical edges equal the synapses and the electrical ones the gap junctions (once or both ways)."""
     import h5py
 
-    out = {}
+    out = {"edges": {}}
     with h5py.File(folder / "out/network-synapses.hdf5", "r") as f:
         out["synapses"] = int(f["network/synapses"].shape[0])
         out["gap_junctions"] = int(f["network/gap_junctions"].shape[0])
-    edges = folder / "out/sonata/edges.h5"
-    if edges.is_file():
-        with h5py.File(edges, "r") as f:
-            out["edges"] = {name: int(g["source_node_id"].shape[0]) for name, g in f["edges"].items()}
+    for path in sorted((folder / "out/sonata").glob("*.h5")):
+        with h5py.File(path, "r") as f:
+            for name, g in f.get("edges", {}).items():
+                out["edges"][name] = int(g["source_node_id"].shape[0])
+    chemical = sum(n for name, n in out["edges"].items() if "chemical" in name)
+    electrical = sum(n for name, n in out["edges"].items() if "electrical" in name)
+    # main writes each gap junction as two electrical edges (one per direction); older code wrote one
+    if chemical != out["synapses"] or electrical not in (out["gap_junctions"], 2 * out["gap_junctions"]):
+        raise SystemExit(f"edges {out['edges']} do not match network-synapses.hdf5 {out}")
     return out
 
 
