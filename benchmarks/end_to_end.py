@@ -45,11 +45,18 @@ def prepare(n_cells: int, density: float, folder: Path, chunk_size: int | None) 
     if not (example / "cells.h5").is_file():
         subprocess.run([str(BIN / "circuitflow"), "make-example", str(example), "--cells", str(n_cells),
                         "--density", str(density)], check=True)
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg["out_dir"] = str(folder / "out")
-    for key, value in cfg["synthesis"].items():
+    def moved(value):
+        """`value` with every path under example/ moved to the generated example."""
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [moved(v) for v in value]
         if isinstance(value, str) and value.startswith("example/"):
-            cfg["synthesis"][key] = str(example / value.removeprefix("example/"))
+            return str(example / value.removeprefix("example/"))
+        return value
+
+    cfg = moved(yaml.safe_load((ROOT / "config/config.yaml").read_text()))
+    cfg["out_dir"] = str(folder / "out")
     if chunk_size is not None:
         cfg["synthesis"]["chunk_size"] = chunk_size
     else:

@@ -16,11 +16,17 @@ N_CELLS = 100_000
 
 def scaled_config(example, out) -> dict:
     """The shipped example config on a generated example folder, with the schemas' default job sizes."""
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg["out_dir"] = str(out)
-    for key, value in cfg["synthesis"].items():
+    def moved(value):
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [moved(v) for v in value]
         if isinstance(value, str) and value.startswith("example/"):
-            cfg["synthesis"][key] = str(example / value.removeprefix("example/"))
+            return str(example / value.removeprefix("example/"))
+        return value
+
+    cfg = moved(yaml.safe_load((ROOT / "config/config.yaml").read_text()))
+    cfg["out_dir"] = str(out)
     cfg["synthesis"]["chunk_size"] = 1000
     return cfg
 
