@@ -123,7 +123,8 @@ def main() -> None:
     parser.add_argument("--skip-upstream", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="alternated runs per setting; medians are reported")
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--no-cold", action="store_true", help="skip the cold-JIT-cache runs")
+    parser.add_argument("--cold-cores", type=int, nargs="*", default=[2],
+                        help="core counts at which the compiled engine also runs with an empty numba cache")
     parser.add_argument("--parity-cells", type=int, default=0, help="also compare both engines' files at N cells")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -136,9 +137,10 @@ def main() -> None:
     warm_cache = args.work / "numba-warm"
     circuitflow_run(make_example(args.work / "example-warmup", n_cells=4), args.work / "warmup", 1, "compiled",
                     warm_cache)
-    tools = (["region-grower"] if venv else []) + ["neurots", "compiled"] + ([] if args.no_cold else ["compiled-cold"])
     rows = []
     for cores in args.cores:
+        tools = (["region-grower"] if venv else []) + ["neurots", "compiled"]
+        tools += ["compiled-cold"] if cores in args.cold_cores else []
         times: dict[str, list] = {tool: [] for tool in tools}
         loads: dict[str, list] = {tool: [] for tool in tools}
         for _ in range(args.repeat):

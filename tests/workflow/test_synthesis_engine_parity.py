@@ -25,9 +25,9 @@ def engine_paths(log_dir: Path) -> Counter:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("donors, n_cells", [(True, 300), (False, 220)])
+@pytest.mark.parametrize("donors, n_cells", [(True, 280), (False, 220)])
 def test_example_byte_identical_with_both_engines(tmp_path, donors, n_cells):
-    """The generated example (520 cells over both cases, all four mtypes, NRN ids on, asc and h5, grafted
+    """The generated example (500 cells over both cases, all four mtypes, NRN ids on, asc and h5, grafted
     donor axons with jitters or none) grown by both engines: byte-identical files, names, apical points and
     NRN ids, every cell grown by the compiled kernel."""
     from circuitflow.example import MTYPES, make_example
