@@ -11,7 +11,9 @@ times, alternating the tools within each repetition so that a slow spell of the 
     final files) with the default configuration (no chunk_size), `synthesis.engine: neurots` and
     `compiled`; the compiled engine warm (numba cache filled before) and cold (empty NUMBA_CACHE_DIR).
 NRN section ids off, asc output. Reports medians, cells/s, ratios to region-grower, the machine load
-(`uptime`) before each run, and whether all tools wrote byte-identical morphology files and apical.yaml.
+(`uptime`) before each run, the CPU time of each run (user + sys of every process it started: on a shared
+machine wall times follow the other jobs' load, CPU time measures the work), and whether all tools wrote
+byte-identical morphology files and apical.yaml.
 --parity-cells N also grows an N-cell example with both engines and compares every file (no timing).
 Not a test: numbers only.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,11 +48,18 @@ def load() -> str:
     return os.getloadavg().__repr__()
 
 
+CPU = []  # CPU seconds (user + sys, the command and every process it waited for) of each timed command
+
+
 def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
-    """Wall time of a command (fails loudly)."""
+    """Wall time of a command (fails loudly); its CPU time goes to CPU. On a machine that other jobs
+    share, wall times follow their load; CPU time measures the work and hardly depends on it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return elapsed
@@ -142,6 +152,7 @@ def main() -> None:
         tools = (["region-grower"] if venv else []) + ["neurots", "compiled"]
         tools += ["compiled-cold"] if cores in args.cold_cores else []
         times: dict[str, list] = {tool: [] for tool in tools}
+        cpu: dict[str, list] = {tool: [] for tool in tools}
         loads: dict[str, list] = {tool: [] for tool in tools}
         for _ in range(args.repeat):
             for tool in tools:
@@ -154,21 +165,28 @@ def main() -> None:
                         times[tool].append(circuitflow_run(example, run, cores, "compiled", Path(cold)))
                 else:
                     times[tool].append(circuitflow_run(example, run, cores, tool, warm_cache))
-                print(json.dumps({"cores": cores, "tool": tool, "s": times[tool][-1], "load": loads[tool][-1]}),
-                      flush=True)
+                cpu[tool].append(CPU[-1])
+                print(json.dumps({"cores": cores, "tool": tool, "s": times[tool][-1], "cpu_s": cpu[tool][-1],
+                                  "load": loads[tool][-1]}), flush=True)
         reference = outputs(args.work / f"neurots-{cores}" / "out" / "synthesis")
         for tool in tools:
             folder = args.work / f"{tool}-{cores}"
             files = outputs(folder) if tool == "region-grower" else outputs(folder / "out" / "synthesis")
             median = statistics.median(times[tool])
-            rows.append({"cores": cores, "tool": tool, "runs_s": times[tool], "loads": loads[tool], "median_s": median,
-                         "cells_per_s": args.cells / median, "identical_to_neurots_engine": files == reference})
-    base = {r["cores"]: r["median_s"] for r in rows if r["tool"] == "region-grower"}
+            cpu_median = statistics.median(cpu[tool])
+            rows.append({"cores": cores, "tool": tool, "runs_s": times[tool], "cpu_s": cpu[tool], "loads": loads[tool],
+                         "median_s": median, "median_cpu_s": cpu_median, "cells_per_s": args.cells / median,
+                         "cells_per_cpu_s": args.cells / cpu_median, "identical_to_neurots_engine": files == reference})
+    base = {r["cores"]: r for r in rows if r["tool"] == "region-grower"}
     print(f"\n{args.cells} cells, NRN ids off, default configuration")
-    print(f"{'tool':16} {'cores':>5} {'median s':>9} {'cells/s':>8} {'x region-grower':>16} {'identical':>9}")
+    print(f"{'tool':16} {'cores':>5} {'median s':>9} {'cells/s':>8} {'x rg (wall)':>12} {'CPU s':>8} "
+          f"{'cells/CPU-s':>12} {'x rg (CPU)':>11} {'identical':>9}")
     for r in rows:
-        ratio = base[r["cores"]] / r["median_s"] if r["cores"] in base else float("nan")
-        print(f"{r['tool']:16} {r['cores']:>5} {r['median_s']:>9.1f} {r['cells_per_s']:>8.2f} {ratio:>16.2f} "
+        b = base.get(r["cores"])
+        wall = b["median_s"] / r["median_s"] if b else float("nan")
+        work = b["median_cpu_s"] / r["median_cpu_s"] if b else float("nan")
+        print(f"{r['tool']:16} {r['cores']:>5} {r['median_s']:>9.1f} {r['cells_per_s']:>8.2f} {wall:>12.2f} "
+              f"{r['median_cpu_s']:>8.1f} {r['cells_per_cpu_s']:>12.2f} {work:>11.2f} "
               f"{str(r['identical_to_neurots_engine']):>9}")
     print(json.dumps(rows))
     if args.parity_cells:
