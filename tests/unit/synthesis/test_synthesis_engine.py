@@ -128,13 +128,26 @@ def morphology_bytes(neuron) -> list:
     return [(int(s.type), s.points.tobytes(), s.diameters.tobytes()) for s in neuron.iter()]
 
 
-@pytest.mark.parametrize("constraints", [{}, {"apical_dendrite": {"hard_limit_max": {"layer": 1, "fraction": 0.5}}}])
-def test_cells_identical_with_both_engines(constraints):
-    """Whole cells (morphology, apical sections and points) grown by both engines are identical."""
+def metric_cell(constraints: dict, metric: str | None):
+    """default_cell, with every tree's metric set to `metric` (None: as given)."""
+    cell = default_cell(**copy.deepcopy(constraints))
+    for neurite_type in cell.params["grow_types"] if metric else []:
+        cell.params[neurite_type]["metric"] = metric
+    return cell
+
+
+@pytest.mark.parametrize(
+    "constraints, metric",
+    [({}, None), ({"apical_dendrite": {"hard_limit_max": {"layer": 1, "fraction": 0.5}}}, None),
+     ({}, "radial_distances")],
+)
+def test_cells_identical_with_both_engines(constraints, metric):
+    """Whole cells (morphology, apical sections and points) grown by both engines are identical
+    (path-distance stop criteria as given, and radial ones)."""
     engine.STATS.clear()
     for seed in range(12):
-        ours = grow_cell(default_cell(**copy.deepcopy(constraints)), seed, "compiled")
-        theirs = grow_cell(default_cell(**copy.deepcopy(constraints)), seed, "neurots")
+        ours = grow_cell(metric_cell(constraints, metric), seed, "compiled")
+        theirs = grow_cell(metric_cell(constraints, metric), seed, "neurots")
         assert morphology_bytes(ours.neuron) == morphology_bytes(theirs.neuron)
         assert ours.apical_sections == theirs.apical_sections
         assert bits(ours.apical_points) == bits(theirs.apical_points)
