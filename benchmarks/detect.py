@@ -83,12 +83,22 @@ def compare(snudda_net: Path, cf_net: Path) -> dict:
     """Row-for-row comparison of every hypervoxel file's synapses, gap junctions and lookups."""
     a = sorted(p.name for p in (snudda_net / "voxels").glob("*.hdf5"))
     b = sorted(p.name for p in (cf_net / "voxels").glob("*.hdf5"))
-    out = {"files": len(a), "same_files": a == b, "synapses": 0, "gap_junctions": 0, "differing_cells": 0,
-           "differing_columns": set()}
+    out = {
+        "files": len(a),
+        "same_files": a == b,
+        "synapses": 0,
+        "gap_junctions": 0,
+        "differing_cells": 0,
+        "differing_columns": set(),
+    }
     for name in a:
         with h5py.File(snudda_net / "voxels" / name) as e, h5py.File(cf_net / "voxels" / name) as g:
-            for key in ("network/synapses", "network/gap_junctions", "network/synapse_lookup",
-                        "network/gap_junction_lookup"):
+            for key in (
+                "network/synapses",
+                "network/gap_junctions",
+                "network/synapse_lookup",
+                "network/gap_junction_lookup",
+            ):
                 x, y = e[key], g[key]
                 if x.shape is None or y.shape is None:
                     out["differing_cells"] += int(x.shape != y.shape)
@@ -105,8 +115,15 @@ def compare(snudda_net: Path, cf_net: Path) -> dict:
     out["differing_columns"] = sorted(out["differing_columns"])
     worklog = "log/network-detect-worklog.hdf5"
     with h5py.File(snudda_net / worklog) as e, h5py.File(cf_net / worklog) as g:
-        keys = ["num_completed", "all_hyper_ids", "hyper_voxels", "meta/connectivity_distributions",
-                "meta/simulation_origo", "meta/hyper_voxel_ids", "meta/num_hyper_voxels"]
+        keys = [
+            "num_completed",
+            "all_hyper_ids",
+            "hyper_voxels",
+            "meta/connectivity_distributions",
+            "meta/simulation_origo",
+            "meta/hyper_voxel_ids",
+            "meta/num_hyper_voxels",
+        ]
         out["worklog_differs"] = [k for k in keys if not np.array_equal(e[k][()], g[k][()])]
 
         def slots(f):  # {HID: per-slot counts}; the order of equal-count hypervoxels may differ
@@ -132,15 +149,80 @@ def run_circuitflow(net: Path, work: Path, hvsize: int, logs: Path) -> dict:
     cfg = json.dumps({"network_path": str(net), "hyper_voxel_size": hvsize})
     steps = [
         ("setup", [py, s / "detect_setup.py", "--config", cfg, "--network-dir", n, "--work-dir", d]),
-        ("bbox", [py, s / "detect_bbox.py", "--work-dir", d, "--chunk", "0", "--chunks", "1", "--out", d / "bbox0.npz",
-                  "--trees-out", d / "bbox0.trees.npy"]),
+        (
+            "bbox",
+            [
+                py,
+                s / "detect_bbox.py",
+                "--work-dir",
+                d,
+                "--chunk",
+                "0",
+                "--chunks",
+                "1",
+                "--out",
+                d / "bbox0.npz",
+                "--trees-out",
+                d / "bbox0.trees.npy",
+            ],
+        ),
         ("grid", [py, s / "detect_grid.py", "--work-dir", d, "--out", d / "grid.json", d / "bbox0.npz"]),
-        ("rasterise", [py, s / "detect_rasterise.py", "--work-dir", d, "--grid", d / "grid.json", "--chunk", "0",
-                       "--chunks", "1", "--trees", d / "bbox0.trees.npy", "--out", d / "raster0.h5"]),
-        ("hypervoxels", [py, s / "detect_hypervoxels.py", "--work-dir", d, "--grid", d / "grid.json", "--batch", "0",
-                         "--batches", "1", "--out-dir", d / "hv0", d / "raster0.h5"]),
-        ("worklog", [py, s / "detect_worklog.py", "--work-dir", d, "--grid", d / "grid.json", "--network-dir", n,
-                     "--raster", d / "raster0.h5", "--bbox", d / "bbox0.npz", "--batch-dirs", d / "hv0"]),
+        (
+            "rasterise",
+            [
+                py,
+                s / "detect_rasterise.py",
+                "--work-dir",
+                d,
+                "--grid",
+                d / "grid.json",
+                "--chunk",
+                "0",
+                "--chunks",
+                "1",
+                "--trees",
+                d / "bbox0.trees.npy",
+                "--out",
+                d / "raster0.h5",
+            ],
+        ),
+        (
+            "hypervoxels",
+            [
+                py,
+                s / "detect_hypervoxels.py",
+                "--work-dir",
+                d,
+                "--grid",
+                d / "grid.json",
+                "--batch",
+                "0",
+                "--batches",
+                "1",
+                "--out-dir",
+                d / "hv0",
+                d / "raster0.h5",
+            ],
+        ),
+        (
+            "worklog",
+            [
+                py,
+                s / "detect_worklog.py",
+                "--work-dir",
+                d,
+                "--grid",
+                d / "grid.json",
+                "--network-dir",
+                n,
+                "--raster",
+                d / "raster0.h5",
+                "--bbox",
+                d / "bbox0.npz",
+                "--batch-dirs",
+                d / "hv0",
+            ],
+        ),
     ]
     result = {}
     for name, cmd in steps:
@@ -163,24 +245,39 @@ def main() -> None:
     base = work / "network"
     n_fs = max(1, a.neurons // 10)
     if not (base / "network-neuron-positions.hdf5").exists():
-        subprocess.run([str(SNUDDA_PY), "-c", BUILD, str(base), str(a.neurons - n_fs), str(n_fs)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(SNUDDA_PY), "-c", BUILD, str(base), str(a.neurons - n_fs), str(n_fs)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     snudda_net = base  # Snudda insists on the config path stored at placement: run it in place
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    s_wall, s_rss = timed([str(VENV / "bin" / "snudda"), "detect", str(snudda_net), "--hvsize", str(a.hvsize)],
-                          logs / "snudda-detect.log", env)
+    s_wall, s_rss = timed(
+        [str(VENV / "bin" / "snudda"), "detect", str(snudda_net), "--hvsize", str(a.hvsize)],
+        logs / "snudda-detect.log",
+        env,
+    )
     cf = run_circuitflow(base, work, a.hvsize, logs)
     cf_wall = sum(w for w, _ in cf.values())
     segments = count_segments(base)
     cmp = compare(snudda_net, work / "out" / "network")
     report = {
-        "neurons": a.neurons, "hvsize": a.hvsize, "segments": segments, **cmp,
-        "snudda": {"wall_s": round(s_wall, 2), "segments_per_s": round(segments / s_wall),
-                   "peak_rss_MB": round(s_rss / 2**20)},
-        "circuitflow": {"wall_s": round(cf_wall, 2), "segments_per_s": round(segments / cf_wall),
-                        "peak_rss_MB": round(max(r for _, r in cf.values()) / 2**20),
-                        "hypervoxel_step_rss_MB": round(cf["hypervoxels"][1] / 2**20),
-                        "steps_s": {k: round(w, 2) for k, (w, _) in cf.items()}},
+        "neurons": a.neurons,
+        "hvsize": a.hvsize,
+        "segments": segments,
+        **cmp,
+        "snudda": {
+            "wall_s": round(s_wall, 2),
+            "segments_per_s": round(segments / s_wall),
+            "peak_rss_MB": round(s_rss / 2**20),
+        },
+        "circuitflow": {
+            "wall_s": round(cf_wall, 2),
+            "segments_per_s": round(segments / cf_wall),
+            "peak_rss_MB": round(max(r for _, r in cf.values()) / 2**20),
+            "hypervoxel_step_rss_MB": round(cf["hypervoxels"][1] / 2**20),
+            "steps_s": {k: round(w, 2) for k, (w, _) in cf.items()},
+        },
         "speedup": round(s_wall / cf_wall, 2),
         "memory_ratio_hypervoxel_worker": round(cf["hypervoxels"][1] / s_rss, 3),
     }

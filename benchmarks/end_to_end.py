@@ -43,8 +43,19 @@ def prepare(n_cells: int, density: float, folder: Path, chunk_size: int | None) 
     """Generate the example at `n_cells` and write a config for it; returns the config path."""
     example = folder / "example"
     if not (example / "cells.h5").is_file():
-        subprocess.run([str(BIN / "circuitflow"), "make-example", str(example), "--cells", str(n_cells),
-                        "--density", str(density)], check=True)
+        subprocess.run(
+            [
+                str(BIN / "circuitflow"),
+                "make-example",
+                str(example),
+                "--cells",
+                str(n_cells),
+                "--density",
+                str(density),
+            ],
+            check=True,
+        )
+
     def moved(value):
         """`value` with every path under example/ moved to the generated example."""
         if isinstance(value, dict):
@@ -68,8 +79,16 @@ def prepare(n_cells: int, density: float, folder: Path, chunk_size: int | None) 
 
 def snakemake_cmd(folder: Path, config: Path, *args: str) -> list[str]:
     """The snakemake command line for this repository's workflow on `config`."""
-    return [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
-            *args, "--configfile", str(config)]
+    return [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(folder),
+        *args,
+        "--configfile",
+        str(config),
+    ]
 
 
 def sample(proc: subprocess.Popen, every: float = 0.2) -> dict:
@@ -90,8 +109,7 @@ def sample(proc: subprocess.Popen, every: float = 0.2) -> dict:
                     if not m or "python" not in os.path.basename(p.cmdline()[0]):
                         continue
                     t = p.cpu_times()
-                    rec = seen.setdefault(p.pid, {"rule": m.group(1), "start": p.create_time(), "cpu": 0.0,
-                                                  "rss": 0})
+                    rec = seen.setdefault(p.pid, {"rule": m.group(1), "start": p.create_time(), "cpu": 0.0, "rss": 0})
                     rec["cpu"] = t.user + t.system
                     rec["rss"] = max(rec["rss"], p.memory_info().rss)
                     rec["end"] = now
@@ -131,16 +149,18 @@ def run(n_cells: int, density: float, cores: int, chunk_size: int | None, keep: 
     load_before = os.getloadavg()
     start = time.time()
     log = open(folder / "snakemake.log", "w")
-    proc = subprocess.Popen(snakemake_cmd(folder, config, "--cores", str(cores), "all"), stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        snakemake_cmd(folder, config, "--cores", str(cores), "all"), stdout=log, stderr=subprocess.STDOUT
+    )
     jobs = sample(proc)
     wall = time.time() - start
     if proc.returncode != 0:
         raise SystemExit(f"snakemake failed ({proc.returncode}); see {folder / 'snakemake.log'}")
     rules: dict = {}
     for rec in jobs.values():
-        r = rules.setdefault(rec["rule"], {"jobs": 0, "start": rec["start"], "end": rec["end"], "cpu": 0.0,
-                                           "peak_rss_mb": 0.0})
+        r = rules.setdefault(
+            rec["rule"], {"jobs": 0, "start": rec["start"], "end": rec["end"], "cpu": 0.0, "peak_rss_mb": 0.0}
+        )
         r["jobs"] += 1
         r["start"], r["end"] = min(r["start"], rec["start"]), max(r["end"], rec["end"])
         r["cpu"] += rec["cpu"]
@@ -160,8 +180,17 @@ def run(n_cells: int, density: float, cores: int, chunk_size: int | None, keep: 
     for stage in STAGES:
         cpu = sum(r["cpu"] for name, r in rules.items() if name.startswith(stage + "_"))
         stages[stage] = {"cpu": cpu, "cpu_ms_per_cell": 1000 * cpu / n_cells}
-    result = {"cells": n_cells, "density": density, "cores": cores, "wall": wall, "load_before": load_before,
-              "load_after": os.getloadavg(), "rules": rules, "stages": stages, "counts": counts(folder)}
+    result = {
+        "cells": n_cells,
+        "density": density,
+        "cores": cores,
+        "wall": wall,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "rules": rules,
+        "stages": stages,
+        "counts": counts(folder),
+    }
     (folder / "result.json").write_text(json.dumps(result, indent=1))
     if not keep:
         shutil.rmtree(folder / "out" / "detect", ignore_errors=True)
@@ -208,28 +237,43 @@ def plan(n_cells: int, density: float, chunk_size: int | None) -> dict:
     load_before = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
-    proc = subprocess.run(snakemake_cmd(folder, config, "-n", "all", "--quiet", "rules"), capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        snakemake_cmd(folder, config, "-n", "all", "--quiet", "rules"), capture_output=True, text=True, check=True
+    )
     wall = time.time() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, re.M)
-    return {"cells": n_cells, "wall": wall, "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-            "peak_rss_mb": after.ru_maxrss / 1024, "jobs": int(total.group(1)) if total else None,
-            "load_before": load_before, "out_dir_written": sorted(str(p.relative_to(folder)) for p in
-                                                                  (folder / "out").rglob("*"))
-            if (folder / "out").exists() else []}
+    return {
+        "cells": n_cells,
+        "wall": wall,
+        "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+        "peak_rss_mb": after.ru_maxrss / 1024,
+        "jobs": int(total.group(1)) if total else None,
+        "load_before": load_before,
+        "out_dir_written": sorted(str(p.relative_to(folder)) for p in (folder / "out").rglob("*"))
+        if (folder / "out").exists()
+        else [],
+    }
 
 
 def table(result: dict) -> str:
     """Markdown table of one run."""
-    lines = [f"### {result['cells']:,} cells at {result['density']:.0e} cells/mm³, {result['cores']} cores: "
-             f"{result['wall']:.0f} s wall (load {result['load_before'][0]:.1f} before, "
-             f"{result['load_after'][0]:.1f} after)", "",
-             "| rule | jobs | wall s | CPU s | peak RSS MB (one job) | output MB |", "|---|---|---|---|---|---|"]
-    for name, r in sorted(result["rules"].items(), key=lambda kv: STAGES.index(kv[0].split("_")[0])
-                          if kv[0].split("_")[0] in STAGES else 99):
-        lines.append(f"| {name} | {r['jobs']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['output_mb']:.1f} |")
+    lines = [
+        f"### {result['cells']:,} cells at {result['density']:.0e} cells/mm³, {result['cores']} cores: "
+        f"{result['wall']:.0f} s wall (load {result['load_before'][0]:.1f} before, "
+        f"{result['load_after'][0]:.1f} after)",
+        "",
+        "| rule | jobs | wall s | CPU s | peak RSS MB (one job) | output MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in sorted(
+        result["rules"].items(),
+        key=lambda kv: STAGES.index(kv[0].split("_")[0]) if kv[0].split("_")[0] in STAGES else 99,
+    ):
+        lines.append(
+            f"| {name} | {r['jobs']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['output_mb']:.1f} |"
+        )
     lines += ["", "| stage | CPU s | CPU ms per cell |", "|---|---|---|"]
     for stage, s in result["stages"].items():
         lines.append(f"| {stage} | {s['cpu']:.1f} | {s['cpu_ms_per_cell']:.1f} |")

@@ -32,15 +32,35 @@ WORK = HERE / ".work"
 SNUDDA_VENV = HERE / ".venv-snudda"
 VOXEL = 3e-6
 HV_SIZE = 100
-THREADS_1 = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                              "NUMEXPR_MAX_THREADS")}
+THREADS_1 = {
+    k: "1"
+    for k in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "NUMEXPR_MAX_THREADS",
+    )
+}
 
 DIST_SPN = "1-exp(-(0.4*d/60e-6)**2)"
 DIST_FS = "exp(-(0.5*d/60e-6)**2)"
 # (pre, post, con_type, pruning, pruning_other) in config order: detect numbers channels from 10 in this order.
 CONNECTIONS = [
-    ("dSPN", "dSPN", "GABA", dict(f1=0.38, mu2=1.6864, a3=0.9998, dist_pruning=DIST_SPN), dict(f1=0.38, mu2=1.6864, a3=0.5, dist_pruning=DIST_SPN)),
-    ("dSPN", "iSPN", "GABA", dict(f1=0.2175, mu2=1.7053, a3=0.4214, dist_pruning=DIST_SPN), dict(f1=0.2175, mu2=1.7053, a3=0.2107, dist_pruning=DIST_SPN)),
+    (
+        "dSPN",
+        "dSPN",
+        "GABA",
+        dict(f1=0.38, mu2=1.6864, a3=0.9998, dist_pruning=DIST_SPN),
+        dict(f1=0.38, mu2=1.6864, a3=0.5, dist_pruning=DIST_SPN),
+    ),
+    (
+        "dSPN",
+        "iSPN",
+        "GABA",
+        dict(f1=0.2175, mu2=1.7053, a3=0.4214, dist_pruning=DIST_SPN),
+        dict(f1=0.2175, mu2=1.7053, a3=0.2107, dist_pruning=DIST_SPN),
+    ),
     ("iSPN", "dSPN", "GABA", dict(f1=0.1741, mu2=1.5767, a3=0.6, dist_pruning=DIST_SPN), None),
     ("iSPN", "iSPN", "GABA", dict(f1=0.3105, mu2=1.6518, a3=0.55, dist_pruning=DIST_SPN), None),
     ("FS", "dSPN", "GABA", dict(f1=0.5, soft_max=5, mu2=2, a3=1.0, dist_pruning=DIST_FS), None),
@@ -60,16 +80,28 @@ def network_config() -> tuple[dict, dict, int]:
         if other:
             entry["pruning_other"] = other
         conn.setdefault(f"{pre},{post}", {})[con_type] = entry
-        dist.setdefault(f"{pre}$${post}", {})[con_type] = {**entry, "channel_model_id": channel,
-                                                          "lognormal_mu_sigma": [-21.0, 1.0], "cluster_size": 1,
-                                                          "cluster_spread": 0.02}
+        dist.setdefault(f"{pre}$${post}", {})[con_type] = {
+            **entry,
+            "channel_model_id": channel,
+            "lognormal_mu_sigma": [-21.0, 1.0],
+            "cluster_size": 1,
+            "cluster_spread": 0.02,
+        }
         channel += 1
     gj = {"conductance": [5e-10, 1e-10], "pruning": GJ_RULE}
     conn["FS,FS"]["gap_junction"] = gj
-    dist["FS$$FS"]["gap_junction"] = {**gj, "channel_model_id": 3, "lognormal_mu_sigma": [-21.4, 0.2],
-                                      "cluster_size": 1, "cluster_spread": 0.02}
-    config = {"snudda_data": "", "random_seed": {"masterseed": 1, "prune": 507409703},
-              "regions": {"Striatum": {"connectivity": conn, "neurons": {}}}}
+    dist["FS$$FS"]["gap_junction"] = {
+        **gj,
+        "channel_model_id": 3,
+        "lognormal_mu_sigma": [-21.4, 0.2],
+        "cluster_size": 1,
+        "cluster_spread": 0.02,
+    }
+    config = {
+        "snudda_data": "",
+        "random_seed": {"masterseed": 1, "prune": 507409703},
+        "regions": {"Striatum": {"connectivity": conn, "neurons": {}}},
+    }
     return config, dist, channel
 
 
@@ -93,7 +125,7 @@ def synth_rows(rng: np.random.Generator, n_neurons: int, n_syn: int, side: int):
     per = rng.geometric(0.35, size=len(src))
     cum = np.cumsum(per)
     cut = np.searchsorted(cum, n_syn)
-    src, dest, ch, per = src[:cut + 1], dest[:cut + 1], ch[:cut + 1], per[:cut + 1]
+    src, dest, ch, per = src[: cut + 1], dest[: cut + 1], ch[: cut + 1], per[: cut + 1]
     per[-1] -= max(0, int(per.sum()) - n_syn)
     n = int(per.sum())
     rows = np.empty((n, 13), dtype=np.int32)
@@ -150,8 +182,16 @@ def complete_neurons(worklog: Path) -> None:
         g = f["network/neurons"]
         n = g["neuron_id"].shape[0]
         vlen = h5py.string_dtype()
-        for key in ("volume_id", "hoc", "parameter_key", "morphology_key", "modulation_key",
-                    "reaction_diffusion_file", "axon_density_type", "axon_density"):
+        for key in (
+            "volume_id",
+            "hoc",
+            "parameter_key",
+            "morphology_key",
+            "modulation_key",
+            "reaction_diffusion_file",
+            "axon_density_type",
+            "axon_density",
+        ):
             if key not in g:
                 g[key] = np.array([b"Striatum" if key == "volume_id" else b""] * n, dtype="S12")
         for key in ("morphology", "neuron_path"):
@@ -186,7 +226,7 @@ def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int =
     rows, gj, names, units = synth_rows(rng, n_neurons, n_syn, side)
     hv_width = HV_SIZE * VOXEL
     origo = np.zeros(3)
-    n_hv = side ** 3
+    n_hv = side**3
     hv_ids = np.arange(n_hv, dtype=np.int64).reshape(side, side, side)
     strs = {"snudda_data": "", "config_file": "network-config.json", "position_file": "network-neuron-positions.hdf5"}
     cfg_json = json.dumps(config)
@@ -198,7 +238,7 @@ def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int =
     for hid in range(n_hv):
         idx = np.argwhere(hv_ids == hid)[0]
         hv_origo = origo + hv_width * idx
-        s, g = rows[sb[hid]:sb[hid + 1]], gj[gb[hid]:gb[hid + 1]]
+        s, g = rows[sb[hid] : sb[hid + 1]], gj[gb[hid] : gb[hid + 1]]
         with h5py.File(path / "voxels" / f"network-putative-synapses-{hid}.hdf5", "w") as f:
             f["config"] = cfg_json
             for k, v in strs.items():
@@ -218,8 +258,13 @@ def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int =
             f["network/gap_junction_lookup"] = lookup(g, n_neurons, T, True)
             f["network/max_channel_type_id"] = np.int64(T)
         present = np.unique(np.concatenate([s[:, 0], s[:, 1], g[:, 0], g[:, 1]]))
-        hyper_voxels[str(hid)] = {"origo": hv_origo.tolist(), "neurons": {str(int(x)): {"dend": [0]} for x in present},
-                                  "axon_density": [], "neuron_ctr": int(len(present)), "random_seed": 0}
+        hyper_voxels[str(hid)] = {
+            "origo": hv_origo.tolist(),
+            "neurons": {str(int(x)): {"dend": [0]} for x in present},
+            "axon_density": [],
+            "neuron_ctr": int(len(present)),
+            "random_seed": 0,
+        }
         n_s.append(len(s))
         n_g.append(len(g))
     with h5py.File(path / "log" / "network-detect-worklog.hdf5", "w") as f:
@@ -249,8 +294,12 @@ def write_network(path: Path, n_neurons: int, n_syn: int, side: int, seed: int =
         g["position"] = rng.random((n_neurons, 3)) * side * hv_width
         g["virtual_neuron"] = np.zeros(n_neurons, dtype=bool)
     complete_neurons(path / "log" / "network-detect-worklog.hdf5")
-    info = {"neurons": n_neurons, "putative_synapses": int(len(rows)), "putative_gap_junctions": int(len(gj)),
-            "hypervoxels": n_hv}
+    info = {
+        "neurons": n_neurons,
+        "putative_synapses": int(len(rows)),
+        "putative_gap_junctions": int(len(gj)),
+        "hypervoxels": n_hv,
+    }
     (path / "done.json").write_text(json.dumps(info))
     return info
 
@@ -259,8 +308,9 @@ def ensure_snudda() -> Path:
     """Snudda 3.0 in its own venv (its numpy >= 2.2 cannot share circuitflow's)."""
     py = SNUDDA_VENV / "bin" / "python"
     if not py.exists():
-        subprocess.run([sys.executable if sys.version_info >= (3, 10) else "python3", "-m", "venv", str(SNUDDA_VENV)],
-                       check=True)
+        subprocess.run(
+            [sys.executable if sys.version_info >= (3, 10) else "python3", "-m", "venv", str(SNUDDA_VENV)], check=True
+        )
     if subprocess.run([str(py), "-c", "import snudda"], capture_output=True).returncode != 0:
         subprocess.run([str(py), "-m", "pip", "install", "-q", "snudda==3.0"], check=True)
     return py
@@ -271,10 +321,12 @@ LAST_CPU = [0.0]  # CPU seconds (user + sys) of the last measured command and it
 
 def measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """Run `cmd`; return wall seconds and the peak RSS (MB) of its largest process."""
-    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "rc = subprocess.call(sys.argv[1:]); dt = time.perf_counter() - t; "
-               "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-               "print('BENCH', dt, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime, rc)")
+    wrapper = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "rc = subprocess.call(sys.argv[1:]); dt = time.perf_counter() - t; "
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print('BENCH', dt, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime, rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=env, capture_output=True, text=True)
     line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH")]
     if not line or line[-1].split()[4] != "0":
@@ -291,7 +343,7 @@ def rows_digest(path: Path) -> str:
         for key in ("network/synapses", "network/gap_junctions"):
             ds = f[key]
             for s in range(0, ds.shape[0], 1_000_000):
-                h.update(np.ascontiguousarray(ds[s:s + 1_000_000], dtype="<i4").tobytes())
+                h.update(np.ascontiguousarray(ds[s : s + 1_000_000], dtype="<i4").tobytes())
     return h.hexdigest()
 
 
@@ -300,8 +352,7 @@ def run_snudda(net: Path, py: Path) -> tuple[float, float, Path]:
     for p in ("temp", "pruning_merge_info.json", "network-synapses.hdf5"):
         q = net / p
         shutil.rmtree(q) if q.is_dir() else q.unlink(missing_ok=True)
-    code = ("from snudda.detect.prune import SnuddaPrune; "
-            "SnuddaPrune(network_path='.', keep_files=True).prune()")
+    code = "from snudda.detect.prune import SnuddaPrune; SnuddaPrune(network_path='.', keep_files=True).prune()"
     env = dict(os.environ, **THREADS_1)
     dt, rss = measured([str(py), "-c", code], net, env)
     return dt, rss, net / "network-synapses.hdf5"
@@ -320,17 +371,33 @@ def run_circuitflow(net: Path, cores: int, n_ranges: int, tag: str) -> tuple[flo
     # never talks to SLURM: an empty SLURM_CONF makes scontrol fail at once.
     env["SLURM_CONF"] = os.devnull
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    dt, rss = measured([snakemake, "-s", str(ROOT / "Snakefile"), "-d", str(out), "--cores", str(cores),
-                        "prune", "--configfile", str(cfg)], out, env)
+    dt, rss = measured(
+        [
+            snakemake,
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(out),
+            "--cores",
+            str(cores),
+            "prune",
+            "--configfile",
+            str(cfg),
+        ],
+        out,
+        env,
+    )
     return dt, rss, out / "out" / "network-synapses.hdf5"
 
 
 def snudda_reads(py: Path, out: Path) -> bool:
     """Check that Snudda's own loader (SnuddaLoad) reads circuitflow's network-synapses.hdf5."""
-    code = ("import sys, h5py; from snudda import SnuddaLoad; sl = SnuddaLoad(sys.argv[1]); "
-            "n = h5py.File(sys.argv[1])['network/synapses'].shape[0]; "
-            "s, _ = sl.find_synapses(post_id=int(h5py.File(sys.argv[1])['network/synapses'][n // 2, 1])); "
-            "print('OK' if sl.data['num_synapses'] == n and len(s) > 0 else 'BAD')")
+    code = (
+        "import sys, h5py; from snudda import SnuddaLoad; sl = SnuddaLoad(sys.argv[1]); "
+        "n = h5py.File(sys.argv[1])['network/synapses'].shape[0]; "
+        "s, _ = sl.find_synapses(post_id=int(h5py.File(sys.argv[1])['network/synapses'][n // 2, 1])); "
+        "print('OK' if sl.data['num_synapses'] == n and len(s) > 0 else 'BAD')"
+    )
     proc = subprocess.run([str(py), "-c", code, str(out)], capture_output=True, text=True)
     return proc.stdout.strip().endswith("OK")
 
@@ -345,8 +412,12 @@ def main() -> None:
     p.add_argument("--skip-snudda", action="store_true", help="time circuitflow only")
     p.add_argument("--rerun-snudda", action="store_true", help="time Snudda again even if a result is cached")
     p.add_argument("--cores", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--repeat", type=int, default=1,
-                   help="circuitflow runs per core count, alternated; the median is reported (this VM varies by 15%%)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="circuitflow runs per core count, alternated; the median is reported (this VM varies by 15%%)",
+    )
     args = p.parse_args()
     net = WORK / f"net-{args.synapses}-{args.neurons}"
     t = time.perf_counter()
@@ -359,15 +430,23 @@ def main() -> None:
         for cores in args.cores:
             dt, rss, out = run_circuitflow(net, cores, args.n_ranges, f"{cores}core")
             runs[cores].append((dt, LAST_CPU[0], rss, rows_digest(out)))
-            print(f"circuitflow {cores} core(s): {dt:.1f} s ({LAST_CPU[0]:.1f} CPU s), {n_put / dt / 1e6:.2f} M putative/s, "
-                  f"peak RSS {rss:.0f} MB", flush=True)
+            print(
+                f"circuitflow {cores} core(s): {dt:.1f} s ({LAST_CPU[0]:.1f} CPU s), {n_put / dt / 1e6:.2f} M putative/s, "
+                f"peak RSS {rss:.0f} MB",
+                flush=True,
+            )
     for cores, rs in runs.items():
         dt, cpu, rss, digest = sorted(rs)[len(rs) // 2]
         if len({r[3] for r in rs}) != 1:
             raise RuntimeError(f"circuitflow {cores} core(s): runs gave different rows")
-        results[f"circuitflow_{cores}core"] = {"seconds": dt, "all_seconds": [r[0] for r in rs], "cpu_seconds": cpu,
-                                               "putative_per_s": n_put / dt, "peak_rss_mb": max(r[2] for r in rs),
-                                               "rows_sha256": digest}
+        results[f"circuitflow_{cores}core"] = {
+            "seconds": dt,
+            "all_seconds": [r[0] for r in rs],
+            "cpu_seconds": cpu,
+            "putative_per_s": n_put / dt,
+            "peak_rss_mb": max(r[2] for r in rs),
+            "rows_sha256": digest,
+        }
         if args.repeat > 1:
             print(f"circuitflow {cores} core(s), median of {len(rs)}: {dt:.1f} s", flush=True)
     cached = WORK / f"snudda-{net.name}.json"
@@ -377,23 +456,35 @@ def main() -> None:
     elif not args.skip_snudda:
         py = ensure_snudda()
         dt, rss, out = run_snudda(net, py)
-        results["snudda_1core"] = {"seconds": dt, "cpu_seconds": LAST_CPU[0], "putative_per_s": n_put / dt,
-                                   "peak_rss_mb": rss, "rows_sha256": rows_digest(out)}
+        results["snudda_1core"] = {
+            "seconds": dt,
+            "cpu_seconds": LAST_CPU[0],
+            "putative_per_s": n_put / dt,
+            "peak_rss_mb": rss,
+            "rows_sha256": rows_digest(out),
+        }
         cached.write_text(json.dumps(results["snudda_1core"]))
     if "snudda_1core" in results:
         dt = results["snudda_1core"]["seconds"]
         rss = results["snudda_1core"]["peak_rss_mb"]
         print(f"snudda 1 core: {dt:.1f} s, {n_put / dt / 1e6:.3f} M putative/s, peak RSS {rss:.0f} MB", flush=True)
-        results["identical_rows"] = results["snudda_1core"]["rows_sha256"] == results[f"circuitflow_{args.cores[0]}core"]["rows_sha256"]
+        results["identical_rows"] = (
+            results["snudda_1core"]["rows_sha256"] == results[f"circuitflow_{args.cores[0]}core"]["rows_sha256"]
+        )
         for cores in args.cores:
             results[f"speedup_{cores}core_vs_snudda_1core"] = dt / results[f"circuitflow_{cores}core"]["seconds"]
-            print(f"circuitflow {cores} core(s) vs Snudda 1 core: {results[f'speedup_{cores}core_vs_snudda_1core']:.1f}x")
+            print(
+                f"circuitflow {cores} core(s) vs Snudda 1 core: {results[f'speedup_{cores}core_vs_snudda_1core']:.1f}x"
+            )
         print(f"identical rows: {results['identical_rows']}", flush=True)
-        results["snudda_load_reads_output"] = snudda_reads(ensure_snudda(), WORK / f"cf-{args.cores[0]}core" / "out" /
-                                                           "network-synapses.hdf5")
+        results["snudda_load_reads_output"] = snudda_reads(
+            ensure_snudda(), WORK / f"cf-{args.cores[0]}core" / "out" / "network-synapses.hdf5"
+        )
         print(f"SnuddaLoad reads circuitflow's output: {results['snudda_load_reads_output']}", flush=True)
     if 1 in args.cores and 2 in args.cores:
-        results["scaling_2_vs_1_core"] = results["circuitflow_1core"]["seconds"] / results["circuitflow_2core"]["seconds"]
+        results["scaling_2_vs_1_core"] = (
+            results["circuitflow_1core"]["seconds"] / results["circuitflow_2core"]["seconds"]
+        )
     (WORK / f"results-{args.synapses}.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 

@@ -37,9 +37,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 UPSTREAM_PACKAGES = [
-    "region-grower==1.6.0", "neurots==3.7.0", "numpy==1.26.4", "pandas==2.2.3", "dask[distributed]==2024.12.1",
-    "distributed==2024.12.1", "pyarrow==18.1.0", "setuptools<81", "morphio==3.5.0", "voxcell==3.1.11",
-    "morph-tool==2.11.3", "neuroc==0.3.0", "diameter-synthesis==0.7.1",
+    "region-grower==1.6.0",
+    "neurots==3.7.0",
+    "numpy==1.26.4",
+    "pandas==2.2.3",
+    "dask[distributed]==2024.12.1",
+    "distributed==2024.12.1",
+    "pyarrow==18.1.0",
+    "setuptools<81",
+    "morphio==3.5.0",
+    "voxcell==3.1.11",
+    "morph-tool==2.11.3",
+    "neuroc==0.3.0",
+    "diameter-synthesis==0.7.1",
 ]
 
 
@@ -70,16 +80,29 @@ def circuitflow_run(example: Path, run: Path, cores: int, engine: str, cache_dir
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     section = {
-        "input_cells": str(example / "cells.h5"), "atlas": str(example / "atlas"),
+        "input_cells": str(example / "cells.h5"),
+        "atlas": str(example / "atlas"),
         "tmd_parameters": str(example / "tmd_parameters.json"),
         "tmd_distributions": str(example / "tmd_distributions.json"),
-        "region_structure": str(example / "region_structure.yaml"), "seed": 0, "out_morph_ext": ["asc"],
+        "region_structure": str(example / "region_structure.yaml"),
+        "seed": 0,
+        "out_morph_ext": ["asc"],
         "engine": engine,
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", NUMBA_CACHE_DIR=str(cache_dir))
-    cmd = [str(BIN / "snakemake"), "synthesis", "--snakefile", str(ROOT / "Snakefile"), "--configfile", "config.yaml",
-           "--cores", str(cores), "--quiet", "all"]
+    cmd = [
+        str(BIN / "snakemake"),
+        "synthesis",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        "config.yaml",
+        "--cores",
+        str(cores),
+        "--quiet",
+        "all",
+    ]
     return timed(cmd, run, env)
 
 
@@ -96,12 +119,31 @@ def upstream_run(venv: Path, example: Path, run: Path, cores: int) -> float:
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     cmd = [
-        str(venv / "bin" / "region-grower"), "synthesize-morphologies",
-        "--input-cells", str(example / "cells.h5"), "--tmd-parameters", str(example / "tmd_parameters.json"),
-        "--tmd-distributions", str(example / "tmd_distributions.json"), "--atlas", str(example / "atlas"),
-        "--region-structure", str(example / "region_structure.yaml"), "--out-cells", str(run / "nodes.h5"),
-        "--out-apical", str(run / "apical.yaml"), "--out-morph-dir", str(run / "morphologies"),
-        "--out-morph-ext", "asc", "--seed", "0", "--nb-processes", str(cores), "--hide-progress-bar",
+        str(venv / "bin" / "region-grower"),
+        "synthesize-morphologies",
+        "--input-cells",
+        str(example / "cells.h5"),
+        "--tmd-parameters",
+        str(example / "tmd_parameters.json"),
+        "--tmd-distributions",
+        str(example / "tmd_distributions.json"),
+        "--atlas",
+        str(example / "atlas"),
+        "--region-structure",
+        str(example / "region_structure.yaml"),
+        "--out-cells",
+        str(run / "nodes.h5"),
+        "--out-apical",
+        str(run / "apical.yaml"),
+        "--out-morph-dir",
+        str(run / "morphologies"),
+        "--out-morph-ext",
+        "asc",
+        "--seed",
+        "0",
+        "--nb-processes",
+        str(cores),
+        "--hide-progress-bar",
     ]
     env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     return timed(cmd, run, env)
@@ -109,8 +151,11 @@ def upstream_run(venv: Path, example: Path, run: Path, cores: int) -> float:
 
 def outputs(folder: Path) -> dict:
     """Bytes of every morphology file and of apical.yaml in a synthesis output folder."""
-    files = {p.relative_to(folder).as_posix(): p.read_bytes()
-             for p in (folder / "morphologies").rglob("*") if p.is_file() and not p.name.startswith(".")}
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in (folder / "morphologies").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
     files["apical.yaml"] = (folder / "apical.yaml").read_bytes()
     return files
 
@@ -133,8 +178,13 @@ def main() -> None:
     parser.add_argument("--skip-upstream", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="alternated runs per setting; medians are reported")
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--cold-cores", type=int, nargs="*", default=[2],
-                        help="core counts at which the compiled engine also runs with an empty numba cache")
+    parser.add_argument(
+        "--cold-cores",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="core counts at which the compiled engine also runs with an empty numba cache",
+    )
     parser.add_argument("--parity-cells", type=int, default=0, help="also compare both engines' files at N cells")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -145,8 +195,9 @@ def main() -> None:
         make_example(example, n_cells=args.cells)
     venv = None if args.skip_upstream else upstream_venv(args.rg_venv)
     warm_cache = args.work / "numba-warm"
-    circuitflow_run(make_example(args.work / "example-warmup", n_cells=4), args.work / "warmup", 1, "compiled",
-                    warm_cache)
+    circuitflow_run(
+        make_example(args.work / "example-warmup", n_cells=4), args.work / "warmup", 1, "compiled", warm_cache
+    )
     rows = []
     for cores in args.cores:
         tools = (["region-grower"] if venv else []) + ["neurots", "compiled"]
@@ -166,28 +217,53 @@ def main() -> None:
                 else:
                     times[tool].append(circuitflow_run(example, run, cores, tool, warm_cache))
                 cpu[tool].append(CPU[-1])
-                print(json.dumps({"cores": cores, "tool": tool, "s": times[tool][-1], "cpu_s": cpu[tool][-1],
-                                  "load": loads[tool][-1]}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "cores": cores,
+                            "tool": tool,
+                            "s": times[tool][-1],
+                            "cpu_s": cpu[tool][-1],
+                            "load": loads[tool][-1],
+                        }
+                    ),
+                    flush=True,
+                )
         reference = outputs(args.work / f"neurots-{cores}" / "out" / "synthesis")
         for tool in tools:
             folder = args.work / f"{tool}-{cores}"
             files = outputs(folder) if tool == "region-grower" else outputs(folder / "out" / "synthesis")
             median = statistics.median(times[tool])
             cpu_median = statistics.median(cpu[tool])
-            rows.append({"cores": cores, "tool": tool, "runs_s": times[tool], "cpu_s": cpu[tool], "loads": loads[tool],
-                         "median_s": median, "median_cpu_s": cpu_median, "cells_per_s": args.cells / median,
-                         "cells_per_cpu_s": args.cells / cpu_median, "identical_to_neurots_engine": files == reference})
+            rows.append(
+                {
+                    "cores": cores,
+                    "tool": tool,
+                    "runs_s": times[tool],
+                    "cpu_s": cpu[tool],
+                    "loads": loads[tool],
+                    "median_s": median,
+                    "median_cpu_s": cpu_median,
+                    "cells_per_s": args.cells / median,
+                    "cells_per_cpu_s": args.cells / cpu_median,
+                    "identical_to_neurots_engine": files == reference,
+                }
+            )
     base = {r["cores"]: r for r in rows if r["tool"] == "region-grower"}
     print(f"\n{args.cells} cells, NRN ids off, default configuration")
-    print(f"{'tool':16} {'cores':>5} {'median s':>9} {'cells/s':>8} {'x rg (wall)':>12} {'CPU s':>8} "
-          f"{'cells/CPU-s':>12} {'x rg (CPU)':>11} {'identical':>9}")
+    print(
+        f"{'tool':16} {'cores':>5} {'median s':>9} {'cells/s':>8} {'x rg (wall)':>12} {'CPU s':>8} "
+        f"{'cells/CPU-s':>12} {'x rg (CPU)':>11} {'identical':>9}"
+    )
     for r in rows:
         b = base.get(r["cores"])
         wall = b["median_s"] / r["median_s"] if b else float("nan")
         work = b["median_cpu_s"] / r["median_cpu_s"] if b else float("nan")
-        print(f"{r['tool']:16} {r['cores']:>5} {r['median_s']:>9.1f} {r['cells_per_s']:>8.2f} {wall:>12.2f} "
-              f"{r['median_cpu_s']:>8.1f} {r['cells_per_cpu_s']:>12.2f} {work:>11.2f} "
-              f"{str(r['identical_to_neurots_engine']):>9}")
+        print(
+            f"{r['tool']:16} {r['cores']:>5} {r['median_s']:>9.1f} {r['cells_per_s']:>8.2f} {wall:>12.2f} "
+            f"{r['median_cpu_s']:>8.1f} {r['cells_per_cpu_s']:>12.2f} {work:>11.2f} "
+            f"{str(r['identical_to_neurots_engine']):>9}"
+        )
     print(json.dumps(rows))
     if args.parity_cells:
         example = args.work / f"example-{args.parity_cells}"

@@ -20,12 +20,22 @@ def cmd_simulate(args) -> None:
     """Simulate a SONATA circuit with neurodamus (extra `simulate`) and check the events against its edges."""
     from circuitflow.sonata.simulate import simulate
 
-    summary = simulate(args.circuit_config, args.out_dir, tstop=args.tstop, n_stimulated=args.stimulate,
-                       amplitude=args.amplitude, cache_dir=args.mechanisms_cache)
-    print(f"stimulated cells {summary['stimulated']}: {summary['spikes']} spikes in {summary['tstop']:g} ms "
-          f"from cells {summary['spiking_cells']}")
-    print(f"{summary['events']} synaptic events on {summary['synapses_with_events']} of {summary['synapses']} "
-          f"synapses, at cells {summary['postsynaptic_cells_with_events']}: as the edges predict")
+    summary = simulate(
+        args.circuit_config,
+        args.out_dir,
+        tstop=args.tstop,
+        n_stimulated=args.stimulate,
+        amplitude=args.amplitude,
+        cache_dir=args.mechanisms_cache,
+    )
+    print(
+        f"stimulated cells {summary['stimulated']}: {summary['spikes']} spikes in {summary['tstop']:g} ms "
+        f"from cells {summary['spiking_cells']}"
+    )
+    print(
+        f"{summary['events']} synaptic events on {summary['synapses_with_events']} of {summary['synapses']} "
+        f"synapses, at cells {summary['postsynaptic_cells_with_events']}: as the edges predict"
+    )
     print(f"{summary['gap_junctions']} gap junctions, as in the edges")
     print(f"spikes: {args.out_dir}/output/spikes.h5, summary: {args.out_dir}/summary.json")
 
@@ -40,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder")
     p.add_argument("--cells", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--density", type=float, default=None,
-                   help="cells per mm^3 (mean over the cell layers; cortex ~1e5): the column grows with the cells."
-                        " Default: the small example's fixed 150 um core")
+    p.add_argument(
+        "--density",
+        type=float,
+        default=None,
+        help="cells per mm^3 (mean over the cell layers; cortex ~1e5): the column grows with the cells."
+        " Default: the small example's fixed 150 um core",
+    )
     p.set_defaults(func=cmd_make_example)
 
     p = sub.add_parser("simulate", help=cmd_simulate.__doc__)
@@ -59,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point: run one subcommand; errors become one line on stderr and exit code 1."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         args.func(args)
     except EXPECTED as exc:

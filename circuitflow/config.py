@@ -30,9 +30,7 @@ def check_keys(config: dict, schemas: dict, prefix: str = "") -> None:
         allowed = schemas.get("properties", {})
         for key in config:
             if key not in allowed:
-                raise ConfigError(
-                    f"config: unknown key '{prefix}{key}'; allowed keys here: {sorted(allowed)}"
-                )
+                raise ConfigError(f"config: unknown key '{prefix}{key}'; allowed keys here: {sorted(allowed)}")
     if isinstance(config, dict):
         for key, value in config.items():
             sub = schemas.get("properties", {}).get(key)
@@ -50,8 +48,10 @@ def check_no_braces(config: dict) -> None:
 
     def walk(value, key: str) -> None:
         if isinstance(value, str) and ("{" in value or "}" in value):
-            raise ConfigError(f"config: {key}: {value!r} holds '{{' and '}}' (or one of them), which Snakemake "
-                              "reads as a wildcard in a path; rename the file or folder")
+            raise ConfigError(
+                f"config: {key}: {value!r} holds '{{' and '}}' (or one of them), which Snakemake "
+                "reads as a wildcard in a path; rename the file or folder"
+            )
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(v, f"{key}.{k}")

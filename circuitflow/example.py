@@ -43,8 +43,12 @@ def column_atlas(folder: Path, width: int = 6) -> dict:
     shape = (width, 2 + sum(THICKNESS.values()) // int(VOXEL), width)
     offset = np.array([-width * VOXEL / 2, -VOXEL, -width * VOXEL / 2])
     ids = np.zeros(shape, dtype=np.uint16)
-    hierarchy = {"id": 100, "acronym": "Isocortex", "name": "Isocortex", "children": [
-        {"id": 10, "acronym": "COL", "name": "example column", "children": []}]}
+    hierarchy = {
+        "id": 100,
+        "acronym": "Isocortex",
+        "name": "Isocortex",
+        "children": [{"id": 10, "acronym": "COL", "name": "example column", "children": []}],
+    }
     top = sum(THICKNESS.values())
     bounds = {}
     for k, layer in enumerate(LAYERS):
@@ -77,8 +81,16 @@ def example_cells(n_cells: int, atlas_info: dict, seed: int = 0) -> CellCollecti
         layer = rng.choice(MTYPES[mtype][0])
         lower, upper = atlas_info["bounds"][layer]
         position = [rng.uniform(-half, half), rng.uniform(lower + 5, upper - 5), rng.uniform(-half, half)]
-        rows.append({"mtype": mtype, "region": f"COL;{layer}", "layer": layer, "x": position[0],
-                     "y": position[1], "z": position[2]})
+        rows.append(
+            {
+                "mtype": mtype,
+                "region": f"COL;{layer}",
+                "layer": layer,
+                "x": position[0],
+                "y": position[1],
+                "z": position[2],
+            }
+        )
     df = pd.DataFrame(rows)
     df["synapse_class"] = np.where(df["mtype"].str.contains("TPC|BPC"), "EXC", "INH")
     df.index += 1
@@ -112,9 +124,16 @@ def dense_cells(n_cells: int, atlas_info: dict, density: float, seed: int = 0) -
         layers[mine] = rng.choice(MTYPES[mtype][0], size=int(mine.sum()))
     lower = np.array([atlas_info["bounds"][layer][0] for layer in layers], dtype=np.float64)
     upper = np.array([atlas_info["bounds"][layer][1] for layer in layers], dtype=np.float64)
-    df = pd.DataFrame({"mtype": mtypes, "region": ["COL;" + layer for layer in layers], "layer": layers.astype(str),
-                       "x": rng.uniform(-half, half, n_cells), "y": rng.uniform(lower + 5, upper - 5),
-                       "z": rng.uniform(-half, half, n_cells)})
+    df = pd.DataFrame(
+        {
+            "mtype": mtypes,
+            "region": ["COL;" + layer for layer in layers],
+            "layer": layers.astype(str),
+            "x": rng.uniform(-half, half, n_cells),
+            "y": rng.uniform(lower + 5, upper - 5),
+            "z": rng.uniform(-half, half, n_cells),
+        }
+    )
     df["synapse_class"] = np.where(df["mtype"].str.contains("TPC|BPC"), "EXC", "INH")
     df.index += 1
     cells = CellCollection.from_dataframe(df)
@@ -142,8 +161,12 @@ def make_example(folder: str | Path, n_cells: int = 40, seed: int = 0, density: 
         params["COL"][mtype], distributions["COL"][mtype] = _tmd_entry(apical)
     (folder / "tmd_parameters.json").write_text(json.dumps(params, indent=1, sort_keys=True))
     (folder / "tmd_distributions.json").write_text(json.dumps(distributions, indent=1, sort_keys=True))
-    structure = {"COL": {"layers": [int(layer) for layer in LAYERS],
-                         "thicknesses": {int(k): v for k, v in REFERENCE_THICKNESS.items()}}}
+    structure = {
+        "COL": {
+            "layers": [int(layer) for layer in LAYERS],
+            "thicknesses": {int(k): v for k, v in REFERENCE_THICKNESS.items()},
+        }
+    }
     (folder / "region_structure.yaml").write_text(yaml.safe_dump(structure, sort_keys=False))
     donors = folder / "donors"
     donors.mkdir(exist_ok=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import copy
 
 from circuitflow.detect.sources import type_name
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION
 from circuitflow.prune.rule_table import PruneConfigError, complete_pruning
 
@@ -68,13 +68,17 @@ def check_pruning(pathways: list[dict]) -> None:
                 except PruneConfigError as exc:
                     raise PathwayError("config: " + str(exc).removeprefix("prune config ")) from None
                 if label == GAP_JUNCTION and (rule["dist_pruning"] is not None or rule["cluster_pruning"]):
-                    raise PathwayError(f"config: {where}: dist_pruning and cluster_pruning are supported for "
-                                       "synapses only, not gap junctions")
+                    raise PathwayError(
+                        f"config: {where}: dist_pruning and cluster_pruning are supported for "
+                        "synapses only, not gap junctions"
+                    )
 
 
 def _network_config(pairs: dict, keep: tuple[str, ...], seeds: dict, rename=lambda name: name) -> dict:
     connectivity = {
-        f"{rename(pre)},{rename(post)}": {name: {k: v for k, v in params.items() if k in keep} for name, params in types.items()}
+        f"{rename(pre)},{rename(post)}": {
+            name: {k: v for k, v in params.items() if k in keep} for name, params in types.items()
+        }
         for (pre, post), types in pairs.items()
     }
     return {"random_seed": seeds, "regions": {REGION: {"connectivity": connectivity}}}

@@ -24,12 +24,12 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser,
-        argv: list[str] | None = None) -> NoReturn:
+def run(
+    main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> NoReturn:
     """Parse `argv`, set up logging, call `main(args)` and exit: 0, or 1 after one `error:` line on stderr."""
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         main(args)
     except EXPECTED as exc:

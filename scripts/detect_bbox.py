@@ -1,4 +1,5 @@
 """Rule detect_bbox: bounding box of one neuron chunk's placed morphologies."""
+
 import argparse
 
 from circuitflow.detect.steps import bbox

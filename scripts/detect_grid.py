@@ -1,4 +1,5 @@
 """Rule detect_grid: reduce the chunk bounding boxes to the hypervoxel grid."""
+
 import argparse
 
 from circuitflow.detect.steps import grid

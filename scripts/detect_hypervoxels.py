@@ -1,4 +1,5 @@
 """Rule detect_hypervoxels: detect one batch of hypervoxels (with --mpi the MPI ranks split the batch)."""
+
 import argparse
 
 from circuitflow.detect.steps import hypervoxels_job, read_raster_index
@@ -12,5 +13,9 @@ parser.add_argument("--batches", type=int, required=True)
 parser.add_argument("--out-dir", required=True)
 parser.add_argument("--mpi", action="store_true", help="split the batch over the MPI ranks (mpi4py)")
 parser.add_argument("--raster-index", required=True, help="the raster files' index (detect_raster_index)")
-run(lambda a: hypervoxels_job(a.work_dir, a.grid, read_raster_index(a.raster_index), a.batch, a.batches, a.out_dir,
-                              a.mpi), parser)
+run(
+    lambda a: hypervoxels_job(
+        a.work_dir, a.grid, read_raster_index(a.raster_index), a.batch, a.batches, a.out_dir, a.mpi
+    ),
+    parser,
+)

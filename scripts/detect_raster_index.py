@@ -1,4 +1,5 @@
 """Rule detect_raster_index: list the chunks' raster files in one file that the later steps depend on."""
+
 import argparse
 
 from circuitflow.detect.steps import raster_index

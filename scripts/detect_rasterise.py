@@ -1,4 +1,5 @@
 """Rule detect_rasterise: hypervoxel membership and voxel entries of one neuron chunk."""
+
 import argparse
 
 from circuitflow.detect.steps import rasterise

@@ -1,4 +1,5 @@
 """Rule detect_setup: check the neuron source and connectivity, write network config and positions."""
+
 import argparse
 import json
 

@@ -1,4 +1,5 @@
 """Rules pathways_detect_config and pathways_prune_config: write the Snudda network config built at planning."""
+
 import argparse
 import json
 

@@ -1,4 +1,5 @@
 """Rule prune_check_config: validate the pruning config against the network before anything is gathered."""
+
 import argparse
 
 from circuitflow.prune.rule_table import check_prune_config

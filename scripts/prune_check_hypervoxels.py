@@ -1,4 +1,5 @@
 """Rule prune_check_hypervoxels: check every hypervoxel file the worklog lists and index them per neuron."""
+
 import argparse
 
 from circuitflow.prune.index import build_index

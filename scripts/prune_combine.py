@@ -1,4 +1,5 @@
 """Rule prune_combine: concatenate the pruned ranges into network-synapses.hdf5 (Snudda's layout)."""
+
 import argparse
 
 from circuitflow.prune.combine import combine

@@ -1,4 +1,5 @@
 """Rule prune_gather_merge: gather one destination range's rows and write them in Snudda's merge order."""
+
 import argparse
 
 from circuitflow.prune.merge import gather_merge_range

@@ -1,4 +1,5 @@
 """Rule prune_range: prune one merged destination range (with --mpi the MPI ranks split its row chunks)."""
+
 import argparse
 
 from circuitflow.mpi import world
@@ -14,5 +15,16 @@ parser.add_argument("--share-parameter-id", choices=("true", "false"), default="
 parser.add_argument("--chunk-rows", type=int, default=None, help="rows per pruning chunk (default: the package's)")
 parser.add_argument("--mpi", action="store_true", help="split the range over the MPI ranks (mpi4py)")
 parser.add_argument("--out", required=True)
-run(lambda a: prune_range_file(a.merged, a.config, a.seed, a.network, a.out, a.share_parameter_id == "true",
-                               **({"chunk_rows": a.chunk_rows} if a.chunk_rows else {}), comm=world(a.mpi)), parser)
+run(
+    lambda a: prune_range_file(
+        a.merged,
+        a.config,
+        a.seed,
+        a.network,
+        a.out,
+        a.share_parameter_id == "true",
+        **({"chunk_rows": a.chunk_rows} if a.chunk_rows else {}),
+        comm=world(a.mpi),
+    ),
+    parser,
+)

@@ -1,4 +1,5 @@
 """Rule report_morphometrics: synthesized cells vs TMD input distributions, per mtype (PNG + CSV)."""
+
 import argparse
 
 from circuitflow.report.morphometrics import write_morphometrics
@@ -12,5 +13,9 @@ parser.add_argument("--distributions", required=True, help="TMD distributions JS
 parser.add_argument("--max-cells", type=int, default=None, help="cells per mtype (evenly spaced ids)")
 parser.add_argument("--out", required=True, help="figure (PNG)")
 parser.add_argument("--table", required=True, help="per-tree metrics (CSV)")
-run(lambda a: write_morphometrics(a.nodes, a.morphology_dir, a.distributions, a.morphology_ext, a.max_cells,
-                                  a.out, a.table), parser)
+run(
+    lambda a: write_morphometrics(
+        a.nodes, a.morphology_dir, a.distributions, a.morphology_ext, a.max_cells, a.out, a.table
+    ),
+    parser,
+)

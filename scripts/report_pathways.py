@@ -1,4 +1,5 @@
 """Rule report_pathways: putative vs kept synapses and connections per pathway (PNG + CSV)."""
+
 import argparse
 
 from circuitflow.report.pathways import write_pathways

@@ -1,13 +1,14 @@
 """Rule report_physiology: synapse physiology drawn into the edges vs configured, per pathway (PNG + CSV)."""
+
 import argparse
 
 from circuitflow.io.atomic import write_text
 from circuitflow.report import save
 from circuitflow.report.physiology import drawn_statistics, plot_physiology, read_distributions
 from circuitflow.runner import run
-from circuitflow.sonata.populations import default_population
 from circuitflow.sonata.node_table import NodeTable
 from circuitflow.sonata.physiology import read_physiology
+from circuitflow.sonata.populations import default_population
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--edges", required=True, help="SONATA edges.h5")
@@ -23,8 +24,9 @@ parser.add_argument("--table", required=True, help="per pathway and property (CS
 def main(a):
     with NodeTable(a.nodes, ".", population=a.node_population or None) as nodes:
         population = a.population or default_population(nodes.population)
-        table = drawn_statistics(a.edges, population, nodes, read_physiology(a.physiology),
-                                 read_distributions(a.synapses))
+        table = drawn_statistics(
+            a.edges, population, nodes, read_physiology(a.physiology), read_distributions(a.synapses)
+        )
     save(plot_physiology(table), a.out)
     write_text(a.table, table.to_csv(index=False, float_format="%.6g"))
 

@@ -1,4 +1,5 @@
 """Rule sonata_circuit_config: a SONATA circuit_config.json for the nodes, morphologies, node sets and edges."""
+
 import argparse
 import json
 
@@ -14,5 +15,16 @@ parser.add_argument("--edges", nargs="+", required=True, help="edges files (chem
 parser.add_argument("--node-sets", default=None)
 parser.add_argument("--models", default="", help="connectome.models as JSON (empty: a partial circuit)")
 parser.add_argument("--out", required=True)
-run(lambda a: write_circuit(a.out, a.nodes, a.node_population or None, a.morphology_dir, a.morphology_ext,
-                            a.edges, a.node_sets, json.loads(a.models) if a.models else None), parser)
+run(
+    lambda a: write_circuit(
+        a.out,
+        a.nodes,
+        a.node_population or None,
+        a.morphology_dir,
+        a.morphology_ext,
+        a.edges,
+        a.node_sets,
+        json.loads(a.models) if a.models else None,
+    ),
+    parser,
+)

@@ -1,4 +1,5 @@
 """Rule sonata_edges: the synapses and gap junctions onto one range of target nodes -> an edge range file."""
+
 import argparse
 
 from circuitflow.runner import run
@@ -15,5 +16,18 @@ parser.add_argument("--first-node", type=int, required=True, help="first target 
 parser.add_argument("--end-node", type=int, required=True, help="end (exclusive) of the target node range")
 parser.add_argument("--population", default=None, help="edge population (default: <nodes>__<nodes>__chemical)")
 parser.add_argument("--out", required=True, help="edge range file")
-run(lambda a: convert_files(a.synapses, a.nodes, a.morphology_dir, a.physiology, a.out, a.first_node, a.end_node,
-                            a.morphology_ext, a.node_population or None, a.population or None), parser)
+run(
+    lambda a: convert_files(
+        a.synapses,
+        a.nodes,
+        a.morphology_dir,
+        a.physiology,
+        a.out,
+        a.first_node,
+        a.end_node,
+        a.morphology_ext,
+        a.node_population or None,
+        a.population or None,
+    ),
+    parser,
+)

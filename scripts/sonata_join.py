@@ -1,11 +1,12 @@
 """Rule sonata_join: the edge range files, in range order -> the SONATA edges files (chemical, electrical) with their indices."""
+
 import argparse
 
 import h5py
 
 from circuitflow.runner import run
-from circuitflow.sonata.populations import default_population, electrical_population
 from circuitflow.sonata.join import join
+from circuitflow.sonata.populations import default_population, electrical_population
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--chemical", required=True, help="SONATA edges file of the chemical synapses")

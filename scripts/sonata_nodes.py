@@ -1,4 +1,5 @@
 """Rule sonata_nodes: node sets of the synthesized nodes and, with cell models, the simulation nodes."""
+
 import argparse
 import json
 
@@ -11,5 +12,9 @@ parser.add_argument("--node-population", default=None, help="node population (de
 parser.add_argument("--models", default="", help="connectome.models as JSON (empty: node sets only)")
 parser.add_argument("--out-node-sets", required=True)
 parser.add_argument("--out-nodes", default=None, help="the simulation nodes file (with --models)")
-run(lambda a: sonata_nodes(a.nodes, a.node_population or None, json.loads(a.models) if a.models else None,
-                           a.out_node_sets, a.out_nodes), parser)
+run(
+    lambda a: sonata_nodes(
+        a.nodes, a.node_population or None, json.loads(a.models) if a.models else None, a.out_node_sets, a.out_nodes
+    ),
+    parser,
+)

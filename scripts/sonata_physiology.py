@@ -1,4 +1,5 @@
 """Rule sonata_physiology: write the synapse physiology built (and checked) at planning."""
+
 import argparse
 import json
 

@@ -1,4 +1,5 @@
 """Rule synthesis_cache_atlas: per-cell atlas lookups (depths, orientations, layer boundaries), once."""
+
 import argparse
 
 from circuitflow.runner import run

@@ -1,4 +1,5 @@
 """Rule synthesis_chunk: grow the cells of one chunk (split over the MPI ranks with --mpi); write its table."""
+
 import argparse
 import json
 
@@ -13,7 +14,15 @@ parser.add_argument("--options", required=True, help="growth options as JSON")
 parser.add_argument("--morph-dir", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--mpi", action="store_true", help="split the chunk over the MPI ranks (mpi4py)")
-parser.add_argument("--engine", choices=["compiled", "neurots"], default="compiled",
-                    help="growth engine (synthesis.engine; outputs do not depend on it)")
-run(lambda a: synthesize_chunk_job(json.loads(a.config), a.chunk, a.atlas_cache, json.loads(a.options),
-                                   a.morph_dir, a.out, a.mpi, a.engine), parser)
+parser.add_argument(
+    "--engine",
+    choices=["compiled", "neurots"],
+    default="compiled",
+    help="growth engine (synthesis.engine; outputs do not depend on it)",
+)
+run(
+    lambda a: synthesize_chunk_job(
+        json.loads(a.config), a.chunk, a.atlas_cache, json.loads(a.options), a.morph_dir, a.out, a.mpi, a.engine
+    ),
+    parser,
+)

@@ -1,4 +1,5 @@
 """Rule synthesis_finalize: gather the chunk tables into the output cells, morphologies and side files."""
+
 import argparse
 
 from circuitflow.runner import run
@@ -16,5 +17,19 @@ parser.add_argument("--apical-nrn")
 parser.add_argument("--ext", nargs="+", required=True)
 parser.add_argument("--container")
 parser.add_argument("--debug-data")
-run(lambda a: finalize(a.cells, a.tables, a.chunk_dirs, a.out_cells, a.format, a.morph_dir, a.apical,
-                       a.apical_nrn, a.ext, container=a.container, debug_data=a.debug_data), parser)
+run(
+    lambda a: finalize(
+        a.cells,
+        a.tables,
+        a.chunk_dirs,
+        a.out_cells,
+        a.format,
+        a.morph_dir,
+        a.apical,
+        a.apical_nrn,
+        a.ext,
+        container=a.container,
+        debug_data=a.debug_data,
+    ),
+    parser,
+)

@@ -1,4 +1,5 @@
 """Rule synthesis_validate_params: validate the TMD parameters and write the normalized parameters."""
+
 import argparse
 import json
 

@@ -59,8 +59,9 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return f["network/synapses"][()], f["network/gap_junctions"][()]
 
 
-def run_inprocess(net: Path, config: Path, seed: int | None, n_ranges: int, work: Path,
-                  share: bool = True) -> tuple[Path, list[np.ndarray]]:
+def run_inprocess(
+    net: Path, config: Path, seed: int | None, n_ranges: int, work: Path, share: bool = True
+) -> tuple[Path, list[np.ndarray]]:
     """Run check -> gather + merge -> prune -> combine in-process; return output and interleaved dests."""
     work.mkdir(parents=True, exist_ok=True)
     index = work / "hypervoxels.h5"
@@ -83,8 +84,18 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -
     """Run the real workflow with `snakemake --cores 2` from the project's venv."""
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     # Targets go before --configfile: it takes several values and would swallow them.
-    cmd = [str(VENV_BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args, "--configfile", str(configfile)]
+    cmd = [
+        str(VENV_BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(configfile),
+    ]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

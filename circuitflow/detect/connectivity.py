@@ -7,7 +7,6 @@ channel id, lognormal parameters and cluster defaults, exactly as Snudda stores 
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import ast
 import copy
 import json
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.snudda import GAP_JUNCTION, GAP_JUNCTION_CHANNEL
 
 FIRST_CHANNEL = 10
@@ -140,7 +140,8 @@ def build_rules(config: dict, types: list[str], where: str, strict: bool = True)
                 if strict:
                     raise ConnectivityError(
                         f"{where}: connectivity rule {pre},{post} names neuron type {t!r}, "
-                        f"which no neuron has (types: {', '.join(types)})")
+                        f"which no neuron has (types: {', '.join(types)})"
+                    )
                 absent.add(t)
         if pre not in index or post not in index:
             continue
@@ -159,11 +160,21 @@ def build_rules(config: dict, types: list[str], where: str, strict: bool = True)
         syn_count[i, j] = len(chan) - syn_start[i, j]
     if absent:
         log.warning("%s: connectivity rules for types without neurons skipped: %s", where, ", ".join(sorted(absent)))
-    return Rules(types=list(types), distributions=distributions, max_channel=max_channel,
-                 syn_start=syn_start, syn_count=syn_count, syn_channel=np.array(chan, dtype=np.int64),
-                 syn_mu=np.array(mu, dtype=np.float64), syn_sigma=np.array(sigma, dtype=np.float64),
-                 syn_mean=np.array(mean, dtype=np.float64), gj=gj, gj_mu=gj_mu, gj_sigma=gj_sigma,
-                 gj_mean=gj_mean)
+    return Rules(
+        types=list(types),
+        distributions=distributions,
+        max_channel=max_channel,
+        syn_start=syn_start,
+        syn_count=syn_count,
+        syn_channel=np.array(chan, dtype=np.int64),
+        syn_mu=np.array(mu, dtype=np.float64),
+        syn_sigma=np.array(sigma, dtype=np.float64),
+        syn_mean=np.array(mean, dtype=np.float64),
+        gj=gj,
+        gj_mu=gj_mu,
+        gj_sigma=gj_sigma,
+        gj_mean=gj_mean,
+    )
 
 
 def detect_seed(config: dict) -> int:

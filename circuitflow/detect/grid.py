@@ -51,24 +51,31 @@ class Grid:
 
     def to_json(self) -> dict:
         """Plain JSON form (floats round-trip exactly)."""
-        return {"voxel_size": self.voxel_size, "hyper_voxel_size": self.hyper_voxel_size,
-                "simulation_origo": self.simulation_origo.tolist(),
-                "num_hyper_voxels": self.num_hyper_voxels.tolist()}
+        return {
+            "voxel_size": self.voxel_size,
+            "hyper_voxel_size": self.hyper_voxel_size,
+            "simulation_origo": self.simulation_origo.tolist(),
+            "num_hyper_voxels": self.num_hyper_voxels.tolist(),
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> "Grid":
         """Inverse of `to_json`."""
-        return cls(voxel_size=float(d["voxel_size"]), hyper_voxel_size=int(d["hyper_voxel_size"]),
-                   simulation_origo=np.array(d["simulation_origo"], dtype=np.float64),
-                   num_hyper_voxels=np.array(d["num_hyper_voxels"], dtype=np.int64))
+        return cls(
+            voxel_size=float(d["voxel_size"]),
+            hyper_voxel_size=int(d["hyper_voxel_size"]),
+            simulation_origo=np.array(d["simulation_origo"], dtype=np.float64),
+            num_hyper_voxels=np.array(d["num_hyper_voxels"], dtype=np.int64),
+        )
 
 
 def bounding_box(points: np.ndarray) -> np.ndarray:
     """(2,3) [min, max] of placed points (empty: the ±1e6 start values)."""
     if len(points) == 0:
         return np.array([[BOX_START] * 3, [-BOX_START] * 3])
-    return np.array([np.minimum(points.min(axis=0), BOX_START), np.maximum(points.max(axis=0), -BOX_START)],
-                    dtype=np.float64)
+    return np.array(
+        [np.minimum(points.min(axis=0), BOX_START), np.maximum(points.max(axis=0), -BOX_START)], dtype=np.float64
+    )
 
 
 def make_grid(boxes: list[np.ndarray], voxel_size: float, hyper_voxel_size: int) -> Grid:
@@ -82,8 +89,7 @@ def make_grid(boxes: list[np.ndarray], voxel_size: float, hyper_voxel_size: int)
     num = np.ceil((max_coord - min_coord) / width).astype(np.int64) + 1
     if np.prod(num) >= 3e9:
         raise ValueError(f"detect: {num.tolist()} hypervoxels; are neuron positions in metres?")
-    return Grid(voxel_size=voxel_size, hyper_voxel_size=hyper_voxel_size, simulation_origo=origo,
-                num_hyper_voxels=num)
+    return Grid(voxel_size=voxel_size, hyper_voxel_size=hyper_voxel_size, simulation_origo=origo, num_hyper_voxels=num)
 
 
 def hypervoxel_seeds(seed: int, n_total: int) -> np.ndarray:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitflow.detect.connectivity import Rules
-from circuitflow.io.snudda import GAP_JUNCTION_CHANNEL
 from circuitflow.detect.rasterise import Table
 from circuitflow.detect.rng import gap_junction_draws, synapse_draws
+from circuitflow.io.snudda import GAP_JUNCTION_CHANNEL
 
 MAX_AXON = 45
 MAX_DEND = 20
@@ -74,8 +74,9 @@ def voxel_xyz(key: np.ndarray, nb: int) -> np.ndarray:
     return np.stack([key // (nb * nb), (key // nb) % nb, key % nb], axis=1)
 
 
-def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng: np.random.Generator,
-                 hid: int, nb: int) -> np.ndarray:
+def synapse_rows(
+    axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng: np.random.Generator, hid: int, nb: int
+) -> np.ndarray:
     """Putative synapse rows in detection order (voxel C order, axon slot, dendrite slot, con type)."""
     ak, a_start, a_len = group_bounds(axon.cols["key"])
     dk, d_start, d_len = group_bounds(dend.cols["key"])
@@ -102,8 +103,9 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
         entry = rules.syn_start[tp, tq]
     else:
         rep = np.repeat(np.arange(len(ai), dtype=np.int32), cnt)
-        entry = np.repeat(rules.syn_start[tp, tq] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) \
-            + np.arange(cnt.sum())
+        entry = np.repeat(rules.syn_start[tp, tq] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(
+            cnt.sum()
+        )
         ai, di, g = ai[rep], di[rep], g[rep]
         del rep
     del tp, tq, cnt
@@ -127,8 +129,9 @@ def synapse_rows(axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, rng:
     return rows
 
 
-def gap_junction_rows(dend: Table, ntype: np.ndarray, rules: Rules, rng: np.random.Generator, hid: int,
-                      nb: int) -> np.ndarray:
+def gap_junction_rows(
+    dend: Table, ntype: np.ndarray, rules: Rules, rng: np.random.Generator, hid: int, nb: int
+) -> np.ndarray:
     """Gap-junction rows: every dendrite/soma slot pair i < j of each voxel, in voxel C order."""
     dk, d_start, d_len = group_bounds(dend.cols["key"])
     multi = d_len >= 2
@@ -175,8 +178,7 @@ def row_order(dest: np.ndarray, src: np.ndarray, channel: np.ndarray, n_neurons:
     """Stable order of rows by (dest, src, channel): one plain sort of a packed key with the row number in
     its low bits (unique, so the fast sort is stable) when it fits in int64."""
     n = len(dest)
-    if n_neurons * n_neurons * (n_channels + 1) * n >= 1 << 62 or np.any(channel < 0) \
-            or np.any(channel > n_channels):
+    if n_neurons * n_neurons * (n_channels + 1) * n >= 1 << 62 or np.any(channel < 0) or np.any(channel > n_channels):
         return np.lexsort((channel, src, dest))
     key = dest.astype(np.int64)  # in place from here: a hypervoxel's rows are the largest arrays of the step
     key *= n_neurons
@@ -190,8 +192,9 @@ def row_order(dest: np.ndarray, src: np.ndarray, channel: np.ndarray, n_neurons:
     return key
 
 
-def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, seed: int,
-                    offset: np.ndarray, nb: int) -> HypervoxelResult:
+def join_hypervoxel(
+    hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules: Rules, seed: int, offset: np.ndarray, nb: int
+) -> HypervoxelResult:
     """Detect one hypervoxel: `offset` is the hypervoxel's first global voxel index (3,)."""
     axon, ov_a, max_a = cap_slots(axon, MAX_AXON)
     dend, ov_d, max_d = cap_slots(dend, MAX_DEND)
@@ -207,5 +210,13 @@ def join_hypervoxel(hid: int, axon: Table, dend: Table, ntype: np.ndarray, rules
     T = rules.max_channel
     syn_lookup = lookup(syn[:, 0], syn[:, 1], syn[:, 6], n, T)
     gj_lookup = lookup(gj[:, 0], gj[:, 1], np.full(len(gj), GAP_JUNCTION_CHANNEL), n, T)
-    return HypervoxelResult(hid=hid, synapses=syn, gap_junctions=gj, synapse_lookup=syn_lookup,
-                            gap_junction_lookup=gj_lookup, overflow=ov_a + ov_d, max_axon=max_a, max_dend=max_d)
+    return HypervoxelResult(
+        hid=hid,
+        synapses=syn,
+        gap_junctions=gj,
+        synapse_lookup=syn_lookup,
+        gap_junction_lookup=gj_lookup,
+        overflow=ov_a + ov_d,
+        max_axon=max_a,
+        max_dend=max_d,
+    )

@@ -25,7 +25,7 @@ def table_order(t: Table, cols: tuple) -> np.ndarray:
     (a chunk's rows come neuron by neuron, each sorted already: the merge sort only merges those runs)."""
     lows = [int(t.cols[c].min()) if len(t) else 0 for c in cols]
     spans = [int(t.cols[c].max()) + 1 if len(t) else 1 for c in cols]
-    if min(lows) < 0 or np.prod([float(s) for s in spans]) >= 2.0 ** 62:
+    if min(lows) < 0 or np.prod([float(s) for s in spans]) >= 2.0**62:
         return np.lexsort([t.cols[c] for c in cols[::-1]])
     key = t.cols[cols[0]].astype(np.int64)
     for c, span in zip(cols[1:], spans[1:]):

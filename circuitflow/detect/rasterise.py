@@ -45,8 +45,15 @@ class Table:
 # compact column types (voxel keys < hyper_voxel_size**3, distances and section ids wrap at int16 anyway)
 MEMBER_COLS = {"hid": np.int64, "neuron": np.int64, "kind": np.int8, "sec_id": np.int64}
 AXON_COLS = {"hid": np.int64, "neuron": np.int32, "key": np.int32, "dist": np.int16, "count": np.int32}
-DEND_COLS = {"hid": np.int64, "neuron": np.int32, "key": np.int32, "sec_id": np.int16, "sec_x": np.float64,
-             "dist": np.int16, "count": np.int32}
+DEND_COLS = {
+    "hid": np.int64,
+    "neuron": np.int32,
+    "key": np.int32,
+    "sec_id": np.int16,
+    "sec_x": np.float64,
+    "dist": np.int16,
+    "count": np.int32,
+}
 
 
 def placed_columns(tree: Tree, position: np.ndarray, rotation: np.ndarray, where: str) -> np.ndarray:
@@ -67,7 +74,7 @@ def place(tree: Tree, position: np.ndarray, rotation: np.ndarray, where: str) ->
 
 def soma_surface(centre: np.ndarray, radius: np.float32) -> np.ndarray:
     """Snudda's 600 soma-sphere surface samples (30 azimuths x 20 polar angles)."""
-    u, v = np.mgrid[0:2 * np.pi:30j, 0:np.pi:20j]
+    u, v = np.mgrid[0 : 2 * np.pi : 30j, 0 : np.pi : 20j]
     x = radius * np.cos(u) * np.sin(v) + centre[0]
     y = radius * np.sin(u) * np.sin(v) + centre[1]
     z = radius * np.cos(v) + centre[2]
@@ -108,8 +115,14 @@ def membership(nid: int, tree: Tree, xyz: np.ndarray, grid: Grid, hid: np.ndarra
     first = run_starts(h, k, s)  # points come section by section: drop repeats before the sort
     rows.append(np.stack([h[first], k[first], s[first]], axis=1))
     allrows = unique_rows(np.concatenate(rows).astype(np.int64))
-    return Table({"hid": allrows[:, 0], "neuron": np.full(len(allrows), nid, dtype=np.int64),
-                  "kind": allrows[:, 1].astype(np.int8), "sec_id": allrows[:, 2]})
+    return Table(
+        {
+            "hid": allrows[:, 0],
+            "neuron": np.full(len(allrows), nid, dtype=np.int64),
+            "kind": allrows[:, 1].astype(np.int8),
+            "sec_id": allrows[:, 2],
+        }
+    )
 
 
 def segment_pairs(seg: Segments, kind: int, member: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,8 +142,9 @@ def segment_pairs(seg: Segments, kind: int, member: Table) -> tuple[np.ndarray, 
     return s_idx, m_idx, m_hid
 
 
-def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid: Grid, hids: np.ndarray,
-                    where: str) -> dict:
+def segment_samples(
+    tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid: Grid, hids: np.ndarray, where: str
+) -> dict:
     """Samples of all (segment, member hid) pairs of one neurite kind, in visit order, inside their hypervoxel.
 
     `xyz`: (3,n) placed points; `hids`: the neuron's sorted hypervoxels. Returns per inside sample its
@@ -163,12 +177,13 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     for xc in x[1:]:
         vkey *= nb
         vkey += xc.astype(np.int64)
-    vkey += np.repeat(np.searchsorted(hids, m_hid[m_idx]) * nb ** 3, reps)
+    vkey += np.repeat(np.searchsorted(hids, m_hid[m_idx]) * nb**3, reps)
     # samples outside the hypervoxel: only pairs not safely inside need a test; floor(x) lies in [0, nb)
     # exactly when x does, and x runs monotonically from va to va + step * n (within 1e-12 of vb)
     eps = 1e-6
-    test = np.flatnonzero(~np.all([(v >= eps) & (v < nb - eps) for v in (*va, *(vb[c][pad] for c in range(3)))],
-                                  axis=0))
+    test = np.flatnonzero(
+        ~np.all([(v >= eps) & (v < nb - eps) for v in (*va, *(vb[c][pad] for c in range(3)))], axis=0)
+    )
     if len(test):
         idx = np.repeat(start[test] - (np.cumsum(reps[test]) - reps[test]), reps[test]) + np.arange(reps[test].sum())
         out = np.any([(xc[idx] < 0) | (xc[idx] >= nb) for xc in x], axis=0)
@@ -181,8 +196,17 @@ def segment_samples(tree: Tree, xyz: np.ndarray, kind: int, member: Table, grid:
     da = tree.soma_dist[seg.a[s_idx]] * 1e6
     db = tree.soma_dist[seg.b[s_idx]] * 1e6
     sxa, sxb = seg.sx_a[s_idx], seg.sx_b[s_idx]
-    return {"vkey": vkey, "g": g, "start": start, "da": da, "dstep": (db - da) / n, "sxa": sxa,
-            "sxstep": (sxb - sxa) / n, "sec_id": seg.sec_id[s_idx], "pair": pair}
+    return {
+        "vkey": vkey,
+        "g": g,
+        "start": start,
+        "da": da,
+        "dstep": (db - da) / n,
+        "sxa": sxa,
+        "sxstep": (sxb - sxa) / n,
+        "sec_id": seg.sec_id[s_idx],
+        "pair": pair,
+    }
 
 
 def sample_coordinates(va: list, d: list, n: np.ndarray, start: np.ndarray, n_samples: int) -> list:
@@ -268,8 +292,9 @@ def place_rows(is_soma: np.ndarray, soma_value, values: np.ndarray) -> np.ndarra
     return out
 
 
-def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.ndarray, grid: Grid,
-                     where: str) -> tuple[Table, Table, Table]:
+def rasterise_neuron(
+    nid: int, tree: Tree, position: np.ndarray, rotation: np.ndarray, grid: Grid, where: str
+) -> tuple[Table, Table, Table]:
     """Membership, axon entries and dendrite entries of one placed neuron."""
     xyz = placed_columns(tree, position, rotation, where)
     point_hid = grid.hids_of(xyz.T)
@@ -277,30 +302,44 @@ def rasterise_neuron(nid: int, tree: Tree, position: np.ndarray, rotation: np.nd
     if len(outside):
         raise ValueError(f"{where}: point {int(outside[0]) + 1} lies outside the hypervoxel grid")
     member = membership(nid, tree, xyz, grid, point_hid)
-    nb3 = grid.hyper_voxel_size ** 3
+    nb3 = grid.hyper_voxel_size**3
 
     hids = np.unique(member.cols["hid"])
     ax = segment_samples(tree, xyz, AXON, member, grid, hids, where)
     first, count = first_visits(ax["vkey"])
     vk = ax["vkey"][first]
-    axon = Table({"hid": hids[vk // nb3], "neuron": np.full(len(first), nid, dtype=np.int32),
-                  "key": (vk % nb3).astype(np.int32), "dist": sample_values(ax, first)[0].astype(np.int16),
-                  "count": count.astype(np.int32)})
+    axon = Table(
+        {
+            "hid": hids[vk // nb3],
+            "neuron": np.full(len(first), nid, dtype=np.int32),
+            "key": (vk % nb3).astype(np.int32),
+            "dist": sample_values(ax, first)[0].astype(np.int16),
+            "count": count.astype(np.int32),
+        }
+    )
 
     de = segment_samples(tree, xyz, BASAL, member, grid, hids, where)
     soma_h = member.cols["hid"][member.cols["kind"] == SOMA]
-    so = soma_voxels(tree, xyz, soma_h, grid) if len(soma_h) else {"hid": np.zeros(0, np.int64),
-                                                                   "key": np.zeros(0, np.int64)}
+    so = (
+        soma_voxels(tree, xyz, soma_h, grid)
+        if len(soma_h)
+        else {"hid": np.zeros(0, np.int64), "key": np.zeros(0, np.int64)}
+    )
     ns = len(so["hid"])
     vkey = np.concatenate([np.searchsorted(hids, so["hid"]) * nb3 + so["key"], de["vkey"]])
     first, count = first_visits(vkey)
     soma = first < ns
     dist, sec_x, sec_id = sample_values(de, first[~soma] - ns)
     vk = vkey[first]
-    dend = Table({
-        "hid": hids[vk // nb3], "neuron": np.full(len(first), nid, dtype=np.int32),
-        "key": (vk % nb3).astype(np.int32), "sec_id": place_rows(soma, SOMA_SEC, sec_id).astype(np.int16),
-        "sec_x": place_rows(soma, SOMA_SEC_X, sec_x), "dist": place_rows(soma, 0, dist).astype(np.int16),
-        "count": count.astype(np.int32),
-    })
+    dend = Table(
+        {
+            "hid": hids[vk // nb3],
+            "neuron": np.full(len(first), nid, dtype=np.int32),
+            "key": (vk % nb3).astype(np.int32),
+            "sec_id": place_rows(soma, SOMA_SEC, sec_id).astype(np.int16),
+            "sec_x": place_rows(soma, SOMA_SEC_X, sec_x),
+            "dist": place_rows(soma, 0, dist).astype(np.int16),
+            "count": count.astype(np.int32),
+        }
+    )
     return member, axon, dend

@@ -70,8 +70,12 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray] | None:
     bg = np.random.PCG64(0)
     gen = np.random.Generator(bg)
     inc = bg.state["state"]["inc"]
-    bg.state = {"bit_generator": "PCG64", "state": {"state": _state_before(12345, inc), "inc": inc},
-                "has_uint32": 0, "uinteger": 0}
+    bg.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": _state_before(12345, inc), "inc": inc},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
     if int(bg.random_raw()) != 12345:
         return None
     wi = np.zeros(256)
@@ -88,7 +92,7 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray] | None:
             continue
         hi -= 1
         if idx > 1 and wi[idx - 1] > 0:  # ziggurat: ki[i] ~ 2**52 x[i-1] / x[i]; narrow the search if it brackets
-            est = int(wi[idx - 1] / x * 2.0 ** 52)
+            est = int(wi[idx - 1] / x * 2.0**52)
             a, b = max(lo, est - (1 << 12)), min(hi, est + (1 << 12))
             if a < b and _probe(bg, gen, (a << 9) | idx, inc)[1] and not _probe(bg, gen, (b << 9) | idx, inc)[1]:
                 lo, hi = a, b
@@ -106,8 +110,9 @@ def libm_exp(x: np.ndarray, block: int = 1 << 16) -> np.ndarray:
     """exp with the C library's rounding (numpy's lognormal calls libm; np.exp's SIMD code can differ by 1 ulp)."""
     out = np.empty(len(x))
     for i in range(0, len(x), block):  # blocks: a list of Python floats costs 32 bytes per value
-        out[i:i + block] = np.fromiter(map(math.exp, x[i:i + block].tolist()), dtype=np.float64,
-                                       count=len(x[i:i + block]))
+        out[i : i + block] = np.fromiter(
+            map(math.exp, x[i : i + block].tolist()), dtype=np.float64, count=len(x[i : i + block])
+        )
     return out
 
 
@@ -121,8 +126,7 @@ class Words:
 
     def __init__(self, state: int, inc: int, tables, n: int):
         probe = np.random.PCG64()
-        probe.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
-                       "has_uint32": 0, "uinteger": 0}
+        probe.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
         self.n = n = max(n, 4)
         self.n_val = np.empty(n)
         self.lo_val = np.empty(n, dtype=np.int32)
@@ -156,8 +160,11 @@ class Words:
                 row = 2 * ((lst[j] - start) // 3) + k
                 best = row if best is None else min(best, row)
         # the last usable row must not read past the table (at most 2 words per row)
-        return min(best, max(0, 2 * ((self.n - 2 - pos) // 3))) if best is not None \
+        return (
+            min(best, max(0, 2 * ((self.n - 2 - pos) // 3)))
+            if best is not None
             else max(0, 2 * ((self.n - 2 - pos) // 3))
+        )
 
 
 def lemire(u32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,8 +185,9 @@ def run_positions(pos: np.ndarray, cache: np.ndarray, length: np.ndarray) -> tup
     return word, c0 ^ odd
 
 
-def fast_synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray,
-                       tables) -> tuple[np.ndarray, np.ndarray]:
+def fast_synapse_draws(
+    rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray, tables
+) -> tuple[np.ndarray, np.ndarray]:
     """Same numbers as `scalar_synapse_draws`: fast-path rows from the precomputed words, numpy for the rest.
 
     Between two slow rows the rows sit on the stream in a fixed pattern, so the next slow row is found by
@@ -262,15 +270,17 @@ def fast_path_ok() -> bool:
         b = fast_synapse_draws(rng, mu, sigma, tables)
         ref = np.random.default_rng(seed)
         scalar_synapse_draws(ref, mu, sigma)
-        if not (np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
-                and rng.standard_normal() == ref.standard_normal()):
+        if not (
+            np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0]) and rng.standard_normal() == ref.standard_normal()
+        ):
             log.warning("detect: vectorised random draws differ from numpy's scalar draws; using scalar draws")
             return False
     return True
 
 
-def synapse_draws(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray,
-                  mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def synapse_draws(
+    rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray, mean: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Clipped conductance and parameter id per synapse row, identical to Snudda's alternating scalar draws."""
     if fast_path_ok():
         g, pid = fast_synapse_draws(rng, mu, sigma, ziggurat_tables())

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import json
 import os
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from circuitflow.errors import CircuitflowError
 
 POSITIONS = "network-neuron-positions.hdf5"
 NETWORK_CONFIG = "network-config.json"
@@ -129,16 +130,26 @@ def quaternion_matrices(w: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarr
     q = np.stack([w, x, y, z], axis=1).astype(np.float64)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     w, x, y, z = q.T
-    m = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-    ], axis=1)
+    m = np.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - z * w),
+            2 * (x * z + y * w),
+            2 * (x * y + z * w),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - x * w),
+            2 * (x * z - y * w),
+            2 * (y * z + x * w),
+            1 - 2 * (x * x + y * y),
+        ],
+        axis=1,
+    )
     return m
 
 
-def sonata_nodes(nodes_file: str | Path, morphology_dir: str | Path, population: str | None = None,
-                 morphology_ext: str = "h5") -> Neurons:
+def sonata_nodes(
+    nodes_file: str | Path, morphology_dir: str | Path, population: str | None = None, morphology_ext: str = "h5"
+) -> Neurons:
     """Neurons of a SONATA nodes file: positions (µm -> m), quaternion orientation, mtype as type."""
     nodes_file = Path(nodes_file)
     if not nodes_file.is_file():
@@ -192,8 +203,7 @@ def morphology_files(detect_cfg: dict) -> list[str]:
         neurons = snudda_network(detect_cfg["network_path"], detect_cfg.get("snudda_data"))
     else:
         s = detect_cfg["sonata"]
-        neurons = sonata_nodes(s["nodes_file"], s["morphology_dir"], s.get("population"),
-                               s.get("morphology_ext", "h5"))
+        neurons = sonata_nodes(s["nodes_file"], s["morphology_dir"], s.get("population"), s.get("morphology_ext", "h5"))
     return sorted(set(neurons.morphologies))
 
 

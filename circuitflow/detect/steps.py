@@ -7,7 +7,6 @@ batches or ranks.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import contextlib
 import json
 import logging
@@ -23,12 +22,18 @@ import numpy as np
 from circuitflow.detect import connectivity, sources
 from circuitflow.detect.grid import Grid, bounding_box, hypervoxel_seeds, make_grid
 from circuitflow.detect.join import join_hypervoxel
-from circuitflow.detect.partitions import (balanced_ranges, chunk_range, ensure_dir, read_counts,
-                                                      read_range, write_raster)
-from circuitflow.detect.rasterise import (AXON_COLS, DEND_COLS, MEMBER_COLS, Table, place,
-                                                     rasterise_neuron)
+from circuitflow.detect.partitions import (
+    balanced_ranges,
+    chunk_range,
+    ensure_dir,
+    read_counts,
+    read_range,
+    write_raster,
+)
+from circuitflow.detect.rasterise import AXON_COLS, DEND_COLS, MEMBER_COLS, Table, place, rasterise_neuron
 from circuitflow.detect.tree import Tree, build_tree, read_tree, write_tree
 from circuitflow.detect.worklog import completion_order, hyper_voxels_json
+from circuitflow.errors import CircuitflowError
 from circuitflow.io import hypervoxels as hvio
 from circuitflow.io.atomic import atomic_path, tmp_name, write_json
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 def progress(items, desc: str):
     """A progress bar over `items` in the rule's log, every 5 s at most."""
     return progress_bar(items, desc, always=True, mininterval=5)
+
 
 SETUP = "setup.json"
 NEURONS = "neurons.h5"
@@ -63,8 +69,15 @@ def read_json(path: str | os.PathLike) -> dict:
 
 #: network/neurons datasets Snudda's placement writes that other sources have no value for, as
 #: SnuddaPlace.write_data writes them when a neuron has none (Snudda 3.0): SnuddaLoad reads them all
-SNUDDA_EMPTY_BYTES = {"hoc": "S10", "axon_density_type": "S1", "axon_density": "S1", "parameter_key": "S1",
-                      "morphology_key": "S1", "modulation_key": "S1", "reaction_diffusion_file": "S1"}
+SNUDDA_EMPTY_BYTES = {
+    "hoc": "S10",
+    "axon_density_type": "S1",
+    "axon_density": "S1",
+    "parameter_key": "S1",
+    "morphology_key": "S1",
+    "modulation_key": "S1",
+    "reaction_diffusion_file": "S1",
+}
 
 
 def write_positions(path: Path, neurons: sources.Neurons, volume_id: str = "") -> None:
@@ -107,8 +120,9 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
         positions_src = base / sources.POSITIONS
     elif "sonata" in cfg:
         s = cfg["sonata"]
-        neurons = sources.sonata_nodes(s["nodes_file"], s["morphology_dir"], s.get("population"),
-                                       s.get("morphology_ext", "h5"))
+        neurons = sources.sonata_nodes(
+            s["nodes_file"], s["morphology_dir"], s.get("population"), s.get("morphology_ext", "h5")
+        )
         config_file = Path(s["network_config"])
         positions_src = None
     else:
@@ -123,11 +137,14 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
     absent = {p for p in set(neurons.morphologies) if not os.path.isfile(p)}
     if absent:
         i = next(i for i, p in enumerate(neurons.morphologies) if p in absent)
-        raise DetectError(f"neuron {i} ({neurons.names[i]}): morphology file {neurons.morphologies[i]} does not exist"
-                          + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
+        raise DetectError(
+            f"neuron {i} ({neurons.names[i]}): morphology file {neurons.morphologies[i]} does not exist"
+            + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "")
+        )
     if not np.all(np.isfinite(neurons.positions)):
-        raise DetectError(f"neuron {int(np.flatnonzero(~np.isfinite(neurons.positions).all(1))[0])}: "
-                          "position is not finite")
+        raise DetectError(
+            f"neuron {int(np.flatnonzero(~np.isfinite(neurons.positions).all(1))[0])}: position is not finite"
+        )
     seed = int(cfg["seed"]) if "seed" in cfg else connectivity.detect_seed(network_config)
     index = {t: i for i, t in enumerate(types)}
     type_id = np.array([index[t] for t in neuron_types], dtype=np.int64)
@@ -150,27 +167,37 @@ def setup(detect_cfg: dict, net_dir: str | os.PathLike, work_dir: str | os.PathL
         f.create_dataset("rotation", data=neurons.rotations)
         f.create_dataset("morphology", data=neurons.morphologies, dtype=hvio.STR)
         f.create_dataset("type_id", data=type_id)
-    write_json(work_dir / SETUP, {
-        "n_neurons": len(neurons.names), "types": types, "seed": seed, "reader": neurons.reader,
-        "voxel_size": float(cfg["voxel_size"]), "hyper_voxel_size": int(cfg["hyper_voxel_size"]),
-        "config_json": json.dumps(network_config), "snudda_data": snudda_data,
-        "simulation_origo": cfg.get("simulation_origo"), "strict_types": strict,
-    })
+    write_json(
+        work_dir / SETUP,
+        {
+            "n_neurons": len(neurons.names),
+            "types": types,
+            "seed": seed,
+            "reader": neurons.reader,
+            "voxel_size": float(cfg["voxel_size"]),
+            "hyper_voxel_size": int(cfg["hyper_voxel_size"]),
+            "config_json": json.dumps(network_config),
+            "snudda_data": snudda_data,
+            "simulation_origo": cfg.get("simulation_origo"),
+            "strict_types": strict,
+        },
+    )
 
 
 class SetupNeurons:
     """The setup's neurons [lo, hi) of one chunk (only those rows are read) with a small tree cache; a context
     manager that closes the trees file on exit."""
 
-    def __init__(self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1,
-                 trees: str | os.PathLike | None = None):
+    def __init__(
+        self, work_dir: str | os.PathLike, chunk: int = 0, n_chunks: int = 1, trees: str | os.PathLike | None = None
+    ):
         work_dir = Path(work_dir)
         self.setup = read_json(work_dir / SETUP)
         self.lo, self.hi = chunk_range(chunk, n_chunks, self.setup["n_neurons"])
         with h5py.File(work_dir / NEURONS, "r") as f:
-            self._position = f["position"][self.lo:self.hi]
-            self._rotation = f["rotation"][self.lo:self.hi]
-            self._morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][self.lo:self.hi]]
+            self._position = f["position"][self.lo : self.hi]
+            self._rotation = f["rotation"][self.lo : self.hi]
+            self._morphology = [m.decode() if isinstance(m, bytes) else m for m in f["morphology"][self.lo : self.hi]]
         self._cache: OrderedDict = OrderedDict()
         self._trees = TreeReader(trees, self._morphology) if trees is not None else None
 
@@ -279,8 +306,13 @@ class TreeReader:
         return read_tree(self.fh, path)
 
 
-def bbox(work_dir: str | os.PathLike, chunk: int, n_chunks: int, out: str | os.PathLike,
-         trees_out: str | os.PathLike | None = None) -> None:
+def bbox(
+    work_dir: str | os.PathLike,
+    chunk: int,
+    n_chunks: int,
+    out: str | os.PathLike,
+    trees_out: str | os.PathLike | None = None,
+) -> None:
     """Bounding box of the chunk's placed points, per-neuron minima and dendrite soma-distance maxima
     (and, with `trees_out`, the parsed trees for the rasterise step)."""
     nrn = SetupNeurons(work_dir, chunk, n_chunks)  # no trees file: nothing to close
@@ -328,14 +360,22 @@ def grid(work_dir: str | os.PathLike, bbox_files: list, out: str | os.PathLike) 
         for lo, m in zip(los, mins):
             below = np.flatnonzero(np.any(m < origo, axis=1))
             if len(below):
-                raise DetectError(f"neuron {lo + int(below[0])} lies outside the hypervoxel grid "
-                                  f"(below detect.simulation_origo {origo.tolist()})")
+                raise DetectError(
+                    f"neuron {lo + int(below[0])} lies outside the hypervoxel grid "
+                    f"(below detect.simulation_origo {origo.tolist()})"
+                )
         g = Grid(g.voxel_size, g.hyper_voxel_size, origo, g.num_hyper_voxels)
     write_json(out, g.to_json())
 
 
-def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: int, n_chunks: int,
-              out: str | os.PathLike, trees: str | os.PathLike | None = None) -> None:
+def rasterise(
+    work_dir: str | os.PathLike,
+    grid_file: str | os.PathLike,
+    chunk: int,
+    n_chunks: int,
+    out: str | os.PathLike,
+    trees: str | os.PathLike | None = None,
+) -> None:
     """Membership and first-visit voxel entries of the chunk's neurons, partitioned by hypervoxel (`trees`: the
     bbox step's trees file of the same chunk; without it, morphologies are parsed again)."""
     g = Grid.from_json(read_json(grid_file))
@@ -348,16 +388,26 @@ def rasterise(work_dir: str | os.PathLike, grid_file: str | os.PathLike, chunk: 
             mem.append(m)
             ax.append(a)
             de.append(d)
-    write_raster(out, {"member": Table.concat(mem, MEMBER_COLS), "axon": Table.concat(ax, AXON_COLS),
-                       "dend": Table.concat(de, DEND_COLS)}, g.n_total)
+    write_raster(
+        out,
+        {
+            "member": Table.concat(mem, MEMBER_COLS),
+            "axon": Table.concat(ax, AXON_COLS),
+            "dend": Table.concat(de, DEND_COLS),
+        },
+        g.n_total,
+    )
 
 
 def output_meta(s: dict, g: Grid) -> dict:
     """/meta values shared by the worklog and the hypervoxel files (paths relative to the network folder)."""
     return {
-        "snudda_data": s["snudda_data"], "slurm_id": np.int64(0),
-        "config_file": sources.NETWORK_CONFIG, "position_file": sources.POSITIONS,
-        "voxel_size": np.float64(g.voxel_size), "hyper_voxel_size": np.int64(g.hyper_voxel_size),
+        "snudda_data": s["snudda_data"],
+        "slurm_id": np.int64(0),
+        "config_file": sources.NETWORK_CONFIG,
+        "position_file": sources.POSITIONS,
+        "voxel_size": np.float64(g.voxel_size),
+        "hyper_voxel_size": np.int64(g.hyper_voxel_size),
     }
 
 
@@ -390,8 +440,16 @@ def nonempty_hids(raster_files: list) -> tuple[np.ndarray, np.ndarray]:
     return hids, cost[hids]
 
 
-def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_files: list, batch: int,
-                n_batches: int, out_dir: str | os.PathLike, rank: int = 0, size: int = 1) -> dict:
+def hypervoxels(
+    work_dir: str | os.PathLike,
+    grid_file: str | os.PathLike,
+    raster_files: list,
+    batch: int,
+    n_batches: int,
+    out_dir: str | os.PathLike,
+    rank: int = 0,
+    size: int = 1,
+) -> dict:
     """Detect the batch's hypervoxels (this rank's share); write their files; return {hid: counts}."""
     work_dir = Path(work_dir)
     s = read_json(work_dir / SETUP)
@@ -417,19 +475,40 @@ def hypervoxels(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raste
             d = read_range(files, "dend", int(h), int(h) + 1)
             offset = np.round((origin - g.simulation_origo) / g.hyper_voxel_width).astype(np.int64) * nb
             r = join_hypervoxel(int(h), a, d, ntype, rules, int(seeds[h]), offset, nb)
-            hv_meta = {**meta, "hyper_voxel_id": np.int64(h), "hyper_voxel_origo": origin,
-                       "simulation_origo": g.simulation_origo, "num_hyper_voxels": g.num_hyper_voxels,
-                       "num_bins": np.full(3, nb, dtype=np.int64), "voxel_overflow_counter": np.int64(r.overflow),
-                       "max_axon_voxel_ctr": np.int32(r.max_axon), "max_dend_voxel_ctr": np.int32(r.max_dend)}
-            hvio.write_hypervoxel(out_dir / hvio.VOXEL_FILE.format(hid=int(h)), s["config_json"], hv_meta,
-                                  r.synapses, r.gap_junctions, r.synapse_lookup,
-                                  r.gap_junction_lookup if rules.has_gap_junctions else None, rules.max_channel)
+            hv_meta = {
+                **meta,
+                "hyper_voxel_id": np.int64(h),
+                "hyper_voxel_origo": origin,
+                "simulation_origo": g.simulation_origo,
+                "num_hyper_voxels": g.num_hyper_voxels,
+                "num_bins": np.full(3, nb, dtype=np.int64),
+                "voxel_overflow_counter": np.int64(r.overflow),
+                "max_axon_voxel_ctr": np.int32(r.max_axon),
+                "max_dend_voxel_ctr": np.int32(r.max_dend),
+            }
+            hvio.write_hypervoxel(
+                out_dir / hvio.VOXEL_FILE.format(hid=int(h)),
+                s["config_json"],
+                hv_meta,
+                r.synapses,
+                r.gap_junctions,
+                r.synapse_lookup,
+                r.gap_junction_lookup if rules.has_gap_junctions else None,
+                rules.max_channel,
+            )
             summary[int(h)] = [len(r.synapses), len(r.gap_junctions), r.overflow]
     return summary
 
 
-def hypervoxels_job(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_files: list, batch: int,
-                    n_batches: int, out_dir: str | os.PathLike, use_mpi: bool = False) -> None:
+def hypervoxels_job(
+    work_dir: str | os.PathLike,
+    grid_file: str | os.PathLike,
+    raster_files: list,
+    batch: int,
+    n_batches: int,
+    out_dir: str | os.PathLike,
+    use_mpi: bool = False,
+) -> None:
     """Rule detect_hypervoxels: detect one batch (split over the MPI ranks with `use_mpi`); rank 0 writes summary.json."""
     from circuitflow.mpi import world
 
@@ -441,8 +520,14 @@ def hypervoxels_job(work_dir: str | os.PathLike, grid_file: str | os.PathLike, r
         write_json(Path(out_dir) / "summary.json", {str(k): v for part in parts for k, v in part.items()})
 
 
-def worklog(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_files: list, bbox_files: list,
-            batch_dirs: list, net_dir: str | os.PathLike) -> None:
+def worklog(
+    work_dir: str | os.PathLike,
+    grid_file: str | os.PathLike,
+    raster_files: list,
+    bbox_files: list,
+    batch_dirs: list,
+    net_dir: str | os.PathLike,
+) -> None:
     """Write the worklog and gather the hypervoxel files into the network's voxels/ folder."""
     work_dir, net_dir = Path(work_dir), Path(net_dir)
     s = read_json(work_dir / SETUP)
@@ -463,7 +548,7 @@ def worklog(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_fi
     n = g.n_total
     completed = np.full(n, -1, dtype=np.int32)
     syn, gj, ov = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    completed[:len(order)] = order
+    completed[: len(order)] = order
     for slot, h in enumerate(order):
         syn[slot], gj[slot], ov[slot] = summary[int(h)]
     voxels = ensure_dir(net_dir / "voxels")
@@ -476,14 +561,28 @@ def worklog(work_dir: str | os.PathLike, grid_file: str | os.PathLike, raster_fi
                 os.link(p, target)
             except OSError:
                 shutil.copyfile(p, target)
-    meta = {**output_meta(s, g), "hyper_voxel_width": np.float64(g.hyper_voxel_width),
-            "config": s["config_json"], "connectivity_distributions": connectivity.distributions_json(rules),
-            "hyper_voxel_ids": g.hyper_voxel_ids, "num_hyper_voxels": g.num_hyper_voxels,
-            "simulation_origo": g.simulation_origo}
+    meta = {
+        **output_meta(s, g),
+        "hyper_voxel_width": np.float64(g.hyper_voxel_width),
+        "config": s["config_json"],
+        "connectivity_distributions": connectivity.distributions_json(rules),
+        "hyper_voxel_ids": g.hyper_voxel_ids,
+        "num_hyper_voxels": g.num_hyper_voxels,
+        "simulation_origo": g.simulation_origo,
+    }
     max_dend = []
     for p in bbox_files:
         with np.load(p) as d:
             max_dend.append(d["max_dend"])
-    hvio.write_worklog(net_dir / "log" / "network-detect-worklog.hdf5", meta, text, hids, completed, syn, gj, ov,
-                       net_dir / sources.POSITIONS,
-                       {"max_soma_distance_dend": np.concatenate(max_dend).astype(np.float32)})
+    hvio.write_worklog(
+        net_dir / "log" / "network-detect-worklog.hdf5",
+        meta,
+        text,
+        hids,
+        completed,
+        syn,
+        gj,
+        ov,
+        net_dir / sources.POSITIONS,
+        {"max_soma_distance_dend": np.concatenate(max_dend).astype(np.float32)},
+    )

@@ -106,12 +106,14 @@ def build_tree(pts: PointTable) -> Tree:
             bad = int(b[zero][0])
             raise MorphologyError(f"{pts.path}: zero-length segment ending at point {bad + 1}")
         segments[k] = Segments(a=a, b=b, sec_id=sec_id[b], sx_a=sx_a, sx_b=sx_b)
-    return Tree(path=pts.path, xyz=xyz, radius=geom[:, 3], soma_dist=soma_dist, kind=kind, sec_id=sec_id,
-                segments=segments)
+    return Tree(
+        path=pts.path, xyz=xyz, radius=geom[:, 3], soma_dist=soma_dist, kind=kind, sec_id=sec_id, segments=segments
+    )
 
 
-def section_accumulate(starts: np.ndarray, start: np.ndarray, parent: np.ndarray, comp_len: np.ndarray,
-                       n: int) -> np.ndarray:
+def section_accumulate(
+    starts: np.ndarray, start: np.ndarray, parent: np.ndarray, comp_len: np.ndarray, n: int
+) -> np.ndarray:
     """soma_dist[i] = soma_dist[parent] + length, accumulated in float32 in row order (section by section)."""
     dist = np.zeros(n, dtype=np.float32)
     sec_index = np.searchsorted(starts, start)
@@ -141,8 +143,9 @@ def section_accumulate(starts: np.ndarray, start: np.ndarray, parent: np.ndarray
     return dist
 
 
-def section_x(starts: np.ndarray, start: np.ndarray, parent: np.ndarray, kind: np.ndarray,
-              soma_dist: np.ndarray, n: int) -> np.ndarray:
+def section_x(
+    starts: np.ndarray, start: np.ndarray, parent: np.ndarray, kind: np.ndarray, soma_dist: np.ndarray, n: int
+) -> np.ndarray:
     """Snudda's int32 sec_x per point: int32(1000*cumsum(dx)/sum(dx)) per section in float32; soma 500."""
     sx = np.zeros(n, dtype=np.int32)
     sec_index = np.searchsorted(starts, start)
@@ -193,6 +196,7 @@ def write_tree(fh: BinaryIO, tree: Tree) -> None:
 
 def read_tree(fh: BinaryIO, path: str) -> Tree:
     """The tree that `write_tree` wrote at the file's current position (same values and dtypes)."""
+
     def load() -> np.ndarray:
         a = np.load(fh, allow_pickle=False)
         return a.astype(np.int64) if a.dtype == np.int32 else a

@@ -23,8 +23,9 @@ def hyper_voxels_json(g: Grid, members: Table, seeds: np.ndarray) -> tuple[str, 
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:], len(hid))
     per_hid: dict = {}
-    for h, n, k, a, b in zip(hid[starts].tolist(), nid[starts].tolist(), kind[starts].tolist(), starts.tolist(),
-                             ends.tolist()):
+    for h, n, k, a, b in zip(
+        hid[starts].tolist(), nid[starts].tolist(), kind[starts].tolist(), starts.tolist(), ends.tolist()
+    ):
         entry = per_hid.setdefault(h, {}).setdefault(n, {})
         if k == SOMA:
             entry["soma"] = True
@@ -41,8 +42,13 @@ def hyper_voxels_json(g: Grid, members: Table, seeds: np.ndarray) -> tuple[str, 
         for n, e in neurons.items():
             ordered[str(n)] = {k: e[k] for k in ("soma", "axon", "dend") if k in e}
         ctr[h] = len(ordered)
-        out[str(h)] = {"origo": origins[h], "neurons": ordered, "axon_density": [], "neuron_ctr": len(ordered),
-                       "random_seed": int(seeds[h])}
+        out[str(h)] = {
+            "origo": origins[h],
+            "neurons": ordered,
+            "axon_density": [],
+            "neuron_ctr": len(ordered),
+            "random_seed": int(seeds[h]),
+        }
     return json.dumps(out), ctr
 
 

@@ -17,8 +17,13 @@ from circuitflow.errors import CircuitflowError
 #: errno values that mean "the data did not reach the disk" (as opposed to a bad input path).
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
 #: How HDF5 (h5py, morphio's HighFive) reports such failures in messages without an errno.
-WRITE_FAILURE_TEXT = ("No space left on device", "Disk quota exceeded", "Write failed", "write failed",
-                      "Can't write data")
+WRITE_FAILURE_TEXT = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "Write failed",
+    "write failed",
+    "Can't write data",
+)
 
 
 class OutputWriteError(CircuitflowError, OSError):
@@ -87,8 +92,9 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, check: Callable[[Path], None] | None = None,
-                sync: bool = True) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, check: Callable[[Path], None] | None = None, sync: bool = True
+) -> Iterator[Path]:
     """Yield a temporary name to write; if the block succeeds, fsync it (unless not `sync`), run `check(tmp)`
     (raising IncompleteWrite if the file is not what was written) and rename it to `path`; otherwise remove it.
     A full disk or I/O error while writing is an OutputWriteError naming `path`."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 from voxcell import CellCollection
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import atomic_path, check_h5
 
 
@@ -62,9 +62,7 @@ def check_no_nulls(df: pd.DataFrame, path: str) -> None:
         nulls = df.index[df[column].isna()]
         if len(nulls):
             first = ", ".join(str(i) for i in nulls[:5])
-            raise CellsFileError(
-                f"{path}: property '{column}' has {len(nulls)} null value(s), first cell ids: {first}"
-            )
+            raise CellsFileError(f"{path}: property '{column}' has {len(nulls)} null value(s), first cell ids: {first}")
 
 
 def save_cells(cells: CellCollection, path: str | os.PathLike, fmt: str) -> None:

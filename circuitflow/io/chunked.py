@@ -15,7 +15,6 @@ shrink stored raw and flagged in the filter mask). Other tables are written thro
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import ctypes
 import os
 import sys
@@ -24,6 +23,8 @@ from typing import Callable
 
 import h5py
 import numpy as np
+
+from circuitflow.errors import CircuitflowError
 
 LZF_FILTER = 32000
 
@@ -149,19 +150,19 @@ class TableReader:
         if stop == start:
             return
         if self.chunks is None or not out.flags.c_contiguous or out.dtype != np.int32:
-            self.ds.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
+            self.ds.read_direct(out, np.s_[start:stop], np.s_[0 : stop - start])
             return
         C = self.chunk_rows
         for k in range(start // C, (stop - 1) // C + 1):
             r0, r1 = max(start, k * C), min(stop, (k + 1) * C)
             if r0 == k * C and r1 == (k + 1) * C:  # the whole chunk: straight into place
-                self._decompress(k, out[r0 - start:r1 - start])
+                self._decompress(k, out[r0 - start : r1 - start])
                 continue
             if self.scratch_chunk != k:
                 self.scratch_chunk = -1
                 self._decompress(k, self.scratch)
                 self.scratch_chunk = k
-            out[r0 - start:r1 - start] = self.scratch[r0 - k * C:r1 - k * C]
+            out[r0 - start : r1 - start] = self.scratch[r0 - k * C : r1 - k * C]
 
     def close(self) -> None:
         """Close the raw file descriptor (the h5py file is the caller's)."""
@@ -197,18 +198,18 @@ class TableWriter:
         n = 0 if src.shape is None else int(src.shape[0])
         if not self.direct:
             for s in range(0, n, piece_rows):
-                self.write(src[s:s + piece_rows])
+                self.write(src[s : s + piece_rows])
             return
-        self._append(n, lambda a, b, d: src.read_direct(self.pending, np.s_[a:b], np.s_[d:d + b - a]))
+        self._append(n, lambda a, b, d: src.read_direct(self.pending, np.s_[a:b], np.s_[d : d + b - a]))
 
     def write(self, rows: np.ndarray) -> None:
         """Append `rows` (k, width) after the rows written so far."""
         if not self.direct:
             self._check(len(rows))
-            self.ds[self.pos:self.pos + len(rows)] = rows
+            self.ds[self.pos : self.pos + len(rows)] = rows
             self.pos += len(rows)
             return
-        self._append(len(rows), lambda a, b, d: np.copyto(self.pending[d:d + b - a], rows[a:b]))
+        self._append(len(rows), lambda a, b, d: np.copyto(self.pending[d : d + b - a], rows[a:b]))
 
     def _check(self, n: int) -> None:
         """Fail if appending n rows would overflow the table."""
@@ -230,7 +231,7 @@ class TableWriter:
 
     def _compress(self, k: int) -> None:
         """Compress chunk k of `pending` into out[k]; size 0 if LZF cannot shrink it."""
-        src = self.pending[k * self.chunk_rows:(k + 1) * self.chunk_rows]
+        src = self.pending[k * self.chunk_rows : (k + 1) * self.chunk_rows]
         self.sizes[k] = LZF_COMPRESS(src.ctypes.data, self.chunk_bytes, self.out[k].ctypes.data, self.chunk_bytes)
 
     def _flush(self) -> None:
@@ -239,7 +240,7 @@ class TableWriter:
         if n_chunks == 0:
             return
         if self.filled % self.chunk_rows:
-            self.pending[self.filled:n_chunks * self.chunk_rows] = 0
+            self.pending[self.filled : n_chunks * self.chunk_rows] = 0
         if self.pool is None:
             for k in range(n_chunks):
                 self._compress(k)
@@ -247,7 +248,7 @@ class TableWriter:
             list(self.pool.map(self._compress, range(n_chunks)))
         for k in range(n_chunks):
             size = int(self.sizes[k])
-            chunk = self.pending[k * self.chunk_rows:(k + 1) * self.chunk_rows]
+            chunk = self.pending[k * self.chunk_rows : (k + 1) * self.chunk_rows]
             if size:
                 self.ds.id.write_direct_chunk((self.pos, 0), self.out[k, :size], filter_mask=0)
             else:  # what HDF5 does when an optional filter fails: store the chunk raw, flag it skipped

@@ -26,11 +26,17 @@ def relative(path: str | os.PathLike, base: Path) -> str:
     return "$BASE_DIR/" + Path(rel).as_posix()
 
 
-def circuit_config(out: str | os.PathLike, nodes_file: str | os.PathLike, node_population: str,
-                   morphology_dir: str | os.PathLike, morphology_exts: list[str],
-                   edges: list[tuple[str | os.PathLike, str, str]], node_sets_file: str | os.PathLike | None = None,
-                   models_dir: str | os.PathLike | None = None,
-                   mechanisms_dir: str | os.PathLike | None = None) -> dict:
+def circuit_config(
+    out: str | os.PathLike,
+    nodes_file: str | os.PathLike,
+    node_population: str,
+    morphology_dir: str | os.PathLike,
+    morphology_exts: list[str],
+    edges: list[tuple[str | os.PathLike, str, str]],
+    node_sets_file: str | os.PathLike | None = None,
+    models_dir: str | os.PathLike | None = None,
+    mechanisms_dir: str | os.PathLike | None = None,
+) -> dict:
     """The circuit config dict for a config file at `out`; partial unless `models_dir` is given.
 
     `edges`: (edges file, population, type) triples, type `chemical` or `electrical`."""
@@ -60,8 +66,9 @@ def circuit_config(out: str | os.PathLike, nodes_file: str | os.PathLike, node_p
         config["node_sets_file"] = relative(node_sets_file, base)
     config["components"] = components
     config["networks"] = {
-        "nodes": [{"nodes_file": relative(nodes_file, base),
-                   "populations": {node_population: {"type": "biophysical"}}}],
+        "nodes": [
+            {"nodes_file": relative(nodes_file, base), "populations": {node_population: {"type": "biophysical"}}}
+        ],
         "edges": [{"edges_file": f, "populations": pops} for f, pops in edge_files.items()],
     }
     return config

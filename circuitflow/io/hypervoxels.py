@@ -19,7 +19,6 @@ VOXEL_FILE = "network-putative-synapses-{hid}.hdf5"
 STR = h5py.string_dtype()
 
 
-
 def put_str(g: h5py.Group, name: str, value: str) -> None:
     """A scalar variable-length string dataset."""
     g.create_dataset(name, data=value, dtype=STR)
@@ -27,8 +26,13 @@ def put_str(g: h5py.Group, name: str, value: str) -> None:
 
 def put_rows(g: h5py.Group, name: str, rows: np.ndarray, width: int) -> None:
     """An int32 row matrix with Snudda's storage: chunks (10000, w), lzf, resizable rows."""
-    g.create_dataset(name, data=rows.astype(np.int32).reshape(-1, width), chunks=(CHUNK_ROWS, width),
-                     maxshape=(None, width), compression="lzf")
+    g.create_dataset(
+        name,
+        data=rows.astype(np.int32).reshape(-1, width),
+        chunks=(CHUNK_ROWS, width),
+        maxshape=(None, width),
+        compression="lzf",
+    )
 
 
 def write_meta(g: h5py.Group, meta: dict) -> None:
@@ -40,9 +44,16 @@ def write_meta(g: h5py.Group, meta: dict) -> None:
             g.create_dataset(key, data=value)
 
 
-def write_hypervoxel(path: str | os.PathLike, config_json: str, meta: dict, synapses: np.ndarray,
-                     gap_junctions: np.ndarray, synapse_lookup: np.ndarray, gap_junction_lookup: np.ndarray | None,
-                     max_channel_type_id: int) -> None:
+def write_hypervoxel(
+    path: str | os.PathLike,
+    config_json: str,
+    meta: dict,
+    synapses: np.ndarray,
+    gap_junctions: np.ndarray,
+    synapse_lookup: np.ndarray,
+    gap_junction_lookup: np.ndarray | None,
+    max_channel_type_id: int,
+) -> None:
     """One `network-putative-synapses-<HID>.hdf5`; a None gap-junction lookup is written as a null dataset."""
     with atomic_h5(path) as f:
         put_str(f, "config", config_json)
@@ -54,13 +65,24 @@ def write_hypervoxel(path: str | os.PathLike, config_json: str, meta: dict, syna
         if gap_junction_lookup is None:
             net.create_dataset("gap_junction_lookup", data=h5py.Empty("int64"))
         else:
-            net.create_dataset("gap_junction_lookup", data=np.asarray(gap_junction_lookup, dtype=np.int64).reshape(-1, 3))
+            net.create_dataset(
+                "gap_junction_lookup", data=np.asarray(gap_junction_lookup, dtype=np.int64).reshape(-1, 3)
+            )
         net.create_dataset("max_channel_type_id", data=np.int64(max_channel_type_id))
 
 
-def write_worklog(path: str | os.PathLike, meta: dict, hyper_voxels_json: str, all_hyper_ids: np.ndarray,
-                  completed: np.ndarray, num_synapses: np.ndarray, num_gap_junctions: np.ndarray,
-                  overflow: np.ndarray, positions_file: str | os.PathLike, neuron_defaults: dict) -> None:
+def write_worklog(
+    path: str | os.PathLike,
+    meta: dict,
+    hyper_voxels_json: str,
+    all_hyper_ids: np.ndarray,
+    completed: np.ndarray,
+    num_synapses: np.ndarray,
+    num_gap_junctions: np.ndarray,
+    overflow: np.ndarray,
+    positions_file: str | os.PathLike,
+    neuron_defaults: dict,
+) -> None:
     """The detect worklog; counts are per completion slot; `neuron_defaults` fill datasets the positions lack."""
     with atomic_h5(path) as f:
         write_meta(f.create_group("meta"), meta)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import os
 import random
 import uuid
@@ -12,6 +11,7 @@ import h5py
 import morphio
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import IncompleteWrite, atomic_h5, atomic_path
 
 MIN_FILES_PER_DIR = 256
@@ -105,9 +105,9 @@ def write_morphology(morph: morphio.mut.Morphology, folder: str | os.PathLike, p
 def nrn_section_ids(path: str | os.PathLike, apical_points) -> list:
     """Index, among apical sections in depth-first order, of the section ending at each apical point."""
     morph = morphio.Morphology(str(path))
-    ends = np.array(
-        [s.points[-1] for s in morph.iter() if s.type == morphio.SectionType.apical_dendrite]
-    ).reshape(-1, 3)
+    ends = np.array([s.points[-1] for s in morph.iter() if s.type == morphio.SectionType.apical_dendrite]).reshape(
+        -1, 3
+    )
     result = []
     for point in apical_points:
         point = np.asarray(point, dtype=float)

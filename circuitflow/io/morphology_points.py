@@ -12,11 +12,12 @@ Knows nothing about detection; errors name the file.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from circuitflow.errors import CircuitflowError
 
 SOMA, AXON, BASAL, APICAL = 1, 2, 3, 4
 
@@ -98,8 +99,10 @@ def read_morphio(path: str | Path, centre_tolerance_um: float = 1.0) -> PointTab
     else:
         soma_r = float(np.linalg.norm(soma_pts, axis=1).mean())
     if np.linalg.norm(centre) > max(soma_r, centre_tolerance_um):
-        raise MorphologyError(f"{path}: soma centre {centre.round(3).tolist()} µm is not at the origin "
-                              "(morphologies must be soma-centred)")
+        raise MorphologyError(
+            f"{path}: soma centre {centre.round(3).tolist()} µm is not at the origin "
+            "(morphologies must be soma-centred)"
+        )
 
     type_code = {
         morphio.SectionType.axon: AXON,

@@ -7,7 +7,6 @@ half-written behind.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import contextlib
 import json
 import os
@@ -16,6 +15,8 @@ from typing import Any, Iterator
 
 import h5py
 import numpy as np
+
+from circuitflow.errors import CircuitflowError
 
 WORKLOG = "log/network-detect-worklog.hdf5"
 VOXEL_FILE = "voxels/network-putative-synapses-{hid}.hdf5"

@@ -40,7 +40,7 @@ def _runs(ids: h5py.Dataset, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarra
     n = ids.shape[0]
     carry_start, carry_node = None, None
     for lo in range(0, n, chunk):
-        v = ids[lo:lo + chunk].astype(np.int64)
+        v = ids[lo : lo + chunk].astype(np.int64)
         change = np.ones(len(v), dtype=bool)
         change[1:] = v[1:] != v[:-1]
         if carry_node is not None:
@@ -58,8 +58,9 @@ def _runs(ids: h5py.Dataset, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarra
         yield np.array([carry_start]), np.array([n]), np.array([carry_node])
 
 
-def write_index(group: h5py.Group, ids: h5py.Dataset, n_nodes: int, chunk: int = CHUNK,
-                max_runs: int = 1 << 24) -> None:
+def write_index(
+    group: h5py.Group, ids: h5py.Dataset, n_nodes: int, chunk: int = CHUNK, max_runs: int = 1 << 24
+) -> None:
     """Write `node_id_to_ranges` and `range_to_edge_id` of `ids` (one node id per edge) into `group`."""
     counts = np.zeros(n_nodes, dtype=np.int64)
     for _, _, nodes in _runs(ids, chunk):
@@ -98,7 +99,7 @@ def write_index(group: h5py.Group, ids: h5py.Dataset, n_nodes: int, chunk: int =
                 buf[pos, 0] = starts[sel][order]
                 buf[pos, 1] = ends[sel][order]
                 seen += np.bincount(local, minlength=len(seen))
-            out[base:base + size] = buf
+            out[base : base + size] = buf
         block_lo = block_hi
 
 
@@ -106,6 +107,8 @@ def write_indices(pop: h5py.Group, n_source_nodes: int, n_target_nodes: int, **k
     """(Re)write `indices/source_to_target` and `target_to_source` of an edge population, streaming."""
     if "indices" in pop:
         del pop["indices"]
-    for name, key, n in (("source_to_target", "source_node_id", n_source_nodes),
-                         ("target_to_source", "target_node_id", n_target_nodes)):
+    for name, key, n in (
+        ("source_to_target", "source_node_id", n_source_nodes),
+        ("target_to_source", "target_node_id", n_target_nodes),
+    ):
         write_index(pop.create_group(f"indices/{name}"), pop[key], n, **kwargs)

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from circuitflow.prune.index import TYPES
-from circuitflow.prune.rule_table import load_config
 from circuitflow.io import snudda as sio
 from circuitflow.io.atomic import atomic_h5
 from circuitflow.io.chunked import TableWriter
+from circuitflow.prune.index import TYPES
+from circuitflow.prune.rule_table import load_config
 
 log = logging.getLogger(__name__)
 
 
-def combine(pruned: list[str | Path], config_file: str | Path, network: str | Path, out: str | Path,
-            threads: int = 1) -> dict:
+def combine(
+    pruned: list[str | Path], config_file: str | Path, network: str | Path, out: str | Path, threads: int = 1
+) -> dict:
     """Concatenate the pruned ranges (which must tile 0..N in order) into `out`; /config is the prune config.
 
     `threads` threads compress the LZF chunks of the output.

@@ -18,9 +18,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from circuitflow.prune.index import TYPES, HypervoxelError, file_of, range_bounds, range_bounds_of
 from circuitflow.io import snudda as sio
 from circuitflow.io.chunked import RawBuffer, TableReader
+from circuitflow.prune.index import TYPES, HypervoxelError, file_of, range_bounds, range_bounds_of
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,17 @@ def read_range_index(index_path: str | Path, n_ranges: int, i: int) -> RangeInde
     return RangeIndex((a, b), N, T, entries)
 
 
-def range_entries(ds: h5py.Dataset, offsets: np.ndarray, hids: np.ndarray, a: int, b: int,
-                  piece: int = INDEX_PIECE) -> list[tuple[int, np.ndarray]]:
+def range_entries(
+    ds: h5py.Dataset, offsets: np.ndarray, hids: np.ndarray, a: int, b: int, piece: int = INDEX_PIECE
+) -> list[tuple[int, np.ndarray]]:
     """(hid, [dest, start, end) entries of destinations [a, b)) of every file holding some, reading `piece` at a time."""
     out = []
     j, n_files = 0, len(hids)
     while j < n_files:  # files j..k-1: at most `piece` entries (at least one file)
         k = max(j + 1, int(np.searchsorted(offsets, offsets[j] + piece, side="right")) - 1)
-        chunk = ds[offsets[j]:offsets[k]]
+        chunk = ds[offsets[j] : offsets[k]]
         for f in range(j, k):
-            ent = chunk[offsets[f] - offsets[j]:offsets[f + 1] - offsets[j]]
+            ent = chunk[offsets[f] - offsets[j] : offsets[f + 1] - offsets[j]]
             lo, hi = np.searchsorted(ent[:, 0], [a, b])
             if hi > lo:
                 out.append((int(hids[f]), np.array(ent[lo:hi], dtype=np.int64)))
@@ -96,8 +97,9 @@ def blocks_of(entries: list[tuple[int, np.ndarray]], a: int, b: int, block_rows:
         lo, hi = np.searchsorted(ent[:, 0], cuts[:-1]), np.searchsorted(ent[:, 0], cuts[1:])
         for k in np.flatnonzero(hi > lo).tolist():
             slices[k].append((hid, int(ent[lo[k], 1]), int(ent[hi[k] - 1, 2])))
-    return [Block((int(cuts[k]), int(cuts[k + 1])), sl, sum(e - s for _, s, e in sl))
-            for k, sl in enumerate(slices) if sl]
+    return [
+        Block((int(cuts[k]), int(cuts[k + 1])), sl, sum(e - s for _, s, e in sl)) for k, sl in enumerate(slices) if sl
+    ]
 
 
 class HypervoxelFiles:
@@ -152,8 +154,9 @@ def close_entry(entry: tuple[h5py.File, dict[str, TableReader]]) -> None:
     f.close()
 
 
-def check_rows(rows: np.ndarray, t: str, paths: list[Path], starts: list[int], counts: np.ndarray, a: int, b: int,
-               n_neurons: int) -> np.ndarray:
+def check_rows(
+    rows: np.ndarray, t: str, paths: list[Path], starts: list[int], counts: np.ndarray, a: int, b: int, n_neurons: int
+) -> np.ndarray:
     """Check gathered rows have valid sources, are (dest, src)-sorted per file and target [a, b); return dest*N+src."""
     bounds = np.r_[0, np.cumsum(counts)]
 
@@ -181,8 +184,9 @@ def check_rows(rows: np.ndarray, t: str, paths: list[Path], starts: list[int], c
     return pair
 
 
-def gather_block(files: HypervoxelFiles, t: str, block: Block, n_neurons: int,
-                 out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gather_block(
+    files: HypervoxelFiles, t: str, block: Block, n_neurons: int, out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read a block's rows of type `t` into `out` (file by file, ascending HID), checked.
 
     Returns the rows (a view of `out`), the (hid, rows) segments and dest * N + src per row.
@@ -190,7 +194,7 @@ def gather_block(files: HypervoxelFiles, t: str, block: Block, n_neurons: int,
     segments = np.zeros((len(block.slices), 2), dtype=np.int64)
     pos = 0
     for k, (hid, s, e) in enumerate(block.slices):
-        files.read(hid, t, s, e, out[pos:pos + e - s])
+        files.read(hid, t, s, e, out[pos : pos + e - s])
         segments[k] = (hid, e - s)
         pos += e - s
     rows = out[:pos]

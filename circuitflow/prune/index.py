@@ -8,7 +8,6 @@ P-3, P-31).
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io import snudda as sio
 from circuitflow.io.atomic import atomic_h5
 from circuitflow.io.listing import files_state
@@ -74,15 +74,20 @@ def read_worklog(network: str | Path) -> Worklog:
         num_completed = int(np.asarray(sio.require(f, "num_completed")[()]).ravel()[0])
         completed = np.asarray(sio.require(f, "completed")[()], dtype=np.int64)[:num_completed]
         counts = {t: np.asarray(sio.require(f, WORKLOG_COUNT[t])[()], dtype=np.int64)[:num_completed] for t in TYPES}
-        overflow = (np.asarray(f["voxel_overflow_counter"][()], dtype=np.int64)[:num_completed]
-                    if "voxel_overflow_counter" in f else np.zeros(num_completed, np.int64))
+        overflow = (
+            np.asarray(f["voxel_overflow_counter"][()], dtype=np.int64)[:num_completed]
+            if "voxel_overflow_counter" in f
+            else np.zeros(num_completed, np.int64)
+        )
         n_proj = int(f["num_projection_synapses"][()]) if "num_projection_synapses" in f else 0
         config_text = sio.read_scalar(f, "meta/config")
         try:
             detect_config = json.loads(config_text)
             con_dist = json.loads(sio.read_scalar(f, "meta/connectivity_distributions"))
         except json.JSONDecodeError as exc:
-            raise HypervoxelError(f"{path}: meta/config or meta/connectivity_distributions is not JSON ({exc})") from None
+            raise HypervoxelError(
+                f"{path}: meta/config or meta/connectivity_distributions is not JSON ({exc})"
+            ) from None
         return Worklog(
             path=path,
             n_neurons=len(ids),
@@ -163,12 +168,18 @@ def check_file_meta(wl: Worklog, f: h5py.File, hid: int) -> None:
             raise HypervoxelError(f"{name}: mismatch of meta/{key}: file has {theirs!r}, worklog has {ours!r}")
     slurm = sio.read_scalar(f, "meta/slurm_id")
     if slurm != wl.meta["slurm_id"]:
-        log.warning("%s: slurm_id %s differs from the worklog's %s (detect resumed in another job?)",
-                    name, slurm, wl.meta["slurm_id"])
+        log.warning(
+            "%s: slurm_id %s differs from the worklog's %s (detect resumed in another job?)",
+            name,
+            slurm,
+            wl.meta["slurm_id"],
+        )
     origo = np.asarray(sio.read_scalar(f, "meta/hyper_voxel_origo"), dtype=np.float64)
     want = expected_origo(wl, hid)
     if not np.array_equal(origo, want):
-        raise HypervoxelError(f"{name}: hyper voxel origo mismatch: file has {origo.tolist()}, expected {want.tolist()}")
+        raise HypervoxelError(
+            f"{name}: hyper voxel origo mismatch: file has {origo.tolist()}, expected {want.tolist()}"
+        )
     if "config" in f:
         text = sio.read_scalar(f, "config")
         if text == wl.detect_config_text:  # the usual case: the same text, no need to parse it
@@ -178,7 +189,9 @@ def check_file_meta(wl: Worklog, f: h5py.File, hid: int) -> None:
         except json.JSONDecodeError:
             raise HypervoxelError(f"{name}: /config is not JSON") from None
         if cfg != wl.detect_config:
-            raise HypervoxelError(f"{name}: /config differs from the worklog's meta/config (files of another detect run?)")
+            raise HypervoxelError(
+                f"{name}: /config differs from the worklog's meta/config (files of another detect run?)"
+            )
 
 
 def lookup_entries(lookup: np.ndarray, n_rows: int, n_neurons: int, n_types: int, name: str) -> np.ndarray:
@@ -238,8 +251,12 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     summary = dict.fromkeys(TYPES, 0)
     T = T_file = None
     with atomic_h5(out) as f:
-        tables = {t: f.create_dataset(f"{t}/entries", shape=(0, 3), maxshape=(None, 3), chunks=(ENTRY_CHUNK, 3),
-                                      dtype=np.int64) for t in TYPES}
+        tables = {
+            t: f.create_dataset(
+                f"{t}/entries", shape=(0, 3), maxshape=(None, 3), chunks=(ENTRY_CHUNK, 3), dtype=np.int64
+            )
+            for t in TYPES
+        }
         offsets = {t: [0] for t in TYPES}
         for hid, path, check_meta in progress(files, "check hypervoxels", unit="file"):
             t_here, lookups = scan_file(path, wl, hid, check_meta)
@@ -252,7 +269,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
                 # keep only the per-destination slices, not the (larger) lookup tables
                 ent = lookup_entries(lk, n, N, max(T, 1), str(path))
                 tables[t].resize(offsets[t][-1] + len(ent), axis=0)
-                tables[t][offsets[t][-1]:] = ent
+                tables[t][offsets[t][-1] :] = ent
                 offsets[t].append(offsets[t][-1] + len(ent))
                 counts[ent[:, 0]] += ent[:, 2] - ent[:, 1]  # a file holds each destination once
                 summary[t] += n
@@ -266,8 +283,7 @@ def build_index(network: str | Path, out: str | Path) -> dict:
         if wl.num_projection_synapses > 0:
             path, n_rows = rows_of[PROJECTION_HID][0], rows_of[PROJECTION_HID][1]["synapses"]
             if n_rows != wl.num_projection_synapses:
-                raise HypervoxelError(f"{path}: has {n_rows} synapses, the worklog says "
-                                      f"{wl.num_projection_synapses}")
+                raise HypervoxelError(f"{path}: has {n_rows} synapses, the worklog says {wl.num_projection_synapses}")
         f.attrs["n_neurons"] = N
         f.attrs["max_channel_type_id"] = 0 if T is None else T
         f.attrs["voxel_size"] = float(wl.meta["voxel_size"])
@@ -278,10 +294,16 @@ def build_index(network: str | Path, out: str | Path) -> dict:
     overflow = int(wl.overflow.sum())
     if overflow:
         bad = [(int(h), int(o)) for h, o in zip(wl.completed, wl.overflow) if o > 0]
-        log.warning("voxel overflow: %d touches were lost at detect, in %d hypervoxels (first: %s)",
-                    overflow, len(bad), bad[:5])
-    log.info("checked %d hypervoxel files: %d neurons, %d putative synapses, %d putative gap junctions",
-             len(files), N, summary["synapses"], summary["gap_junctions"])
+        log.warning(
+            "voxel overflow: %d touches were lost at detect, in %d hypervoxels (first: %s)", overflow, len(bad), bad[:5]
+        )
+    log.info(
+        "checked %d hypervoxel files: %d neurons, %d putative synapses, %d putative gap junctions",
+        len(files),
+        N,
+        summary["synapses"],
+        summary["gap_junctions"],
+    )
     return summary
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from circuitflow.prune.gather import (BLOCK_ROWS, HypervoxelFiles, RangeIndex, blocks_of, gather_block,
-                                           read_range_index)
-from circuitflow.prune.index import TYPES
 from circuitflow.io.atomic import atomic_h5
 from circuitflow.progress import progress
+from circuitflow.prune.gather import BLOCK_ROWS, HypervoxelFiles, RangeIndex, blocks_of, gather_block, read_range_index
+from circuitflow.prune.index import TYPES
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,14 @@ def pair_keys(rows: np.ndarray, n_neurons: int) -> np.ndarray:
     return pair
 
 
-def snudda_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types: int, gap_junctions: bool,
-                 pair: np.ndarray | None = None) -> np.ndarray:
+def snudda_order(
+    rows: np.ndarray,
+    segments: np.ndarray,
+    n_neurons: int,
+    n_types: int,
+    gap_junctions: bool,
+    pair: np.ndarray | None = None,
+) -> np.ndarray:
     """Permutation putting gathered rows (ascending HID segments, file order) into Snudda's merge order."""
     n = len(rows)
     if n == 0:
@@ -77,8 +82,14 @@ def group_by_type(rows: np.ndarray, n_neurons: int, n_types: int) -> np.ndarray:
     return rows[np.argsort(key, kind="stable")]
 
 
-def merge_order(rows: np.ndarray, segments: np.ndarray, n_neurons: int, n_types: int, gap_junctions: bool,
-                pair: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def merge_order(
+    rows: np.ndarray,
+    segments: np.ndarray,
+    n_neurons: int,
+    n_types: int,
+    gap_junctions: bool,
+    pair: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Permutation to the merged order (Snudda's, then grouped by type for synapses) and the interleaved dests.
 
     The same result as snudda_order, then type_interleaved and group_by_type on the permuted rows,
@@ -118,8 +129,8 @@ def merge_type(files: HypervoxelFiles, idx: RangeIndex, t: str, h5, block_rows: 
         if t == "synapses":
             T = max(T, int(rows[:, 6].max()) + 1)
         perm, inter = merge_order(rows, segments, N, T, t == "gap_junctions", pair)
-        merged = np.take(rows, perm, axis=0, out=out_buf[:len(perm)])
-        ds[pos:pos + len(merged)] = merged
+        merged = np.take(rows, perm, axis=0, out=out_buf[: len(perm)])
+        ds[pos : pos + len(merged)] = merged
         pos += len(merged)
         interleaved.append(inter)
         hids.update(segments[:, 0].tolist())
@@ -128,8 +139,15 @@ def merge_type(files: HypervoxelFiles, idx: RangeIndex, t: str, h5, block_rows: 
     return np.concatenate(interleaved) if interleaved else np.zeros(0, dtype=np.int64)
 
 
-def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: int, i: int, out: str | Path,
-                       block_rows: int = BLOCK_ROWS, open_files: int | None = None) -> dict:
+def gather_merge_range(
+    network: str | Path,
+    index_path: str | Path,
+    n_ranges: int,
+    i: int,
+    out: str | Path,
+    block_rows: int = BLOCK_ROWS,
+    open_files: int | None = None,
+) -> dict:
     """The `gather_merge` rule: gather range `i` of `n_ranges` block by block and write its merge file (both types).
 
     `open_files` caps the hypervoxel files kept open at once (default: an eighth of the file descriptor limit, at
@@ -145,9 +163,19 @@ def gather_merge_range(network: str | Path, index_path: str | Path, n_ranges: in
         h5[INTERLEAVED] = interleaved
         counts = {t: int(h5[f"network/{t}"].shape[0]) for t in TYPES}
     if len(interleaved):
-        log.warning("%d destination neurons have pairs whose synapse types interleave across hypervoxels; their rows "
-                    "are grouped by type (decision P-1) and may differ from Snudda's: %s", len(interleaved),
-                    interleaved[:10].tolist())
-    log.info("range %d/%d: merged neurons %d..%d: %d synapses, %d gap junctions", i, n_ranges, a, b - 1,
-             counts["synapses"], counts["gap_junctions"])
+        log.warning(
+            "%d destination neurons have pairs whose synapse types interleave across hypervoxels; their rows "
+            "are grouped by type (decision P-1) and may differ from Snudda's: %s",
+            len(interleaved),
+            interleaved[:10].tolist(),
+        )
+    log.info(
+        "range %d/%d: merged neurons %d..%d: %d synapses, %d gap junctions",
+        i,
+        n_ranges,
+        a,
+        b - 1,
+        counts["synapses"],
+        counts["gap_junctions"],
+    )
     return {"range": (a, b), "type_interleaved_dest_ids": interleaved, **counts}

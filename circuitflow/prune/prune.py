@@ -9,12 +9,12 @@ gives the same numbers (§4.5), so everything else is whole-array numpy.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.snudda import GAP_JUNCTION_CHANNEL
 from circuitflow.prune.rule_table import neuron_type
 
@@ -59,12 +59,24 @@ def rule_table(rules: list[dict], names: np.ndarray) -> RuleTable:
     n_channels = max([r["channel"] for r in rules] + [GAP_JUNCTION_CHANNEL]) + 1
     psets: list[dict] = []
     main, other, keys = [], [], []
-    table = RuleTable(np.array([tindex[t] for t in types], dtype=np.int64), type_names, n_channels,
-                      np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                      np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), [], np.zeros(0, bool))
+    table = RuleTable(
+        np.array([tindex[t] for t in types], dtype=np.int64),
+        type_names,
+        n_channels,
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        [],
+        np.zeros(0, bool),
+    )
     for r in rules:
-        keys.append(int(table.key(np.array([tindex[r["pre"]]]), np.array([tindex[r["post"]]]),
-                                  np.array([r["channel"]]))[0]))
+        keys.append(
+            int(table.key(np.array([tindex[r["pre"]]]), np.array([tindex[r["post"]]]), np.array([r["channel"]]))[0])
+        )
         psets.append(r["pruning"])
         main.append(len(psets) - 1)
         if r.get("pruning_other") is not None:
@@ -136,8 +148,10 @@ def seed_sequence_words(seeds: np.ndarray) -> np.ndarray:
         hb = (hb * _MULT_B) & _M32
         v = v * np.uint32(hb)
         words.append(v ^ (v >> np.uint32(16)))
-    return np.stack([words[2 * j].astype(np.uint64) | (words[2 * j + 1].astype(np.uint64) << np.uint64(32))
-                     for j in range(4)], axis=1)
+    return np.stack(
+        [words[2 * j].astype(np.uint64) | (words[2 * j + 1].astype(np.uint64) << np.uint64(32)) for j in range(4)],
+        axis=1,
+    )
 
 
 def pcg64_state(words: np.ndarray) -> dict:
@@ -166,7 +180,7 @@ def draw_uniforms(dest: np.ndarray, draws: np.ndarray, seeds: np.ndarray) -> np.
     gen = np.random.Generator(bitgen)
     for w, o, n in zip(words, offsets.tolist(), lengths.tolist()):
         bitgen.state = pcg64_state(w)
-        gen.random(out=out[o:o + n])
+        gen.random(out=out[o : o + n])
     return out
 
 
@@ -198,8 +212,9 @@ def relative_distance(expr: str, d: np.ndarray, dest: np.ndarray, max_dist: np.n
     return r
 
 
-def cluster_select(rows: np.ndarray, cand: np.ndarray, cand_block: np.ndarray, m: np.ndarray,
-                   voxel_size: float) -> np.ndarray:
+def cluster_select(
+    rows: np.ndarray, cand: np.ndarray, cand_block: np.ndarray, m: np.ndarray, voxel_size: float
+) -> np.ndarray:
     """Rows kept by cluster pruning: per block, the first m candidates of argsort(-cluster size).
 
     `cand` are candidate row indices grouped by block (`cand_block`, ascending), `m` the number to
@@ -214,21 +229,29 @@ def cluster_select(rows: np.ndarray, cand: np.ndarray, cand_block: np.ndarray, m
         starts = first[counts == c]
         batch = max(1, CLUSTER_BATCH // (c * c))
         for s in range(0, len(starts), batch):
-            idx = cand[starts[s:s + batch, None] + np.arange(c)]
+            idx = cand[starts[s : s + batch, None] + np.arange(c)]
             xyz = rows[idx][:, :, 2:5].astype(np.float64)
             diff = xyz[:, :, None, :] - xyz[:, None, :, :]
             dist = np.sqrt((diff * diff).sum(axis=3))
             size = (dist < threshold).sum(axis=1)
             order = np.argsort(-size, axis=1)
-            keep_n = m[cand_block[starts[s:s + batch]]]
+            keep_n = m[cand_block[starts[s : s + batch]]]
             sel = np.arange(c)[None, :] < keep_n[:, None]
             kept.append(np.take_along_axis(idx, order, axis=1)[sel])
     return np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
 
 
-def prune_rows(rows: np.ndarray, table: RuleTable, seeds: np.ndarray, population_unit: np.ndarray,
-               gap_junctions: bool, share_parameter_id: bool = True, voxel_size: float = 3e-6,
-               max_soma_distance: np.ndarray | None = None, stats: dict | None = None) -> np.ndarray:
+def prune_rows(
+    rows: np.ndarray,
+    table: RuleTable,
+    seeds: np.ndarray,
+    population_unit: np.ndarray,
+    gap_junctions: bool,
+    share_parameter_id: bool = True,
+    voxel_size: float = 3e-6,
+    max_soma_distance: np.ndarray | None = None,
+    stats: dict | None = None,
+) -> np.ndarray:
     """Boolean keep-mask of `rows` (grouped by dest, src[, channel]); rewrites col 12 of kept rows when sharing ids."""
     n = len(rows)
     keep = np.zeros(n, dtype=bool)

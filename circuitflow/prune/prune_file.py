@@ -9,12 +9,12 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from circuitflow.prune.index import TYPES
-from circuitflow.prune.prune import neuron_seeds, prune_rows, rule_table
-from circuitflow.prune.rule_table import resolve_rules
 from circuitflow.io import snudda as sio
 from circuitflow.io.atomic import atomic_h5
 from circuitflow.progress import progress
+from circuitflow.prune.index import TYPES
+from circuitflow.prune.prune import neuron_seeds, prune_rows, rule_table
+from circuitflow.prune.rule_table import resolve_rules
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,16 @@ def dest_chunks(ds: h5py.Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.n
         buf[:carry] = buf[cut:need].copy()
 
 
-def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | None, network: str | Path,
-                     out: str | Path, share_parameter_id: bool = True, chunk_rows: int = CHUNK_ROWS,
-                     comm=None) -> dict:
+def prune_range_file(
+    merged: str | Path,
+    config_file: str | Path,
+    seed: int | None,
+    network: str | Path,
+    out: str | Path,
+    share_parameter_id: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+    comm=None,
+) -> dict:
     """Prune both tables of a merge file with the rules of `config_file` (checked again here); write kept rows.
 
     With an MPI communicator `comm`, rank r prunes row chunks r, r + size, ... (chunks end at
@@ -82,15 +89,27 @@ def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | No
                 raise ValueError(f"{merged}: network/{t} has shape {ds_in.shape}, expected (n, {width})")
             parts = []  # (chunk index, rows in, kept rows) of this rank's chunks
             chunks = dest_chunks(ds_in, chunk_rows)
-            for i, rows in enumerate(progress(chunks, f"prune {t} {a}..{b - 1}", unit="chunk",
-                                              total=max(1, -(-ds_in.shape[0] // chunk_rows)))):
+            for i, rows in enumerate(
+                progress(
+                    chunks, f"prune {t} {a}..{b - 1}", unit="chunk", total=max(1, -(-ds_in.shape[0] // chunk_rows))
+                )
+            ):
                 if i % size != rank:
                     continue
                 dest = rows[:, 1]
                 if len(dest) and (dest.min() < a or dest.max() >= b or np.any(np.diff(dest) < 0)):
                     raise ValueError(f"{merged}: network/{t} is unsorted or holds destinations outside {a}..{b - 1}")
-                keep = prune_rows(rows, table, seeds, neurons["population_unit_id"], t == "gap_junctions",
-                                  share_parameter_id, voxel_size, neurons.get("max_soma_distance_dend"), lost)
+                keep = prune_rows(
+                    rows,
+                    table,
+                    seeds,
+                    neurons["population_unit_id"],
+                    t == "gap_junctions",
+                    share_parameter_id,
+                    voxel_size,
+                    neurons.get("max_soma_distance_dend"),
+                    lost,
+                )
                 parts.append((i, len(rows), rows[keep]))
             if comm is not None:
                 gathered = comm.gather(parts, root=0)
@@ -118,8 +137,19 @@ def prune_range_file(merged: str | Path, config_file: str | Path, seed: int | No
         nt, nc = len(names), table.n_channels + 1
         for code, cnt in sorted(lost.items()):
             ch, rest = code % nc, code // nc
-            log.info("removed %d putative rows without a pruning rule: %s -> %s, channel %d",
-                     cnt, names[rest // nt], names[rest % nt], ch)
-    log.info("pruned range %d..%d with seed %s: synapses %d -> %d, gap junctions %d -> %d", a, b - 1, rules["seed"],
-             *counts["synapses"], *counts["gap_junctions"])
+            log.info(
+                "removed %d putative rows without a pruning rule: %s -> %s, channel %d",
+                cnt,
+                names[rest // nt],
+                names[rest % nt],
+                ch,
+            )
+    log.info(
+        "pruned range %d..%d with seed %s: synapses %d -> %d, gap junctions %d -> %d",
+        a,
+        b - 1,
+        rules["seed"],
+        *counts["synapses"],
+        *counts["gap_junctions"],
+    )
     return counts

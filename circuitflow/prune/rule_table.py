@@ -6,8 +6,6 @@ P-12, P-13, P-16, P-17, P-19 and P-24 of §11.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
-from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION, GAP_JUNCTION_CHANNEL
 import ast
 import json
 import logging
@@ -15,13 +13,20 @@ import math
 from pathlib import Path
 from typing import Any
 
+from circuitflow.errors import CircuitflowError
+from circuitflow.io.snudda import DEFAULT_PRUNE_SEED, GAP_JUNCTION
+
 log = logging.getLogger(__name__)
 
 PRUNING_KEYS = ("a3", "cluster_pruning", "dist_pruning", "f1", "mu2", "soft_max")
 SEED_KEYS = ("detect", "init", "input", "master_seed", "masterseed", "place", "project", "prune", "simulate")
 LEGACY_PRUNING = {"distPruning": "dist_pruning", "softMax": "soft_max", "clusterPruning": "cluster_pruning"}
-LEGACY_TOP = {"Connectivity": "regions/<R>/connectivity", "Neurons": "regions/<R>/neurons",
-              "Volume": "regions/<R>/volume", "RandomSeed": "random_seed"}
+LEGACY_TOP = {
+    "Connectivity": "regions/<R>/connectivity",
+    "Neurons": "regions/<R>/neurons",
+    "Volume": "regions/<R>/volume",
+    "RandomSeed": "random_seed",
+}
 EXPRESSION_NAMES = {"d", "r"}
 
 
@@ -236,18 +241,33 @@ def build_rules(config: dict, neuron_types: set[str], connectivity_distributions
                         gj_orders.add((pre, post))
                     key = (pre, post, channel)
                     if key in rules:
-                        log.warning("prune config %s: overrides an earlier rule for %s->%s channel %d (last wins)",
-                                    where, pre, post, channel)
-                    rules[key] = {"pre": pre, "post": post, "channel": channel, "con_type": con_type,
-                                  "pruning": pruning, "pruning_other": other}
+                        log.warning(
+                            "prune config %s: overrides an earlier rule for %s->%s channel %d (last wins)",
+                            where,
+                            pre,
+                            post,
+                            channel,
+                        )
+                    rules[key] = {
+                        "pre": pre,
+                        "post": post,
+                        "channel": channel,
+                        "con_type": con_type,
+                        "pruning": pruning,
+                        "pruning_other": other,
+                    }
     if missing:
         raise PruneConfigError(
             f"prune config names connections {', '.join(missing)} that were not present at detect time; rerun detect first"
         )
     for pre, post in sorted(gj_orders):
         if pre != post and (post, pre) not in gj_orders:
-            log.warning("gap_junction rule %s,%s is defined in one order only: gap junctions are pruned by the rule "
-                        "'<type of lower id>,<type of higher id>'", pre, post)
+            log.warning(
+                "gap_junction rule %s,%s is defined in one order only: gap junctions are pruned by the rule "
+                "'<type of lower id>,<type of higher id>'",
+                pre,
+                post,
+            )
     return [rules[k] for k in sorted(rules)]
 
 
@@ -273,8 +293,8 @@ def neuron_type(name: str) -> str:
 
 def resolve_rules(network: str | Path, config_file: str | Path, random_seed: int | None) -> dict:
     """Validate the prune config against the network; return its rule table, seed and the config itself."""
-    from circuitflow.prune.index import read_worklog
     from circuitflow.io import snudda as sio
+    from circuitflow.prune.index import read_worklog
 
     wl = read_worklog(network)
     names = sio.read_neurons(wl.path)["name"]

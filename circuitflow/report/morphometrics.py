@@ -22,8 +22,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 NEURITES = ("basal_dendrite", "apical_dendrite", "axon")
-TREE_METRICS = {"total_length": "total length per tree (µm)", "n_sections": "sections per tree",
-                "extent": "max path distance per tree (µm)"}
+TREE_METRICS = {
+    "total_length": "total length per tree (µm)",
+    "n_sections": "sections per tree",
+    "extent": "max path distance per tree (µm)",
+}
 COLOURS = {"synthesized": "#1f77b4", "input": "#ff7f0e"}
 
 
@@ -34,8 +37,12 @@ def sample_ids(ids: np.ndarray, limit: int | None) -> np.ndarray:
     return ids[np.linspace(0, len(ids) - 1, limit).round().astype(int)]
 
 
-def synthesized_metrics(nodes_file: str | os.PathLike, morphology_dir: str | os.PathLike, ext: str = "h5",
-                        max_cells_per_mtype: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthesized_metrics(
+    nodes_file: str | os.PathLike,
+    morphology_dir: str | os.PathLike,
+    ext: str = "h5",
+    max_cells_per_mtype: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-tree metrics, per-cell extents) of the synthesized cells, read with NeuroM."""
     import neurom as nm
 
@@ -52,23 +59,33 @@ def synthesized_metrics(nodes_file: str | os.PathLike, morphology_dir: str | os.
                 kind = names.get(neurite.type)
                 if kind is None:
                     continue
-                trees.append({"mtype": mtype, "cell": int(cid), "neurite": kind,
-                              "total_length": float(nm.get("total_length", neurite)),
-                              "n_sections": int(nm.get("number_of_sections", neurite)),
-                              "extent": float(np.max(nm.get("section_path_distances", neurite)))})
+                trees.append(
+                    {
+                        "mtype": mtype,
+                        "cell": int(cid),
+                        "neurite": kind,
+                        "total_length": float(nm.get("total_length", neurite)),
+                        "n_sections": int(nm.get("number_of_sections", neurite)),
+                        "extent": float(np.max(nm.get("section_path_distances", neurite))),
+                    }
+                )
             pts = np.asarray(morph.points)[:, :3]
             ext_xyz = pts.max(axis=0) - pts.min(axis=0) if len(pts) else np.zeros(3)
             extents.append({"mtype": mtype, "cell": int(cid), "x": ext_xyz[0], "y": ext_xyz[1], "z": ext_xyz[2]})
-    return (pd.DataFrame(trees, columns=["mtype", "cell", "neurite", *TREE_METRICS]),
-            pd.DataFrame(extents, columns=["mtype", "cell", "x", "y", "z"]))
+    return (
+        pd.DataFrame(trees, columns=["mtype", "cell", "neurite", *TREE_METRICS]),
+        pd.DataFrame(extents, columns=["mtype", "cell", "x", "y", "z"]),
+    )
 
 
 def diagram_metrics(diagram: list) -> dict:
     """Tree metrics of one persistence diagram (bars [end, start, ...] in path distance)."""
     bars = np.asarray([b[:2] for b in diagram], dtype=np.float64).reshape(-1, 2)
-    return {"total_length": float(np.abs(bars[:, 0] - bars[:, 1]).sum()),
-            "n_sections": 2 * len(bars) - 1,
-            "extent": float(bars.max()) if len(bars) else 0.0}
+    return {
+        "total_length": float(np.abs(bars[:, 0] - bars[:, 1]).sum()),
+        "n_sections": 2 * len(bars) - 1,
+        "extent": float(bars.max()) if len(bars) else 0.0,
+    }
 
 
 def input_metrics(distributions: dict | str | os.PathLike, mtypes: list[str] | None = None) -> pd.DataFrame:
@@ -105,13 +122,18 @@ def plot_morphometrics(synth: pd.DataFrame, inputs: pd.DataFrame, extents: pd.Da
                     values = df.loc[df["neurite"] == neurite, metric].to_numpy(dtype=float)
                     if len(values) == 0:
                         continue
-                    bp = ax.boxplot([values], positions=[3 * k + j], widths=0.8, patch_artist=True,
-                                    showfliers=True, flierprops={"markersize": 3})
+                    bp = ax.boxplot(
+                        [values],
+                        positions=[3 * k + j],
+                        widths=0.8,
+                        patch_artist=True,
+                        showfliers=True,
+                        flierprops={"markersize": 3},
+                    )
                     for patch in bp["boxes"]:
                         patch.set_facecolor(COLOURS[source])
                         patch.set_alpha(0.7)
-            ax.set_xticks([3 * k + 0.5 for k in range(len(neurites))],
-                          [n.replace("_dendrite", "") for n in neurites])
+            ax.set_xticks([3 * k + 0.5 for k in range(len(neurites))], [n.replace("_dendrite", "") for n in neurites])
             ax.set_xlim(-1, 3 * max(len(neurites), 1) - 1)
             ax.set_title(f"{mtype}: {label}", fontsize=9)
             ax.tick_params(labelsize=8)
@@ -128,14 +150,22 @@ def plot_morphometrics(synth: pd.DataFrame, inputs: pd.DataFrame, extents: pd.Da
             ax.tick_params(labelsize=8)
     from matplotlib.patches import Patch
 
-    fig.legend(handles=[Patch(color=COLOURS[k], alpha=0.7, label=k) for k in COLOURS], loc="outside upper center",
-               ncols=2, fontsize=9)
+    fig.legend(
+        handles=[Patch(color=COLOURS[k], alpha=0.7, label=k) for k in COLOURS],
+        loc="outside upper center",
+        ncols=2,
+        fontsize=9,
+    )
     return fig
 
 
-def morphometrics_figure(nodes_file: str | os.PathLike, morphology_dir: str | os.PathLike,
-                         distributions: str | os.PathLike, ext: str = "h5",
-                         max_cells_per_mtype: int | None = None) -> tuple[Figure, pd.DataFrame]:
+def morphometrics_figure(
+    nodes_file: str | os.PathLike,
+    morphology_dir: str | os.PathLike,
+    distributions: str | os.PathLike,
+    ext: str = "h5",
+    max_cells_per_mtype: int | None = None,
+) -> tuple[Figure, pd.DataFrame]:
     """Read everything and plot; also return the per-tree table (synthesized and input rows)."""
     synth, extents = synthesized_metrics(nodes_file, morphology_dir, ext, max_cells_per_mtype)
     inputs = input_metrics(distributions, sorted(set(synth["mtype"])))
@@ -144,8 +174,9 @@ def morphometrics_figure(nodes_file: str | os.PathLike, morphology_dir: str | os
     return plot_morphometrics(synth, inputs, extents), table
 
 
-def write_morphometrics(nodes: str, morphology_dir: str, distributions: str, ext: str, max_cells: int | None,
-                        figure: str, table: str) -> None:
+def write_morphometrics(
+    nodes: str, morphology_dir: str, distributions: str, ext: str, max_cells: int | None, figure: str, table: str
+) -> None:
     """Rule report_morphometrics: write the morphometrics figure (PNG) and its per-tree table (CSV)."""
     from circuitflow.io.atomic import write_text
     from circuitflow.report import save

@@ -40,7 +40,7 @@ def count_rows(ds: h5py.Dataset, n_neurons: int, chunk_rows: int = 1_000_000) ->
     """(pair key = dest·N + src, count) partial tables of a synapse dataset, read in chunks."""
     parts = []
     for start in range(0, ds.shape[0], chunk_rows):
-        cols = ds[start:start + chunk_rows, :2].astype(np.int64)
+        cols = ds[start : start + chunk_rows, :2].astype(np.int64)
         parts.append(np.unique(cols[:, 1] * n_neurons + cols[:, 0], return_counts=True))
     return parts
 
@@ -67,8 +67,9 @@ def configured_pathways(prune_config: dict, types: set[str]) -> list[tuple[str, 
     return sorted(pairs)
 
 
-def connections(network: str | os.PathLike, network_synapses: str | os.PathLike,
-                mtypes: list[str] | None = None) -> pd.DataFrame:
+def connections(
+    network: str | os.PathLike, network_synapses: str | os.PathLike, mtypes: list[str] | None = None
+) -> pd.DataFrame:
     """One row per putative connection: src, dst, pre/post type, putative and kept synapse counts.
 
     With the circuit's `mtypes`, types are named as the config names them (`L2_TPC:A`, not Snudda's
@@ -95,8 +96,16 @@ def connections(network: str | os.PathLike, network_synapses: str | os.PathLike,
         types = np.array([rename.get(t, t) for t in types.tolist()], dtype=object)
         pathways = [(rename.get(a, a), rename.get(b, b)) for a, b in pathways]
     src, dst = keys % n, keys // n
-    conn = pd.DataFrame({"src": src, "dst": dst, "pre": types[src] if n else [], "post": types[dst] if n else [],
-                         "putative": put, "kept": kep})
+    conn = pd.DataFrame(
+        {
+            "src": src,
+            "dst": dst,
+            "pre": types[src] if n else [],
+            "post": types[dst] if n else [],
+            "putative": put,
+            "kept": kep,
+        }
+    )
     conn.attrs["pathways"] = pathways
     return conn
 
@@ -107,15 +116,23 @@ def pathway_table(conn: pd.DataFrame, pathways: list[tuple[str, str]] | None = N
     `pathways` (default: `conn.attrs["pathways"]`, set by `connections`) adds rows of zeros for
     configured pathways without any putative synapse."""
     g = conn.assign(kept_connection=conn["kept"] > 0, putative_connection=conn["putative"] > 0)
-    table = g.groupby(["pre", "post"], sort=True).agg(
-        putative_connections=("putative_connection", "sum"), kept_connections=("kept_connection", "sum"),
-        putative_synapses=("putative", "sum"), kept_synapses=("kept", "sum")).reset_index()
+    table = (
+        g.groupby(["pre", "post"], sort=True)
+        .agg(
+            putative_connections=("putative_connection", "sum"),
+            kept_connections=("kept_connection", "sum"),
+            putative_synapses=("putative", "sum"),
+            kept_synapses=("kept", "sum"),
+        )
+        .reset_index()
+    )
     pathways = conn.attrs.get("pathways", []) if pathways is None else pathways
     have = set(zip(table["pre"], table["post"]))
     missing = [p for p in pathways if p not in have]
     if missing:
         zeros = pd.DataFrame([{"pre": a, "post": b} for a, b in missing]).assign(
-            putative_connections=0, kept_connections=0, putative_synapses=0, kept_synapses=0)
+            putative_connections=0, kept_connections=0, putative_synapses=0, kept_synapses=0
+        )
         table = pd.concat([table, zeros], ignore_index=True).sort_values(["pre", "post"], ignore_index=True)
     table["putative_per_connection"] = table["putative_synapses"] / table["putative_connections"].clip(lower=1)
     table["kept_per_connection"] = table["kept_synapses"] / table["kept_connections"].clip(lower=1)
@@ -137,18 +154,25 @@ def plot_pathways(conn: pd.DataFrame) -> Figure:
     ax1.legend(fontsize=8)
     for k, (a, b) in enumerate(zip(table["pre"], table["post"])):
         sel = conn[(conn["pre"] == a) & (conn["post"] == b)]
-        for j, (kind, values) in enumerate((("putative", sel.loc[sel["putative"] > 0, "putative"]),
-                                            ("kept", sel.loc[sel["kept"] > 0, "kept"]))):
+        for j, (kind, values) in enumerate(
+            (("putative", sel.loc[sel["putative"] > 0, "putative"]), ("kept", sel.loc[sel["kept"] > 0, "kept"]))
+        ):
             if len(values) == 0:
                 continue
-            bp = ax2.boxplot([values.to_numpy(dtype=float)], positions=[k - 0.2 + 0.4 * j], widths=0.35,
-                             patch_artist=True, flierprops={"markersize": 3})
+            bp = ax2.boxplot(
+                [values.to_numpy(dtype=float)],
+                positions=[k - 0.2 + 0.4 * j],
+                widths=0.35,
+                patch_artist=True,
+                flierprops={"markersize": 3},
+            )
             for patch in bp["boxes"]:
                 patch.set_facecolor(COLOURS[kind])
     ax2.set_ylabel("synapses per connection")
     ax2.set_title("Synapses per connection: putative (all detected pairs) vs kept (surviving pairs)")
-    ax2.set_xticks(x, labels, rotation=45 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center",
-                   fontsize=8)
+    ax2.set_xticks(
+        x, labels, rotation=45 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center", fontsize=8
+    )
     ax2.set_xlim(-0.7, max(len(labels), 1) - 0.3)
     return fig
 

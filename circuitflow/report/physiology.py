@@ -23,12 +23,25 @@ from circuitflow.sonata.node_table import NodeTable
 from circuitflow.sonata.physiology import CHEMICAL_DRAWS, GAP_JUNCTION, build_classes
 
 PROPERTIES = list(CHEMICAL_DRAWS)
-UNITS = {"conductance": "nS", "u_syn": "", "depression_time": "ms", "facilitation_time": "ms",
-         "decay_time": "ms", "n_rrp_vesicles": "vesicles"}
+UNITS = {
+    "conductance": "nS",
+    "u_syn": "",
+    "depression_time": "ms",
+    "facilitation_time": "ms",
+    "decay_time": "ms",
+    "n_rrp_vesicles": "vesicles",
+}
 
 
-def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: NodeTable, physiology: dict,
-                     distributions: dict, chunk: int = 1 << 20, max_edges: int = 1 << 24) -> pd.DataFrame:
+def drawn_statistics(
+    edges_file: str | os.PathLike,
+    population: str,
+    nodes: NodeTable,
+    physiology: dict,
+    distributions: dict,
+    chunk: int = 1 << 20,
+    max_edges: int = 1 << 24,
+) -> pd.DataFrame:
     """One row per (pathway, property): configured mean/std, drawn mean/std over connections, counts.
 
     At most `max_edges` edges are read: beyond that, evenly spaced blocks of `chunk` edges (a sample
@@ -49,9 +62,9 @@ def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: Node
         for lo in starts:
             if last is not None and lo - chunk not in starts:
                 last = None  # not contiguous with the previous block
-            src = g["source_node_id"][lo:lo + chunk].astype(np.int64)
-            dst = g["target_node_id"][lo:lo + chunk].astype(np.int64)
-            chan = g["0/snudda_channel_model_id"][lo:lo + chunk].astype(np.int64)
+            src = g["source_node_id"][lo : lo + chunk].astype(np.int64)
+            dst = g["target_node_id"][lo : lo + chunk].astype(np.int64)
+            chan = g["0/snudda_channel_model_id"][lo : lo + chunk].astype(np.int64)
             cls = classes.classify(nodes.type_id[src], nodes.type_id[dst], chan, str(edges_file))
             # the first synapse of each connection: the rows of a cell pair are consecutive (sorted by
             # target, then source), its synapse types may interleave
@@ -67,7 +80,7 @@ def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: Node
             n_syn += np.bincount(cls, minlength=n_cls)
             n_conn += np.bincount(cls[head], minlength=n_cls)
             for p in PROPERTIES:
-                v = g[f"0/{p}"][lo:lo + chunk].astype(np.float64)[head]
+                v = g[f"0/{p}"][lo : lo + chunk].astype(np.float64)[head]
                 sums[p][:, 0] += np.bincount(cls[head], weights=v, minlength=n_cls)
                 sums[p][:, 1] += np.bincount(cls[head], weights=v * v, minlength=n_cls)
     rows = []
@@ -78,24 +91,39 @@ def drawn_statistics(edges_file: str | os.PathLike, population: str, nodes: Node
             k = n_conn[c]
             mean = sums[p][c, 0] / k if k else np.nan
             var = max(sums[p][c, 1] / k - mean * mean, 0.0) if k else np.nan
-            rows.append({"pre": pre, "post": post, "synapse_type": con_type, "property": p, "unit": UNITS[p],
-                         "configured_mean": mean_cfg, "configured_std": std_cfg, "drawn_mean": mean,
-                         "drawn_std": np.sqrt(var) if k else np.nan, "connections": int(k), "synapses": int(n_syn[c])})
+            rows.append(
+                {
+                    "pre": pre,
+                    "post": post,
+                    "synapse_type": con_type,
+                    "property": p,
+                    "unit": UNITS[p],
+                    "configured_mean": mean_cfg,
+                    "configured_std": std_cfg,
+                    "drawn_mean": mean,
+                    "drawn_std": np.sqrt(var) if k else np.nan,
+                    "connections": int(k),
+                    "synapses": int(n_syn[c]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def plot_physiology(table: pd.DataFrame) -> Figure:
     """One panel per property: drawn mean ± std (bars) and configured mean ± std (markers) per pathway."""
     fig = Figure(figsize=(12, 8), dpi=100)
-    labels = [f"{r.pre} → {r.post} {r.synapse_type}" for r in
-              table.drop_duplicates(["pre", "post", "synapse_type"]).itertuples()]
+    labels = [
+        f"{r.pre} → {r.post} {r.synapse_type}"
+        for r in table.drop_duplicates(["pre", "post", "synapse_type"]).itertuples()
+    ]
     x = np.arange(len(labels))
     for k, prop in enumerate(PROPERTIES):
         ax = fig.add_subplot(2, 3, k + 1)
         t = table[table["property"] == prop]
         ax.bar(x, t["drawn_mean"], yerr=t["drawn_std"], color="#1f77b4", alpha=0.7, capsize=2, label="drawn")
-        ax.errorbar(x, t["configured_mean"], yerr=t["configured_std"], fmt="o", color="#d62728", capsize=3,
-                    label="configured")
+        ax.errorbar(
+            x, t["configured_mean"], yerr=t["configured_std"], fmt="o", color="#d62728", capsize=3, label="configured"
+        )
         unit = UNITS[prop]
         ax.set_title(f"{prop}" + (f" ({unit})" if unit else ""), fontsize=9)
         ax.set_xticks(x)

@@ -27,9 +27,14 @@ def _kept(synapses: Path) -> dict[str, int]:
         return {t: int(f[f"network/{t}"].shape[0]) for t in TYPES}
 
 
-def run_summary(out_dir: str | os.PathLike, cells: str | os.PathLike | None = None,
-                network: str | os.PathLike | None = None, synapses: str | os.PathLike | None = None,
-                sonata: str | os.PathLike | None = None, report: str | os.PathLike | None = None) -> str:
+def run_summary(
+    out_dir: str | os.PathLike,
+    cells: str | os.PathLike | None = None,
+    network: str | os.PathLike | None = None,
+    synapses: str | os.PathLike | None = None,
+    sonata: str | os.PathLike | None = None,
+    report: str | os.PathLike | None = None,
+) -> str:
     """Lines naming each output that exists (cells, detect network, pruned synapses, SONATA, report)."""
     lines = [f"circuitflow: outputs in {out_dir}/ (logs in {out_dir}/logs/)"]
     if cells and Path(cells).is_file():
@@ -37,15 +42,17 @@ def run_summary(out_dir: str | os.PathLike, cells: str | os.PathLike | None = No
         lines.append(f"  synthesis: {count_cells(cells)} cells grown -> {cells}, {morphologies}/")
     if network and (Path(network) / sio.WORKLOG).is_file():
         counts = _putative(Path(network))
-        lines.append(f"  detect:    {counts['synapses']} putative synapses, {counts['gap_junctions']} putative gap "
-                     f"junctions -> {network}/")
+        lines.append(
+            f"  detect:    {counts['synapses']} putative synapses, {counts['gap_junctions']} putative gap "
+            f"junctions -> {network}/"
+        )
     if synapses and Path(synapses).is_file():
         counts = _kept(Path(synapses))
-        lines.append(f"  prune:     {counts['synapses']} synapses, {counts['gap_junctions']} gap junctions kept "
-                     f"-> {synapses}")
+        lines.append(
+            f"  prune:     {counts['synapses']} synapses, {counts['gap_junctions']} gap junctions kept -> {synapses}"
+        )
     if sonata and Path(sonata).is_dir() and any(Path(sonata).iterdir()):
         lines.append(f"  sonata:    {Path(sonata) / 'circuit_config.json'} (edges in {sonata}/edges.h5)")
     if report and Path(report).is_dir() and any(Path(report).glob("*.png")):
         lines.append(f"  report:    {report}/*.png (snakemake --report report.html all)")
     return "\n".join(lines)
-

@@ -55,10 +55,16 @@ import numpy as np
 from circuitflow.errors import CircuitflowError
 from circuitflow.sonata.join import RangeWriter
 from circuitflow.sonata.locate import Locator
-from circuitflow.sonata.node_table import NodeTable, node_population
+from circuitflow.sonata.node_table import NodeTable
+from circuitflow.sonata.physiology import (
+    GAP_JUNCTION_CHANNEL_KEY,
+    Classes,
+    build_classes,
+    chemical_properties,
+    gap_junction_conductance,
+    read_physiology,
+)
 from circuitflow.sonata.populations import default_population, electrical_population
-from circuitflow.sonata.physiology import (GAP_JUNCTION_CHANNEL_KEY, Classes, build_classes, chemical_properties,
-                                           gap_junction_conductance, read_physiology)
 
 LOG = logging.getLogger(__name__)
 
@@ -70,10 +76,19 @@ CHEMICAL_ATTRIBUTES = {
     **{f"afferent_center_{c}": F32 for c in XYZ},
     **{f"afferent_surface_{c}": F32 for c in XYZ},
     "spine_length": F32,
-    "conductance": F32, "u_syn": F32, "depression_time": F32, "facilitation_time": F32, "decay_time": F32,
-    "n_rrp_vesicles": U32, "delay": F32, "syn_type_id": U32,
-    "snudda_channel_model_id": np.int32, "snudda_parameter_id": np.int32, "snudda_conductance": F32,
-    "efferent_distance_to_soma": F32, "afferent_distance_to_soma": F32,
+    "conductance": F32,
+    "u_syn": F32,
+    "depression_time": F32,
+    "facilitation_time": F32,
+    "decay_time": F32,
+    "n_rrp_vesicles": U32,
+    "delay": F32,
+    "syn_type_id": U32,
+    "snudda_channel_model_id": np.int32,
+    "snudda_parameter_id": np.int32,
+    "snudda_conductance": F32,
+    "efferent_distance_to_soma": F32,
+    "afferent_distance_to_soma": F32,
 }
 ELECTRICAL_ATTRIBUTES = {
     **{f"afferent_{k}": t for k, t in SIDE.items()},
@@ -82,8 +97,11 @@ ELECTRICAL_ATTRIBUTES = {
     **{f"efferent_{k}": t for k, t in SIDE.items()},
     **{f"efferent_center_{c}": F32 for c in XYZ},
     **{f"efferent_surface_{c}": F32 for c in XYZ},
-    "spine_length": F32, "conductance": F32, "snudda_conductance": F32,
-    "afferent_junction_id": np.uint64, "efferent_junction_id": np.uint64,
+    "spine_length": F32,
+    "conductance": F32,
+    "snudda_conductance": F32,
+    "afferent_junction_id": np.uint64,
+    "efferent_junction_id": np.uint64,
 }
 
 
@@ -110,7 +128,7 @@ def target_rows(table: h5py.Dataset, column: int, lo: int, hi: int, what: str) -
 
     def block(k: int) -> np.ndarray:
         if k not in blocks:
-            values = table[k * step:min((k + 1) * step, n), column].astype(np.int64)
+            values = table[k * step : min((k + 1) * step, n), column].astype(np.int64)
             if np.any(np.diff(values) < 0):
                 raise EdgesError(f"{what} is not sorted by column {column} (target); not a pruned Snudda network")
             blocks[k] = values
@@ -157,8 +175,10 @@ def _check_types(f: h5py.File, nodes: NodeTable, ids: np.ndarray, network: str) 
     bad = np.flatnonzero(snudda != expected)
     if len(bad):
         i = int(ids[bad[0]])
-        raise EdgesError(f"{network}: neuron {i} is of type {snudda[bad[0]]!r} but node {i} is {expected[bad[0]]!r} "
-                         f"({len(bad)} mismatches here); the network was not detected on these nodes")
+        raise EdgesError(
+            f"{network}: neuron {i} is of type {snudda[bad[0]]!r} but node {i} is {expected[bad[0]]!r} "
+            f"({len(bad)} mismatches here); the network was not detected on these nodes"
+        )
 
 
 def _locator(nodes: NodeTable, ids: np.ndarray) -> Locator:
@@ -176,8 +196,16 @@ def _side(prefix: str, loc: dict) -> dict:
     return out
 
 
-def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict, lo: int, hi: int,
-                  out: str | os.PathLike, population: str | None = None, chunk_rows: int = 250_000) -> dict:
+def convert_range(
+    network: str | os.PathLike,
+    nodes: NodeTable,
+    physiology: dict,
+    lo: int,
+    hi: int,
+    out: str | os.PathLike,
+    population: str | None = None,
+    chunk_rows: int = 250_000,
+) -> dict:
     """Write the range file of target nodes [lo, hi) (chemical and electrical edges); edge counts.
 
     Rows are converted `chunk_rows` at a time (bounded memory whatever the range size)."""
@@ -202,14 +230,14 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
         try:
             last = lo
             for a in range(r0, r1, chunk_rows):
-                rows = syn[a:min(a + chunk_rows, r1)].astype(np.int64)
+                rows = syn[a : min(a + chunk_rows, r1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/synapses")
                 _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
                 locator = _locator(nodes, rows[:, 1])
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
             last = lo
             for a in range(g0, g1, chunk_rows):
-                rows = gj[a:min(a + chunk_rows, g1)].astype(np.int64)
+                rows = gj[a : min(a + chunk_rows, g1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/gap_junctions")
                 _check_types(f, nodes, np.unique(rows[:, :2]), str(network))
                 locator = _locator(nodes, rows[:, :2])
@@ -222,35 +250,58 @@ def convert_range(network: str | os.PathLike, nodes: NodeTable, physiology: dict
     return sizes
 
 
-def _chemical(rows: np.ndarray, nodes: NodeTable, classes: Classes, locator: Locator, voxel_size: float,
-              origo: np.ndarray) -> tuple:
+def _chemical(
+    rows: np.ndarray, nodes: NodeTable, classes: Classes, locator: Locator, voxel_size: float, origo: np.ndarray
+) -> tuple:
     """(source, target, attributes) of chemical synapse rows."""
     src, dst, chan = rows[:, 0], rows[:, 1], rows[:, 6]
     voxel = _voxel_centres(rows[:, 2:5], voxel_size, origo)
     loc = locator.locate(dst, rows[:, 9], rows[:, 10], voxel)
     if len(rows):
         d = np.linalg.norm(loc["center"] - voxel, axis=1)
-        LOG.info("synapse centre vs touch voxel centre: median %.2f µm, max %.2f µm (voxel %.1f µm)",
-                 np.median(d), d.max(), voxel_size * 1e6)
+        LOG.info(
+            "synapse centre vs touch voxel centre: median %.2f µm, max %.2f µm (voxel %.1f µm)",
+            np.median(d),
+            d.max(),
+            voxel_size * 1e6,
+        )
     cls = classes.classify(nodes.type_id[src], nodes.type_id[dst], chan, "network/synapses")
     phys = chemical_properties(classes, src, dst, chan, cls, rows[:, 7].astype(np.float64))
     attrs = _side("afferent", loc)
     attrs.update(phys)
-    attrs.update({"spine_length": np.zeros(len(rows)), "snudda_channel_model_id": chan,
-                  "snudda_parameter_id": rows[:, 12], "snudda_conductance": rows[:, 11] * 1e-3,
-                  "efferent_distance_to_soma": rows[:, 7], "afferent_distance_to_soma": rows[:, 8]})
+    attrs.update(
+        {
+            "spine_length": np.zeros(len(rows)),
+            "snudda_channel_model_id": chan,
+            "snudda_parameter_id": rows[:, 12],
+            "snudda_conductance": rows[:, 11] * 1e-3,
+            "efferent_distance_to_soma": rows[:, 7],
+            "afferent_distance_to_soma": rows[:, 8],
+        }
+    )
     return src, dst, {k: np.asarray(attrs[k]).astype(t) for k, t in CHEMICAL_ATTRIBUTES.items()}
 
 
-def _electrical(rows: np.ndarray, first_row: int, nodes: NodeTable, classes: Classes, locator: Locator,
-                voxel_size: float, origo: np.ndarray) -> tuple:
+def _electrical(
+    rows: np.ndarray,
+    first_row: int,
+    nodes: NodeTable,
+    classes: Classes,
+    locator: Locator,
+    voxel_size: float,
+    origo: np.ndarray,
+) -> tuple:
     """(source, target, attributes) of the two halves of gap-junction rows (Snudda rows from `first_row`)."""
     n1, n2 = rows[:, 0], rows[:, 1]
     voxel = _voxel_centres(rows[:, 6:9], voxel_size, origo)
-    both = locator.locate(np.concatenate([n2, n1]), np.concatenate([rows[:, 3], rows[:, 2]]),
-                          np.concatenate([rows[:, 5], rows[:, 4]]), np.concatenate([voxel, voxel]))
-    on2 = {k: v[:len(rows)] for k, v in both.items()}
-    on1 = {k: v[len(rows):] for k, v in both.items()}
+    both = locator.locate(
+        np.concatenate([n2, n1]),
+        np.concatenate([rows[:, 3], rows[:, 2]]),
+        np.concatenate([rows[:, 5], rows[:, 4]]),
+        np.concatenate([voxel, voxel]),
+    )
+    on2 = {k: v[: len(rows)] for k, v in both.items()}
+    on1 = {k: v[len(rows) :] for k, v in both.items()}
     channel = np.full(len(rows), GAP_JUNCTION_CHANNEL_KEY)
     cls = classes.classify(nodes.type_id[n1], nodes.type_id[n2], channel, "network/gap_junctions")
     cond = gap_junction_conductance(classes, n1, n2, cls)
@@ -265,18 +316,34 @@ def _electrical(rows: np.ndarray, first_row: int, nodes: NodeTable, classes: Cla
     backward.update({k.replace("afferent", "efferent", 1): v for k, v in _side("afferent", on2).items()})
     edge_id = 2 * (first_row + np.arange(len(rows), dtype=np.int64))
     attrs = {k: interleave(np.asarray(forward[k]), np.asarray(backward[k])) for k in forward}
-    attrs.update({"spine_length": np.zeros(2 * len(rows)), "conductance": interleave(cond, cond),
-                  "snudda_conductance": interleave(rows[:, 10] * 1e-3, rows[:, 10] * 1e-3),
-                  "afferent_junction_id": interleave(edge_id, edge_id + 1),
-                  "efferent_junction_id": interleave(edge_id + 1, edge_id)})
-    return interleave(n1, n2), interleave(n2, n1), {k: np.asarray(attrs[k]).astype(t)
-                                                    for k, t in ELECTRICAL_ATTRIBUTES.items()}
+    attrs.update(
+        {
+            "spine_length": np.zeros(2 * len(rows)),
+            "conductance": interleave(cond, cond),
+            "snudda_conductance": interleave(rows[:, 10] * 1e-3, rows[:, 10] * 1e-3),
+            "afferent_junction_id": interleave(edge_id, edge_id + 1),
+            "efferent_junction_id": interleave(edge_id + 1, edge_id),
+        }
+    )
+    return (
+        interleave(n1, n2),
+        interleave(n2, n1),
+        {k: np.asarray(attrs[k]).astype(t) for k, t in ELECTRICAL_ATTRIBUTES.items()},
+    )
 
 
-def convert_files(network_synapses: str | os.PathLike, nodes_file: str | os.PathLike,
-                  morphology_dir: str | os.PathLike, physiology_file: str | os.PathLike, out: str | os.PathLike,
-                  lo: int, hi: int, morphology_ext: str = "h5", node_population: str | None = None,
-                  edge_population: str | None = None) -> dict:
+def convert_files(
+    network_synapses: str | os.PathLike,
+    nodes_file: str | os.PathLike,
+    morphology_dir: str | os.PathLike,
+    physiology_file: str | os.PathLike,
+    out: str | os.PathLike,
+    lo: int,
+    hi: int,
+    morphology_ext: str = "h5",
+    node_population: str | None = None,
+    edge_population: str | None = None,
+) -> dict:
     """`convert_range` from file names (the sonata_edges rule)."""
     physiology = read_physiology(physiology_file)
     with NodeTable(nodes_file, morphology_dir, morphology_ext, node_population) as nodes:

@@ -16,7 +16,6 @@ import h5py
 import numpy as np
 
 from circuitflow.errors import CircuitflowError
-
 from circuitflow.io.atomic import tmp_name
 from circuitflow.io.sonata_edges import write_indices
 
@@ -52,7 +51,11 @@ class RangeWriter:
         self.file.attrs["populations"] = list(sizes)
         for name, n in self.sizes.items():
             g = self.file.create_group(f"edges/{name}")
-            for key, dtype in (("source_node_id", np.uint64), ("target_node_id", np.uint64), ("edge_type_id", np.int64)):
+            for key, dtype in (
+                ("source_node_id", np.uint64),
+                ("target_node_id", np.uint64),
+                ("edge_type_id", np.int64),
+            ):
                 g.create_dataset(key, shape=(n,), dtype=dtype)
             for key, dtype in attributes[name].items():
                 g.create_dataset(f"0/{key}", shape=(n,), dtype=dtype)
@@ -63,14 +66,14 @@ class RangeWriter:
         at, n = self.done[name], len(source)
         if at + n > self.sizes[name]:
             raise JoinError(f"{self.path}: more than the {self.sizes[name]} edges announced for {name}")
-        g["source_node_id"][at:at + n] = np.asarray(source, dtype=np.uint64)
-        g["target_node_id"][at:at + n] = np.asarray(target, dtype=np.uint64)
-        g["edge_type_id"][at:at + n] = np.full(n, -1, dtype=np.int64)
+        g["source_node_id"][at : at + n] = np.asarray(source, dtype=np.uint64)
+        g["target_node_id"][at : at + n] = np.asarray(target, dtype=np.uint64)
+        g["edge_type_id"][at : at + n] = np.full(n, -1, dtype=np.int64)
         for key in g["0"]:
             values = attributes[key]
             if len(values) != n:
                 raise JoinError(f"{self.path}: {name}/0/{key} has {len(values)} values for {n} edges")
-            g[f"0/{key}"][at:at + n] = values
+            g[f"0/{key}"][at : at + n] = values
         self.done[name] = at + n
 
     def close(self) -> None:
@@ -137,8 +140,9 @@ def _write(files: list, pops: list, out: Path, node_pop: str, n_nodes: int) -> d
                 g.create_group("0")
                 for key in keys:
                     dtype = src_group[key].dtype
-                    dsid = h5py.h5d.create(g.id, key.encode(), h5py.h5t.py_create(dtype),
-                                           h5py.h5s.create_simple((total,)), dcpl=_dcpl())
+                    dsid = h5py.h5d.create(
+                        g.id, key.encode(), h5py.h5t.py_create(dtype), h5py.h5s.create_simple((total,)), dcpl=_dcpl()
+                    )
                     dsid.close()
                 for key in ("source_node_id", "target_node_id"):
                     g[key].attrs["node_population"] = node_pop
@@ -147,8 +151,8 @@ def _write(files: list, pops: list, out: Path, node_pop: str, n_nodes: int) -> d
                     for f, size in zip(files, sizes):
                         src = f[f"edges/{pop}/{key}"]
                         for lo in range(0, size, COPY_ROWS):
-                            block = src[lo:lo + COPY_ROWS]
-                            ds[at:at + len(block)] = block
+                            block = src[lo : lo + COPY_ROWS]
+                            ds[at : at + len(block)] = block
                             at += len(block)
                 write_indices(g, n_nodes, n_nodes)
                 counts[pop] = total

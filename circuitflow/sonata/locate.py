@@ -103,9 +103,16 @@ def cell_map(path: str) -> CellMap:
     size = hi - lo
     start = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
     rows = np.repeat(lo - start[:-1], size) + np.arange(start[-1])
-    return CellMap(points=points[rows], radii=radii[rows], part_lo=start[:-1], part_hi=start[1:],
-                   part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1, part_section=parts,
-                   part_type=types[parts], soma_radius=_soma_radius(morph))
+    return CellMap(
+        points=points[rows],
+        radii=radii[rows],
+        part_lo=start[:-1],
+        part_hi=start[1:],
+        part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1,
+        part_section=parts,
+        part_type=types[parts],
+        soma_radius=_soma_radius(morph),
+    )
 
 
 def _cell_map_from_points(path: str, morph) -> CellMap:
@@ -122,7 +129,12 @@ def _cell_map_from_points(path: str, morph) -> CellMap:
         for sec in root.iter():
             p = np.asarray(sec.points, dtype=np.float64)
             kept = len(p)
-            if not sec.is_root and kept and sec.parent.id in last_point and np.array_equal(p[0], last_point[sec.parent.id]):
+            if (
+                not sec.is_root
+                and kept
+                and sec.parent.id in last_point
+                and np.array_equal(p[0], last_point[sec.parent.id])
+            ):
                 kept -= 1
             if kept:
                 last_point[sec.id] = p[-1]
@@ -131,7 +143,9 @@ def _cell_map_from_points(path: str, morph) -> CellMap:
             rows.append(np.full(kept, sec.id))
     row_sec = np.concatenate(rows)
     if len(row_sec) != len(pts.kind):
-        raise LocationError(f"{path}: {len(row_sec)} rows from the MorphIO traversal, {len(pts.kind)} from read_morphio")
+        raise LocationError(
+            f"{path}: {len(row_sec)} rows from the MorphIO traversal, {len(pts.kind)} from read_morphio"
+        )
     dend = np.flatnonzero(tree.kind == BASAL)
     snudda, sec = tree.sec_id[dend], row_sec[dend]
     change = np.concatenate([[True], (snudda[1:] != snudda[:-1]) | (sec[1:] != sec[:-1])])
@@ -149,10 +163,16 @@ def _cell_map_from_points(path: str, morph) -> CellMap:
         radii.append(r)
     sizes = np.array([len(q) for q in pieces], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return CellMap(points=np.concatenate(pieces) if pieces else np.zeros((0, 3)),
-                   radii=np.concatenate(radii) if radii else np.zeros(0), part_lo=offsets[:-1], part_hi=offsets[1:],
-                   part_snudda=p_snudda.astype(np.int64), part_section=p_sec.astype(np.int64),
-                   part_type=np.asarray(morph.section_types, dtype=np.int64)[p_sec], soma_radius=_soma_radius(morph))
+    return CellMap(
+        points=np.concatenate(pieces) if pieces else np.zeros((0, 3)),
+        radii=np.concatenate(radii) if radii else np.zeros(0),
+        part_lo=offsets[:-1],
+        part_hi=offsets[1:],
+        part_snudda=p_snudda.astype(np.int64),
+        part_section=p_sec.astype(np.int64),
+        part_type=np.asarray(morph.section_types, dtype=np.int64)[p_sec],
+        soma_radius=_soma_radius(morph),
+    )
 
 
 @dataclass(frozen=True)
@@ -203,23 +223,36 @@ def map_set(maps: list) -> MapSet:
     seg_len = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])[idx]
     # cumulative lengths from each cell's own start (as if the cell were alone)
     seg_start = np.zeros(total)
-    cell_seg = np.concatenate([[0], np.cumsum(np.bincount(part_cell, weights=seg_count, minlength=n_cells))]).astype(np.int64)
+    cell_seg = np.concatenate([[0], np.cumsum(np.bincount(part_cell, weights=seg_count, minlength=n_cells))]).astype(
+        np.int64
+    )
     for k in range(n_cells):
         s0, s1 = cell_seg[k], cell_seg[k + 1]
         if s1 - s0 > 1:
-            seg_start[s0 + 1:s1] = np.cumsum(seg_len[s0:s1 - 1])
+            seg_start[s0 + 1 : s1] = np.cumsum(seg_len[s0 : s1 - 1])
     part_len = np.add.reduceat(seg_len, np.minimum(seg_first, max(total - 1, 0))) if total else np.zeros(len(lo))
     part_len[seg_count == 0] = 0.0
     part_start = seg_start[np.minimum(seg_first, max(total - 1, 0))] if total else np.zeros(len(lo))
     sec_base = excl(n_sec)
     snudda = np.concatenate([m.part_snudda for m in maps]).astype(np.int64) + sec_base[part_cell]
     part_count = np.bincount(snudda, minlength=int(n_sec.sum())).astype(np.int64)
-    return MapSet(sec_base=sec_base, n_sec=n_sec, soma_radius=np.array([m.soma_radius for m in maps]),
-                  part_first=excl(part_count), part_count=part_count, part_start=part_start, part_len=part_len,
-                  part_section=np.concatenate([m.part_section for m in maps]).astype(np.int64),
-                  part_type=np.concatenate([m.part_type for m in maps]).astype(np.int64),
-                  seg_first=seg_first, seg_count=seg_count, seg_start=seg_start, seg_point=idx, points=points,
-                  radii=radii)
+    return MapSet(
+        sec_base=sec_base,
+        n_sec=n_sec,
+        soma_radius=np.array([m.soma_radius for m in maps]),
+        part_first=excl(part_count),
+        part_count=part_count,
+        part_start=part_start,
+        part_len=part_len,
+        part_section=np.concatenate([m.part_section for m in maps]).astype(np.int64),
+        part_type=np.concatenate([m.part_type for m in maps]).astype(np.int64),
+        seg_first=seg_first,
+        seg_count=seg_count,
+        seg_start=seg_start,
+        seg_point=idx,
+        points=points,
+        radii=radii,
+    )
 
 
 def bisect_right(values: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -241,8 +274,14 @@ def _rotate(rot: np.ndarray, v: np.ndarray, transpose: bool = False) -> np.ndarr
     return r[:, :, 0] * v[:, 0:1] + r[:, :, 1] * v[:, 1:2] + r[:, :, 2] * v[:, 2:3]
 
 
-def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray,
-               toward: np.ndarray | None = None, paths: list | None = None) -> dict:
+def locate_set(
+    ms: MapSet,
+    cell: np.ndarray,
+    sec_id: np.ndarray,
+    sec_x: np.ndarray,
+    toward: np.ndarray | None = None,
+    paths: list | None = None,
+) -> dict:
     """SONATA locations of Snudda (sec_id, int sec_x) on cells `cell` of a MapSet (local frames, µm).
 
     `toward` (n, 3), local frames: the presynaptic side, for the surface point (else the centre)."""
@@ -250,27 +289,39 @@ def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarr
     cell = np.asarray(cell, dtype=np.int64)
     frac = np.clip(np.asarray(sec_x, dtype=np.float64) / 1000.0, 0.0, 1.0)
     n = len(sec_id)
-    out = {"section_id": np.zeros(n, np.int64), "section_pos": np.full(n, 0.5), "section_type": np.full(n, SOMA_TYPE),
-           "segment_id": np.zeros(n, np.int64), "segment_offset": np.zeros(n), "center": np.zeros((n, 3)),
-           "surface": np.zeros((n, 3))}
+    out = {
+        "section_id": np.zeros(n, np.int64),
+        "section_pos": np.full(n, 0.5),
+        "section_type": np.full(n, SOMA_TYPE),
+        "segment_id": np.zeros(n, np.int64),
+        "segment_offset": np.zeros(n),
+        "center": np.zeros((n, 3)),
+        "surface": np.zeros((n, 3)),
+    }
     dend = sec_id >= 0
     if toward is not None and not np.all(dend):
         v = toward[~dend]
         norm = np.linalg.norm(v, axis=1)
         radius = ms.soma_radius[cell[~dend]]
-        out["surface"][~dend] = np.divide(v * radius[:, None], norm[:, None], out=np.zeros_like(v),
-                                          where=norm[:, None] > 0)
+        out["surface"][~dend] = np.divide(
+            v * radius[:, None], norm[:, None], out=np.zeros_like(v), where=norm[:, None] > 0
+        )
     if not np.any(dend):
         return out
     s, c = sec_id[dend], cell[dend]
     g = ms.sec_base[c] + np.minimum(s, np.maximum(ms.n_sec[c] - 1, 0))
-    missing = (s >= ms.n_sec[c]) | (ms.part_count[np.minimum(g, max(len(ms.part_count) - 1, 0))] == 0) \
-        if len(ms.part_count) else np.ones(len(s), dtype=bool)
+    missing = (
+        (s >= ms.n_sec[c]) | (ms.part_count[np.minimum(g, max(len(ms.part_count) - 1, 0))] == 0)
+        if len(ms.part_count)
+        else np.ones(len(s), dtype=bool)
+    )
     if np.any(missing):
         k = int(np.flatnonzero(missing)[0])
         where = paths[int(c[k])] if paths is not None else f"cell {int(c[k])}"
-        raise LocationError(f"{where}: dendrite section {int(s[k])} (Snudda numbering) does not exist; "
-                            f"the morphology has {int(ms.n_sec[c[k]])}")
+        raise LocationError(
+            f"{where}: dendrite section {int(s[k])} (Snudda numbering) does not exist; "
+            f"the morphology has {int(ms.n_sec[c[k]])}"
+        )
     first, count = ms.part_first[g], ms.part_count[g]
     last = first + count - 1
     begin = ms.part_start[first]
@@ -304,13 +355,15 @@ def locate_set(ms: MapSet, cell: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarr
         v = toward[dend] - center
         perp = v - np.sum(v * unit, axis=1)[:, None] * unit
         norm = np.linalg.norm(perp, axis=1)
-        out["surface"][dend] = center + np.divide(perp * radius[:, None], norm[:, None], out=np.zeros_like(perp),
-                                                  where=norm[:, None] > 1e-9)
+        out["surface"][dend] = center + np.divide(
+            perp * radius[:, None], norm[:, None], out=np.zeros_like(perp), where=norm[:, None] > 1e-9
+        )
     return out
 
 
-def locate(cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None,
-           path: str = "") -> dict:
+def locate(
+    cmap: CellMap, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None, path: str = ""
+) -> dict:
     """SONATA location of Snudda (sec_id, int sec_x) pairs on one morphology (local frame, µm)."""
     return locate_set(map_set([cmap]), np.zeros(len(sec_id), dtype=np.int64), sec_id, sec_x, toward, [path])
 
@@ -321,8 +374,15 @@ class Locator:
     `ids` (sorted, unique) are the node ids it knows: their positions (µm), rotation matrices and
     morphology paths, in that order."""
 
-    def __init__(self, ids: np.ndarray, positions: np.ndarray, rotations: np.ndarray, paths: list,
-                 block_cells: int = 512, cache_cells: int = 2048):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        positions: np.ndarray,
+        rotations: np.ndarray,
+        paths: list,
+        block_cells: int = 512,
+        cache_cells: int = 2048,
+    ):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.positions = positions
         self.rotations = rotations
@@ -347,9 +407,15 @@ class Locator:
         """SONATA locations (world frame, µm) of Snudda (node, sec_id, sec_x); `toward` in the world frame."""
         node = np.asarray(node, dtype=np.int64)
         n = len(node)
-        out = {"section_id": np.zeros(n, np.int64), "section_pos": np.zeros(n), "section_type": np.zeros(n, np.int64),
-               "segment_id": np.zeros(n, np.int64), "segment_offset": np.zeros(n), "center": np.zeros((n, 3)),
-               "surface": np.zeros((n, 3))}
+        out = {
+            "section_id": np.zeros(n, np.int64),
+            "section_pos": np.zeros(n),
+            "section_type": np.zeros(n, np.int64),
+            "segment_id": np.zeros(n, np.int64),
+            "segment_offset": np.zeros(n),
+            "center": np.zeros((n, 3)),
+            "surface": np.zeros((n, 3)),
+        }
         if n == 0:
             return out
         index = np.searchsorted(self.ids, node)
@@ -358,7 +424,7 @@ class Locator:
         order = np.argsort(index, kind="stable")
         cells = np.unique(index)
         for lo in range(0, len(cells), self.block_cells):
-            block = cells[lo:lo + self.block_cells]
+            block = cells[lo : lo + self.block_cells]
             r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
             rows = order[r0:r1]
             ms = map_set([self.cell_map(int(i)) for i in block])
@@ -366,8 +432,9 @@ class Locator:
             idx = index[rows]
             rot, pos = self.rotations[idx], self.positions[idx]
             local = None if toward is None else _rotate(rot, toward[rows] - pos, transpose=True)
-            loc = locate_set(ms, k, np.asarray(sec_id)[rows], np.asarray(sec_x)[rows], local,
-                             [self.paths[i] for i in block])
+            loc = locate_set(
+                ms, k, np.asarray(sec_id)[rows], np.asarray(sec_x)[rows], local, [self.paths[i] for i in block]
+            )
             loc["center"] = _rotate(rot, loc["center"]) + pos
             loc["surface"] = _rotate(rot, loc["surface"]) + pos
             for key, values in loc.items():

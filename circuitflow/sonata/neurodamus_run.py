@@ -27,8 +27,8 @@ def simulate(sim_config: str, population: str) -> dict:
     sys.modules["mpi4py"] = None
     from neurodamus import Neurodamus
     from neurodamus.connection_manager import SynapseRuleManager
-    from neurodamus.gap_junction import GapJunctionManager
     from neurodamus.core import NeuronWrapper as Nd
+    from neurodamus.gap_junction import GapJunctionManager
 
     nd = Neurodamus(sim_config, lb_mode="RoundRobin", logging_level=0)
     times, gids = Nd.Vector(), Nd.Vector()
@@ -46,9 +46,12 @@ def simulate(sim_config: str, population: str) -> dict:
                     rows.append((conn.sgid, conn.tgid, delay, weight, syn.n_events))
             else:
                 gaps += [(conn.sgid, conn.tgid, gap.g) for gap in conn.synapses]
-    return {"node_ids": np.asarray(gids, dtype=np.int64), "timestamps": np.asarray(times, dtype=np.float64),
-            "synapses": np.array(rows, dtype=np.float64).reshape(-1, 5),
-            "gap_junctions": np.array(gaps, dtype=np.float64).reshape(-1, 3)}
+    return {
+        "node_ids": np.asarray(gids, dtype=np.int64),
+        "timestamps": np.asarray(times, dtype=np.float64),
+        "synapses": np.array(rows, dtype=np.float64).reshape(-1, 5),
+        "gap_junctions": np.array(gaps, dtype=np.float64).reshape(-1, 3),
+    }
 
 
 def write(out: str, result: dict) -> None:

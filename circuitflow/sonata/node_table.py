@@ -9,9 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from circuitflow.errors import CircuitflowError
-
 from circuitflow.detect.sources import quaternion_matrices, type_name
+from circuitflow.errors import CircuitflowError
 
 
 class NodeTableError(CircuitflowError, ValueError):
@@ -44,8 +43,13 @@ def _rows(ds: h5py.Dataset, ids: np.ndarray) -> np.ndarray:
 class NodeTable:
     """Types of every node (as detect names them) and, on demand, positions, rotations and morphology paths."""
 
-    def __init__(self, nodes_file: str | os.PathLike, morphology_dir: str | os.PathLike,
-                 morphology_ext: str = "h5", population: str | None = None):
+    def __init__(
+        self,
+        nodes_file: str | os.PathLike,
+        morphology_dir: str | os.PathLike,
+        morphology_ext: str = "h5",
+        population: str | None = None,
+    ):
         self.path = Path(nodes_file)
         self.population = node_population(nodes_file, population)
         self.morphology_dir = Path(morphology_dir)

@@ -148,8 +148,13 @@ def node_sets(props: pd.DataFrame, population: str) -> dict:
     return sets
 
 
-def sonata_nodes(nodes_file: str | os.PathLike, population: str | None, models: dict | None,
-                 out_node_sets: str | os.PathLike, out_nodes: str | os.PathLike | None = None) -> None:
+def sonata_nodes(
+    nodes_file: str | os.PathLike,
+    population: str | None,
+    models: dict | None,
+    out_node_sets: str | os.PathLike,
+    out_nodes: str | os.PathLike | None = None,
+) -> None:
     """Rule sonata_nodes: node sets, and with `models` the simulation nodes file."""
     cells = load_nodes(nodes_file, population)
     write_json(out_node_sets, node_sets(cells.properties, cells.population_name))

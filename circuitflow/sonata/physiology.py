@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 from circuitflow.errors import CircuitflowError
-from scipy import special
 
 EXCITATORY_SYN_TYPE = 100  # SONATA: syn_type_id >= 100 excitatory, < 100 inhibitory
 INHIBITORY_SYN_TYPE = 0
@@ -67,8 +67,9 @@ class PhysiologyError(CircuitflowError, ValueError):
 # config
 
 
-def _check_value(where: str, value, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> None:
+def _check_value(
+    where: str, value, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
         raise PhysiologyError(f"config: {where} must be a number, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
@@ -85,11 +86,19 @@ def _check_keys(where: str, block, allowed: tuple[str, ...]) -> None:
         raise PhysiologyError(f"config: unknown key '{where}.{unknown[0]}'; allowed keys here: {sorted(allowed)}")
     missing = [k for k in allowed if k not in block]
     if missing:
-        raise PhysiologyError(f"config: {where}.{missing[0]} is required (no default: every physiology value is explicit)")
+        raise PhysiologyError(
+            f"config: {where}.{missing[0]} is required (no default: every physiology value is explicit)"
+        )
 
 
-def _check_distribution(where: str, dist, low: float, high: float | None = None, low_open: bool = False,
-                        keys: tuple[str, ...] = ("mean", "std")) -> None:
+def _check_distribution(
+    where: str,
+    dist,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    keys: tuple[str, ...] = ("mean", "std"),
+) -> None:
     _check_keys(where, dist, keys)
     _check_value(f"{where}.mean", dist["mean"], low, high, low_open)
     if "std" in keys:
@@ -125,8 +134,10 @@ def check_pathways(pathways: list[dict], required: bool = True) -> None:
         if not isinstance(pathway, dict):
             continue
         synapses = pathway.get("synapses")
-        types = [(f"synapses.{name}", params, False) for name, params in
-                 (synapses.items() if isinstance(synapses, dict) else [])]
+        types = [
+            (f"synapses.{name}", params, False)
+            for name, params in (synapses.items() if isinstance(synapses, dict) else [])
+        ]
         if GAP_JUNCTION in pathway:
             types.append((GAP_JUNCTION, pathway[GAP_JUNCTION], True))
         for name, params, gap in types:
@@ -134,8 +145,10 @@ def check_pathways(pathways: list[dict], required: bool = True) -> None:
             if isinstance(params, dict) and "physiology" in params:
                 check_block(where, params["physiology"], gap)
             elif required:
-                raise PhysiologyError(f"config: {where} is required for SONATA edges (pathway "
-                                      f"{_names(pathway['pre'])} -> {_names(pathway['post'])})")
+                raise PhysiologyError(
+                    f"config: {where} is required for SONATA edges (pathway "
+                    f"{_names(pathway['pre'])} -> {_names(pathway['post'])})"
+                )
 
 
 def physiology_config(pathways: list[dict], seed: int | None, rename=lambda name: name) -> dict:
@@ -190,8 +203,9 @@ def gamma_ppf(u: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return out
 
 
-def truncated_normal_ppf(u: np.ndarray, mean: np.ndarray, std: np.ndarray, low: float,
-                         high: float = np.inf) -> np.ndarray:
+def truncated_normal_ppf(
+    u: np.ndarray, mean: np.ndarray, std: np.ndarray, low: float, high: float = np.inf
+) -> np.ndarray:
     """Normal(mean, std) truncated to [low, high] at quantiles `u` (std 0: the mean)."""
     mean, std = np.broadcast_to(mean, u.shape), np.broadcast_to(std, u.shape)
     out = np.array(mean, dtype=np.float64)
@@ -229,8 +243,9 @@ _PPF = {
 }
 
 
-def draw(seed: int, pre: np.ndarray, post: np.ndarray, type_id: np.ndarray, params: dict,
-         draws: dict = CHEMICAL_DRAWS) -> dict:
+def draw(
+    seed: int, pre: np.ndarray, post: np.ndarray, type_id: np.ndarray, params: dict, draws: dict = CHEMICAL_DRAWS
+) -> dict:
     """Drawn properties of connections (pre, post, type_id): {property: array}.
 
     `params[property]` is {"mean": array, "std": array} per connection."""
@@ -272,8 +287,10 @@ class Classes:
         found = self.keys[at] == key if len(self.keys) else np.zeros(len(key), dtype=bool)
         if not np.all(found):
             i = int(np.flatnonzero(~found)[0])
-            raise PhysiologyError(f"{what}: no physiology for channel id {int(channel[i])} between types "
-                                  f"{int(pre_type[i])} and {int(post_type[i])}")
+            raise PhysiologyError(
+                f"{what}: no physiology for channel id {int(channel[i])} between types "
+                f"{int(pre_type[i])} and {int(post_type[i])}"
+            )
         return self.key_class[at]
 
     def params(self, cls: np.ndarray) -> dict:
@@ -318,9 +335,17 @@ def build_classes(physiology: dict, distributions: dict, types: list[str], gap_j
     spec = np.array([(i, j, chan) for i, j, chan in triples], dtype=np.int64).reshape(-1, 3)
     keys = (spec[:, 0] * n_types + spec[:, 1]) * (1 << 32) + spec[:, 2]
     order = np.argsort(keys)
-    return Classes(keys=keys[order], key_class=np.array(list(triples.values()), dtype=np.int64)[order],
-                   n_types=n_types, table=table, syn_type_id=syn_type.astype(np.int32), release_delay=delay,
-                   conduction_velocity=velocity, names=[e[3] for e in entries], seed=int(physiology["seed"]))
+    return Classes(
+        keys=keys[order],
+        key_class=np.array(list(triples.values()), dtype=np.int64)[order],
+        n_types=n_types,
+        table=table,
+        syn_type_id=syn_type.astype(np.int32),
+        release_delay=delay,
+        conduction_velocity=velocity,
+        names=[e[3] for e in entries],
+        seed=int(physiology["seed"]),
+    )
 
 
 def connection_heads(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,8 +360,14 @@ def connection_heads(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(change) - 1, np.flatnonzero(change)
 
 
-def chemical_properties(classes: Classes, pre: np.ndarray, post: np.ndarray, channel: np.ndarray,
-                        cls: np.ndarray, efferent_distance_um: np.ndarray) -> dict:
+def chemical_properties(
+    classes: Classes,
+    pre: np.ndarray,
+    post: np.ndarray,
+    channel: np.ndarray,
+    cls: np.ndarray,
+    efferent_distance_um: np.ndarray,
+) -> dict:
     """Per-synapse SONATA physiology of chemical synapses (drawn per connection)."""
     run, heads = connection_heads(pre, post, channel)
     drawn = draw(classes.seed, pre[heads], post[heads], channel[heads], classes.params(cls[heads]))
@@ -349,8 +380,14 @@ def chemical_properties(classes: Classes, pre: np.ndarray, post: np.ndarray, cha
 def gap_junction_conductance(classes: Classes, n1: np.ndarray, n2: np.ndarray, cls: np.ndarray) -> np.ndarray:
     """Gap-junction conductance (nS), drawn per connection (the pair n1 < n2)."""
     run, heads = connection_heads(n1, n2)
-    drawn = draw(classes.seed, n1[heads], n2[heads], np.full(len(heads), GAP_JUNCTION_CHANNEL_KEY),
-                 classes.params(cls[heads]), GAP_JUNCTION_DRAWS)
+    drawn = draw(
+        classes.seed,
+        n1[heads],
+        n2[heads],
+        np.full(len(heads), GAP_JUNCTION_CHANNEL_KEY),
+        classes.params(cls[heads]),
+        GAP_JUNCTION_DRAWS,
+    )
     return drawn["conductance"][run]
 
 

@@ -60,8 +60,10 @@ def circuit_parts(circuit_config: str | os.PathLike) -> tuple[libsonata.CircuitC
         raise SimulationError(f"{circuit_config}: expected one node population, found {nodes}")
     props = config.node_population_properties(nodes[0])
     if not getattr(props, "biophysical_neuron_models_dir", ""):
-        raise SimulationError(f"{circuit_config}: no biophysical_neuron_models_dir (a partial circuit); "
-                              "give cell models in connectome.models")
+        raise SimulationError(
+            f"{circuit_config}: no biophysical_neuron_models_dir (a partial circuit); "
+            "give cell models in connectome.models"
+        )
     by_type = {"chemical": [], "electrical": []}
     for name in sorted(config.edge_populations):
         kind = config.edge_population_properties(name).type
@@ -90,8 +92,9 @@ def stimulated_cells(pre: np.ndarray, n: int) -> list[int]:
     return sorted(int(i) for i in ids[order[:n]])
 
 
-def simulation_config(circuit_config: str | os.PathLike, out_dir: Path, population: str, tstop: float,
-                      amplitude: float) -> dict:
+def simulation_config(
+    circuit_config: str | os.PathLike, out_dir: Path, population: str, tstop: float, amplitude: float
+) -> dict:
     """The SONATA simulation config (paths relative to `out_dir`)."""
     return {
         "network": os.path.relpath(os.path.abspath(circuit_config), out_dir.resolve()),
@@ -102,8 +105,14 @@ def simulation_config(circuit_config: str | os.PathLike, out_dir: Path, populati
         "conditions": {"celsius": 34.0, "v_init": -65.0},
         "output": {"output_dir": "output", "spikes_file": "spikes.h5"},
         "inputs": {
-            "pulses": {"input_type": "current_clamp", "module": "pulse", "node_set": STIMULATED,
-                       "amp_start": amplitude, **PULSE, "duration": tstop - 20.0 - PULSE["delay"]},
+            "pulses": {
+                "input_type": "current_clamp",
+                "module": "pulse",
+                "node_set": STIMULATED,
+                "amp_start": amplitude,
+                **PULSE,
+                "duration": tstop - 20.0 - PULSE["delay"],
+            },
         },
     }
 
@@ -125,9 +134,19 @@ def _executable(name: str) -> str:
 
 def compile_mechanisms(circuit_config: str | os.PathLike, out_dir: Path, cache_dir: Path) -> str:
     """Compile neurodamus' and the circuit's mechanisms (cached); the path of libnrnmech."""
-    cmd = [_executable("neurodamus-compile-mods"), "--with-internal-mods", "--circuit-config", str(circuit_config),
-           "--output-dir", str(out_dir), "--cache-dir", str(cache_dir), "--incflags=-DDISABLE_REPORTINGLIB",
-           "--nrnivmodl", _executable("nrnivmodl")]
+    cmd = [
+        _executable("neurodamus-compile-mods"),
+        "--with-internal-mods",
+        "--circuit-config",
+        str(circuit_config),
+        "--output-dir",
+        str(out_dir),
+        "--cache-dir",
+        str(cache_dir),
+        "--incflags=-DDISABLE_REPORTINGLIB",
+        "--nrnivmodl",
+        _executable("nrnivmodl"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -139,10 +158,16 @@ def run_neurodamus(sim_config: Path, population: str, mechanisms: str, result: P
     """Run `neurodamus_run` in a subprocess with NEURON's environment; its log to `log_file`."""
     spec = importlib.util.find_spec("neurodamus")
     if spec is None or spec.origin is None:
-        raise SimulationError("neurodamus is not installed: install the simulate extra (pip install 'circuitflow[simulate]')")
+        raise SimulationError(
+            "neurodamus is not installed: install the simulate extra (pip install 'circuitflow[simulate]')"
+        )
     hoc = Path(spec.origin).parent / "data" / "hoc"
-    env = dict(os.environ, NEURON_INIT_MPI="0", NRNMECH_LIB_PATH=mechanisms,
-               HOC_LIBRARY_PATH=os.pathsep.join(filter(None, [str(hoc), os.environ.get("HOC_LIBRARY_PATH")])))
+    env = dict(
+        os.environ,
+        NEURON_INIT_MPI="0",
+        NRNMECH_LIB_PATH=mechanisms,
+        HOC_LIBRARY_PATH=os.pathsep.join(filter(None, [str(hoc), os.environ.get("HOC_LIBRARY_PATH")])),
+    )
     cmd = [sys.executable, "-m", "circuitflow.sonata.neurodamus_run", sim_config.name, population, str(result)]
     with open(log_file, "w") as out:
         proc = subprocess.run(cmd, cwd=sim_config.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -153,10 +178,21 @@ def run_neurodamus(sim_config: Path, population: str, mechanisms: str, result: P
 def read_result(path: Path) -> dict:
     """The spikes and synapse table `neurodamus_run` wrote."""
     with h5py.File(path, "r") as f:
-        return {k.replace("/", "_"): f[k][()] for k in ("spikes/node_ids", "spikes/timestamps", "synapses/pre",
-                                                        "synapses/post", "synapses/delay", "synapses/weight",
-                                                        "synapses/events", "gap_junctions/pre",
-                                                        "gap_junctions/post", "gap_junctions/conductance")}
+        return {
+            k.replace("/", "_"): f[k][()]
+            for k in (
+                "spikes/node_ids",
+                "spikes/timestamps",
+                "synapses/pre",
+                "synapses/post",
+                "synapses/delay",
+                "synapses/weight",
+                "synapses/events",
+                "gap_junctions/pre",
+                "gap_junctions/post",
+                "gap_junctions/conductance",
+            )
+        }
 
 
 def write_spikes(path: Path, population: str, node_ids: np.ndarray, timestamps: np.ndarray) -> None:
@@ -188,49 +224,71 @@ def check(edges: dict, result: dict, tstop: float) -> dict:
     spikes = {"node_ids": result["spikes_node_ids"], "timestamps": result["spikes_timestamps"]}
     # pair synapses by (pre, post, conductance, delay): the model keeps conductances exactly, rounds delays
     key_e = np.lexsort((edges["delay"], edges["conductance"], edges["post"], edges["pre"]))
-    key_s = np.lexsort((result["synapses_delay"], result["synapses_weight"], result["synapses_post"],
-                        result["synapses_pre"]))
+    key_s = np.lexsort(
+        (result["synapses_delay"], result["synapses_weight"], result["synapses_post"], result["synapses_pre"])
+    )
     e = {k: np.asarray(v)[key_e] for k, v in edges.items()}
     s = {k: np.asarray(result[f"synapses_{k}"])[key_s] for k in ("pre", "post", "delay", "weight", "events")}
-    if len(e["pre"]) != len(s["pre"]) or not (np.array_equal(e["pre"], s["pre"]) and np.array_equal(e["post"], s["post"])):
+    if len(e["pre"]) != len(s["pre"]) or not (
+        np.array_equal(e["pre"], s["pre"]) and np.array_equal(e["post"], s["post"])
+    ):
         pairs_e = set(zip(e["pre"].tolist(), e["post"].tolist()))
         pairs_s = set(zip(s["pre"].tolist(), s["post"].tolist()))
         diff = sorted(pairs_e ^ pairs_s) or ["per-pair synapse counts differ"]
-        raise SimulationError(f"the model has {len(s['pre'])} synapses, the edges {len(e['pre'])}; first difference: {diff[0]}")
+        raise SimulationError(
+            f"the model has {len(s['pre'])} synapses, the edges {len(e['pre'])}; first difference: {diff[0]}"
+        )
     # neurodamus rounds delays down to a multiple of the time step
     lag = e["delay"] - s["delay"]
-    checks = {"delay": ("delay", (lag > -1e-6) & (lag < DT + 1e-6)),
-              "conductance": ("weight", np.isclose(e["conductance"], s["weight"], rtol=1e-5, atol=1e-6))}
+    checks = {
+        "delay": ("delay", (lag > -1e-6) & (lag < DT + 1e-6)),
+        "conductance": ("weight", np.isclose(e["conductance"], s["weight"], rtol=1e-5, atol=1e-6)),
+    }
     for name, (sim_name, ok) in checks.items():
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = bad[0]
-            raise SimulationError(f"synapse {e['pre'][i]}->{e['post'][i]}: {name} {s[sim_name][i]} in the model, "
-                                  f"{e[name][i]} in the edges")
+            raise SimulationError(
+                f"synapse {e['pre'][i]}->{e['post'][i]}: {name} {s[sim_name][i]} in the model, "
+                f"{e[name][i]} in the edges"
+            )
     want = expected_events(e["pre"], s["delay"], spikes, tstop)
     bad = np.flatnonzero(want != s["events"])
     if bad.size:
         i = bad[0]
-        raise SimulationError(f"synapse {e['pre'][i]}->{e['post'][i]} received {s['events'][i]} events, "
-                              f"its presynaptic cell's spikes give {want[i]}")
+        raise SimulationError(
+            f"synapse {e['pre'][i]}->{e['post'][i]} received {s['events'][i]} events, "
+            f"its presynaptic cell's spikes give {want[i]}"
+        )
     receivers = sorted(set(e["post"][want > 0].tolist()))
     received = sorted(set(s["post"][s["events"] > 0].tolist()))
     spiking = sorted(set(np.asarray(spikes["node_ids"]).tolist()))
-    return {"synapses": int(len(e["pre"])), "spikes": int(len(spikes["node_ids"])), "spiking_cells": spiking,
-            "synapses_with_events": int(np.sum(s["events"] > 0)), "events": int(np.sum(s["events"])),
-            "postsynaptic_cells_with_events": received, "expected_postsynaptic_cells": receivers}
+    return {
+        "synapses": int(len(e["pre"])),
+        "spikes": int(len(spikes["node_ids"])),
+        "spiking_cells": spiking,
+        "synapses_with_events": int(np.sum(s["events"] > 0)),
+        "events": int(np.sum(s["events"])),
+        "postsynaptic_cells_with_events": received,
+        "expected_postsynaptic_cells": receivers,
+    }
 
 
 def check_gap_junctions(edges: dict, result: dict) -> int:
     """Every electrical edge is one gap junction of the model, with its conductance; their count."""
+
     def rows(pre, post, g):
-        return sorted(zip(np.asarray(pre).tolist(), np.asarray(post).tolist(), np.round(np.asarray(g, float), 4).tolist()))
+        return sorted(
+            zip(np.asarray(pre).tolist(), np.asarray(post).tolist(), np.round(np.asarray(g, float), 4).tolist())
+        )
 
     want = rows(edges["pre"], edges["post"], edges["conductance"])
     got = rows(result["gap_junctions_pre"], result["gap_junctions_post"], result["gap_junctions_conductance"])
     if want != got:
         diff = sorted(set(want) ^ set(got)) or ["per-pair counts differ"]
-        raise SimulationError(f"the model has {len(got)} gap junctions, the edges {len(want)}; first difference: {diff[0]}")
+        raise SimulationError(
+            f"the model has {len(got)} gap junctions, the edges {len(want)}; first difference: {diff[0]}"
+        )
     return len(got)
 
 
@@ -240,8 +298,14 @@ def default_cache() -> Path:
     return Path(base) / "circuitflow" / "mechanisms"
 
 
-def simulate(circuit_config: str | os.PathLike, out_dir: str | os.PathLike, tstop: float = 100.0,
-             n_stimulated: int = 3, amplitude: float = 3.0, cache_dir: str | os.PathLike | None = None) -> dict:
+def simulate(
+    circuit_config: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    tstop: float = 100.0,
+    n_stimulated: int = 3,
+    amplitude: float = 3.0,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict:
     """Simulate `circuit_config` into `out_dir` and check it against the edges; the summary."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +324,11 @@ def simulate(circuit_config: str | os.PathLike, out_dir: str | os.PathLike, tsto
     result = read_result(result_file)
     (out / "output").mkdir(exist_ok=True)
     write_spikes(out / "output" / "spikes.h5", population, result["spikes_node_ids"], result["spikes_timestamps"])
-    summary = {"stimulated": stimulated, "tstop": tstop, **check(edges, result, tstop),
-               "gap_junctions": check_gap_junctions(gap_edges, result)}
+    summary = {
+        "stimulated": stimulated,
+        "tstop": tstop,
+        **check(edges, result, tstop),
+        "gap_junctions": check_gap_junctions(gap_edges, result),
+    }
     write_json(out / "summary.json", summary)
     return summary

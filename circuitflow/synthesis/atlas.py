@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import logging
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ import pandas as pd
 import yaml
 from voxcell import OrientationField, RegionMap, VoxelData
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import atomic_h5
 from circuitflow.io.cells import cells_dataframe, check_no_nulls, load_cells
 from circuitflow.synthesis import context_rules
@@ -41,8 +41,7 @@ def load_region_structure(path: str | os.PathLike | None) -> dict:
         unknown = sorted(set(block) - set(REGION_KEYS))
         if unknown:
             raise AtlasError(
-                f"region_structure: region '{region}' has unknown key(s) {unknown}; "
-                f"allowed: {list(REGION_KEYS)}"
+                f"region_structure: region '{region}' has unknown key(s) {unknown}; allowed: {list(REGION_KEYS)}"
             )
         if "layers" not in block:
             raise AtlasError(f"region_structure: region '{region}' has no 'layers'")
@@ -119,8 +118,7 @@ def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.nd
     if outside.any():
         bad = [f"{int(i)} at {positions[k].tolist()}" for k, i in zip(np.flatnonzero(outside), ids[outside])]
         raise AtlasError(
-            f"{outside.sum()} cell(s) outside the atlas bounding box "
-            f"({grid.bbox.tolist()}): " + "; ".join(bad[:5])
+            f"{outside.sum()} cell(s) outside the atlas bounding box ({grid.bbox.tolist()}): " + "; ".join(bad[:5])
         )
     return grid
 
@@ -161,9 +159,7 @@ def atlas_context(
             continue
         block = structure.get(region)
         if block is not None and block.get("thicknesses") is not None and block.get("layers") is not None:
-            depths, depth = layer_depths_and_depth(
-                atlas_dir, block["layers"], positions[mask], min_depth, max_depth
-            )
+            depths, depth = layer_depths_and_depth(atlas_dir, block["layers"], positions[mask], min_depth, max_depth)
             out.loc[mask, "current_depth"] = depth
             for k, row in zip(np.flatnonzero(mask), depths):
                 layer_depths[k] = row.tolist()
@@ -205,8 +201,9 @@ def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
             n_depths[k] = len(row)
     with atomic_h5(path, track_order=True) as h5f:
         h5f.create_dataset("cell_id", data=context.index.to_numpy(dtype=np.int64))
-        h5f.create_dataset("synthesis_region", data=context["synthesis_region"].to_numpy(dtype=object),
-                           dtype=h5py.string_dtype())
+        h5f.create_dataset(
+            "synthesis_region", data=context["synthesis_region"].to_numpy(dtype=object), dtype=h5py.string_dtype()
+        )
         h5f.create_dataset("current_depth", data=context["current_depth"].to_numpy(dtype=float))
         h5f.create_dataset("layer_depths", data=depths)
         h5f.create_dataset("n_layer_depths", data=n_depths)

@@ -10,12 +10,18 @@ import morphio
 import numpy as np
 
 from circuitflow.io.atomic import write_json
-from circuitflow.io.morphology import CONTAINER_FOLDER, NRN_EXTENSIONS, morphology_name, morphology_property
-from circuitflow.io.morphology import nrn_section_ids, write_morphology
+from circuitflow.io.morphology import (
+    CONTAINER_FOLDER,
+    NRN_EXTENSIONS,
+    morphology_name,
+    morphology_property,
+    nrn_section_ids,
+    write_morphology,
+)
 from circuitflow.progress import progress
 from circuitflow.synthesis import atlas
-from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
+from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.engine import STATS as ENGINE_STATS
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
 from circuitflow.synthesis.prepare import cell_table, chunk_payload
@@ -30,9 +36,7 @@ def cell_seed(seed: int, cell_id: int) -> int:
     return (seed + cell_id) % SEED_MODULUS
 
 
-def synthesize_one(
-    cell: CellContext, cell_id: int, options: dict, morph_dir: str, engine: str = "compiled"
-) -> dict:
+def synthesize_one(cell: CellContext, cell_id: int, options: dict, morph_dir: str, engine: str = "compiled") -> dict:
     """Grow, write and describe one cell; a dropped cell gets null results and its error."""
     seed = cell_seed(options["seed"], cell_id)
     name = morphology_name(seed)
@@ -112,8 +116,13 @@ def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
 
 
 def synthesize_chunk(
-    section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
-    ranks: tuple[int, int] = (0, 1), engine: str = "compiled",
+    section: dict,
+    chunk_index: int,
+    atlas_cache: str,
+    options: dict,
+    morph_dir: str,
+    ranks: tuple[int, int] = (0, 1),
+    engine: str = "compiled",
 ) -> list[dict]:
     """Synthesize this rank's strided share of a chunk's cells; return their result records."""
     cells_table, _, tmd_params, tmd_distribs = cell_table(section)
@@ -131,8 +140,14 @@ def synthesize_chunk(
     cortical = atlas.cortical_depths(structure)
     grid = Grid(cache.attrs["voxel_dimensions"], cache.attrs["offset"])
     rank, size = ranks
-    L.info("chunk %s: rank %d of %d grows %d of %d cells", chunk["chunk"], rank, size,
-           len(records[rank::size]), len(records))
+    L.info(
+        "chunk %s: rank %d of %d grows %d of %d cells",
+        chunk["chunk"],
+        rank,
+        size,
+        len(records[rank::size]),
+        len(records),
+    )
     results = []
     mine = records[rank::size]
     for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
@@ -152,14 +167,23 @@ def synthesize_chunk(
     return results
 
 
-def synthesize_chunk_job(section: dict, chunk_index: int, atlas_cache: str, options: dict, morph_dir: str,
-                         out: str, use_mpi: bool = False, engine: str = "compiled") -> None:
+def synthesize_chunk_job(
+    section: dict,
+    chunk_index: int,
+    atlas_cache: str,
+    options: dict,
+    morph_dir: str,
+    out: str,
+    use_mpi: bool = False,
+    engine: str = "compiled",
+) -> None:
     """Rule synthesis_chunk: grow one chunk (split over the MPI ranks with `use_mpi`); rank 0 writes its table."""
     from circuitflow.mpi import run_shared
 
     results = run_shared(
-        lambda rank, size: synthesize_chunk(section, chunk_index, atlas_cache, options, morph_dir, (rank, size),
-                                            engine),
+        lambda rank, size: synthesize_chunk(
+            section, chunk_index, atlas_cache, options, morph_dir, (rank, size), engine
+        ),
         use_mpi,
     )
     if results is not None:

@@ -7,7 +7,6 @@ per process: a chunk without rules pays nothing.
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import copy
 import functools
 import hashlib
@@ -18,13 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
+from circuitflow.errors import CircuitflowError
+
 L = logging.getLogger(__name__)
 
 DIRECTION_KEYS = ("mtypes", "mclass", "neurite_types", "processes", "params", "params_section")
 DIRECTION_PARAMS = ("direction", "mode", "power", "layers")
 SECTION_TRIES = ("max_tries", "randomness_increase")  # read by NeuroTS from params_section
-BOUNDARY_KEYS = ("path", "mesh_type", "mode", "multimesh_mode", "params_section", "params_trunk", "mtypes",
-                 "mclass", "neurite_types", "processes")
+BOUNDARY_KEYS = (
+    "path",
+    "mesh_type",
+    "mode",
+    "multimesh_mode",
+    "params_section",
+    "params_trunk",
+    "mtypes",
+    "mclass",
+    "neurite_types",
+    "processes",
+)
 BOUNDARY_PARAMS = ("d_min", "d_max", "power") + SECTION_TRIES
 #: Keys read inside each nested level of a rule.
 NESTED_KEYS = {
@@ -73,8 +84,11 @@ def _check_boundary(region: str, index: int, rule) -> None:
     path = Path(rule["path"])
     if not path.exists():
         _fail(region, "boundaries", index, f"mesh path not found: {path}")
-    for key, allowed, default in (("mode", BOUNDARY_MODES, "repulsive"), ("mesh_type", MESH_TYPES, "voxel"),
-                                  ("multimesh_mode", MULTIMESH_MODES, "closest")):
+    for key, allowed, default in (
+        ("mode", BOUNDARY_MODES, "repulsive"),
+        ("mesh_type", MESH_TYPES, "voxel"),
+        ("multimesh_mode", MULTIMESH_MODES, "closest"),
+    ):
         if rule.get(key, default) not in allowed:
             _fail(region, "boundaries", index, f"{key} {rule[key]!r} is not one of {list(allowed)}")
     if path.is_dir() and not any(p.is_file() for p in path.iterdir()):
@@ -119,15 +133,19 @@ def rule_warnings(structure: dict) -> list[str]:
                     if unknown:
                         warnings.append(f"{where}: unknown key(s) {unknown} inside '{level}' are ignored")
                 if "neurite_types" not in rule:
-                    warnings.append(f"{where}: no top-level 'neurite_types', so its section probability applies "
-                                    "to no tree")
+                    warnings.append(
+                        f"{where}: no top-level 'neurite_types', so its section probability applies to no tree"
+                    )
     return warnings
 
 
 def territories_regions(structure: dict) -> list[str]:
     """Regions with a `multimesh_mode: territories` boundary (their cells need a glomerulus id)."""
-    return [region for region, block in structure.items()
-            if any(rule.get("multimesh_mode", "closest") == "territories" for rule in block.get("boundaries") or [])]
+    return [
+        region
+        for region, block in structure.items()
+        if any(rule.get("multimesh_mode", "closest") == "territories" for rule in block.get("boundaries") or [])
+    ]
 
 
 def has_rules(block: dict | None) -> bool:
@@ -329,8 +347,9 @@ class RepulsiveProbability(_Shared):
         """Distance to the first hit trimesh reports along the ray (inf without one), in um."""
         if self.voxel:
             ray_origin = self.grid.to_indices(ray_origin)
-        locations = self.mesh.intersector.intersects_location(ray_origins=[ray_origin],
-                                                              ray_directions=[ray_direction])[0]
+        locations = self.mesh.intersector.intersects_location(ray_origins=[ray_origin], ray_directions=[ray_direction])[
+            0
+        ]
         if not len(locations):
             return np.inf
         intersect = locations[0]
@@ -342,9 +361,9 @@ class RepulsiveProbability(_Shared):
     def __call__(self, direction, current_point):
         params = self.params
         dist = self.distance(direction, current_point)
-        p = (dist - params.get("d_min", 0)) / (
-            params.get("d_max", 100) - max(0, params.get("d_min", 0))
-        ) ** params.get("power", 1.5)
+        p = (dist - params.get("d_min", 0)) / (params.get("d_max", 100) - max(0, params.get("d_min", 0))) ** params.get(
+            "power", 1.5
+        )
         return np.clip(p, 0, 1)
 
 

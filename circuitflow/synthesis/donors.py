@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from circuitflow.errors import CircuitflowError
 
 L = logging.getLogger(__name__)
 
@@ -22,17 +23,22 @@ def load_donor_table(path: str | os.PathLike, cell_ids: np.ndarray) -> pd.DataFr
     path = Path(path)
     if not path.is_file():
         raise DonorError(f"morph_axon: file not found: {path}")
-    table = pd.read_csv(path, sep=r"\s+", index_col=0, dtype={"morphology": str}, na_values=["N/A"],
-                        keep_default_na=False)
+    table = pd.read_csv(
+        path, sep=r"\s+", index_col=0, dtype={"morphology": str}, na_values=["N/A"], keep_default_na=False
+    )
     if "morphology" not in table.columns:
         raise DonorError(f"morph_axon: {path} has no 'morphology' column")
     ids = np.asarray(cell_ids).tolist()
     if len(ids) == 0 and len(table):
-        raise DonorError(f"synthesis.input_cells: the cells file has no cells, but morph_axon {path} lists {len(table)}")
+        raise DonorError(
+            f"synthesis.input_cells: the cells file has no cells, but morph_axon {path} lists {len(table)}"
+        )
     if sorted(table.index.tolist()) != sorted(ids):
         only = sorted(set(table.index.tolist()) ^ set(ids))[:5]
-        raise DonorError(f"morph_axon: {path}: Morphology list GIDs mismatch (ids differ from the cell ids: "
-                         f"{len(table)} rows for {len(ids)} cells; first ids in only one of them: {only})")
+        raise DonorError(
+            f"morph_axon: {path}: Morphology list GIDs mismatch (ids differ from the cell ids: "
+            f"{len(table)} rows for {len(ids)} cells; first ids in only one of them: {only})"
+        )
     out = pd.DataFrame(index=table.index)
     out["axon_name"] = table["morphology"].where(table["morphology"].notna(), None)
     out["axon_scale"] = table["scale"].astype(float) if "scale" in table.columns else np.nan
@@ -52,9 +58,7 @@ def check_na_ratio(mtypes: pd.Series, axon_name: pd.Series, max_drop_ratio: floa
     L.info("N/A ratio by mtype:\n%s", table.to_string())
     exceeded = table.index[0.01 * table["ratio, %"] > max_drop_ratio].tolist()
     if exceeded:
-        raise DonorError(
-            f"Max N/A ratio ({100.0 * max_drop_ratio:.1f}%) exceeded for mtype(s): {', '.join(exceeded)}"
-        )
+        raise DonorError(f"Max N/A ratio ({100.0 * max_drop_ratio:.1f}%) exceeded for mtype(s): {', '.join(exceeded)}")
     ids = axon_name.index[na].tolist()
     L.warning("The following gids were not found in the axon morphology list: %s", ids)
     return ids

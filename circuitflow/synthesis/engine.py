@@ -38,11 +38,12 @@ def numba_cache_dir() -> str:
 
 os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir())
 
-import circuitflow.synthesis.lazy  # noqa: E402,F401  (before NeuroTS: defers matplotlib.pyplot)
-from numpy.random import PCG64  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import TreeGrower  # noqa: E402
+from numpy.random import PCG64  # noqa: E402
+
+import circuitflow.synthesis.lazy  # noqa: E402,F401  (before NeuroTS: defers matplotlib.pyplot)
 
 #: circuitflow.synthesis.kernels, imported (with numba, ~0.3 s and some memory) on the first compiled growth
 K = None
@@ -56,6 +57,7 @@ def load_kernels():
 
         K = kernels
     return K
+
 
 ALGORITHMS = (TMDAlgo, TMDApicalAlgo, TMDGradientAlgo)
 SECTION_CLASSES = {"path_distances": SectionGrowerPath, "radial_distances": SectionGrowerTMD}
@@ -236,7 +238,12 @@ class KernelState:
             sp = tree._section_parameters
             distr = tree.seg_length_distr
             self.tree_f[t] = [
-                sp.targeting, sp.history, sp.randomness, sp.scale_prob, distr.loc, distr.scale,
+                sp.targeting,
+                sp.history,
+                sp.randomness,
+                sp.scale_prob,
+                distr.loc,
+                distr.scale,
                 float(tree.params["metric"] == "radial_distances"),
             ]
             for section in tree.active_sections:
@@ -331,9 +338,25 @@ class KernelState:
     def run(self) -> int:
         """One kernels.run call on the current arrays."""
         return K.run(
-            self.ctl, self.slot_f, self.slot_i, self.latest, self.tree_f, self.bif_alive, self.term_alive,
-            self.active, self.n_active, self.neurites, self.outer, self.round_slots, self.pending, self.pool,
-            self.nxt, self.words.words, self.words.cos_phi, self.words.sin_phi, self.words.sin_theta,
+            self.ctl,
+            self.slot_f,
+            self.slot_i,
+            self.latest,
+            self.tree_f,
+            self.bif_alive,
+            self.term_alive,
+            self.active,
+            self.n_active,
+            self.neurites,
+            self.outer,
+            self.round_slots,
+            self.pending,
+            self.pool,
+            self.nxt,
+            self.words.words,
+            self.words.cos_phi,
+            self.words.sin_phi,
+            self.words.sin_theta,
             self.words.cos_theta,
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import json
 import logging
 import os
@@ -14,6 +13,7 @@ import pandas as pd
 import yaml
 from voxcell import CellCollection
 
+from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import atomic_path
 from circuitflow.io.cells import cells_dataframe, identity_orientations, load_cells, save_cells
 from circuitflow.io.morphology import CONTAINER_FOLDER, MARKER, write_container
@@ -31,8 +31,10 @@ def read_chunk_tables(paths) -> pd.DataFrame:
     for path in paths:
         with open(path, encoding="utf-8") as f:
             records.extend(json.load(f)["cells"])
-    table = pd.DataFrame.from_records(records, columns=["id", "name", "apical_points", "apical_sections",
-                                                         "apical_NRN_sections", "debug_infos", "error"])
+    table = pd.DataFrame.from_records(
+        records,
+        columns=["id", "name", "apical_points", "apical_sections", "apical_NRN_sections", "debug_infos", "error"],
+    )
     return table.set_index("id").sort_index()
 
 
@@ -42,8 +44,9 @@ def drop_summary(cells: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     if failed.empty:
         return pd.DataFrame(columns=["region", "mtype", "reason", "count"])
     reasons = failed["error"].str.split(":").str[0]
-    frame = pd.DataFrame({"region": cells.loc[failed.index, "region"], "mtype": cells.loc[failed.index, "mtype"],
-                          "reason": reasons})
+    frame = pd.DataFrame(
+        {"region": cells.loc[failed.index, "region"], "mtype": cells.loc[failed.index, "mtype"], "reason": reasons}
+    )
     return frame.groupby(["region", "mtype", "reason"], observed=True).size().rename("count").reset_index()
 
 
@@ -99,8 +102,16 @@ def link_morphologies(chunk_dirs, morph_dir: str | os.PathLike) -> None:
 
 
 def finalize(
-    cells_path: str, chunk_tables, chunk_dirs, out_cells: str, out_format: str, morph_dir: str,
-    apical: str, apical_nrn: str | None, extensions, container: str | None = None,
+    cells_path: str,
+    chunk_tables,
+    chunk_dirs,
+    out_cells: str,
+    out_format: str,
+    morph_dir: str,
+    apical: str,
+    apical_nrn: str | None,
+    extensions,
+    container: str | None = None,
     debug_data: str | None = None,
 ) -> CellCollection:
     """Combine chunk results into every synthesis output."""
@@ -151,4 +162,3 @@ def _container_source(chunk_dirs, name: str) -> Path:
         if path.is_file():
             return path
     raise FinalizeError(f"no h5 copy of morphology {name} for the container")
-

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 import morphio
 import numpy as np
 from morph_tool.exceptions import NoDendriteException
-
-import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology, scale_section
@@ -24,6 +22,7 @@ from sklearn.decomposition import PCA
 from tmd.Topology import analysis as tmd_analysis
 from tmd.Topology.transformations import tmd_scale
 
+import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 from circuitflow.synthesis import engine
 
 if TYPE_CHECKING:
@@ -100,6 +99,8 @@ def json_copy(value):
     if kind in (str, int, float, bool) or value is None:
         return value
     return copy.deepcopy(value)
+
+
 tmd_analysis.barcode_bin_centers = barcode_bin_centers
 
 
@@ -177,9 +178,7 @@ def constraint_distance(depth: float, layer_depths: list | None, constraint: dic
 
 
 # --------------------------------------------------------------------------- barcode scaling
-def scale_default_barcode(
-    ph, context, reference_thickness, target_thickness, with_debug_info=False
-):
+def scale_default_barcode(ph, context, reference_thickness, target_thickness, with_debug_info=False):
     """Scale a barcode by the ratio of local to reference layer thickness (region-grower)."""
     max_p = np.nanmax(ph, axis=0)[0]
     if reference_thickness != 1 and target_thickness != 1:
@@ -189,9 +188,7 @@ def scale_default_barcode(
         max_p = None
         scaling_ratio = 1.0
     if with_debug_info:
-        context["debug_data"]["default_func"]["scaling"].append(
-            {"max_ph": max_p, "scaling_ratio": scaling_ratio}
-        )
+        context["debug_data"]["default_func"]["scaling"].append({"max_ph": max_p, "scaling_ratio": scaling_ratio})
     return tmd_scale(ph, scaling_ratio)
 
 
@@ -200,9 +197,7 @@ def scale_target_barcode(ph, context, target_path_distance, with_debug_info=Fals
     max_ph = np.nanmax(ph, axis=0)[0]
     scaling_ratio = target_path_distance / max_ph
     if with_debug_info:
-        context["debug_data"]["target_func"]["scaling"].append(
-            {"max_ph": max_ph, "scaling_ratio": scaling_ratio}
-        )
+        context["debug_data"]["target_func"]["scaling"].append({"max_ph": max_ph, "scaling_ratio": scaling_ratio})
     return tmd_scale(ph, scaling_ratio)
 
 
@@ -264,13 +259,9 @@ def correct_parameters(cell: CellContext, context: dict, debug: dict) -> dict:
         if isinstance(orientation, dict):
             context["y_direction"] = u_c
         elif orientation is not None:
-            params[neurite_type]["orientation"] = [
-                cell.orientation.dot(np.asarray(v)).tolist() for v in orientation
-            ]
+            params[neurite_type]["orientation"] = [cell.orientation.dot(np.asarray(v)).tolist() for v in orientation]
 
-    target, reference = target_reference_thickness(
-        cell.current_depth, cell.layer_depths, cell.cortical_depths
-    )
+    target, reference = target_reference_thickness(cell.current_depth, cell.layer_depths, cell.cortical_depths)
     constraints = params.get("context_constraints", {})
     apical_extent = constraint_distance(
         cell.current_depth,
@@ -299,12 +290,8 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
-        t_min = constraint_distance(
-            cell.current_depth, cell.layer_depths, cons.get("hard_limit_min")
-        )
-        t_max = constraint_distance(
-            cell.current_depth, cell.layer_depths, cons.get("hard_limit_max")
-        )
+        t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
+        t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
         y_extent = _subtree_points(root).dot(u_c).max() - root.points[0].dot(u_c)
         scale = 1
         if np.round(y_extent, 3) == 0:
@@ -408,9 +395,7 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
 
 
 # --------------------------------------------------------------------------- one cell
-def _grow_once(
-    cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer, compiled: bool
-):
+def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer, compiled: bool):
     """One synthesis attempt, steps (a) to (f) of §4."""
     context: dict = {"debug_data": debug_infos["input_scaling"]}
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
@@ -440,8 +425,12 @@ def add_rule_constraints(cell: CellContext, context: dict, debug_infos: dict) ->
     from circuitflow.synthesis.context_rules import constraints
 
     rules = constraints(
-        cell.rules, cell.mtype, cell.orientation.dot(Y), np.asarray(cell.position, dtype=float),
-        cell.current_depth, cell.layer_depths,
+        cell.rules,
+        cell.mtype,
+        cell.orientation.dot(Y),
+        np.asarray(cell.position, dtype=float),
+        cell.current_depth,
+        cell.layer_depths,
     )
     context["constraints"] = rules
     if rules and "mesh_name" in rules[-1]:

@@ -148,9 +148,7 @@ def standard_normal(words, ctl):
                         return -(ziggurat_nor_r + xx)
                     return ziggurat_nor_r + xx
         else:
-            if (fi_double[idx - 1] - fi_double[idx]) * next_double(words, ctl) + fi_double[idx] < np.exp(
-                -0.5 * x * x
-            ):
+            if (fi_double[idx - 1] - fi_double[idx]) * next_double(words, ctl) + fi_double[idx] < np.exp(-0.5 * x * x):
                 return x
 
 
@@ -200,7 +198,20 @@ def step_size(loc, scale, words, ctl):
 
 @njit(cache=True, error_model="numpy")
 def step(
-    s, add_random, check, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi, sin_phi, sin_theta,
+    s,
+    add_random,
+    check,
+    slot_f,
+    slot_i,
+    latest,
+    tree_f,
+    pool,
+    nxt,
+    ctl,
+    words,
+    cos_phi,
+    sin_phi,
+    sin_theta,
     cos_theta,
 ):
     """SectionGrower.next_point (and check_stop when `check`) of slot s: 0 continue, 1 bifurcate, 2 terminate."""
@@ -293,8 +304,26 @@ def gather(s, slot_i, pool, nxt, out):
 
 @njit(cache=True, error_model="numpy")
 def run(
-    ctl, slot_f, slot_i, latest, tree_f, bif_alive, term_alive, active, n_active, neurites, outer, round_slots,
-    pending, pool, nxt, words, cos_phi, sin_phi, sin_theta, cos_theta,
+    ctl,
+    slot_f,
+    slot_i,
+    latest,
+    tree_f,
+    bif_alive,
+    term_alive,
+    active,
+    n_active,
+    neurites,
+    outer,
+    round_slots,
+    pending,
+    pool,
+    nxt,
+    words,
+    cos_phi,
+    sin_phi,
+    sin_theta,
+    cos_theta,
 ):
     """Grow until an event the driver handles in Python (see the module docstring); returns its code."""
     n_pool = pool.shape[0]
@@ -307,11 +336,41 @@ def run(
         # TreeGrower.next_point on a bifurcation: every other active section of the tree takes a step
         # (its state ignored), then each child its first point (no random component, no stop check).
         for k in range(ctl[PEND_OTHERS]):
-            step(pending[k], True, True, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi,
-                 sin_phi, sin_theta, cos_theta)
+            step(
+                pending[k],
+                True,
+                True,
+                slot_f,
+                slot_i,
+                latest,
+                tree_f,
+                pool,
+                nxt,
+                ctl,
+                words,
+                cos_phi,
+                sin_phi,
+                sin_theta,
+                cos_theta,
+            )
         for k in range(ctl[PEND_OTHERS], count):
-            step(pending[k], False, False, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi,
-                 sin_phi, sin_theta, cos_theta)
+            step(
+                pending[k],
+                False,
+                False,
+                slot_f,
+                slot_i,
+                latest,
+                tree_f,
+                pool,
+                nxt,
+                ctl,
+                words,
+                cos_phi,
+                sin_phi,
+                sin_theta,
+                cos_theta,
+            )
         ctl[PEND_OTHERS] = 0
         ctl[PEND_CHILDREN] = 0
         if ctl[OVERFLOW]:
@@ -332,8 +391,23 @@ def run(
             if ctl[POOL_N] + 1 > n_pool:
                 return NEED_POOL
             slot_i[s, I_SKIP] = 0
-            state = step(s, True, True, slot_f, slot_i, latest, tree_f, pool, nxt, ctl, words, cos_phi, sin_phi,
-                         sin_theta, cos_theta)
+            state = step(
+                s,
+                True,
+                True,
+                slot_f,
+                slot_i,
+                latest,
+                tree_f,
+                pool,
+                nxt,
+                ctl,
+                words,
+                cos_phi,
+                sin_phi,
+                sin_theta,
+                cos_theta,
+            )
             ctl[ROUND_POS] = pos + 1
             if ctl[OVERFLOW]:
                 return NEED_WORDS

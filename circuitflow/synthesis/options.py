@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from circuitflow.errors import CircuitflowError
+
 #: region-grower options that circuitflow replaces, with what to use instead (RG-28).
 UPSTREAM_ONLY = {
     "nb_processes": "synthesis.chunk_size and snakemake --cores",
@@ -30,9 +32,6 @@ INPUT_KEYS = (
     "synthesize_axons",
     "max_drop_ratio",
 )
-
-
-from circuitflow.errors import CircuitflowError
 
 
 class SynthesisConfigError(CircuitflowError, ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from circuitflow.errors import CircuitflowError
 import copy
 import json
 import logging
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
+
+from circuitflow.errors import CircuitflowError
 
 L = logging.getLogger(__name__)
 
@@ -88,8 +89,9 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
     from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
+
+    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 
     return convert_from_legacy_neurite_type(data)
 
@@ -135,9 +137,7 @@ def _schema_check(data: dict, schema: dict, kind: str) -> None:
         raise ParametersError(f"{kind}: at [{where}]: {exc.message}") from None
 
 
-def verify(
-    cells: pd.DataFrame, params: dict, distributions: dict, structure: dict
-) -> list[tuple[str, str]]:
+def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: dict) -> list[tuple[str, str]]:
     """Check every (region, mtype) of the cells; return the (json key, mtype) pairs in first-seen order."""
     _schema_check(distributions, DISTRIBUTIONS_SCHEMA, "tmd_distributions")
     _schema_check(params, PARAMETERS_SCHEMA, "tmd_parameters")
@@ -170,11 +170,12 @@ def verify(
 
 def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
     """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
     from diameter_synthesis import validators as diameter_validators
     from neurots import NeuroTSError
     from neurots import validator as neurots_validator
     from neurots.generate.orientations import check_3d_angles
+
+    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 
     where = f"region '{key}', mtype '{mtype}'"
     try:
@@ -193,8 +194,7 @@ def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> No
         check_3d_angles(params)
     except NeuroTSError as exc:
         raise ParametersError(
-            f"tmd_parameters, {where}: {exc} (either every grow type or none must use a 3D-angle "
-            "orientation mode)"
+            f"tmd_parameters, {where}: {exc} (either every grow type or none must use a 3D-angle orientation mode)"
         ) from None
     p_method = params["diameter_params"].get("method")
     d_method = distributions.get("diameter", {}).get("method")
@@ -202,7 +202,9 @@ def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> No
         L.warning(
             "%s: diameter method differs between parameters (%s) and distributions (%s); "
             "NeuroTS uses the distributions' one, the external diametrizer follows the parameters'",
-            where, p_method, d_method,
+            where,
+            p_method,
+            d_method,
         )
 
 
@@ -226,7 +228,8 @@ def _check_constraints(key: str, mtype: str, params: dict, regions: set, structu
         L.warning(
             "region '%s', mtype '%s': the apical extent_to_target is ignored because a basal one is "
             "present (region-grower 1.6.0 behaviour)",
-            key, mtype,
+            key,
+            mtype,
         )
 
 

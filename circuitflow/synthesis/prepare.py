@@ -21,6 +21,7 @@ from circuitflow.synthesis.options import SynthesisConfigError, check_upstream_k
 
 L = logging.getLogger(__name__)
 
+
 def check_options(section: dict, n_cells: int) -> int | None:
     """Option checks that need no data (upstream order); return the hashed folder depth."""
     extensions = section["out_morph_ext"]
@@ -92,8 +93,8 @@ def check_parameters(section: dict) -> tuple[pd.DataFrame, dict, dict, list]:
     couples = params.inconsistent_context(cells.drop(index=excluded), tmd_params, tmd_distribs, structure)
     if couples:
         L.warning(
-            "The morphologies with the following region/mtype couples have inconsistent context and "
-            "constraints: %s", couples,
+            "The morphologies with the following region/mtype couples have inconsistent context and constraints: %s",
+            couples,
         )
     return cells, tmd_params, tmd_distribs, excluded
 
@@ -272,8 +273,10 @@ def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> tup
             return stored["result"], {}
     cells, tmd_params, tmd_distribs, excluded = check_parameters(section)
     result = {"digests": chunk_digests(section, cells, tmd_params, tmd_distribs)}
-    validated = {"signature": input_signature(section, chunking=False),
-                 "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded)}
+    validated = {
+        "signature": input_signature(section, chunking=False),
+        "parameters": normalized_parameters(cells, tmd_params, tmd_distribs, excluded),
+    }
     return result, {str(cache): {"signature": signature, "result": result}, str(validated_path(cache)): validated}
 
 
@@ -341,8 +344,16 @@ def plan(section: dict, out_dir: str) -> dict:
     }
 
 
-GROWTH_KEYS = ("seed", "out_morph_ext", "rotational_jitter_std", "scaling_jitter_std", "min_hard_scale",
-               "out_apical_nrn_sections", "out_debug_data", "base_morph_dir")
+GROWTH_KEYS = (
+    "seed",
+    "out_morph_ext",
+    "rotational_jitter_std",
+    "scaling_jitter_std",
+    "min_hard_scale",
+    "out_apical_nrn_sections",
+    "out_debug_data",
+    "base_morph_dir",
+)
 
 
 def growth_options(section: dict, synthesis_plan: dict) -> dict:

@@ -8,9 +8,9 @@ import sys
 import textwrap
 
 import pytest
+from conftest import ROOT
 
 from circuitflow.code_closure import import_closure
-from conftest import ROOT
 
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-
-from circuitflow.jobs import WORKLOG, JobCountError, count_snudda_neurons, count_sonata_nodes, detect_neurons, job_count, n_jobs
 from conftest import DATA
+
+from circuitflow.jobs import (
+    WORKLOG,
+    JobCountError,
+    count_snudda_neurons,
+    count_sonata_nodes,
+    detect_neurons,
+    job_count,
+    n_jobs,
+)
 
 NETWORK = DATA / "prune-fixture/hv40/network"
 

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from circuitflow import mpi
-from conftest import ROOT
 
 
 def test_without_mpi_the_work_runs_once_as_rank_0_of_1():
@@ -26,10 +26,12 @@ def test_mpi_without_mpi4py_is_a_one_line_error(monkeypatch):
 
 def test_detect_hypervoxels_script_reports_it_in_one_line(tmp_path):
     """The rule's script turns it into one `error:` line and exit 1, before any work."""
-    code = ("import sys, runpy; sys.modules['mpi4py'] = None; "
-            f"sys.argv = ['detect_hypervoxels.py', '--mpi', '--work-dir', '{tmp_path}', '--grid', 'g.json', "
-            "'--batch', '0', '--batches', '1', '--out-dir', 'out', 'r.h5']; "
-            f"runpy.run_path('{ROOT / 'scripts/detect_hypervoxels.py'}', run_name='__main__')")
+    code = (
+        "import sys, runpy; sys.modules['mpi4py'] = None; "
+        f"sys.argv = ['detect_hypervoxels.py', '--mpi', '--work-dir', '{tmp_path}', '--grid', 'g.json', "
+        "'--batch', '0', '--batches', '1', '--out-dir', 'out', 'r.h5']; "
+        f"runpy.run_path('{ROOT / 'scripts/detect_hypervoxels.py'}', run_name='__main__')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("error: --mpi given, but mpi4py cannot be imported")

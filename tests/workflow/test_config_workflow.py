@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import DATA, ROOT, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column" / "inputs"
@@ -127,8 +126,13 @@ def test_configfile_replaces_config_yaml(example_workdir, tmp_path):
     own.write_text(yaml.safe_dump(synthesis_config(out_dir="mine")))
     proc = run_snakemake(example_workdir, None, "-n", "all", "--configfile", str(own))
     jobs = job_counts(proc.stdout)
-    assert set(jobs) == {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk",
-                         "synthesis_finalize", "all"}, jobs
+    assert set(jobs) == {
+        "synthesis_cache_atlas",
+        "synthesis_validate_params",
+        "synthesis_chunk",
+        "synthesis_finalize",
+        "all",
+    }, jobs
     assert all(path.startswith("mine/") for path in planned_outputs(proc.stdout))
 
 

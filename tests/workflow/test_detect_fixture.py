@@ -10,14 +10,26 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from conftest import DATA, job_counts, run_snakemake
 
 FIXTURE = DATA / "detect-fixture"
 CASES = {"hv120": 120, "hv33": 33, "hv20": 20}
-HV_META = ("hyper_voxel_id", "hyper_voxel_origo", "simulation_origo", "voxel_size", "hyper_voxel_size",
-           "num_hyper_voxels", "num_bins", "voxel_overflow_counter", "max_axon_voxel_ctr", "max_dend_voxel_ctr",
-           "config_file", "position_file", "snudda_data", "slurm_id")
+HV_META = (
+    "hyper_voxel_id",
+    "hyper_voxel_origo",
+    "simulation_origo",
+    "voxel_size",
+    "hyper_voxel_size",
+    "num_hyper_voxels",
+    "num_bins",
+    "voxel_overflow_counter",
+    "max_axon_voxel_ctr",
+    "max_dend_voxel_ctr",
+    "config_file",
+    "position_file",
+    "snudda_data",
+    "slurm_id",
+)
 WORKLOG = ("all_hyper_ids", "num_completed", "hyper_voxels")
 SLOTS = ("num_hypervoxel_synapses", "num_hypervoxel_gap_junctions", "voxel_overflow_counter")
 
@@ -62,15 +74,23 @@ def compare_network(got: Path, expected: Path) -> None:
     assert got_files == exp_files
     for name in exp_files:
         with h5py.File(got / "voxels" / name, "r") as g, h5py.File(expected / "voxels" / name, "r") as e:
-            for key in ("network/synapses", "network/gap_junctions", "network/synapse_lookup",
-                        "network/gap_junction_lookup", "network/max_channel_type_id", "config"):
+            for key in (
+                "network/synapses",
+                "network/gap_junctions",
+                "network/synapse_lookup",
+                "network/gap_junction_lookup",
+                "network/max_channel_type_id",
+                "config",
+            ):
                 assert_same(value(g, key), value(e, key), f"{name}:{key}")
             for key in HV_META:
                 assert_same(value(g, f"meta/{key}"), value(e, f"meta/{key}"), f"{name}:meta/{key}")
             assert g["network/synapses"].chunks == e["network/synapses"].chunks
             assert g["network/synapses"].compression == e["network/synapses"].compression
-    with h5py.File(got / "log/network-detect-worklog.hdf5", "r") as g, \
-            h5py.File(expected / "log/network-detect-worklog.hdf5", "r") as e:
+    with (
+        h5py.File(got / "log/network-detect-worklog.hdf5", "r") as g,
+        h5py.File(expected / "log/network-detect-worklog.hdf5", "r") as e,
+    ):
         assert sorted(g["meta"]) == sorted(e["meta"])
         for key in e["meta"]:
             assert_same(value(g, f"meta/{key}"), value(e, f"meta/{key}"), f"worklog meta/{key}")
@@ -83,8 +103,10 @@ def compare_network(got: Path, expected: Path) -> None:
         for key in ("completed", *SLOTS):
             assert g[key].shape == e[key].shape and g[key].dtype == e[key].dtype, key
             assert_same(g[key][n:], e[key][n:], f"worklog {key} padding")
-        order = np.argsort(-np.array([len(json.loads(value(g, "hyper_voxels"))[str(h)]["neurons"])
-                                      for h in g["completed"][:n]]), kind="stable")
+        order = np.argsort(
+            -np.array([len(json.loads(value(g, "hyper_voxels"))[str(h)]["neurons"]) for h in g["completed"][:n]]),
+            kind="stable",
+        )
         assert np.array_equal(order, np.arange(n)), "completed must run by descending neuron count"
         assert sorted(g["network/neurons"]) == sorted(e["network/neurons"])
         for key in e["network/neurons"]:
@@ -94,8 +116,10 @@ def compare_network(got: Path, expected: Path) -> None:
 
 def detect_config(out: Path, case: str, **extra) -> dict:
     """A config running detect alone on one fixture case."""
-    return {"out_dir": str(out), "detect": {"network_path": str(FIXTURE / case / "inputs"),
-                                            "hyper_voxel_size": CASES[case], **extra}}
+    return {
+        "out_dir": str(out),
+        "detect": {"network_path": str(FIXTURE / case / "inputs"), "hyper_voxel_size": CASES[case], **extra},
+    }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -103,8 +127,9 @@ def test_detect_equals_snudda(tmp_path, case):
     run_snakemake(tmp_path, detect_config(tmp_path / "out", case), "--cores", "2", "detect")
     compare_network(tmp_path / "out" / "network", FIXTURE / case / "expected")
     # the network folder is self-contained for prune: its config and positions are there
-    assert json.loads((tmp_path / "out/network/network-config.json").read_text()) == \
-        json.loads((FIXTURE / case / "inputs/network-config.json").read_text())
+    assert json.loads((tmp_path / "out/network/network-config.json").read_text()) == json.loads(
+        (FIXTURE / case / "inputs/network-config.json").read_text()
+    )
 
 
 def test_detect_same_output_for_any_chunking(tmp_path):
@@ -149,8 +174,9 @@ def test_detect_then_prune_equals_snudda(tmp_path):
     out = tmp_path / "out"
     cfg = detect_config(out, "hv120")
     # the same rules with the null "dist-pruning" spelled dist_pruning (circuitflow's prune rejects unknown keys)
-    prune_cfg = json.loads((FIXTURE / "hv120/inputs/network-config.json").read_text().replace("dist-pruning",
-                                                                                             "dist_pruning"))
+    prune_cfg = json.loads(
+        (FIXTURE / "hv120/inputs/network-config.json").read_text().replace("dist-pruning", "dist_pruning")
+    )
     (tmp_path / "prune.json").write_text(json.dumps(prune_cfg))
     cfg["prune"] = {"config_file": str(tmp_path / "prune.json")}  # no network_path: prune what detect wrote
     run_snakemake(tmp_path, cfg, "--cores", "2", "all")
@@ -173,8 +199,17 @@ def test_detect_hypervoxels_under_mpi_equals_snudda(tmp_path):
     """The hypervoxel rule launched by MPI (2 ranks splitting one batch) writes Snudda's files."""
     cfg = detect_config(tmp_path / "out", "hv33", hypervoxel_jobs=1)
     launcher = "mpirun --oversubscribe" + (" --allow-run-as-root" if os.geteuid() == 0 else "")
-    run_snakemake(tmp_path, cfg, "--cores", "2", "--set-resources", f"detect_hypervoxels:mpi='{launcher}'",
-                  "detect_hypervoxels:tasks=2", "--", "detect")
+    run_snakemake(
+        tmp_path,
+        cfg,
+        "--cores",
+        "2",
+        "--set-resources",
+        f"detect_hypervoxels:mpi='{launcher}'",
+        "detect_hypervoxels:tasks=2",
+        "--",
+        "detect",
+    )
     log = (tmp_path / "out/logs/detect/hypervoxels_0.log").read_text()
     assert "hypervoxels 0.0" in log and "hypervoxels 0.1" in log  # both ranks worked
     compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")

@@ -9,13 +9,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import ROOT, run_snakemake
+from test_detect_fixture import compare_network
 
 from circuitflow.config import check_config
 from circuitflow.detect import steps
 from circuitflow.detect.connectivity import ConnectivityError
 from circuitflow.io.morphology_points import MorphologyError
-from conftest import ROOT, run_snakemake
-from test_detect_fixture import compare_network
 
 # Neuron 0 ("Post"): soma, dendrite section 0 along +x (10 -> 40 -> 100 µm), section 1 along -x
 # (-10 -> -100 µm), an axon along +y. Neuron 1 ("Pre"), 70 µm further in x and 60 µm higher in z:
@@ -39,12 +39,15 @@ PRE_SWC = """1 1 0 0 0 3 -1
 """
 P0 = np.array([101.5, 1.5, 61.5])
 P1 = P0 + [70, 0, 60]
-CONFIG = {"random_seed": {"detect": 4242}, "regions": {"R": {"connectivity": {
-    "Pre,Post": {"GABA": {"conductance": [1e-9, 2e-10], "pruning": {"f1": 1}}}}}}}
+CONFIG = {
+    "random_seed": {"detect": 4242},
+    "regions": {"R": {"connectivity": {"Pre,Post": {"GABA": {"conductance": [1e-9, 2e-10], "pruning": {"f1": 1}}}}}},
+}
 
 
-def make_network(folder: Path, config: dict = CONFIG, names=("Post_0", "Pre_0"),
-                 swcs=(POST_SWC, PRE_SWC), positions=(P0, P1)) -> Path:
+def make_network(
+    folder: Path, config: dict = CONFIG, names=("Post_0", "Pre_0"), swcs=(POST_SWC, PRE_SWC), positions=(P0, P1)
+) -> Path:
     """A Snudda network folder: positions file, network config and SWC files."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -65,8 +68,9 @@ def make_network(folder: Path, config: dict = CONFIG, names=("Post_0", "Pre_0"),
     return folder
 
 
-def run_steps(detect_cfg: dict, out: Path, chunks: int = 1, batches: int = 1, ranks: int = 1,
-              trees: bool = False) -> Path:
+def run_steps(
+    detect_cfg: dict, out: Path, chunks: int = 1, batches: int = 1, ranks: int = 1, trees: bool = False
+) -> Path:
     """Run every detect step in-process (as the rules do); ranks run one after another; with `trees`,
     rasterise reads the morphologies that bbox parsed (as the rules do), else parses them again."""
     net, work = out / "network", out / "detect"
@@ -121,8 +125,10 @@ def test_crossings_give_exactly_the_known_synapses(tmp_path):
     d0, sx0 = first_visit(P0, [40, 0, 0], [100, 0, 0], 40, 100, 0.333, 1.0, (57, 0, 20))
     a0, _ = first_visit(P1, [0, 0, -10], [0, 0, -61], 10, 61, 0, 0, (57, 0, 20))
     assert syn.shape == (2, 13)
-    expected = [[1, 0, 15, 0, 20, 0, 10, a1, d1, 1, int(sx1 * 1000)],
-                [1, 0, 57, 0, 20, 0, 10, a0, d0, 0, int(sx0 * 1000)]]
+    expected = [
+        [1, 0, 15, 0, 20, 0, 10, a1, d1, 1, int(sx1 * 1000)],
+        [1, 0, 57, 0, 20, 0, 10, a0, d0, 0, int(sx0 * 1000)],
+    ]
     assert syn[:, :11].tolist() == expected
     assert abs(d1 - 55) <= 2 and abs(d0 - 70) <= 2 and abs(a0 - 61) <= 2 and abs(a1 - (245 + 59)) <= 2
     assert 80 <= syn[0, 11] <= 10000 and 0 <= syn[0, 12] < 1000000  # pS within [0.1, 10] x mean
@@ -132,8 +138,9 @@ def test_crossings_give_exactly_the_known_synapses(tmp_path):
 def test_same_rows_for_any_chunks_batches_and_ranks(tmp_path):
     net_in = make_network(tmp_path / "in")
     ref = run_steps({"network_path": str(net_in), "hyper_voxel_size": 7}, tmp_path / "a")
-    other = run_steps({"network_path": str(net_in), "hyper_voxel_size": 7}, tmp_path / "b", chunks=2, batches=3,
-                      ranks=2, trees=True)
+    other = run_steps(
+        {"network_path": str(net_in), "hyper_voxel_size": 7}, tmp_path / "b", chunks=2, batches=3, ranks=2, trees=True
+    )
     assert len(list((ref / "voxels").glob("*.hdf5"))) > 3
     compare_network(other, ref)
 
@@ -230,11 +237,19 @@ def test_sonata_source_reads_morphio_and_gives_the_same_synapses(tmp_path):
     (mdir / "pre.swc").write_text(PRE_SWC)
     write_sonata(tmp_path / "nodes.h5", ["post", "pre"], ["Post", "Pre"], np.array([P0, P1]))
     (tmp_path / "net.json").write_text(json.dumps(CONFIG))
-    cfg = {"sonata": {"nodes_file": str(tmp_path / "nodes.h5"), "morphology_dir": str(mdir),
-                      "morphology_ext": "swc", "network_config": str(tmp_path / "net.json")}}
+    cfg = {
+        "sonata": {
+            "nodes_file": str(tmp_path / "nodes.h5"),
+            "morphology_dir": str(mdir),
+            "morphology_ext": "swc",
+            "network_config": str(tmp_path / "net.json"),
+        }
+    }
     net = run_steps(cfg, tmp_path / "out")
-    with h5py.File(net / "voxels/network-putative-synapses-0.hdf5", "r") as g, \
-            h5py.File(ref / "voxels/network-putative-synapses-0.hdf5", "r") as e:
+    with (
+        h5py.File(net / "voxels/network-putative-synapses-0.hdf5", "r") as g,
+        h5py.File(ref / "voxels/network-putative-synapses-0.hdf5", "r") as e,
+    ):
         assert g["network/synapses"][()].tolist() == e["network/synapses"][()].tolist()
     with h5py.File(net / "log/network-detect-worklog.hdf5", "r") as f:
         assert [n.decode() for n in f["network/neurons/name"][()]] == ["Post_0", "Pre_1"]
@@ -272,6 +287,7 @@ def test_tree_stub_apical_and_section_rules(tmp_path):
 
     # the bbox step's trees file gives rasterise the same arrays, dtypes included
     from circuitflow.detect.tree import read_tree, write_tree
+
     with open(tmp_path / "t.npy", "wb") as fh:
         write_tree(fh, tree)
         write_tree(fh, tree)

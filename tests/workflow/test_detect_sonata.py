@@ -7,12 +7,12 @@ import json
 import h5py
 import numpy as np
 import pytest
+from conftest import DATA, run_snakemake
+from test_detect_handbuilt import write_sonata
 
 from circuitflow.detect.sources import rename_connectivity
 from circuitflow.detect.tree import BASAL, build_tree
 from circuitflow.io.morphology_points import APICAL, SOMA, read_morphio
-from conftest import DATA, run_snakemake
-from test_detect_handbuilt import write_sonata
 
 SONATA = DATA / "detect-sonata"
 NAMES = ["14a03569d26b949692e5dfe8cb1855fe", "4462ebfc5f915ef09cfbac6e7687a66e", "216363698b529b4a97b750923ceb3ffd"]
@@ -40,15 +40,32 @@ def test_mtype_names_become_snudda_types():
 def test_detect_on_sonata_circuit(tmp_path):
     xyz = np.array([[200.0, 200.0, 200.0], [210.0, 200.0, 200.0], [200.0, 210.0, 200.0]])
     write_sonata(tmp_path / "nodes.h5", NAMES, ["L2_TPC:A", "L2_TPC:A", "L5_TPC:B"], xyz)
-    config = {"random_seed": {"detect": 7}, "regions": {"Column": {"connectivity": {
-        "L2_TPC:A,L2_TPC:A": {"AMPA": {"conductance": [1e-9, 3e-10]}},
-        "L2_TPC:A,L5_TPC:B": {"AMPA": {"conductance": [1e-9, 3e-10]}},
-        "L5_TPC:B,L2_TPC:A": {"GABA": {"conductance": [2e-9, 5e-10]}}}}}}
+    config = {
+        "random_seed": {"detect": 7},
+        "regions": {
+            "Column": {
+                "connectivity": {
+                    "L2_TPC:A,L2_TPC:A": {"AMPA": {"conductance": [1e-9, 3e-10]}},
+                    "L2_TPC:A,L5_TPC:B": {"AMPA": {"conductance": [1e-9, 3e-10]}},
+                    "L5_TPC:B,L2_TPC:A": {"GABA": {"conductance": [2e-9, 5e-10]}},
+                }
+            }
+        },
+    }
     (tmp_path / "net.json").write_text(json.dumps(config))
-    run_cfg = {"out_dir": str(tmp_path / "out"), "detect": {
-        "sonata": {"nodes_file": str(tmp_path / "nodes.h5"), "morphology_dir": str(SONATA),
-                   "network_config": str(tmp_path / "net.json")},
-        "hyper_voxel_size": 40, "neuron_chunks": 2, "hypervoxel_jobs": 2}}
+    run_cfg = {
+        "out_dir": str(tmp_path / "out"),
+        "detect": {
+            "sonata": {
+                "nodes_file": str(tmp_path / "nodes.h5"),
+                "morphology_dir": str(SONATA),
+                "network_config": str(tmp_path / "net.json"),
+            },
+            "hyper_voxel_size": 40,
+            "neuron_chunks": 2,
+            "hypervoxel_jobs": 2,
+        },
+    }
     run_snakemake(tmp_path, run_cfg, "--cores", "2", "detect")
     net = tmp_path / "out/network"
     rows = []

@@ -7,13 +7,19 @@ import copy
 import h5py
 import pytest
 import yaml
-
 from conftest import ROOT, job_counts, run_snakemake
 
 SYNTHESIS_RULES = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "synthesis_finalize"}
-DETECT_RULES = {"pathways_detect_config", "detect_setup", "detect_bbox", "detect_grid", "detect_rasterise",
-                "detect_raster_index",
-                "detect_hypervoxels", "detect_worklog"}
+DETECT_RULES = {
+    "pathways_detect_config",
+    "detect_setup",
+    "detect_bbox",
+    "detect_grid",
+    "detect_rasterise",
+    "detect_raster_index",
+    "detect_hypervoxels",
+    "detect_worklog",
+}
 
 
 def example_config() -> dict:
@@ -141,8 +147,10 @@ def test_bad_physiology_is_an_error_before_any_job(tmp_path):
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 1.5
     proc = run_snakemake(tmp_path, config, "-n", "all", check=False)
     assert proc.returncode != 0
-    assert "connectome.pathways.0.synapses.AMPA.physiology.u_syn.mean: 1.5 is greater than the maximum of 1" \
+    assert (
+        "connectome.pathways.0.synapses.AMPA.physiology.u_syn.mean: 1.5 is greater than the maximum of 1"
         in proc.stderr.splitlines()[-1]
+    )
     config = example_config()
     del config["connectome"]["pathways"][1]["synapses"]["GABA"]["physiology"]
     proc = run_snakemake(tmp_path, config, "-n", "all", check=False)

@@ -16,7 +16,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from conftest import BIN, ROOT, run_snakemake
 
 N_CELLS = 24
@@ -33,8 +32,19 @@ def start(work: Path, config: dict, *args: str) -> tuple[subprocess.Popen, Path]
     """Snakemake `all` in its own process group, its console in a file."""
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     console = work / f"console-{time.monotonic_ns()}.log"
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-           "--configfile", str(work / "config.yaml"), "--cores", "2", *args, "all"]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+        "all",
+    ]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     with console.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -94,9 +104,13 @@ def kill_job_when_running(work: Path, config: dict, script: str, *args: str) -> 
 def outputs(root: Path) -> list[Path]:
     """Every output file, relative to the work folder (not logs, Snakemake's records or hidden files)."""
     out = root / "out"
-    return sorted(p.relative_to(root) for p in out.rglob("*")
-                  if p.is_file() and "logs" not in p.relative_to(out).parts[:1]
-                  and not any(part.startswith(".") for part in p.relative_to(out).parts))
+    return sorted(
+        p.relative_to(root)
+        for p in out.rglob("*")
+        if p.is_file()
+        and "logs" not in p.relative_to(out).parts[:1]
+        and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    )
 
 
 def assert_same_outputs(a: Path, b: Path) -> int:
@@ -129,12 +143,12 @@ def test_kills_at_every_stage_resume_to_a_clean_run(tmp_path):
     run_snakemake(clean, config, "--cores", "2", "all")
 
     resume = ("--rerun-incomplete",)
-    kill_snakemake_when(faulty, config, "synthesis_chunk")                   # Snakemake killed in synthesis
-    kill_job_when_running(faulty, config, "detect_rasterise", *resume)       # one detection job killed
-    kill_snakemake_when(faulty, config, "detect_hypervoxels", *resume)       # Snakemake killed in detection
-    kill_snakemake_when(faulty, config, "prune_gather_merge", *resume)       # Snakemake killed in pruning
-    kill_job_when_running(faulty, config, "prune_range", *resume)            # one pruning job killed
-    kill_job_when_running(faulty, config, "sonata_edges", *resume)           # the SONATA job killed
+    kill_snakemake_when(faulty, config, "synthesis_chunk")  # Snakemake killed in synthesis
+    kill_job_when_running(faulty, config, "detect_rasterise", *resume)  # one detection job killed
+    kill_snakemake_when(faulty, config, "detect_hypervoxels", *resume)  # Snakemake killed in detection
+    kill_snakemake_when(faulty, config, "prune_gather_merge", *resume)  # Snakemake killed in pruning
+    kill_job_when_running(faulty, config, "prune_range", *resume)  # one pruning job killed
+    kill_job_when_running(faulty, config, "sonata_edges", *resume)  # the SONATA job killed
     run_snakemake(faulty, config, "--cores", "2", *resume, "all")
     assert "Nothing to be done" in run_snakemake(faulty, config, "-n", "all").stdout
     assert assert_same_outputs(clean, faulty) > N_CELLS

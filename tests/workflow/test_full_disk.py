@@ -12,7 +12,6 @@ from pathlib import Path
 
 import morphio
 import pytest
-
 from conftest import job_counts, run_snakemake
 from test_synthesis_workflow import assert_same_outputs, grafting_config
 
@@ -46,8 +45,14 @@ def fill(folder: Path, leave: int) -> Path:
 
 def config(out_dir: str) -> dict:
     """14 cells, asc only (the writer that fails silently), no donors: about 1 MB of morphologies."""
-    cfg = grafting_config(chunk_size=5, morph_axon=None, base_morph_dir=None, container_path=None,
-                          out_morph_ext=["asc"], out_apical_nrn_sections=False)
+    cfg = grafting_config(
+        chunk_size=5,
+        morph_axon=None,
+        base_morph_dir=None,
+        container_path=None,
+        out_morph_ext=["asc"],
+        out_apical_nrn_sections=False,
+    )
     cfg["out_dir"] = out_dir
     return cfg
 
@@ -56,8 +61,9 @@ def test_full_disk_fails_clearly_and_the_rerun_equals_a_clean_run(tmpfs, tmp_pat
     work = tmp_path / "work"
     cfg = config(str(tmpfs / "out"))
     # Everything before the chunks, with space to spare; then leave room for logs and tables, not morphologies.
-    run_snakemake(work, cfg, "--cores", "1", f"{tmpfs}/out/synthesis/atlas_cache.h5",
-                  f"{tmpfs}/out/synthesis/parameters.json")
+    run_snakemake(
+        work, cfg, "--cores", "1", f"{tmpfs}/out/synthesis/atlas_cache.h5", f"{tmpfs}/out/synthesis/parameters.json"
+    )
     filler = fill(tmpfs, leave=160 * 1024)
     proc = run_snakemake(work, cfg, "--cores", "1", "--keep-going", "synthesis", check=False)
     assert proc.returncode != 0

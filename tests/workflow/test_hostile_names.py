@@ -4,12 +4,10 @@ out_dir and input paths never run a command and never write outside out_dir; nam
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA, ROOT, run_snakemake
 from prune_helpers import cleaned_config
 
@@ -46,17 +44,20 @@ def test_hostile_out_dir_and_input_names_synthesis(tmp_path):
     structure = inputs / f"structure {HOSTILE}.yaml"
     shutil.copy(COLUMN / "inputs/region_structure.yaml", structure)
     out = work / f"out {HOSTILE}"
-    config = {"out_dir": out.name, "synthesis": {
-        "input_cells": str(cells.relative_to(work)),
-        "atlas": str(COLUMN / "inputs/atlas"),
-        "tmd_parameters": str(params),
-        "tmd_distributions": str(COLUMN / "inputs/tmd_distributions.json"),
-        "region_structure": str(structure),
-        "out_morph_ext": ["asc", "h5"],
-        "out_apical_nrn_sections": True,
-        "container_path": f"container {HOSTILE}.h5",
-        "chunk_size": 7,
-    }}
+    config = {
+        "out_dir": out.name,
+        "synthesis": {
+            "input_cells": str(cells.relative_to(work)),
+            "atlas": str(COLUMN / "inputs/atlas"),
+            "tmd_parameters": str(params),
+            "tmd_distributions": str(COLUMN / "inputs/tmd_distributions.json"),
+            "region_structure": str(structure),
+            "out_morph_ext": ["asc", "h5"],
+            "out_apical_nrn_sections": True,
+            "container_path": f"container {HOSTILE}.h5",
+            "chunk_size": 7,
+        },
+    }
     before = snapshot(work, out)
     run_snakemake(work, config, "--cores", "2", "synthesis")
     check_contained(work, out, before)
@@ -83,11 +84,16 @@ def test_braces_in_a_path_fail_at_planning_naming_the_key(tmp_path, key):
     """Snakemake reads {…} in a path as a wildcard: refused before any job, with the key named."""
     config = {"out_dir": "out", "prune": {"network_path": str(DATA / "prune-fixture/hv40/network")}}
     if key == "synthesis.input_cells":
-        config = {"out_dir": "out", "synthesis": {
-            "input_cells": "cells{x}.h5", "atlas": str(COLUMN / "inputs/atlas"),
-            "tmd_parameters": str(COLUMN / "inputs/tmd_parameters.json"),
-            "tmd_distributions": str(COLUMN / "inputs/tmd_distributions.json"),
-            "region_structure": str(COLUMN / "inputs/region_structure.yaml")}}
+        config = {
+            "out_dir": "out",
+            "synthesis": {
+                "input_cells": "cells{x}.h5",
+                "atlas": str(COLUMN / "inputs/atlas"),
+                "tmd_parameters": str(COLUMN / "inputs/tmd_parameters.json"),
+                "tmd_distributions": str(COLUMN / "inputs/tmd_distributions.json"),
+                "region_structure": str(COLUMN / "inputs/region_structure.yaml"),
+            },
+        }
     elif key == "out_dir":
         config["out_dir"] = "out{x}"
     else:

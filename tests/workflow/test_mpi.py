@@ -6,7 +6,6 @@ import os
 import shutil
 
 import pytest
-
 from conftest import run_snakemake
 from test_synthesis_workflow import assert_same_outputs, final_outputs, grafting_config
 
@@ -29,10 +28,7 @@ def mpi_profile(folder, tasks: int = 2):
     """A local profile that launches synthesis_chunk with mpirun and `tasks` ranks."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.v8+.yaml").write_text(
-        "set-resources:\n"
-        "  synthesis_chunk:\n"
-        "    mpi: mpirun --allow-run-as-root --oversubscribe\n"
-        f"    tasks: {tasks}\n"
+        f"set-resources:\n  synthesis_chunk:\n    mpi: mpirun --allow-run-as-root --oversubscribe\n    tasks: {tasks}\n"
     )
     return folder
 
@@ -60,19 +56,41 @@ def test_mpi_prune_range_identical_to_serial(tmp_path):
 
     import h5py
     import numpy as np
-
     from conftest import DATA, ROOT
 
     network = DATA / "prune-fixture/hv40/network"
-    run_snakemake(tmp_path, {"out_dir": "out", "prune": {"network_path": str(network), "n_ranges": 1}},
-                  "--cores", "1", "prune")
+    run_snakemake(
+        tmp_path, {"out_dir": "out", "prune": {"network_path": str(network), "n_ranges": 1}}, "--cores", "1", "prune"
+    )
     merged = tmp_path / "out/prune/ranges-1/merged-0.h5"
-    script = [str(ROOT / "scripts/prune_range.py"), "--merged", str(merged), "--config",
-              str(network / "network-config.json"), "--network", str(network), "--chunk-rows", "40"]
+    script = [
+        str(ROOT / "scripts/prune_range.py"),
+        "--merged",
+        str(merged),
+        "--config",
+        str(network / "network-config.json"),
+        "--network",
+        str(network),
+        "--chunk-rows",
+        "40",
+    ]
     serial, parallel = tmp_path / "serial.h5", tmp_path / "mpi.h5"
     subprocess.run([sys.executable, *script, "--out", str(serial)], check=True)
-    subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", "2", sys.executable, *script,
-                    "--mpi", "--out", str(parallel)], check=True)
+    subprocess.run(
+        [
+            "mpirun",
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-n",
+            "2",
+            sys.executable,
+            *script,
+            "--mpi",
+            "--out",
+            str(parallel),
+        ],
+        check=True,
+    )
     with h5py.File(serial, "r") as a, h5py.File(parallel, "r") as b:
         for name in ("synapses", "gap_junctions"):
             assert a[name].shape[0] > 0

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import BIN, DATA, ROOT, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
@@ -40,16 +39,20 @@ def test_bad_pathway_expression_fails_at_planning(tmp_path):
     make_example(tmp_path / "example", n_cells=8)
     config = example_config()
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["dist_pruning"] = "1-exp(-dd/60e-6"
-    fails_at_planning(tmp_path, config, "all",
-                      "config: connectome.pathways[0].synapses.AMPA.pruning/dist_pruning: cannot compile "
-                      "'1-exp(-dd/60e-6'")
+    fails_at_planning(
+        tmp_path,
+        config,
+        "all",
+        "config: connectome.pathways[0].synapses.AMPA.pruning/dist_pruning: cannot compile '1-exp(-dd/60e-6'",
+    )
 
 
 def test_gap_junction_distance_pruning_fails_at_planning(tmp_path):
     from circuitflow.pathways import PathwayError, check_pruning
 
-    pathways = [{"pre": "A", "post": "B", "gap_junction": {"conductance": [1e-10, 0],
-                                                           "pruning": {"dist_pruning": "d"}}}]
+    pathways = [
+        {"pre": "A", "post": "B", "gap_junction": {"conductance": [1e-10, 0], "pruning": {"dist_pruning": "d"}}}
+    ]
     with pytest.raises(PathwayError, match=r"connectome.pathways\[0\].gap_junction.pruning: dist_pruning and "):
         check_pruning(pathways)
 
@@ -60,7 +63,10 @@ def prune_only(tmp_path: Path, pruning: dict) -> dict:
     region = next(iter(network_config["regions"].values()))
     region["connectivity"][PAIR]["GABA"]["pruning"].update(pruning)
     (tmp_path / "prune-config.json").write_text(json.dumps(network_config))
-    return {"out_dir": "out", "prune": {"network_path": str(NETWORK), "config_file": str(tmp_path / "prune-config.json")}}
+    return {
+        "out_dir": "out",
+        "prune": {"network_path": str(NETWORK), "config_file": str(tmp_path / "prune-config.json")},
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,19 +122,34 @@ def synthesis_section(**overrides) -> dict:
 
 def test_empty_cells_file_with_donors_is_named(tmp_path):
     """Before: 'Morphology list GIDs mismatch (ids differ from the cell ids)'."""
-    section = synthesis_section(input_cells=empty_cells(tmp_path), morph_axon=str(COLUMN / "inputs/axon_morphs.tsv"),
-                                base_morph_dir=str(COLUMN / "inputs/donors"))
-    fails_at_planning(tmp_path, {"out_dir": "out", "synthesis": section}, "synthesis",
-                      "synthesis.input_cells: the cells file has no cells, but morph_axon")
+    section = synthesis_section(
+        input_cells=empty_cells(tmp_path),
+        morph_axon=str(COLUMN / "inputs/axon_morphs.tsv"),
+        base_morph_dir=str(COLUMN / "inputs/donors"),
+    )
+    fails_at_planning(
+        tmp_path,
+        {"out_dir": "out", "synthesis": section},
+        "synthesis",
+        "synthesis.input_cells: the cells file has no cells, but morph_axon",
+    )
 
 
 def test_empty_cells_file_with_pathways_is_named(tmp_path):
     """Before: "connectome.pathways[0].pre: unknown mtype(s) [...]; the circuit has []"."""
-    config = {"out_dir": "out", "synthesis": synthesis_section(input_cells=empty_cells(tmp_path)),
-              "connectome": {"pathways": [{"pre": "L2_TPC:A", "post": "L2_TPC:A",
-                                           "synapses": {"AMPA": {"conductance": [1e-9, 0]}}}]}}
-    fails_at_planning(tmp_path, config, "synthesis",
-                      f"synthesis.input_cells: {tmp_path / 'empty.h5'} has no cells, so connectome.pathways connect")
+    config = {
+        "out_dir": "out",
+        "synthesis": synthesis_section(input_cells=empty_cells(tmp_path)),
+        "connectome": {
+            "pathways": [{"pre": "L2_TPC:A", "post": "L2_TPC:A", "synapses": {"AMPA": {"conductance": [1e-9, 0]}}}]
+        },
+    }
+    fails_at_planning(
+        tmp_path,
+        config,
+        "synthesis",
+        f"synthesis.input_cells: {tmp_path / 'empty.h5'} has no cells, so connectome.pathways connect",
+    )
 
 
 def job_pids(script: str, marker: str) -> list[int]:
@@ -150,11 +171,22 @@ def test_a_job_killed_from_outside_says_so(tmp_path):
     """SIGKILL to a chunk job's Python process: the console line is the signal and the log, not an INFO line."""
     config = {"out_dir": str(tmp_path / "out"), "synthesis": synthesis_section(chunk_size=14)}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "synthesis"]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+        "--cores",
+        "1",
+        "synthesis",
+    ]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     log = tmp_path / "out/logs/synthesis/chunk_0.log"
     deadline = time.time() + 120
     pids = []

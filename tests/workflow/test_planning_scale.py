@@ -7,15 +7,16 @@ import time
 
 import pytest
 import yaml
+from conftest import ROOT, job_counts, run_snakemake
 
 from circuitflow.example import make_example
-from conftest import ROOT, job_counts, run_snakemake
 
 N_CELLS = 100_000
 
 
 def scaled_config(example, out) -> dict:
     """The shipped example config on a generated example folder, with the schemas' default job sizes."""
+
     def moved(value):
         if isinstance(value, dict):
             return {k: moved(v) for k, v in value.items()}
@@ -42,8 +43,14 @@ def test_plan_1e5_cells_bounded(tmp_path):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     counts = job_counts(proc.stdout)
-    per_step = ("synthesis_chunk", "detect_bbox", "detect_rasterise", "detect_hypervoxels", "prune_gather_merge",
-                "prune_range")
+    per_step = (
+        "synthesis_chunk",
+        "detect_bbox",
+        "detect_rasterise",
+        "detect_hypervoxels",
+        "prune_gather_merge",
+        "prune_range",
+    )
     assert {rule: counts[rule] for rule in per_step} == dict.fromkeys(per_step, 100), counts
     assert counts["detect_raster_index"] == 1
     # 10^6 cells planned in 21 s of CPU and 0.8 GB (benchmarks/README.md); 10^5 needs a tenth of that, with

@@ -9,9 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
-from prune_helpers import (CASES, NETWORKS, ROOT, case_seed, cleaned_config, expected_rows, network_dir, read_rows,
-                           snakemake)
+from prune_helpers import (
+    CASES,
+    NETWORKS,
+    ROOT,
+    case_seed,
+    cleaned_config,
+    expected_rows,
+    network_dir,
+    read_rows,
+    snakemake,
+)
 
 GATHER_SIDE = {"prune_check_hypervoxels", "prune_check_config", "prune_gather_merge"}
 ONLY_PRUNE = {"prune_range", "prune_combine", "prune"}  # `prune` is the target rule
@@ -87,12 +95,20 @@ def test_reprune_every_case_reruns_only_prune(full_run):
     """Each of Snudda's test configs: only prune jobs re-run, and the output is Snudda's for that config."""
     net, work = full_run
     if net == "hv120":
-        pytest.skip("hv40 (17 files, type interleaving) runs every case; hv120's cases run in test_prune_parity "
-                    "and, through snakemake, in the incremental and moved-folder tests")
+        pytest.skip(
+            "hv40 (17 files, type interleaving) runs every case; hv120's cases run in test_prune_parity "
+            "and, through snakemake, in the incremental and moved-folder tests"
+        )
     for case in CASES[1:]:
         cfg_json = cleaned_config(net, case, work / "rules" / f"{case}.json")
-        cfg = write_config(work / f"config-{case}.yaml", work / "out", net, n_ranges=1, config_file=str(cfg_json),
-                           random_seed=case_seed(net, case))
+        cfg = write_config(
+            work / f"config-{case}.yaml",
+            work / "out",
+            net,
+            n_ranges=1,
+            config_file=str(cfg_json),
+            random_seed=case_seed(net, case),
+        )
         jobs = job_stats(snakemake(work, cfg, "prune"))
         assert set(jobs) <= ONLY_PRUNE | {"prune_check_config"}, jobs  # a new config_file *name* is re-checked
         assert jobs.get("prune_range") == 1 and jobs.get("prune_combine") == 1, jobs
@@ -103,8 +119,9 @@ def test_incremental_reprune(tmp_path):
     """Editing the pruning rules (file contents, then the seed) plans only prune jobs; n_ranges re-gathers only."""
     net = "hv120"
     rules = cleaned_config(net, "test-1", tmp_path / "prune-rules.json")
-    cfg = write_config(tmp_path / "config.yaml", tmp_path / "out", net, n_ranges=2, config_file=str(rules),
-                       random_seed=1003)
+    cfg = write_config(
+        tmp_path / "config.yaml", tmp_path / "out", net, n_ranges=2, config_file=str(rules), random_seed=1003
+    )
     snakemake(tmp_path, cfg, "prune")
     assert_matches_snudda(tmp_path / "out", net, "test-1")
     cleaned_config(net, "test-3", rules)  # same file name, new contents
@@ -116,8 +133,9 @@ def test_incremental_reprune(tmp_path):
     jobs = planned_jobs(tmp_path, cfg)
     assert set(jobs) == ONLY_PRUNE and jobs["prune_range"] == 2, jobs
     snakemake(tmp_path, cfg, "prune")
-    assert read_rows(tmp_path / "out" / "network-synapses.hdf5")[0].tobytes() != \
-        expected_rows(net, "test-3")[0].tobytes()  # another seed, other draws
+    assert (
+        read_rows(tmp_path / "out" / "network-synapses.hdf5")[0].tobytes() != expected_rows(net, "test-3")[0].tobytes()
+    )  # another seed, other draws
 
 
 def test_n_ranges_change_same_bytes(full_run):
@@ -164,8 +182,9 @@ def test_moved_output_folder(tmp_path):
     shutil.copytree(first, moved)  # copy2 keeps mtimes, as `cp -a` or `mv` would
     shutil.rmtree(first)
     rules = cleaned_config(net, "test-2", moved / "rules.json")
-    cfg2 = write_config(moved / "config2.yaml", moved / "out", net, n_ranges=2, config_file=str(rules),
-                        random_seed=1003)
+    cfg2 = write_config(
+        moved / "config2.yaml", moved / "out", net, n_ranges=2, config_file=str(rules), random_seed=1003
+    )
     jobs = job_stats(snakemake(moved, cfg2, "prune"))
     assert not GATHER_SIDE & set(jobs) and jobs["prune_range"] == 2, jobs
     assert_matches_snudda(moved / "out", net, "test-2")
@@ -196,8 +215,11 @@ def test_example_config_runs(tmp_path):
 def test_unknown_prune_key_rejected_by_schema(tmp_path):
     """A misspelled workflow key under prune: is rejected before anything runs."""
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"out_dir": str(tmp_path / "out"),
-                                   "prune": {"network_path": str(network_dir("hv120")), "n_range": 2}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"out_dir": str(tmp_path / "out"), "prune": {"network_path": str(network_dir("hv120")), "n_range": 2}}
+        )
+    )
     proc = snakemake(tmp_path, cfg, "-n", "prune", check=False)
     assert proc.returncode != 0 and "n_range" in proc.stdout + proc.stderr
 
@@ -207,8 +229,9 @@ def test_bad_pruning_config_fails_before_gathering(tmp_path):
     import json
 
     cfg_json = json.loads(cleaned_config("hv120", "default", tmp_path / "c.json").read_text())
-    cfg_json["regions"]["TestStriatum"]["connectivity"]["ballanddoublestick,ballanddoublestick"]["NMDA"] = \
-        {"pruning": {"f1": 0.5}}
+    cfg_json["regions"]["TestStriatum"]["connectivity"]["ballanddoublestick,ballanddoublestick"]["NMDA"] = {
+        "pruning": {"f1": 0.5}
+    }
     (tmp_path / "c.json").write_text(json.dumps(cfg_json))
     cfg = write_config(tmp_path / "config.yaml", tmp_path / "out", "hv120", config_file=str(tmp_path / "c.json"))
     # One core: the check's priority orders it first (with two, a gather_merge may start beside it).

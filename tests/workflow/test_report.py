@@ -10,14 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import DATA, ROOT, run_snakemake
 from matplotlib.figure import Figure
+from test_detect_handbuilt import write_sonata
 
 from circuitflow.report import save
-from circuitflow.report.morphometrics import (diagram_metrics, input_metrics, plot_morphometrics, sample_ids,
-                                              synthesized_metrics)
+from circuitflow.report.morphometrics import (
+    diagram_metrics,
+    input_metrics,
+    plot_morphometrics,
+    sample_ids,
+    synthesized_metrics,
+)
 from circuitflow.report.pathways import configured_pathways, connections, pathway_table, plot_pathways
-from conftest import DATA, ROOT, run_snakemake
-from test_detect_handbuilt import write_sonata
 
 PRUNE = DATA / "prune-fixture/hv40"
 SYNTHESIZED = DATA / "detect-sonata"
@@ -29,16 +34,19 @@ def test_diagram_metrics_from_bars():
     # bars [end, start]: lengths 100 + 40 + 10, three tips -> five sections, extent 100
     m = diagram_metrics([[100.0, 0.0, 0.1, 0.2], [70.0, 30.0, 0, 0], [60.0, 50.0, 0, 0]])
     assert m == {"total_length": 150.0, "n_sections": 5, "extent": 100.0}
-    dist = {"R": {"A": {"basal_dendrite": {"persistence_diagram": [[[10.0, 0.0]], [[20.0, 0.0], [15.0, 5.0]]]},
-                        "axon": {}}, "B": {"basal_dendrite": {"persistence_diagram": [[[1.0, 0.0]]]}}}}
+    dist = {
+        "R": {
+            "A": {"basal_dendrite": {"persistence_diagram": [[[10.0, 0.0]], [[20.0, 0.0], [15.0, 5.0]]]}, "axon": {}},
+            "B": {"basal_dendrite": {"persistence_diagram": [[[1.0, 0.0]]]}},
+        }
+    }
     table = input_metrics(dist, ["A"])
     assert table["mtype"].tolist() == ["A", "A"] and table["total_length"].tolist() == [10.0, 30.0]
     assert sample_ids(np.arange(10), 3).tolist() == [0, 4, 9] and len(sample_ids(np.arange(2), 3)) == 2
 
 
 def test_synthesized_metrics_with_neurom(tmp_path):
-    write_sonata(tmp_path / "nodes.h5", NAMES, ["L2_TPC:A", "L2_TPC:A", "L5_TPC:B"],
-                 np.zeros((3, 3)))
+    write_sonata(tmp_path / "nodes.h5", NAMES, ["L2_TPC:A", "L2_TPC:A", "L5_TPC:B"], np.zeros((3, 3)))
     trees, extents = synthesized_metrics(tmp_path / "nodes.h5", SYNTHESIZED, "h5", max_cells_per_mtype=1)
     assert sorted(set(trees["cell"])) == [0, 2]  # one L2 cell (id 0), the L5 cell
     assert {"basal_dendrite", "apical_dendrite"} <= set(trees["neurite"])
@@ -49,10 +57,16 @@ def test_synthesized_metrics_with_neurom(tmp_path):
 
 def test_plot_morphometrics_one_row_per_mtype(tmp_path):
     rng = np.random.default_rng(0)
-    synth = pd.DataFrame({"mtype": ["A"] * 6 + ["B"] * 4, "cell": range(10),
-                          "neurite": ["basal_dendrite", "apical_dendrite"] * 5,
-                          "total_length": rng.random(10) * 1000, "n_sections": rng.integers(1, 30, 10),
-                          "extent": rng.random(10) * 300})
+    synth = pd.DataFrame(
+        {
+            "mtype": ["A"] * 6 + ["B"] * 4,
+            "cell": range(10),
+            "neurite": ["basal_dendrite", "apical_dendrite"] * 5,
+            "total_length": rng.random(10) * 1000,
+            "n_sections": rng.integers(1, 30, 10),
+            "extent": rng.random(10) * 300,
+        }
+    )
     inputs = synth.drop(columns="cell").assign(region="R")
     extents = pd.DataFrame({"mtype": ["A", "B"], "cell": [0, 6], "x": [1.0, 2], "y": [3.0, 4], "z": [5.0, 6]})
     fig = plot_morphometrics(synth, inputs, extents)
@@ -78,24 +92,48 @@ def test_pathway_counts_on_the_prune_fixture(tmp_path):
 
 
 def test_pathway_plot_several_pathways():
-    conn = pd.DataFrame({"src": [0, 1, 2, 0], "dst": [1, 2, 0, 2], "pre": ["A", "B", "C", "A"],
-                         "post": ["B", "C", "A", "C"], "putative": [5, 3, 0, 2], "kept": [2, 0, 1, 2]})
+    conn = pd.DataFrame(
+        {
+            "src": [0, 1, 2, 0],
+            "dst": [1, 2, 0, 2],
+            "pre": ["A", "B", "C", "A"],
+            "post": ["B", "C", "A", "C"],
+            "putative": [5, 3, 0, 2],
+            "kept": [2, 0, 1, 2],
+        }
+    )
     table = pathway_table(conn)
     assert table[["pre", "post", "putative_connections", "kept_connections"]].values.tolist() == [
-        ["A", "B", 1, 1], ["A", "C", 1, 1], ["B", "C", 1, 0], ["C", "A", 0, 1]]
+        ["A", "B", 1, 1],
+        ["A", "C", 1, 1],
+        ["B", "C", 1, 0],
+        ["C", "A", 0, 1],
+    ]
     fig = plot_pathways(conn)
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["A → B", "A → C", "B → C", "C → A"]
 
 
 def test_configured_pathways_without_touches_show_as_zero():
-    config = {"regions": {"R": {"connectivity": {
-        "A,['B', 'C']": {"AMPA": {}}, "B,B": {"gap_junction": {}}, "C,A": {"GABA": {}, "gap_junction": {}},
-        "A,X": {"AMPA": {}}}}}}
+    config = {
+        "regions": {
+            "R": {
+                "connectivity": {
+                    "A,['B', 'C']": {"AMPA": {}},
+                    "B,B": {"gap_junction": {}},
+                    "C,A": {"GABA": {}, "gap_junction": {}},
+                    "A,X": {"AMPA": {}},
+                }
+            }
+        }
+    }
     assert configured_pathways(config, {"A", "B", "C"}) == [("A", "B"), ("A", "C"), ("C", "A")]
     conn = pd.DataFrame({"src": [0], "dst": [1], "pre": ["A"], "post": ["B"], "putative": [3], "kept": [1]})
     table = pathway_table(conn, configured_pathways(config, {"A", "B", "C"}))
     assert table[["pre", "post", "putative_connections", "kept_synapses"]].values.tolist() == [
-        ["A", "B", 1, 1], ["A", "C", 0, 0], ["C", "A", 0, 0]]
+        ["A", "B", 1, 1],
+        ["A", "C", 0, 0],
+        ["C", "A", 0, 0],
+    ]
     assert table["kept_per_connection"].tolist() == [1.0, 0.0, 0.0]
 
 
@@ -152,7 +190,13 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     assert set(report_data(html, "categories")) == {"Synthesis", "Connectome"}
     runtimes = report_data(html, "runtimes_spec")["data"]["values"]
     ruled = {r["rule"] for r in runtimes}
-    assert {"synthesis_chunk", "detect_hypervoxels", "prune_range", "prune_combine", "sonata_edges"} | PLOT_RULES <= ruled
+    assert {
+        "synthesis_chunk",
+        "detect_hypervoxels",
+        "prune_range",
+        "prune_combine",
+        "sonata_edges",
+    } | PLOT_RULES <= ruled
     assert all(r["runtime"] >= 0 for r in runtimes)
 
     # nothing to do afterwards; a pruning edit re-runs pruning, the edges and the pathway plot only
@@ -169,8 +213,16 @@ def test_example_end_to_end_edges_and_report(tmp_path):
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 0.45
     jobs = set(job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", *targets).stdout))
     assert {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology"} <= jobs
-    assert jobs <= {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology",
-                    "all", "sonata", "report"}
+    assert jobs <= {
+        "sonata_physiology",
+        "sonata_edges",
+        "sonata_join",
+        "sonata_circuit_config",
+        "report_physiology",
+        "all",
+        "sonata",
+        "report",
+    }
 
     # other edge job sizes (6 jobs, then 1): the same bytes
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 0.5

@@ -44,7 +44,7 @@ def test_rule_names_scripts_and_logs_follow_the_stage():
             assert stage in STAGES, name
             assert path.stem == stage, f"{name} is in {path.name}"
             assert re.search(r'code=script\("' + stage + r'_\w+"\)', body), f"{name}: code=script(...) missing"
-            assert re.search(r'f"\{LOGS\}/' + stage + r'/', body), f"{name}: log not under logs/{stage}/"
+            assert re.search(r'f"\{LOGS\}/' + stage + r"/", body), f"{name}: log not under logs/{stage}/"
             assert re.search(r"python \{input\.code\[0\]:q\}", body), f"{name}: does not run its script"
             assert re.search(r"^        (mpi_)?logged\(", body, re.M), f"{name}: console does not get the last log line"
     assert {"synthesis_chunk", "detect_hypervoxels", "prune_range", "sonata_edges", "report_pathways"} <= seen

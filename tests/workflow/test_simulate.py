@@ -16,7 +16,6 @@ import libsonata
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, job_counts, run_snakemake
 from snudda_contract import missing_for_snudda_load
 
@@ -63,8 +62,10 @@ def test_bad_models_are_one_line_errors_before_any_job(circuit):
     folder = circuit.parent.parent.parent
     for edit, message in (
         (lambda m: m["mtypes"].pop("L4_BC"), "error: connectome.models.mtypes: no cell model for mtype(s) L4_BC"),
-        (lambda m: m["mtypes"]["L4_BC"].update(model_template="hoc:Missing"),
-         "error: connectome.models.mtypes.L4_BC.model_template: example/models/hoc/Missing.hoc does not exist"),
+        (
+            lambda m: m["mtypes"]["L4_BC"].update(model_template="hoc:Missing"),
+            "error: connectome.models.mtypes.L4_BC.model_template: example/models/hoc/Missing.hoc does not exist",
+        ),
     ):
         config = example_config()
         edit(config["connectome"]["models"])
@@ -79,9 +80,16 @@ def test_partial_without_models(circuit, tmp_path):
     from circuitflow.sonata.circuit import write_circuit
 
     out = circuit.parent
-    config = write_circuit(tmp_path / "circuit_config.json", out.parent / "synthesis" / "nodes.h5", None,
-                           out.parent / "synthesis" / "morphologies", ["h5"], [out / "edges.h5"],
-                           out / "node_sets.json", None)
+    config = write_circuit(
+        tmp_path / "circuit_config.json",
+        out.parent / "synthesis" / "nodes.h5",
+        None,
+        out.parent / "synthesis" / "morphologies",
+        ["h5"],
+        [out / "edges.h5"],
+        out / "node_sets.json",
+        None,
+    )
     assert config["metadata"] == {"status": "partial"}
     assert "biophysical_neuron_models_dir" not in config["components"]
 

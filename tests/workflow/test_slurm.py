@@ -11,24 +11,42 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import BIN, ROOT, job_counts, run_snakemake
 
 PROFILE = ROOT / "profiles" / "slurm"
 #: Resources the SLURM executor turns into sbatch flags, plus Snakemake's own (snakemake-notes §3).
 KNOWN_RESOURCES = {
-    "slurm_account", "slurm_partition", "runtime", "mem_mb", "mem", "mem_mb_per_cpu", "threads",
-    "cpus_per_task", "tasks", "tasks_per_node", "nodes", "constraint", "qos", "gpu", "gpu_model", "gres",
-    "slurm_extra", "mpi", "tmpdir", "disk_mb",
+    "slurm_account",
+    "slurm_partition",
+    "runtime",
+    "mem_mb",
+    "mem",
+    "mem_mb_per_cpu",
+    "threads",
+    "cpus_per_task",
+    "tasks",
+    "tasks_per_node",
+    "nodes",
+    "constraint",
+    "qos",
+    "gpu",
+    "gpu_model",
+    "gres",
+    "slurm_extra",
+    "mpi",
+    "tmpdir",
+    "disk_mb",
 }
 #: On a cluster brought up by .ci/slurm.sh: one partition "debug" (set as a user does, in the environment:
 #: CIRCUITFLOW_SLURM_PARTITION, see the `partition` fixture) and 2 cores.
 CI_OVERRIDES = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
 #: The profile's groups: single jobs that follow one another share one SLURM job.
-GROUPS = {"finalize": {"synthesis_finalize", "detect_setup", "report_morphometrics"},
-          "worklog": {"detect_worklog", "prune_check_hypervoxels", "prune_check_config"},
-          "combine": {"prune_combine", "report_pathways"},
-          "join": {"sonata_join", "sonata_circuit_config", "report_physiology"}}
+GROUPS = {
+    "finalize": {"synthesis_finalize", "detect_setup", "report_morphometrics"},
+    "worklog": {"detect_worklog", "prune_check_hypervoxels", "prune_check_config"},
+    "combine": {"prune_combine", "report_pathways"},
+    "join": {"sonata_join", "sonata_circuit_config", "report_physiology"},
+}
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
 
 
@@ -39,9 +57,20 @@ def profile() -> dict:
 
 def workflow_rules(folder: Path) -> set[str]:
     """Every rule name of the workflow with the example config."""
-    proc = subprocess.run([str(BIN / "snakemake"), "--list-rules", "--snakefile", str(ROOT / "Snakefile"),
-                           "--configfile", str(folder / "config.yaml")], capture_output=True, text=True,
-                          cwd=folder, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
+    proc = subprocess.run(
+        [
+            str(BIN / "snakemake"),
+            "--list-rules",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(folder / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
 
@@ -90,8 +119,17 @@ def test_profile_names_only_known_resources_and_rules(example):
 
 def test_slurm_dry_run_lists_every_job_with_resources(example):
     """`snakemake -n --profile profiles/slurm all` plans every job of the example, with MPI resources."""
-    proc = run_snakemake(example, None, "all", "-n", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
-                         str(example / "config.yaml"))
+    proc = run_snakemake(
+        example,
+        None,
+        "all",
+        "-n",
+        "--profile",
+        str(PROFILE),
+        *CI_OVERRIDES,
+        "--configfile",
+        str(example / "config.yaml"),
+    )
     counts = job_counts(proc.stdout)
     assert counts["synthesis_cache_atlas"] == 1 and counts["synthesis_validate_params"] == 1
     assert counts["synthesis_chunk"] == 1  # 40 cells, chunk_size 50
@@ -119,8 +157,9 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     slurm = tmp_path / "slurm"
     shutil.copytree(example / "example", slurm / "example")
     start = time.monotonic()
-    proc = run_snakemake(slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile",
-                         str(example / "config.yaml"))
+    proc = run_snakemake(
+        slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile", str(example / "config.yaml")
+    )
     slurm_wall = time.monotonic() - start
     # grouped chains of single jobs: the run is not dominated by status polls (7 min 44 s vs 50 s before)
     assert slurm_wall <= 3 * local_wall, f"SLURM {slurm_wall:.0f} s vs local {local_wall:.0f} s"
@@ -131,9 +170,21 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
         Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(log + "\n" + chunk_log)
     submitted = set(re.findall(r"rule_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
-    expected = {"synthesis_cache_atlas", "synthesis_validate_params", "synthesis_chunk", "pathways_detect_config",
-                "detect_bbox", "detect_grid", "detect_rasterise", "detect_hypervoxels",
-                "pathways_prune_config", "prune_gather_merge", "prune_range", "sonata_physiology", "sonata_edges"}
+    expected = {
+        "synthesis_cache_atlas",
+        "synthesis_validate_params",
+        "synthesis_chunk",
+        "pathways_detect_config",
+        "detect_bbox",
+        "detect_grid",
+        "detect_rasterise",
+        "detect_hypervoxels",
+        "pathways_prune_config",
+        "prune_gather_merge",
+        "prune_range",
+        "sonata_physiology",
+        "sonata_edges",
+    }
     assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
     groups = set(re.findall(r"group_(\w+?)/(?:[\w.-]+/)?\d+\.log", log))
     assert set(GROUPS) <= groups, f"groups not submitted to SLURM: {set(GROUPS) - groups}"
@@ -148,7 +199,6 @@ def test_example_on_slurm_equals_local(example, tmp_path):
 def assert_same_h5(a: Path, b: Path) -> None:
     """Two HDF5 files hold the same datasets with the same values."""
     import numpy as np
-
     from test_synthesis_workflow import h5_datasets
 
     da, db = h5_datasets(a), h5_datasets(b)

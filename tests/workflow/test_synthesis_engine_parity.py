@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from voxcell import CellCollection
-
 from conftest import ROOT, run_snakemake
 from test_synthesis_reference import synthesis_files
+from voxcell import CellCollection
 
 
 def engine_paths(log_dir: Path) -> Counter:
@@ -34,16 +33,24 @@ def test_example_byte_identical_with_both_engines(tmp_path, donors, n_cells):
 
     example = make_example(tmp_path / "example", n_cells=n_cells, seed=3)
     section = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["synthesis"]
-    for key in ("input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon",
-                "base_morph_dir"):
+    for key in (
+        "input_cells",
+        "atlas",
+        "tmd_parameters",
+        "tmd_distributions",
+        "region_structure",
+        "morph_axon",
+        "base_morph_dir",
+    ):
         section[key] = str(tmp_path / section[key])
     if not donors:
         section.update(morph_axon=None, base_morph_dir=None, rotational_jitter_std=None, scaling_jitter_std=None)
     section.update(out_morph_ext=["asc", "h5"], out_apical_nrn_sections=True, chunk_size=60)
     outs = {}
     for name in ("neurots", "compiled"):
-        run_snakemake(tmp_path / name, {"out_dir": "out", "synthesis": dict(section, engine=name)},
-                      "--cores", "2", "synthesis")
+        run_snakemake(
+            tmp_path / name, {"out_dir": "out", "synthesis": dict(section, engine=name)}, "--cores", "2", "synthesis"
+        )
         outs[name] = tmp_path / name / "out"
     theirs, ours = (synthesis_files(outs[name] / "synthesis") for name in ("neurots", "compiled"))
     assert sorted(ours) == sorted(theirs)
@@ -58,4 +65,3 @@ def test_example_byte_identical_with_both_engines(tmp_path, donors, n_cells):
     paths = engine_paths(outs["compiled"] / "logs" / "synthesis")
     assert paths["compiled"] >= n_cells and set(paths) == {"compiled"}, paths
     assert example.exists()
-

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from voxcell import CellCollection
-
 from conftest import DATA, run_snakemake
+from voxcell import CellCollection
 
 COLUMN = DATA / "synthesis-column"
 
@@ -101,8 +100,9 @@ def test_cell_outside_atlas(tmp_path):
     cells.positions[3] = [5000.0, 200.0, 200.0]
     path = tmp_path / "cells.h5"
     cells.save_sonata(str(path))
-    out = fails_with(tmp_path, base_config(input_cells=str(path)), "cell(s) outside the atlas bounding box",
-                     planning=False)
+    out = fails_with(
+        tmp_path, base_config(input_cells=str(path)), "cell(s) outside the atlas bounding box", planning=False
+    )
     assert "3 at [5000.0, 200.0, 200.0]" in out
     assert not (tmp_path / "out/synthesis/atlas_cache.h5").exists()
 
@@ -157,6 +157,11 @@ def test_region_block_unknown_key(tmp_path, key):
 def test_unusable_context_rule(tmp_path):
     """A boundary rule region-grower would only trip over mid-growth fails at planning, naming it."""
     path = tmp_path / "region_structure.yaml"
-    path.write_text("O0:\n  layers: [1, 2, 3, 4, 5, 6]\n  boundaries:\n    - {path: pia.obj, neurite_types: [apical_dendrite]}\n")
-    fails_with(tmp_path, base_config(region_structure=str(path)),
-               f"region_structure: region 'O0' boundaries[0]: mesh path not found: {tmp_path / 'pia.obj'}")
+    path.write_text(
+        "O0:\n  layers: [1, 2, 3, 4, 5, 6]\n  boundaries:\n    - {path: pia.obj, neurite_types: [apical_dendrite]}\n"
+    )
+    fails_with(
+        tmp_path,
+        base_config(region_structure=str(path)),
+        f"region_structure: region 'O0' boundaries[0]: mesh path not found: {tmp_path / 'pia.obj'}",
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-
 from pathlib import Path
 
 import h5py
@@ -12,9 +11,8 @@ import morphio
 import numpy as np
 import pytest
 import yaml
-from voxcell import CellCollection
-
 from conftest import DATA, job_counts, run_snakemake
+from voxcell import CellCollection
 
 COLUMN = DATA / "synthesis-column"
 CASES = ["axon_grafting", "no_axon", "min_depth_800", "directions", "boundaries", "boundary_scenario"]
@@ -23,12 +21,33 @@ ENGINES = ["neurots", "compiled"]
 RUNS: dict = {}
 #: SynthesizeMorphologies options that map one-to-one onto circuitflow's `synthesis:` keys.
 SAME_NAME = [
-    "input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon",
-    "base_morph_dir", "seed", "out_morph_ext", "max_files_per_dir", "max_drop_ratio", "scaling_jitter_std",
-    "rotational_jitter_std", "min_depth", "max_depth", "min_hard_scale", "synthesize_axons",
+    "input_cells",
+    "atlas",
+    "tmd_parameters",
+    "tmd_distributions",
+    "region_structure",
+    "morph_axon",
+    "base_morph_dir",
+    "seed",
+    "out_morph_ext",
+    "max_files_per_dir",
+    "max_drop_ratio",
+    "scaling_jitter_std",
+    "rotational_jitter_std",
+    "min_depth",
+    "max_depth",
+    "min_hard_scale",
+    "synthesize_axons",
 ]
-PATHS = {"input_cells", "atlas", "tmd_parameters", "tmd_distributions", "region_structure", "morph_axon",
-         "base_morph_dir"}
+PATHS = {
+    "input_cells",
+    "atlas",
+    "tmd_parameters",
+    "tmd_distributions",
+    "region_structure",
+    "morph_axon",
+    "base_morph_dir",
+}
 
 
 def case_config(case: str) -> tuple[dict, dict]:
@@ -185,7 +204,9 @@ def test_rule_edit_reruns_only_touched_chunks(reference_run):
         structure["O0"]["directions"][2]["params"]["power"] = 3  # mtypes [L5_TPC:A]: no cell here
         path.write_text(yaml.safe_dump(structure, sort_keys=False))
         untouched = job_counts(run_snakemake(workdir, config, "-n", "--cores", "1", "synthesis").stdout)
-        structure["O0"]["directions"][1]["params"]["power"] = 3  # mclass [PYR]: O0 cells 0, 1, 3, all in chunk 0 (cell 5 is in the default region)
+        structure["O0"]["directions"][1]["params"]["power"] = (
+            3  # mclass [PYR]: O0 cells 0, 1, 3, all in chunk 0 (cell 5 is in the default region)
+        )
         path.write_text(yaml.safe_dump(structure, sort_keys=False))
         touched = job_counts(run_snakemake(workdir, config, "-n", "--cores", "1", "synthesis").stdout)
     finally:

@@ -14,7 +14,6 @@ import morphio
 import numpy as np
 import pytest
 import yaml
-
 from conftest import BIN, DATA, ROOT, job_counts, run_snakemake
 
 COLUMN = DATA / "synthesis-column"
@@ -47,17 +46,20 @@ def h5_datasets(path: Path) -> dict:
     """Every dataset (and attribute) of an HDF5 file, by name."""
     out = {}
     with h5py.File(path, "r") as h5f:
+
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 out[name] = obj[()]
             for key, value in obj.attrs.items():
                 out[f"{name}@{key}"] = value
+
         h5f.visititems(visit)
     return out
 
 
 def assert_same_outputs(a: Path, b: Path) -> int:
     """Every synthesis output of two runs is identical (text byte for byte, HDF5 dataset by dataset)."""
+
     def outputs(root):
         return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
 
@@ -137,8 +139,14 @@ def test_parameter_edit_reruns_only_touched_chunks(tmp_path):
     import json
 
     params = json.loads((COLUMN / "inputs/tmd_parameters.json").read_text())
-    config = grafting_config(chunk_size=5, tmd_parameters=str(tmp_path / "params.json"), morph_axon=None,
-                             base_morph_dir=None, container_path=None, out_morph_ext=["swc"])
+    config = grafting_config(
+        chunk_size=5,
+        tmd_parameters=str(tmp_path / "params.json"),
+        morph_axon=None,
+        base_morph_dir=None,
+        container_path=None,
+        out_morph_ext=["swc"],
+    )
     (tmp_path / "params.json").write_text(json.dumps(params))
     run_snakemake(tmp_path, config, "--cores", "2", "synthesis")
     params["default"]["L2_TPC:A"]["apical_dendrite"]["randomness"] = 0.16
@@ -159,13 +167,24 @@ def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     """SIGKILL during a chunk: the re-run keeps finished chunks and ends identical to a clean run."""
     config = grafting_config(chunk_size=3)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "synthesis"]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+        "--cores",
+        "1",
+        "synthesis",
+    ]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     log = tmp_path / "killed.log"
     with log.open("w") as stderr:
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
     # Kill as soon as Snakemake says one chunk job finished: it logs that only after it has recorded the
     # job complete, and on one core the next chunk job starts right after (watching output files or log
     # files instead raced with Snakemake's bookkeeping, or waited for a chunk that had already run).
@@ -195,8 +214,9 @@ def test_empty_population(tmp_path):
     empty = CellCollection.from_dataframe(cells.as_dataframe().iloc[:0])
     empty.population_name = cells.population_name
     empty.save_sonata(str(tmp_path / "empty.h5"))
-    config = grafting_config(input_cells=str(tmp_path / "empty.h5"), morph_axon=None, base_morph_dir=None,
-                             container_path=None)
+    config = grafting_config(
+        input_cells=str(tmp_path / "empty.h5"), morph_axon=None, base_morph_dir=None, container_path=None
+    )
     run_snakemake(tmp_path, config, "--cores", "1", "synthesis")
     out = final_outputs(tmp_path)
     result = CellCollection.load(str(out / "nodes.h5"))

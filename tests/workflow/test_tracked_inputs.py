@@ -11,7 +11,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-
 from conftest import DATA, job_counts, run_snakemake
 from prune_helpers import cleaned_config
 
@@ -42,8 +41,14 @@ def test_external_prune_network_files_are_inputs(tmp_path):
     """prune.network_path outside the workflow: every hypervoxel file the worklog lists is tracked."""
     net = tmp_path / "network"
     shutil.copytree(DATA / "prune-fixture" / "hv40" / "network", net)
-    config = {"out_dir": "out", "prune": {"network_path": str(net), "n_ranges": 1,
-                                          "config_file": str(cleaned_config("hv40", "default", tmp_path / "c.json"))}}
+    config = {
+        "out_dir": "out",
+        "prune": {
+            "network_path": str(net),
+            "n_ranges": 1,
+            "config_file": str(cleaned_config("hv40", "default", tmp_path / "c.json")),
+        },
+    }
     run_snakemake(tmp_path, config, "--cores", "2", "prune")
     assert planned(tmp_path, config, "prune") == {}
     voxel = net / "voxels" / "network-putative-synapses-9.hdf5"
@@ -61,8 +66,11 @@ def detected(tmp_path_factory):
     shutil.copytree(DETECT_INPUTS, source)
     prune_cfg = json.loads((source / "network-config.json").read_text().replace("dist-pruning", "dist_pruning"))
     (work / "prune.json").write_text(json.dumps(prune_cfg))
-    config = {"out_dir": "out", "detect": {"network_path": str(source), "hyper_voxel_size": 120},
-              "prune": {"config_file": str(work / "prune.json"), "n_ranges": 1}}
+    config = {
+        "out_dir": "out",
+        "detect": {"network_path": str(source), "hyper_voxel_size": 120},
+        "prune": {"config_file": str(work / "prune.json"), "n_ranges": 1},
+    }
     run_snakemake(work, config, "--cores", "2", "all")
     return work, config
 

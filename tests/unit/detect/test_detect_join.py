@@ -39,8 +39,12 @@ def test_lookup_one_row_per_run_of_equal_pairs():
     dest = np.array([2, 2, 2, 2, 3, 3])
     channel = np.array([1, 1, 5, 5, 1, 2])
     table = lookup(src, dest, channel, n_neurons=4, max_channel=6)
-    assert table.tolist() == [[(2 * 4 + 0) * 6 + 1, 0, 2], [(2 * 4 + 1) * 6 + 5, 2, 4],
-                              [(3 * 4 + 1) * 6 + 1, 4, 5], [(3 * 4 + 0) * 6 + 2, 5, 6]]
+    assert table.tolist() == [
+        [(2 * 4 + 0) * 6 + 1, 0, 2],
+        [(2 * 4 + 1) * 6 + 5, 2, 4],
+        [(3 * 4 + 1) * 6 + 1, 4, 5],
+        [(3 * 4 + 0) * 6 + 2, 5, 6],
+    ]
     assert lookup(src[:0], dest[:0], channel[:0], 4, 6).shape == (0, 3)
 
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+from conftest import DATA
+from snudda_contract import NEURONS, missing_for_snudda_load
 
 from circuitflow.detect import sources
 from circuitflow.detect.steps import write_positions
-from conftest import DATA
-from snudda_contract import NEURONS, missing_for_snudda_load
 
 # added to the worklog (and so to network-synapses.hdf5) by detect_worklog, not to the positions
 LATER = ("max_soma_distance_dend",)
 
 
 def neurons(n: int = 3) -> sources.Neurons:
-    return sources.Neurons(names=[f"L2-TPC:A_{i}" for i in range(n)], positions=np.zeros((n, 3)),
-                           rotations=np.tile(np.eye(3).ravel(), (n, 1)),
-                           morphologies=[f"/m/{i}.h5" for i in range(n)], reader="morphio")
+    return sources.Neurons(
+        names=[f"L2-TPC:A_{i}" for i in range(n)],
+        positions=np.zeros((n, 3)),
+        rotations=np.tile(np.eye(3).ravel(), (n, 1)),
+        morphologies=[f"/m/{i}.h5" for i in range(n)],
+        reader="morphio",
+    )
 
 
 def test_contract_matches_snudda_placed_positions():
@@ -47,4 +51,6 @@ def test_contract_catches_a_missing_or_mistyped_field(tmp_path):
         del f["network/neurons/axon_density_radius"]
         f["network/neurons"].create_dataset("axon_density_radius", data=np.zeros(3, dtype=np.int64))
     assert missing_for_snudda_load(path, synapses=False, skip=LATER) == [
-        "network/neurons/hoc: missing", "network/neurons/axon_density_radius: dtype int64, expected kind f"]
+        "network/neurons/hoc: missing",
+        "network/neurons/axon_density_radius: dtype int64, expected kind f",
+    ]

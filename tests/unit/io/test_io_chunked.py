@@ -39,7 +39,7 @@ def check_reads(path, direct: bool) -> None:
         buf = np.full((len(expected) + 5, 13), -1, dtype=np.int32)
         for a, b in slices(len(expected)):
             reader.read(a, b, buf)
-            np.testing.assert_array_equal(buf[:b - a], expected[a:b])
+            np.testing.assert_array_equal(buf[: b - a], expected[a:b])
         reader.close()
 
 
@@ -53,7 +53,7 @@ def test_lzf_chunks_read_directly_match_h5py(tmp_path, userblock):
 def test_chunks_stored_unfiltered_are_copied(tmp_path):
     """LZF cannot shrink random words: HDF5 then stores the chunk raw and flags it in the filter mask."""
     path = tmp_path / "t.h5"
-    table(path, RNG.integers(-2**31, 2**31 - 1, size=(50, 13), dtype=np.int32), chunks=(7, 13), compression="lzf")
+    table(path, RNG.integers(-(2**31), 2**31 - 1, size=(50, 13), dtype=np.int32), chunks=(7, 13), compression="lzf")
     with h5py.File(path) as f:
         masks = []
         f["network/synapses"].id.chunk_iter(lambda s: masks.append(s.filter_mask))
@@ -61,9 +61,15 @@ def test_chunks_stored_unfiltered_are_copied(tmp_path):
     check_reads(path, direct=True)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(chunks=(7, 13), compression="gzip"),
-                                     dict(chunks=(7, 13), compression="lzf", shuffle=True),
-                                     dict(chunks=(7, 5), compression="lzf")])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(chunks=(7, 13), compression="gzip"),
+        dict(chunks=(7, 13), compression="lzf", shuffle=True),
+        dict(chunks=(7, 5), compression="lzf"),
+    ],
+)
 def test_other_layouts_fall_back_to_h5py(tmp_path, options):
     path = tmp_path / "t.h5"
     table(path, compressible(60), **options)
@@ -109,7 +115,7 @@ def test_readers_sharing_a_raw_buffer_read_their_own_rows(tmp_path):
         for a, b in [(0, 9), (3, 30), (9, 33)]:  # alternate between the files
             for reader, rows in zip(readers, data):
                 reader.read(a, b, out)
-                np.testing.assert_array_equal(out[:b - a], rows[a:b])
+                np.testing.assert_array_equal(out[: b - a], rows[a:b])
         for reader in readers:
             reader.close()
 
@@ -125,14 +131,14 @@ def writer_table(path, n: int, **kw) -> h5py.File:
 def test_writer_stores_what_h5py_would(tmp_path, threads, n):
     """Direct LZF chunk writes in pieces of any size read back exactly, through HDF5's own filter too."""
     rows = compressible(n)
-    rows[n // 2:] = RNG.integers(-2**31, 2**31 - 1, size=(n - n // 2, 13), dtype=np.int32)  # incompressible chunks
+    rows[n // 2 :] = RNG.integers(-(2**31), 2**31 - 1, size=(n - n // 2, 13), dtype=np.int32)  # incompressible chunks
     path = tmp_path / "w.h5"
     with writer_table(path, n, chunks=(7, 13), compression="lzf") as f:
         with TableWriter(f["network/synapses"], threads, batch_chunks=2) as w:
             assert w.direct
             pos = 0
             for size in [3, 0, 11, 7, 1, 40, 1000]:
-                w.write(rows[pos:pos + size])
+                w.write(rows[pos : pos + size])
                 pos += size
     with h5py.File(path) as f:
         ds = f["network/synapses"]
@@ -148,8 +154,10 @@ def test_writer_stores_what_h5py_would(tmp_path, threads, n):
 
 def test_writer_copies_datasets_and_checks_the_row_count(tmp_path):
     src_rows = compressible(45)
-    with writer_table(tmp_path / "s.h5", 45) as src, writer_table(tmp_path / "w.h5", 90, chunks=(7, 13),
-                                                                    compression="lzf") as f:
+    with (
+        writer_table(tmp_path / "s.h5", 45) as src,
+        writer_table(tmp_path / "w.h5", 90, chunks=(7, 13), compression="lzf") as f,
+    ):
         src["network/synapses"][:] = src_rows
         with TableWriter(f["network/synapses"], 2, batch_chunks=3) as w:
             w.write_from(src["network/synapses"], piece_rows=10)

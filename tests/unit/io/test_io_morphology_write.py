@@ -20,8 +20,9 @@ def small_morphology() -> morphio.mut.Morphology:
     morph.soma.points = [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
     morph.soma.diameters = [1, 1, 1]
     points = np.column_stack([np.arange(50.0), np.zeros(50), np.zeros(50)])
-    root = morph.append_root_section(morphio.PointLevel(points.tolist(), [1.0] * 50),
-                                     morphio.SectionType.basal_dendrite)
+    root = morph.append_root_section(
+        morphio.PointLevel(points.tolist(), [1.0] * 50), morphio.SectionType.basal_dendrite
+    )
     for side in (1, -1):
         child = np.column_stack([np.full(30, 49.0), side * np.arange(30.0), np.zeros(30)])
         root.append_section(morphio.PointLevel(child.tolist(), [0.5] * 30))

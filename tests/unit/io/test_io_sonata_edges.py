@@ -41,8 +41,13 @@ def test_streaming_index_equals_the_definition(tmp_path, chunk, max_runs):
         n = int(rng.integers(0, 120))
         ids = np.repeat(rng.integers(0, n_nodes, n), rng.integers(1, 4, n))  # runs of equal ids
         with h5py.File(tmp_path / f"{trial}.h5", "w") as f:
-            write_index(f.create_group("g"), f.create_dataset("ids", data=ids.astype(np.uint64)), n_nodes,
-                        chunk=chunk, max_runs=max_runs)
+            write_index(
+                f.create_group("g"),
+                f.create_dataset("ids", data=ids.astype(np.uint64)),
+                n_nodes,
+                chunk=chunk,
+                max_runs=max_runs,
+            )
             node_to_ranges, range_to_edge = reference_index(ids, n_nodes)
             assert np.array_equal(f["g/node_id_to_ranges"][()], node_to_ranges)
             assert np.array_equal(f["g/range_to_edge_id"][()], range_to_edge)

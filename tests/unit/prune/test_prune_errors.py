@@ -13,15 +13,14 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from prune_helpers import FIXTURE, ROOT, cleaned_config, network_dir, run_inprocess, snakemake
 
+from circuitflow.io.snudda import SnuddaFormatError
 from circuitflow.prune.combine import combine
-from circuitflow.prune.merge import gather_merge_range
 from circuitflow.prune.index import HypervoxelError, build_index
+from circuitflow.prune.merge import gather_merge_range
 from circuitflow.prune.prune_file import prune_range_file
 from circuitflow.prune.rule_table import PruneConfigError, check_prune_config
-from circuitflow.io.snudda import SnuddaFormatError
-
-from prune_helpers import FIXTURE, ROOT, cleaned_config, network_dir, run_inprocess, snakemake
 
 ERRORS = (HypervoxelError, PruneConfigError, SnuddaFormatError, ValueError)
 
@@ -38,8 +37,13 @@ def no_leftovers(folder: Path) -> None:
 
 def gabaconfig(tmp_path: Path, **extra) -> Path:
     """A minimal prune config: GABA kept with f1 = 1 (so every synapse survives)."""
-    cfg = {"regions": {"R": {"connectivity": {"ballanddoublestick,ballanddoublestick": {
-        "GABA": {"pruning": {"f1": 1.0}, **extra}}}}}}
+    cfg = {
+        "regions": {
+            "R": {
+                "connectivity": {"ballanddoublestick,ballanddoublestick": {"GABA": {"pruning": {"f1": 1.0}, **extra}}}
+            }
+        }
+    }
     path = tmp_path / "gaba.json"
     path.write_text(json.dumps(cfg))
     return path
@@ -47,12 +51,15 @@ def gabaconfig(tmp_path: Path, **extra) -> Path:
 
 # --- Snudda bugs that circuitflow fixes -------------------------------------------------------------
 
+
 def test_missing_hypervoxel_file(tmp_path):
     """Snudda logs a traceback and exits 255 mid-gather; we fail up front naming the file."""
     net = copy_network("hv40", tmp_path)
     (net / "voxels" / "network-putative-synapses-25.hdf5").unlink()
     out = tmp_path / "out"
-    with pytest.raises(SnuddaFormatError, match=r"network-putative-synapses-25\.hdf5: hypervoxel file of HID 25 does not exist"):
+    with pytest.raises(
+        SnuddaFormatError, match=r"network-putative-synapses-25\.hdf5: hypervoxel file of HID 25 does not exist"
+    ):
         build_index(net, out / "index.h5")
     no_leftovers(out)
 
@@ -78,8 +85,11 @@ def test_undetected_connection_type(tmp_path):
     con = cfg["regions"]["TestStriatum"]["connectivity"]["ballanddoublestick,ballanddoublestick"]
     con["NMDA"] = {"pruning": {"f1": 0.5}}
     (tmp_path / "c.json").write_text(json.dumps(cfg))
-    with pytest.raises(PruneConfigError, match=r"ballanddoublestick->ballanddoublestick NMDA that were not present "
-                                               r"at detect time; rerun detect first"):
+    with pytest.raises(
+        PruneConfigError,
+        match=r"ballanddoublestick->ballanddoublestick NMDA that were not present "
+        r"at detect time; rerun detect first",
+    ):
         check_prune_config(network_dir("hv120"), tmp_path / "c.json", None, tmp_path / "rules.json")
     assert not (tmp_path / "rules.json").exists()
 
@@ -153,8 +163,9 @@ def test_gap_junction_distance_pruning_rejected_before_gathering(tmp_path):
 def test_bad_expression_and_mu2(tmp_path):
     """Expressions may only use d (P-16); mu2 must be > 0 (P-13)."""
     with pytest.raises(PruneConfigError, match="uses n_keep"):
-        check_prune_config(network_dir("hv120"), gabaconfig(tmp_path, pruning={"dist_pruning": "d*n_keep"}),
-                           None, tmp_path / "r.json")
+        check_prune_config(
+            network_dir("hv120"), gabaconfig(tmp_path, pruning={"dist_pruning": "d*n_keep"}), None, tmp_path / "r.json"
+        )
     with pytest.raises(PruneConfigError, match="mu2 must be > 0"):
         check_prune_config(network_dir("hv120"), gabaconfig(tmp_path, pruning={"mu2": 0}), None, tmp_path / "r.json")
 
@@ -169,6 +180,7 @@ def test_incomplete_detection(tmp_path):
 
 
 # --- bad input ----------------------------------------------------------------------------------------
+
 
 def edit_voxel_file(net: Path, hid: int, fn) -> None:
     with h5py.File(net / "voxels" / f"network-putative-synapses-{hid}.hdf5", "a") as f:
@@ -214,7 +226,9 @@ def test_unsorted_rows(tmp_path):
 
 def test_unsorted_lookup(tmp_path):
     net = copy_network("hv120", tmp_path)
-    edit_voxel_file(net, 0, lambda f: f["network/synapse_lookup"].write_direct(f["network/synapse_lookup"][()][::-1].copy()))
+    edit_voxel_file(
+        net, 0, lambda f: f["network/synapse_lookup"].write_direct(f["network/synapse_lookup"][()][::-1].copy())
+    )
     with pytest.raises(HypervoxelError, match="unique_id in the lookup table is not strictly increasing"):
         build_index(net, tmp_path / "out" / "index.h5")
 
@@ -293,8 +307,7 @@ def test_combine_refuses_gaps_and_writes_nothing(tmp_path):
     run_inprocess(network_dir("hv120"), config, None, 2, tmp_path / "run")
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="range starts at"):
-        combine([tmp_path / "run" / "pruned-1.h5"], config, network_dir("hv120"),
-                out / "network-synapses.hdf5")
+        combine([tmp_path / "run" / "pruned-1.h5"], config, network_dir("hv120"), out / "network-synapses.hdf5")
     no_leftovers(out)
 
 
@@ -302,8 +315,18 @@ def test_script_error_is_one_line(tmp_path):
     """The rule scripts turn bad input into exit 1 and a single ERROR line (no traceback)."""
     net = copy_network("hv120", tmp_path)
     (net / "voxels" / "network-putative-synapses-1.hdf5").unlink()
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "prune_check_hypervoxels.py"), "--network", str(net),
-                           "--out", str(tmp_path / "idx.h5")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "prune_check_hypervoxels.py"),
+            "--network",
+            str(net),
+            "--out",
+            str(tmp_path / "idx.h5"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]
@@ -311,6 +334,7 @@ def test_script_error_is_one_line(tmp_path):
 
 
 # --- projection synapses ------------------------------------------------------------------------------
+
 
 def add_projection(net: Path, rows: np.ndarray, count: int | None = None) -> None:
     """Write network-projection-synapses.hdf5 (HID -1) and record its count in the worklog."""
@@ -359,6 +383,7 @@ def test_projection_count_mismatch(tmp_path):
 
 # --- Snudda quirks kept, but made visible -------------------------------------------------------------
 
+
 def test_slurm_id_mismatch_only_warns(tmp_path, caplog):
     """A detect resumed under another SLURM job id is not an error (P-20), unlike Snudda's assertion."""
     net = copy_network("hv120", tmp_path)
@@ -380,9 +405,12 @@ def test_voxel_overflow_is_reported(tmp_path, caplog):
 
 def test_duplicate_rule_last_wins_and_post_lists(tmp_path, caplog):
     """A later region's rule for the same connection wins, with a warning (P-17); "A,['B']" is a list (P-24)."""
-    cfg = {"regions": {
-        "R1": {"connectivity": {"ballanddoublestick,ballanddoublestick": {"GABA": {"pruning": {"f1": 0.1}}}}},
-        "R2": {"connectivity": {"ballanddoublestick,['ballanddoublestick']": {"GABA": {"pruning": {"f1": 0.2}}}}}}}
+    cfg = {
+        "regions": {
+            "R1": {"connectivity": {"ballanddoublestick,ballanddoublestick": {"GABA": {"pruning": {"f1": 0.1}}}}},
+            "R2": {"connectivity": {"ballanddoublestick,['ballanddoublestick']": {"GABA": {"pruning": {"f1": 0.2}}}}},
+        }
+    }
     path = tmp_path / "c.json"
     path.write_text(json.dumps(cfg))
     with caplog.at_level(logging.WARNING):

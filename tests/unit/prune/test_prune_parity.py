@@ -7,16 +7,24 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from prune_helpers import (
+    CASES,
+    FIXTURE,
+    NETWORKS,
+    case_seed,
+    cleaned_config,
+    expected_rows,
+    network_dir,
+    read_rows,
+    run_inprocess,
+)
 
+from circuitflow.io.snudda import read_neurons
 from circuitflow.prune.gather import HypervoxelFiles, blocks_of, gather_block, range_entries, read_range_index
 from circuitflow.prune.index import TYPES, build_index
 from circuitflow.prune.merge import gather_merge_range, group_by_type, snudda_order, type_interleaved
 from circuitflow.prune.prune import neuron_seeds, prune_rows, rule_table
 from circuitflow.prune.rule_table import check_prune_config
-from circuitflow.io.snudda import read_neurons
-
-from prune_helpers import (CASES, FIXTURE, NETWORKS, case_seed, cleaned_config, expected_rows, network_dir,
-                           read_rows, run_inprocess)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +110,7 @@ def test_interleaved_destination_is_the_only_difference(tmp_path, case):
     s5 = snudda_merged[snudda_merged[:, 1] == 5]
     assert not np.all(np.diff(s5[:, 0].astype(np.int64) * 100 + s5[:, 6]) >= 0)
     if case == "default":  # everything kept: same rows, but one parameter id per (src, dest, type)
-        (syn, _), = [read_rows(run_inprocess(network_dir(net), cfg, case_seed(net, case), 1, tmp_path / "run")[0])]
+        ((syn, _),) = [read_rows(run_inprocess(network_dir(net), cfg, case_seed(net, case), 1, tmp_path / "run")[0])]
         ours5, theirs5 = syn[syn[:, 1] == 5], exp_syn[exp_syn[:, 1] == 5]
         assert sorted(map(tuple, ours5[:, :12])) == sorted(map(tuple, theirs5[:, :12]))
         for rows5, most in ((ours5, 1), (theirs5, 2)):
@@ -134,9 +142,13 @@ def test_merge_blocks_and_open_files_give_identical_merge_files(tmp_path, net):
         merged = tmp_path / f"merged-{k}.h5"
         gather_merge_range(network_dir(net), index, 2, 1, merged, block_rows=block_rows, open_files=open_files)
         with h5py.File(merged) as f:
-            outs.append(b"".join(f[key][()].tobytes() for key in ("network/synapses", "network/gap_junctions",
-                                                                  "network/type_interleaved_dest_ids"))
-                        + f.attrs["source_hids_synapses"].tobytes())
+            outs.append(
+                b"".join(
+                    f[key][()].tobytes()
+                    for key in ("network/synapses", "network/gap_junctions", "network/type_interleaved_dest_ids")
+                )
+                + f.attrs["source_hids_synapses"].tobytes()
+            )
     assert len(outs[0]) > 1000
     assert outs[1:] == outs[:1] * 3
 
@@ -154,8 +166,10 @@ def test_range_index_entries_are_sorted_and_cover_every_row(tmp_path, net):
                 a, b = read_range_index(index, n_ranges, i).range
                 got = np.zeros(len(counts))
                 for t in TYPES:
-                    ent = [range_entries(f[f"{t}/entries"], f[f"{t}/file_offsets"][()], f["hids"][()], a, b, piece)
-                           for piece in (1, 2, 10**9)]
+                    ent = [
+                        range_entries(f[f"{t}/entries"], f[f"{t}/file_offsets"][()], f["hids"][()], a, b, piece)
+                        for piece in (1, 2, 10**9)
+                    ]
                     for other in ent[1:]:
                         assert [h for h, _ in other] == [h for h, _ in ent[0]]
                         assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(other, ent[0]))

@@ -6,9 +6,9 @@ import shutil
 
 import h5py
 import numpy as np
+from conftest import DATA
 
 from circuitflow.report.summary import run_summary
-from conftest import DATA
 
 
 def write_network(tmp_path):
@@ -31,8 +31,14 @@ def test_summary_counts_cells_putative_and_kept(tmp_path):
     cells.parent.mkdir()
     shutil.copy(DATA / "synthesis-column/inputs/cells/input_cells.h5", cells)
     network = write_network(tmp_path)
-    text = run_summary(tmp_path, cells=cells, network=network, synapses=tmp_path / "network-synapses.hdf5",
-                       sonata=tmp_path / "sonata", report=tmp_path / "report")
+    text = run_summary(
+        tmp_path,
+        cells=cells,
+        network=network,
+        synapses=tmp_path / "network-synapses.hdf5",
+        sonata=tmp_path / "sonata",
+        report=tmp_path / "report",
+    )
     lines = text.splitlines()
     assert lines[0] == f"circuitflow: outputs in {tmp_path}/ (logs in {tmp_path}/logs/)"
     assert f"synthesis: 14 cells grown -> {cells}" in lines[1]

@@ -5,22 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuitflow.sonata.simulate import (SimulationError, check, check_gap_junctions, simulation_config,
-                                         stimulated_cells)
+from circuitflow.sonata.simulate import SimulationError, check, check_gap_junctions, simulation_config, stimulated_cells
 
-EDGES = {"pre": np.array([0, 0, 1, 2]), "post": np.array([1, 1, 2, 0]),
-         "delay": np.array([1.5, 2.0, 1.0, 0.5]), "conductance": np.array([0.5, 0.7, 1.0, 0.2])}
+EDGES = {
+    "pre": np.array([0, 0, 1, 2]),
+    "post": np.array([1, 1, 2, 0]),
+    "delay": np.array([1.5, 2.0, 1.0, 0.5]),
+    "conductance": np.array([0.5, 0.7, 1.0, 0.2]),
+}
 
 
 def result(events, delay=None, pre=None):
     """A neurodamus result with cell 0 spiking at 10 and 95 ms, cell 1 at 20 ms; synapses in another order."""
     order = [3, 2, 1, 0]
-    return {"spikes_node_ids": np.array([0, 1, 0]), "spikes_timestamps": np.array([10.0, 20.0, 95.0]),
-            "synapses_pre": (EDGES["pre"] if pre is None else np.asarray(pre))[order],
-            "synapses_post": EDGES["post"][order],
-            "synapses_delay": (EDGES["delay"] if delay is None else np.asarray(delay))[order],
-            "synapses_weight": EDGES["conductance"][order],
-            "synapses_events": np.asarray(events)[order]}
+    return {
+        "spikes_node_ids": np.array([0, 1, 0]),
+        "spikes_timestamps": np.array([10.0, 20.0, 95.0]),
+        "synapses_pre": (EDGES["pre"] if pre is None else np.asarray(pre))[order],
+        "synapses_post": EDGES["post"][order],
+        "synapses_delay": (EDGES["delay"] if delay is None else np.asarray(delay))[order],
+        "synapses_weight": EDGES["conductance"][order],
+        "synapses_events": np.asarray(events)[order],
+    }
 
 
 def test_consistent_run():
@@ -62,8 +68,11 @@ def test_simulation_config_pulses_end_before_tstop(tmp_path):
 
 def test_gap_junctions_match_the_electrical_edges():
     edges = {"pre": np.array([1, 5]), "post": np.array([5, 1]), "conductance": np.array([0.2, 0.2])}
-    model = {"gap_junctions_pre": np.array([5, 1]), "gap_junctions_post": np.array([1, 5]),
-             "gap_junctions_conductance": np.array([0.2, 0.2])}
+    model = {
+        "gap_junctions_pre": np.array([5, 1]),
+        "gap_junctions_post": np.array([1, 5]),
+        "gap_junctions_conductance": np.array([0.2, 0.2]),
+    }
     assert check_gap_junctions(edges, model) == 2
     model["gap_junctions_conductance"] = np.array([0.2, 0.3])
     with pytest.raises(SimulationError, match="first difference"):

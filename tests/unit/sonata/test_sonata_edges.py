@@ -11,14 +11,15 @@ import pytest
 
 libsonata = pytest.importorskip("libsonata")
 
+from conftest import DATA  # noqa: E402
+
 from circuitflow.detect.tree import BASAL, build_tree  # noqa: E402
+from circuitflow.io.circuit_config import write_circuit_config  # noqa: E402
+from circuitflow.io.morphology_points import read_morphio  # noqa: E402
 from circuitflow.sonata.edges import EdgesError, convert_files, convert_range  # noqa: E402
 from circuitflow.sonata.join import join  # noqa: E402
 from circuitflow.sonata.locate import LocationError, _cell_map_from_points, _read, cell_map, locate  # noqa: E402
 from circuitflow.sonata.node_table import NodeTable  # noqa: E402
-from circuitflow.io.circuit_config import write_circuit_config  # noqa: E402
-from circuitflow.io.morphology_points import read_morphio  # noqa: E402
-from conftest import DATA  # noqa: E402
 
 NETWORK = DATA / "prune-fixture/hv40/expected/default/network-synapses.hdf5"
 BALL = DATA / "detect-fixture/hv120/inputs/validation/ballanddoublestick"
@@ -51,13 +52,28 @@ def fixture_nodes(path: Path, mtype: str = "ballanddoublestick", n: int | None =
         g.create_dataset("morphology", data=["double"] * n, dtype=h5py.string_dtype())
 
 
-EXC = {"kind": "excitatory", "conductance": {"mean": 1.1, "std": 0.5}, "u_syn": {"mean": 0.5, "std": 0.02},
-       "depression_time": {"mean": 671.0, "std": 17.0}, "facilitation_time": {"mean": 17.0, "std": 5.0},
-       "decay_time": {"mean": 1.74, "std": 0.18}, "n_rrp_vesicles": {"mean": 2.0},
-       "release_delay": 0.1, "conduction_velocity": 300.0}
+EXC = {
+    "kind": "excitatory",
+    "conductance": {"mean": 1.1, "std": 0.5},
+    "u_syn": {"mean": 0.5, "std": 0.02},
+    "depression_time": {"mean": 671.0, "std": 17.0},
+    "facilitation_time": {"mean": 17.0, "std": 5.0},
+    "decay_time": {"mean": 1.74, "std": 0.18},
+    "n_rrp_vesicles": {"mean": 2.0},
+    "release_delay": 0.1,
+    "conduction_velocity": 300.0,
+}
 INH = dict(EXC, kind="inhibitory", u_syn={"mean": 0.25, "std": 0.13})
-PHYSIOLOGY = {"seed": 7, "connectivity": {"ballanddoublestick$$ballanddoublestick": {
-    "GABA": INH, "AMPA": EXC, "gap_junction": {"conductance": {"mean": 0.2, "std": 0.05}}}}}
+PHYSIOLOGY = {
+    "seed": 7,
+    "connectivity": {
+        "ballanddoublestick$$ballanddoublestick": {
+            "GABA": INH,
+            "AMPA": EXC,
+            "gap_junction": {"conductance": {"mean": 0.2, "std": 0.05}},
+        }
+    },
+}
 
 
 def convert_in_ranges(tmp: Path, nodes_per_range: int, name: str) -> tuple[Path, dict]:
@@ -66,10 +82,19 @@ def convert_in_ranges(tmp: Path, nodes_per_range: int, name: str) -> tuple[Path,
     files = []
     for k in range(-(-28 // nodes_per_range)):
         files.append(tmp / f"{name}-range-{k}.h5")
-        convert_files(NETWORK, tmp / "nodes.h5", BALL, tmp / "physiology.json", files[-1], k * nodes_per_range,
-                      (k + 1) * nodes_per_range, "swc")
-    counts = join(files, {"cells__cells__chemical": tmp / f"{name}.h5",
-                          "cells__cells__electrical": tmp / f"{name}-gj.h5"})
+        convert_files(
+            NETWORK,
+            tmp / "nodes.h5",
+            BALL,
+            tmp / "physiology.json",
+            files[-1],
+            k * nodes_per_range,
+            (k + 1) * nodes_per_range,
+            "swc",
+        )
+    counts = join(
+        files, {"cells__cells__chemical": tmp / f"{name}.h5", "cells__cells__electrical": tmp / f"{name}-gj.h5"}
+    )
     return tmp / f"{name}.h5", counts
 
 
@@ -136,13 +161,19 @@ def test_fixture_network_becomes_sonata_edges(converted):
     # double.swc: one root dendrite branching into two; SONATA ids are MorphIO ids + 1
     import morphio
 
-    dendrites = {s.id + 1 for s in morphio.Morphology(str(BALL / "double.swc")).iter()
-                 if s.type == morphio.SectionType.basal_dendrite}
+    dendrites = {
+        s.id + 1
+        for s in morphio.Morphology(str(BALL / "double.swc")).iter()
+        if s.type == morphio.SectionType.basal_dendrite
+    }
     assert set(get("afferent_section_id")[~soma]) == dendrites
     for node in range(28):  # the indices give the same edges as a scan
         assert np.array_equal(pop.afferent_edges([node]).flatten(), np.flatnonzero(rows[:, 1] == node))
         assert sorted(pop.efferent_edges([node]).flatten()) == np.flatnonzero(rows[:, 0] == node).tolist()
-    assert sorted(pop.connecting_edges([10], [0]).flatten()) == np.flatnonzero((rows[:, 0] == 10) & (rows[:, 1] == 0)).tolist()
+    assert (
+        sorted(pop.connecting_edges([10], [0]).flatten())
+        == np.flatnonzero((rows[:, 0] == 10) & (rows[:, 1] == 0)).tolist()
+    )
     assert storage.population_names == {"cells__cells__chemical"}
     elec = libsonata.EdgeStorage(str(tmp / "edges-gj.h5")).open_population("cells__cells__electrical")
     sel = libsonata.Selection([[0, elec.size]])
@@ -157,7 +188,9 @@ def test_fixture_network_becomes_sonata_edges(converted):
     for side in ("section_id", "section_pos", "center_x"):
         a, e = elec.get_attribute(f"afferent_{side}", sel), elec.get_attribute(f"efferent_{side}", sel)
         assert np.array_equal(a[0::2], e[1::2]) and np.array_equal(a[1::2], e[0::2]), side
-    assert {"efferent_section_id", "afferent_section_id", "afferent_surface_x", "spine_length"} <= set(elec.attribute_names)
+    assert {"efferent_section_id", "afferent_section_id", "afferent_surface_x", "spine_length"} <= set(
+        elec.attribute_names
+    )
     for name in pop.attribute_names:  # libsonata reads every attribute
         assert len(pop.get_attribute(name, every)) == pop.size
     for name in elec.attribute_names:
@@ -168,9 +201,17 @@ def test_circuit_config_opens_in_libsonata(converted):
     tmp, _ = converted
     out = tmp / "circuit" / "circuit_config.json"
     out.parent.mkdir()
-    write_circuit_config(out, tmp / "nodes.h5", "cells", BALL, ["swc", "h5"],
-                         [(tmp / "edges.h5", "cells__cells__chemical", "chemical"),
-                          (tmp / "edges-gj.h5", "cells__cells__electrical", "electrical")])
+    write_circuit_config(
+        out,
+        tmp / "nodes.h5",
+        "cells",
+        BALL,
+        ["swc", "h5"],
+        [
+            (tmp / "edges.h5", "cells__cells__chemical", "chemical"),
+            (tmp / "edges-gj.h5", "cells__cells__electrical", "electrical"),
+        ],
+    )
     raw = json.loads(out.read_text())
     assert raw["networks"]["nodes"][0]["nodes_file"] == "$BASE_DIR/../nodes.h5"  # relative: relocatable
     cfg = libsonata.CircuitConfig.from_file(str(out))
@@ -217,8 +258,7 @@ def test_snudda_locations_map_onto_morphio_sections(name):
     with pytest.raises(LocationError, match="does not exist"):
         locate(cell_map(str(path)), np.array([10_000]), np.array([500]), path=str(path))
     # the point-table path (for morphologies MorphIO's arrays cannot give directly) maps the same
-    slow = locate(_cell_map_from_points(str(path), _read(str(path))), seg.sec_id,
-                  np.round(seg.sx_b * 1000).astype(int))
+    slow = locate(_cell_map_from_points(str(path), _read(str(path))), seg.sec_id, np.round(seg.sx_b * 1000).astype(int))
     for key, values in slow.items():
         assert np.array_equal(values, loc[key]), key
 
@@ -231,8 +271,9 @@ def test_bluepysnap_validator_accepts_the_edges(converted):
     nodes = [{"nodes_file": str(tmp / "nodes.h5"), "populations": {"cells": {"type": "biophysical"}}}]
     for name, kind in (("edges.h5", "chemical"), ("edges-gj.h5", "electrical")):
         edges = {"edges_file": str(tmp / name), "populations": {f"cells__cells__{kind}": {"type": kind}}}
-        errors = validation.validate_edges_dict(edges, nodes, skip_slow=False, ignore_datatype_errors=False,
-                                                ignore_edge_properties=())
+        errors = validation.validate_edges_dict(
+            edges, nodes, skip_slow=False, ignore_datatype_errors=False, ignore_edge_properties=()
+        )
         assert errors == [], [str(e) for e in errors]
 
 
@@ -258,10 +299,18 @@ def test_physiology_report_over_connections(converted, tmp_path):
 
     tmp, _ = converted
     with NodeTable(tmp / "nodes.h5", BALL, "swc") as nodes:
-        table = drawn_statistics(tmp / "edges.h5", "cells__cells__chemical", nodes, PHYSIOLOGY,
-                                 read_distributions(NETWORK))
-        sample = drawn_statistics(tmp / "edges.h5", "cells__cells__chemical", nodes, PHYSIOLOGY,
-                                  read_distributions(NETWORK), chunk=50, max_edges=100)
+        table = drawn_statistics(
+            tmp / "edges.h5", "cells__cells__chemical", nodes, PHYSIOLOGY, read_distributions(NETWORK)
+        )
+        sample = drawn_statistics(
+            tmp / "edges.h5",
+            "cells__cells__chemical",
+            nodes,
+            PHYSIOLOGY,
+            read_distributions(NETWORK),
+            chunk=50,
+            max_edges=100,
+        )
     with h5py.File(NETWORK, "r") as f:
         rows = f["network/synapses"][()].astype(np.int64)
     n_conn = {ch: len({(a, b) for a, b, c in rows[:, [0, 1, 6]] if c == ch}) for ch in (10, 11)}

@@ -12,22 +12,43 @@ from voxcell import CellCollection
 
 from circuitflow.sonata import nodes as N
 
-MODELS = {"mtypes": {
-    "L2_TPC:A": {"model_template": "hoc:CircuitflowHH", "morph_class": "PYR", "etype": "cADpyr",
-                 "threshold_current": 0.2, "holding_current": -0.05},
-    "L4_BC": {"model_template": "hoc:CircuitflowHH", "morph_class": "INT", "etype": "cNAC",
-              "synapse_class": "INH", "threshold_current": 0.1, "holding_current": 0.0},
-}}
+MODELS = {
+    "mtypes": {
+        "L2_TPC:A": {
+            "model_template": "hoc:CircuitflowHH",
+            "morph_class": "PYR",
+            "etype": "cADpyr",
+            "threshold_current": 0.2,
+            "holding_current": -0.05,
+        },
+        "L4_BC": {
+            "model_template": "hoc:CircuitflowHH",
+            "morph_class": "INT",
+            "etype": "cNAC",
+            "synapse_class": "INH",
+            "threshold_current": 0.1,
+            "holding_current": 0.0,
+        },
+    }
+}
 
 
 def cells() -> CellCollection:
     """Four cells of two mtypes, as region-grower writes them (synapse class, layer, region)."""
-    df = pd.DataFrame({
-        "x": [1.0, 2.0, 3.0, 4.0], "y": 0.0, "z": 0.0,
-        "mtype": ["L2_TPC:A", "L4_BC", "L2_TPC:A", "L4_BC"], "synapse_class": ["EXC", "INH", "EXC", "INH"],
-        "layer": ["2", "4", "3", "4"], "region": ["COL;2", "COL;4", "COL;3", "COL;4"], "morphology": list("abcd"),
-        "orientation": [np.eye(3)] * 4,
-    }, index=np.arange(1, 5))
+    df = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0, 4.0],
+            "y": 0.0,
+            "z": 0.0,
+            "mtype": ["L2_TPC:A", "L4_BC", "L2_TPC:A", "L4_BC"],
+            "synapse_class": ["EXC", "INH", "EXC", "INH"],
+            "layer": ["2", "4", "3", "4"],
+            "region": ["COL;2", "COL;4", "COL;3", "COL;4"],
+            "morphology": list("abcd"),
+            "orientation": [np.eye(3)] * 4,
+        },
+        index=np.arange(1, 5),
+    )
     c = CellCollection.from_dataframe(df)
     c.population_name = "example"
     return c
@@ -90,8 +111,17 @@ def test_simulation_nodes_file_reads_in_full(tmp_path):
     sel = pop.select_all()
     values = {name: pop.get_attribute(name, sel) for name in pop.attribute_names}
     dynamics = {name: pop.get_dynamics_attribute(name, sel) for name in pop.dynamics_attribute_names}
-    assert {"model_type", "model_template", "morph_class", "synapse_class", "etype", "mtype", "layer",
-            "orientation_w", "x"} <= set(values)
+    assert {
+        "model_type",
+        "model_template",
+        "morph_class",
+        "synapse_class",
+        "etype",
+        "mtype",
+        "layer",
+        "orientation_w",
+        "x",
+    } <= set(values)
     assert list(values["model_template"]) == ["hoc:CircuitflowHH"] * 4
     assert list(values["x"]) == [1.0, 2.0, 3.0, 4.0]
     assert dynamics["threshold_current"] == pytest.approx([0.2, 0.1, 0.2, 0.1])

@@ -7,22 +7,46 @@ import copy
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT
 from scipy import stats
 
-from circuitflow.sonata.physiology import (CHEMICAL_KEYS, GAP_JUNCTION_KEYS, PhysiologyError, build_classes,
-                                           check_pathways, chemical_properties, draw, gamma_ppf,
-                                           gap_junction_conductance, key_uniforms, physiology_config,
-                                           poisson1_ppf, truncated_normal_ppf)
-from conftest import ROOT
+from circuitflow.sonata.physiology import (
+    CHEMICAL_KEYS,
+    GAP_JUNCTION_KEYS,
+    PhysiologyError,
+    build_classes,
+    check_pathways,
+    chemical_properties,
+    draw,
+    gamma_ppf,
+    gap_junction_conductance,
+    key_uniforms,
+    physiology_config,
+    poisson1_ppf,
+    truncated_normal_ppf,
+)
 
-EXC = {"kind": "excitatory", "conductance": {"mean": 1.0, "std": 0.5}, "u_syn": {"mean": 0.5, "std": 0.2},
-       "depression_time": {"mean": 670.0, "std": 200.0}, "facilitation_time": {"mean": 17.0, "std": 5.0},
-       "decay_time": {"mean": 1.7, "std": 0.2}, "n_rrp_vesicles": {"mean": 2.6},
-       "release_delay": 0.1, "conduction_velocity": 300.0}
+EXC = {
+    "kind": "excitatory",
+    "conductance": {"mean": 1.0, "std": 0.5},
+    "u_syn": {"mean": 0.5, "std": 0.2},
+    "depression_time": {"mean": 670.0, "std": 200.0},
+    "facilitation_time": {"mean": 17.0, "std": 5.0},
+    "decay_time": {"mean": 1.7, "std": 0.2},
+    "n_rrp_vesicles": {"mean": 2.6},
+    "release_delay": 0.1,
+    "conduction_velocity": 300.0,
+}
 INH = dict(EXC, kind="inhibitory", u_syn={"mean": 0.25, "std": 0.13}, decay_time={"mean": 8.0, "std": 1.0})
-PATHWAYS = [{"pre": ["A", "B"], "post": "B", "synapses": {"AMPA": {"conductance": [1e-9, 1e-10], "physiology": EXC}}},
-            {"pre": "B", "post": "A", "synapses": {"GABA": {"conductance": [1e-9, 1e-10], "physiology": INH}},
-             "gap_junction": {"conductance": [5e-10, 1e-10], "physiology": {"conductance": {"mean": 0.2, "std": 0.05}}}}]
+PATHWAYS = [
+    {"pre": ["A", "B"], "post": "B", "synapses": {"AMPA": {"conductance": [1e-9, 1e-10], "physiology": EXC}}},
+    {
+        "pre": "B",
+        "post": "A",
+        "synapses": {"GABA": {"conductance": [1e-9, 1e-10], "physiology": INH}},
+        "gap_junction": {"conductance": [5e-10, 1e-10], "physiology": {"conductance": {"mean": 0.2, "std": 0.05}}},
+    },
+]
 
 
 def test_example_config_and_schema_agree():
@@ -35,21 +59,60 @@ def test_example_config_and_schema_agree():
     check_pathways(config["connectome"]["pathways"])
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(tau=1), r"unknown key 'connectome\.pathways\[0\]\.synapses\.AMPA\.physiology\.tau'"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"].pop("decay_time"), r"physiology\.decay_time is required"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["u_syn"].update(mean=1.2), r"u_syn\.mean = 1\.2 must be <= 1"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["u_syn"].update(std=-0.1), r"u_syn\.std = -0\.1 must be >= 0"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["depression_time"].update(mean=-5), r"depression_time\.mean = -5 must be > 0"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(release_delay=-0.1), r"release_delay = -0\.1 must be >= 0"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(conduction_velocity=0), r"conduction_velocity = 0 must be > 0"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(kind="both"), r"kind must be 'excitatory' or 'inhibitory'"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["n_rrp_vesicles"].update(mean=0.5), r"n_rrp_vesicles\.mean = 0\.5 must be >= 1"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["n_rrp_vesicles"].update(std=1), r"unknown key .*n_rrp_vesicles\.std"),
-    (lambda p: p[0]["synapses"]["AMPA"]["physiology"]["conductance"].update(mean="1"), r"conductance\.mean must be a number"),
-    (lambda p: p[1]["gap_junction"]["physiology"].update(u_syn=EXC["u_syn"]), r"unknown key 'connectome\.pathways\[1\]\.gap_junction\.physiology\.u_syn'"),
-    (lambda p: p[1]["synapses"]["GABA"].pop("physiology"), r"pathways\[1\]\.synapses\.GABA\.physiology is required"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(tau=1),
+            r"unknown key 'connectome\.pathways\[0\]\.synapses\.AMPA\.physiology\.tau'",
+        ),
+        (lambda p: p[0]["synapses"]["AMPA"]["physiology"].pop("decay_time"), r"physiology\.decay_time is required"),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["u_syn"].update(mean=1.2),
+            r"u_syn\.mean = 1\.2 must be <= 1",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["u_syn"].update(std=-0.1),
+            r"u_syn\.std = -0\.1 must be >= 0",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["depression_time"].update(mean=-5),
+            r"depression_time\.mean = -5 must be > 0",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(release_delay=-0.1),
+            r"release_delay = -0\.1 must be >= 0",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(conduction_velocity=0),
+            r"conduction_velocity = 0 must be > 0",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"].update(kind="both"),
+            r"kind must be 'excitatory' or 'inhibitory'",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["n_rrp_vesicles"].update(mean=0.5),
+            r"n_rrp_vesicles\.mean = 0\.5 must be >= 1",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["n_rrp_vesicles"].update(std=1),
+            r"unknown key .*n_rrp_vesicles\.std",
+        ),
+        (
+            lambda p: p[0]["synapses"]["AMPA"]["physiology"]["conductance"].update(mean="1"),
+            r"conductance\.mean must be a number",
+        ),
+        (
+            lambda p: p[1]["gap_junction"]["physiology"].update(u_syn=EXC["u_syn"]),
+            r"unknown key 'connectome\.pathways\[1\]\.gap_junction\.physiology\.u_syn'",
+        ),
+        (
+            lambda p: p[1]["synapses"]["GABA"].pop("physiology"),
+            r"pathways\[1\]\.synapses\.GABA\.physiology is required",
+        ),
+    ],
+)
 def test_bad_physiology_is_a_one_line_error_naming_the_key(edit, message):
     pathways = copy.deepcopy(PATHWAYS)
     edit(pathways)
@@ -105,8 +168,11 @@ def test_distributions_match_the_configured_moments():
 
 def classes():
     cfg = physiology_config(PATHWAYS, 5)
-    distributions = {"A$$B": {"AMPA": {"channel_model_id": 10}}, "B$$B": {"AMPA": {"channel_model_id": 11}},
-                     "B$$A": {"GABA": {"channel_model_id": 12}, "gap_junction": {"channel_model_id": 3}}}
+    distributions = {
+        "A$$B": {"AMPA": {"channel_model_id": 10}},
+        "B$$B": {"AMPA": {"channel_model_id": 11}},
+        "B$$A": {"GABA": {"channel_model_id": 12}, "gap_junction": {"channel_model_id": 3}},
+    }
     return build_classes(cfg, distributions, ["A", "B"]), build_classes(cfg, distributions, ["A", "B"], True)
 
 
@@ -124,8 +190,12 @@ def test_every_synapse_of_a_connection_shares_its_draw_whatever_the_partition():
     cls = chem.classify(node_type[pre], node_type[post], channel, "test")
     whole = chemical_properties(chem, pre, post, channel, cls, dist)
     for cut in (3, 7, 1000):  # ranges of any size give the same values
-        parts = [chemical_properties(chem, pre[i:i + cut], post[i:i + cut], channel[i:i + cut], cls[i:i + cut],
-                                     dist[i:i + cut]) for i in range(0, len(pre), cut)]
+        parts = [
+            chemical_properties(
+                chem, pre[i : i + cut], post[i : i + cut], channel[i : i + cut], cls[i : i + cut], dist[i : i + cut]
+            )
+            for i in range(0, len(pre), cut)
+        ]
         for key, values in whole.items():
             assert np.array_equal(np.concatenate([p[key] for p in parts]), values), key
     conn = pre * 1000 + post
@@ -144,8 +214,10 @@ def test_every_synapse_of_a_connection_shares_its_draw_whatever_the_partition():
 
 
 def test_draw_is_per_connection_type():
-    params = {k: {"mean": np.array([1.0, 1.0]), "std": np.array([0.5, 0.5])}
-              for k in ("conductance", "u_syn", "depression_time", "facilitation_time", "decay_time")}
+    params = {
+        k: {"mean": np.array([1.0, 1.0]), "std": np.array([0.5, 0.5])}
+        for k in ("conductance", "u_syn", "depression_time", "facilitation_time", "decay_time")
+    }
     params["n_rrp_vesicles"] = {"mean": np.array([3.0, 3.0])}
     params["u_syn"] = {"mean": np.array([0.5, 0.5]), "std": np.array([0.1, 0.1])}
     out = draw(1, np.array([1, 1]), np.array([2, 2]), np.array([10, 11]), params)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
+from conftest import DATA
 
 from circuitflow.synthesis import atlas, context_rules
 from circuitflow.synthesis.context_rules import (
@@ -20,7 +21,6 @@ from circuitflow.synthesis.context_rules import (
     constraints,
     load_mesh,
 )
-from conftest import DATA
 
 COLUMN = DATA / "synthesis-column"
 ORIENTATION = str(COLUMN / "inputs/atlas/orientation.nrrd")  # identity everywhere
@@ -53,11 +53,15 @@ def test_relative_mesh_path_resolved_against_yaml_folder(tmp_path):
 @pytest.mark.parametrize(
     "rules, message",
     [
-        ({"directions": [{"params": {"direction": [0, 1, 0], "mode": "sideways"}}]},
-         "region 'O0' directions[0]: params.mode 'sideways' is not one of ['parallel', 'perpendicular']"),
+        (
+            {"directions": [{"params": {"direction": [0, 1, 0], "mode": "sideways"}}]},
+            "region 'O0' directions[0]: params.mode 'sideways' is not one of ['parallel', 'perpendicular']",
+        ),
         ({"directions": [{"params": {"mode": "parallel"}}]}, "region 'O0' directions[0]: needs params.direction"),
-        ({"directions": [{"params": {"direction": [0, 1, 0], "layers": [3]}}]},
-         "directions[0]: params.layers: 3 is not a layer number 1..2"),
+        (
+            {"directions": [{"params": {"direction": [0, 1, 0], "layers": [3]}}]},
+            "directions[0]: params.layers: 3 is not a layer number 1..2",
+        ),
         ({"boundaries": [{"path": "nowhere.obj"}]}, "region 'O0' boundaries[0]: mesh path not found"),
         ({"boundaries": [{"neurite_types": ["axon"]}]}, "boundaries[0]: needs a path"),
         ({"boundaries": [{"path": "m.obj", "mode": "sticky"}]}, "boundaries[0]: mode 'sticky' is not one of"),
@@ -75,8 +79,17 @@ def test_unusable_rules_fail_at_load(tmp_path, rules, message):
 def test_misplaced_keys_warn_but_pass_through(tmp_path):
     """RG-24: upstream's own boundary scenario puts mode/neurite_types inside params_section."""
     box(tmp_path / "pia.obj", [0, 0, 0], [1, 1, 1])
-    rule = {"path": "pia.obj", "params_section": {"d_min": 0, "d_max": 400, "power": 0.8, "mode": "attractive",
-                                                  "neurite_types": ["basal_dendrite"], "dmax": 3}}
+    rule = {
+        "path": "pia.obj",
+        "params_section": {
+            "d_min": 0,
+            "d_max": 400,
+            "power": 0.8,
+            "mode": "attractive",
+            "neurite_types": ["basal_dendrite"],
+            "dmax": 3,
+        },
+    }
     structure = atlas.load_region_structure(write_structure(tmp_path, boundaries=[rule]))
     warnings = context_rules.rule_warnings(structure)
     assert any("['mode', 'neurite_types'] inside 'params_section' are ignored" in w for w in warnings), warnings
@@ -254,8 +267,10 @@ def test_chunk_digest_follows_rules_and_meshes_of_its_cells(tmp_path):
     from circuitflow.synthesis.prepare import chunk_structure
 
     box(tmp_path / "pia.obj", [0, 0, 0], [1, 1, 1])
-    rules = {"boundaries": [{"path": "pia.obj", "mclass": ["INT"], "neurite_types": ["basal_dendrite"]}],
-             "directions": [{"mclass": ["PYR"], "params": {"direction": [0, 1, 0]}}]}
+    rules = {
+        "boundaries": [{"path": "pia.obj", "mclass": ["INT"], "neurite_types": ["basal_dendrite"]}],
+        "directions": [{"mclass": ["PYR"], "params": {"direction": [0, 1, 0]}}],
+    }
     pyr = pd.DataFrame({"synthesis_region": ["O0"], "mtype": ["L2"], "mclass": ["PYR"]})
     interneuron = pyr.assign(mclass=["INT"])
 
@@ -276,9 +291,17 @@ def test_last_rule_mesh_name_recorded_in_debug_infos(meshes):
     from circuitflow.synthesis.grow import CellContext, add_rule_constraints
 
     rule = {"path": meshes, "neurite_types": ["basal_dendrite"], "params_section": {}}
-    cell = CellContext(position=np.array([450.0, 450.0, 0.0]), orientation=np.identity(3), mtype="L2",
-                       current_depth=300.0, layer_depths=None, cortical_depths=None, params={},
-                       distributions={}, rules=rules_for([rule]))
+    cell = CellContext(
+        position=np.array([450.0, 450.0, 0.0]),
+        orientation=np.identity(3),
+        mtype="L2",
+        current_depth=300.0,
+        layer_depths=None,
+        cortical_depths=None,
+        params={},
+        distributions={},
+        rules=rules_for([rule]),
+    )
     context, debug = {}, {}
     add_rule_constraints(cell, context, debug)
     assert debug == {"mesh_name": "glomeruli_001"} and len(context["constraints"]) == 1

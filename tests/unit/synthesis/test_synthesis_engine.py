@@ -10,11 +10,11 @@ import pytest
 from neurots.generate.section import WEIGHTS, SectionGrower
 from neurots.morphmath.utils import get_random_point, norm
 from numpy.linalg import norm as vectorial_norm
+from test_synthesis_units import default_cell
 
 from circuitflow.synthesis import engine
 from circuitflow.synthesis import kernels as K
 from circuitflow.synthesis.grow import grow_cell
-from test_synthesis_units import default_cell
 
 N = 20_000
 
@@ -77,8 +77,11 @@ def test_random_words_reproduce_generator_draws():
             if what == 0:
                 i = ctl[K.WORD_POS]
                 ctl[K.WORD_POS] += 2
-                point = (words.cos_phi[i] * words.sin_theta[i + 1], words.sin_phi[i] * words.sin_theta[i + 1],
-                         words.cos_theta[i + 1])
+                point = (
+                    words.cos_phi[i] * words.sin_theta[i + 1],
+                    words.sin_phi[i] * words.sin_theta[i + 1],
+                    words.cos_theta[i + 1],
+                )
                 assert bits(point) == bits(get_random_point(random_generator=theirs))
             elif what == 1:
                 assert bits(K.standard_normal(words.words, ctl)) == bits(theirs.standard_normal())
@@ -138,8 +141,11 @@ def metric_cell(constraints: dict, metric: str | None):
 
 @pytest.mark.parametrize(
     "constraints, metric",
-    [({}, None), ({"apical_dendrite": {"hard_limit_max": {"layer": 1, "fraction": 0.5}}}, None),
-     ({}, "radial_distances")],
+    [
+        ({}, None),
+        ({"apical_dendrite": {"hard_limit_max": {"layer": 1, "fraction": 0.5}}}, None),
+        ({}, "radial_distances"),
+    ],
 )
 def test_cells_identical_with_both_engines(constraints, metric):
     """Whole cells (morphology, apical sections and points) grown by both engines are identical

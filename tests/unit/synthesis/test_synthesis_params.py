@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from circuitflow.synthesis.params import (ParametersError, entry_for, json_key, load_tmd_file, merge_defaults,
-                                          prepare_grow_types)
+from circuitflow.synthesis.params import (
+    ParametersError,
+    entry_for,
+    json_key,
+    load_tmd_file,
+    merge_defaults,
+    prepare_grow_types,
+)
 
 
 def test_load_tmd_file_errors_name_the_file(tmp_path):
@@ -28,7 +34,9 @@ def test_prepare_grow_types_drops_axon_unless_synthesized():
     params = {"R": {"M": {"grow_types": ["basal_dendrite", "axon"]}}}
     assert prepare_grow_types(json.loads(json.dumps(params)), False)["R"]["M"]["grow_types"] == ["basal_dendrite"]
     assert prepare_grow_types(json.loads(json.dumps(params)), True)["R"]["M"]["grow_types"] == [
-        "basal_dendrite", "axon"]
+        "basal_dendrite",
+        "axon",
+    ]
     with pytest.raises(ParametersError, match=r"tmd_parameters\[R\]\[N\]: missing 'grow_types'"):
         prepare_grow_types({"R": {"N": {}}}, False)
 

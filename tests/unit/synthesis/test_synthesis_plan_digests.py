@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 
 from circuitflow.config import load_schema
 from circuitflow.example import make_example
 from circuitflow.synthesis import atlas, prepare
-from conftest import ROOT
 
 
 def section(folder, chunk_size: int) -> dict:
     """The example config's synthesis section on a generated example, with the schema's defaults."""
-    sec = {"input_cells": f"{folder}/cells.h5", "atlas": f"{folder}/atlas",
-           "tmd_parameters": f"{folder}/tmd_parameters.json", "tmd_distributions": f"{folder}/tmd_distributions.json",
-           "region_structure": f"{folder}/region_structure.yaml", "morph_axon": f"{folder}/axon_morphs.tsv",
-           "base_morph_dir": f"{folder}/donors", "chunk_size": chunk_size}
+    sec = {
+        "input_cells": f"{folder}/cells.h5",
+        "atlas": f"{folder}/atlas",
+        "tmd_parameters": f"{folder}/tmd_parameters.json",
+        "tmd_distributions": f"{folder}/tmd_distributions.json",
+        "region_structure": f"{folder}/region_structure.yaml",
+        "morph_axon": f"{folder}/axon_morphs.tsv",
+        "base_morph_dir": f"{folder}/donors",
+        "chunk_size": chunk_size,
+    }
     for key, spec in load_schema(str(ROOT / "config/schema.synthesis.yaml"))["properties"].items():
         if "default" in spec:
             sec.setdefault(key, spec["default"])

@@ -8,18 +8,22 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DATA
 from neurots import NeuroTSError
+from neurots.utils import convert_from_legacy_neurite_type
 
 from circuitflow.io.morphology import MorphologyOutputError, hashed_depth, morphology_name, subdirectory
 from circuitflow.synthesis import grow
 from circuitflow.synthesis.donors import DonorError, check_na_ratio
 from circuitflow.synthesis.grow import (
-    CellContext, RegionGrowerError, SkipSynthesisError, constraint_distance, grow_cell, layer_position,
+    CellContext,
+    RegionGrowerError,
+    SkipSynthesisError,
+    constraint_distance,
+    grow_cell,
+    layer_position,
     target_reference_thickness,
 )
-from neurots.utils import convert_from_legacy_neurite_type
-
-from conftest import DATA
 
 D = [0, 200, 300, 400, 500, 600, 800]
 C = np.cumsum([165, 149, 353, 190, 525, 700]).tolist()
@@ -28,8 +32,16 @@ INPUTS = DATA / "synthesis-column" / "inputs"
 
 @pytest.mark.parametrize(
     "layer, fraction, expected",
-    [(2, 0.25, 275), (2, 0.5, 250), (2, 0.75, 225), (6, 0.5, 700), (1, -0.5, 300), (2, 0, 300), (1, 1.5, -100),
-     (6, -0.5, 900)],
+    [
+        (2, 0.25, 275),
+        (2, 0.5, 250),
+        (2, 0.75, 225),
+        (6, 0.5, 700),
+        (1, -0.5, 300),
+        (2, 0, 300),
+        (1, 1.5, -100),
+        (6, -0.5, 900),
+    ],
 )
 def test_layer_position(layer, fraction, expected):
     assert layer_position(D, layer, fraction) == expected
@@ -46,10 +58,16 @@ def test_target_and_reference_thickness():
 
 @pytest.mark.parametrize(
     "depth, constraint, expected",
-    [(0, {}, None), (0, {"layer": 1, "fraction": 1}, 0), (0, {"layer": 1, "fraction": 0}, -200),
-     (50, {"layer": 1, "fraction": 0}, -150), (500, {"layer": 1, "fraction": 0}, 300),
-     (0, {"layer": 6, "fraction": 0}, -800), (-100, {"layer": 6, "fraction": 0}, -900),
-     (1000, {"layer": 6, "fraction": 0}, 200)],
+    [
+        (0, {}, None),
+        (0, {"layer": 1, "fraction": 1}, 0),
+        (0, {"layer": 1, "fraction": 0}, -200),
+        (50, {"layer": 1, "fraction": 0}, -150),
+        (500, {"layer": 1, "fraction": 0}, 300),
+        (0, {"layer": 6, "fraction": 0}, -800),
+        (-100, {"layer": 6, "fraction": 0}, -900),
+        (1000, {"layer": 6, "fraction": 0}, 200),
+    ],
 )
 def test_constraint_distance(depth, constraint, expected):
     assert constraint_distance(depth, D, constraint) == expected
@@ -97,8 +115,14 @@ def default_cell(**constraints) -> CellContext:
     if constraints:
         entry["context_constraints"] = constraints
     return CellContext(
-        position=np.array([0.0, 500.0, 0.0]), orientation=np.identity(3), mtype="L2_TPC:A", current_depth=250.0,
-        layer_depths=D, cortical_depths=C, params=entry, distributions=distributions["default"]["L2_TPC:A"],
+        position=np.array([0.0, 500.0, 0.0]),
+        orientation=np.identity(3),
+        mtype="L2_TPC:A",
+        current_depth=250.0,
+        layer_depths=D,
+        cortical_depths=C,
+        params=entry,
+        distributions=distributions["default"]["L2_TPC:A"],
         with_debug=True,
     )
 
@@ -115,8 +139,10 @@ def test_full_synthesis():
     np.testing.assert_allclose(soma[0], [-4.4719658, -5.5439453, 0], atol=1e-6)
     first = result.neuron.root_sections[0]
     np.testing.assert_allclose(
-        first.points[:3], [[-7.38993, -1.53107, -1.16545], [-8.70636, -1.80380, -1.37306],
-                           [-10.09003, -2.00613, -1.44963]], atol=1e-4)
+        first.points[:3],
+        [[-7.38993, -1.53107, -1.16545], [-8.70636, -1.80380, -1.37306], [-10.09003, -2.00613, -1.44963]],
+        atol=1e-4,
+    )
     np.testing.assert_allclose(first.diameters[:3], 0.6)
     assert cell.params == before
 
@@ -177,10 +203,15 @@ def test_drop_summary_counts_only_dropped_cells():
     """One row per (region, mtype, reason) that really dropped cells, with categorical columns too."""
     from circuitflow.synthesis.finalize import drop_summary
 
-    cells = pd.DataFrame({"region": pd.Categorical(["a", "a", "b", "c"]),
-                          "mtype": pd.Categorical(["X", "Y", "X", "Y"])})
-    results = pd.DataFrame({"name": ["n0", None, None, "n3"],
-                            "error": [None, "SkipSynthesisError: depth", "RegionGrowerError: apical", None]})
+    cells = pd.DataFrame(
+        {"region": pd.Categorical(["a", "a", "b", "c"]), "mtype": pd.Categorical(["X", "Y", "X", "Y"])}
+    )
+    results = pd.DataFrame(
+        {
+            "name": ["n0", None, None, "n3"],
+            "error": [None, "SkipSynthesisError: depth", "RegionGrowerError: apical", None],
+        }
+    )
     summary = drop_summary(cells, results)
     assert summary.to_dict("records") == [
         {"region": "a", "mtype": "Y", "reason": "SkipSynthesisError", "count": 1},
@@ -197,11 +228,16 @@ def test_validate_params_reuses_what_planning_validated(tmp_path):
     column = DATA / "synthesis-column" / "inputs"
     shutil.copy(column / "tmd_parameters.json", tmp_path / "tmd_parameters.json")
     section = {
-        "input_cells": str(column / "cells" / "input_cells.h5"), "atlas": str(column / "atlas"),
+        "input_cells": str(column / "cells" / "input_cells.h5"),
+        "atlas": str(column / "atlas"),
         "tmd_parameters": str(tmp_path / "tmd_parameters.json"),
         "tmd_distributions": str(column / "tmd_distributions.json"),
-        "region_structure": str(column / "region_structure.yaml"), "morph_axon": None, "base_morph_dir": None,
-        "synthesize_axons": False, "max_drop_ratio": 0.0, "chunk_size": 5,
+        "region_structure": str(column / "region_structure.yaml"),
+        "morph_axon": None,
+        "base_morph_dir": None,
+        "synthesize_axons": False,
+        "max_drop_ratio": 0.0,
+        "chunk_size": 5,
     }
     cache = tmp_path / ".plan-cache.json"
     result, to_store = prepare.checked_digests(section, cache, check=True)
