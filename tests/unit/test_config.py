@@ -14,7 +14,8 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "config"
 def test_check_config_fills_the_schema_defaults():
     config = check_config({"prune": {"network_path": "net"}}, SCHEMAS)
     assert config["out_dir"] == "out"
-    assert config["prune"]["n_ranges"] == 1 and config["prune"]["keep_files"] is True
+    assert config["prune"]["n_ranges"] is None and config["prune"]["neurons_per_range"] == 1000
+    assert config["prune"]["keep_files"] is True
 
 
 def test_check_config_names_the_missing_key():

@@ -26,10 +26,11 @@ def test_mpi_without_mpi4py_is_a_one_line_error(monkeypatch):
 
 def test_detect_hypervoxels_script_reports_it_in_one_line(tmp_path):
     """The rule's script turns it into one `error:` line and exit 1, before any work."""
+    (tmp_path / "rasters.json").write_text('{"rasters": ["r.h5"]}')
     code = (
         "import sys, runpy; sys.modules['mpi4py'] = None; "
         f"sys.argv = ['detect_hypervoxels.py', '--mpi', '--work-dir', '{tmp_path}', '--grid', 'g.json', "
-        "'--batch', '0', '--batches', '1', '--out-dir', 'out', 'r.h5']; "
+        "'--batch', '0', '--batches', '1', '--out-dir', 'out', '--raster-index', 'rasters.json']; "
         f"runpy.run_path('{ROOT / 'scripts/detect_hypervoxels.py'}', run_name='__main__')"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
