@@ -95,8 +95,40 @@ def grow(grower, compiled: bool):
     return grower.neuron
 
 
+SELF_CHECK_SAMPLES = 500
+_SELF_CHECK: list = []  # [None] once the kernels matched numpy on this machine, [reason] if not
+
+
+def self_check(samples: int = SELF_CHECK_SAMPLES) -> str | None:
+    """Compare the kernels' norm and history products with numpy's on random directions, once per
+    process (spec/neurots-numerics.md: the orders are OpenBLAS's for this CPU). None when they agree."""
+    if not _SELF_CHECK:
+        kernels = load_kernels()
+        rng = np.random.default_rng(12345)
+        latest = np.zeros((MEMORY, 3))
+        why = None
+        for i in range(samples):
+            k = 1 + i % MEMORY
+            vectors = rng.normal(size=(k, 3))
+            latest[:k] = vectors
+            expected = np.dot(kernels.WEIGHTS[MEMORY - k :], list(vectors))
+            if [kernels.history_component(latest, k, c) for c in range(3)] != expected.tolist():
+                why = "numpy's BLAS sums the direction history in another order on this machine"
+                break
+            if kernels.norm3(*vectors[0]) != np.linalg.norm(vectors[0]):
+                why = "numpy's BLAS computes norms in another order on this machine"
+                break
+        if why:
+            L.warning("compiled engine off: %s; cells grow with NeuroTS' loop", why)
+        _SELF_CHECK.append(why)
+    return _SELF_CHECK[0]
+
+
 def unsupported(grower) -> str | None:
     """Why the kernel cannot grow this neuron's neurites exactly as NeuroTS would (None: it can)."""
+    why = self_check()
+    if why:
+        return why
     rng = grower._rng
     if not isinstance(rng, np.random.Generator) or type(rng.bit_generator) is not PCG64:
         return "generator other than numpy's Generator(PCG64)"

@@ -219,3 +219,16 @@ def test_json_copy_is_a_deep_copy():
     copied["a"][2][1]["b"] = 1
     copied["g"][0] = 5
     assert data["a"][2][1]["b"] is None and data["g"][0] == 0
+
+
+def test_self_check_sends_cells_to_neurots_when_numpy_differs(monkeypatch):
+    """On a machine whose BLAS orders differ from the kernels', every cell grows with NeuroTS' loop."""
+    assert engine.self_check() is None  # this machine: the kernels agree with numpy
+    monkeypatch.setattr(engine, "_SELF_CHECK", [])
+    monkeypatch.setattr(K, "norm3", lambda x0, x1, x2: float(np.sqrt(x0 * x0 + x1 * x1 + x2 * x2)) + 1e-300)
+    assert "norms" in engine.self_check()
+    engine.STATS.clear()
+    ours = grow_cell(default_cell(), 3, "compiled")
+    theirs = grow_cell(default_cell(), 3, "neurots")
+    assert morphology_bytes(ours.neuron) == morphology_bytes(theirs.neuron)
+    assert engine.STATS["compiled"] == 0 and engine.STATS["fallback"] == 0
