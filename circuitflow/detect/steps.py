@@ -510,14 +510,16 @@ def hypervoxels_job(
     use_mpi: bool = False,
 ) -> None:
     """Rule detect_hypervoxels: detect one batch (split over the MPI ranks with `use_mpi`); rank 0 writes summary.json."""
-    from circuitflow.mpi import world
+    from circuitflow.mpi import run_shared
 
-    comm = world(use_mpi)
-    rank, size = (comm.rank, comm.size) if comm else (0, 1)
-    summary = hypervoxels(work_dir, grid_file, raster_files, batch, n_batches, out_dir, rank, size)
-    parts = comm.gather(summary, root=0) if comm else [summary]
-    if rank == 0:
-        write_json(Path(out_dir) / "summary.json", {str(k): v for part in parts for k, v in part.items()})
+    items = run_shared(
+        lambda rank, size: list(
+            hypervoxels(work_dir, grid_file, raster_files, batch, n_batches, out_dir, rank, size).items()
+        ),
+        use_mpi,
+    )
+    if items is not None:
+        write_json(Path(out_dir) / "summary.json", {str(k): v for k, v in items})
 
 
 def worklog(
