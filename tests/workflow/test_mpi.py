@@ -95,3 +95,19 @@ def test_mpi_prune_range_identical_to_serial(tmp_path):
         for name in ("synapses", "gap_junctions"):
             assert a[name].shape[0] > 0
             np.testing.assert_array_equal(a[name][()], b[name][()])
+
+
+def test_mpi_detect_hypervoxels_equals_snudda(tmp_path):
+    """detect_hypervoxels launched on 2 ranks (a profile's `mpi`) writes Snudda's network, as the serial run does."""
+    from test_detect_fixture import FIXTURE, compare_network, detect_config
+
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.v8+.yaml").write_text(
+        "set-resources:\n  detect_hypervoxels:\n    mpi: mpirun --allow-run-as-root --oversubscribe\n    tasks: 2\n"
+    )
+    cfg = detect_config(tmp_path / "out", "hv33", hypervoxel_jobs=1)
+    run_snakemake(tmp_path, cfg, "--cores", "2", "--profile", str(profile), "detect")
+    log = (tmp_path / "out/logs/detect/hypervoxels_0.log").read_text()
+    assert "hypervoxels 0.0" in log and "hypervoxels 0.1" in log, log[-2000:]  # both ranks worked
+    compare_network(tmp_path / "out" / "network", FIXTURE / "hv33" / "expected")
