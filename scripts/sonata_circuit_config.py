@@ -13,7 +13,7 @@ parser.add_argument("--morphology-dir", required=True)
 parser.add_argument("--morphology-ext", nargs="+", required=True, help="morphology formats in the folder")
 parser.add_argument("--edges", nargs="+", required=True, help="edges files (chemical, electrical)")
 parser.add_argument("--node-sets", default=None)
-parser.add_argument("--models", default="", help="connectome.models as JSON (empty: a partial circuit)")
+parser.add_argument("--models", default="", help="connectome.models as JSON (empty or {}: a partial circuit)")
 parser.add_argument("--out", required=True)
 run(
     lambda a: write_circuit(
@@ -24,7 +24,7 @@ run(
         a.morphology_ext,
         a.edges,
         a.node_sets,
-        json.loads(a.models) if a.models else None,
+        json.loads(a.models or "{}") or None,
     ),
     parser,
 )

@@ -85,10 +85,15 @@ def test_pruning_rule_edit_reruns_only_pruning(built):
 
 
 @pytest.mark.slow
-def test_dry_run_reasons_stay_short(built):
-    """An edited pruning value shows as two digests in the reason, not the whole network config."""
+@pytest.mark.parametrize("edited", ["pruning", "physiology"])
+def test_dry_run_reasons_stay_short(built, edited):
+    """An edited pruning or physiology value shows as two digests in the reason, not the whole config."""
     config = example_config()
-    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["f1"] = 0.3
+    synapse = config["connectome"]["pathways"][0]["synapses"]["AMPA"]
+    if edited == "pruning":
+        synapse["pruning"]["f1"] = 0.3
+    else:
+        synapse["physiology"]["u_syn"]["mean"] = 0.45
     stdout = run_snakemake(built, config, "-n", "--cores", "1", "all").stdout
     reasons = [line.strip() for line in stdout.splitlines() if line.strip().startswith("reason:")]
     assert any("Params have changed" in line for line in reasons), reasons

@@ -36,9 +36,6 @@ SONATA_ELECTRICAL = (
 SONATA_MODELS = config["connectome"].get("models") or {}
 if SONATA_MODELS:
     checked(check_models, SONATA_MODELS, SYN_PLAN["mtypes"])
-SONATA_MODELS_JSON = (
-    json.dumps(canonical(SONATA_MODELS), sort_keys=True) if SONATA_MODELS else ""
-)
 # with cell models the circuit's nodes are the simulation nodes; the synthesized nodes stay as written
 SONATA_NODE_OUTPUTS = {"node_sets": f"{SONATA_DIR}/node_sets.json"}
 if SONATA_MODELS:
@@ -68,7 +65,7 @@ rule sonata_physiology:
     conda:
         CONDA_ENV
     params:
-        physiology=json.dumps(canonical(SONATA_PHYSIOLOGY)),
+        **tracked("physiology", SONATA_PHYSIOLOGY),
     shell:
         logged("python {input.code[0]:q} --data {params.physiology:q} --out {output:q}")
 
@@ -138,8 +135,8 @@ rule sonata_nodes:
     conda:
         CONDA_ENV
     params:
+        **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",
-        models=SONATA_MODELS_JSON,
     shell:
         logged(
             "python {input.code[0]:q} --nodes {input.nodes:q}"
@@ -163,9 +160,9 @@ rule sonata_circuit_config:
     conda:
         CONDA_ENV
     params:
+        **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",
         ext=config["synthesis"].get("out_morph_ext", ["h5"]),
-        models=SONATA_MODELS_JSON,
     shell:
         logged(
             "python {input.code[0]:q} --edges {input.edges:q} --nodes {input.nodes:q}"
