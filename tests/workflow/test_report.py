@@ -14,6 +14,7 @@ from conftest import DATA, ROOT, run_snakemake
 from matplotlib.figure import Figure
 from test_detect_handbuilt import write_sonata
 
+from circuitflow.prune.index import build_index
 from circuitflow.report import save
 from circuitflow.report.morphometrics import (
     diagram_metrics,
@@ -22,7 +23,14 @@ from circuitflow.report.morphometrics import (
     sample_ids,
     synthesized_metrics,
 )
-from circuitflow.report.pathways import configured_pathways, connections, pathway_table, plot_pathways
+from circuitflow.report.pathways import (
+    configured_pathways,
+    connection_histogram,
+    pathway_table,
+    plot_pathways,
+    range_histogram,
+    sum_histograms,
+)
 
 PRUNE = DATA / "prune-fixture/hv40"
 SYNTHESIZED = DATA / "detect-sonata"
@@ -77,15 +85,21 @@ def test_plot_morphometrics_one_row_per_mtype(tmp_path):
 
 
 def test_pathway_counts_on_the_prune_fixture(tmp_path):
-    conn = connections(PRUNE / "network", PRUNE / "expected/default/network-synapses.hdf5")
-    assert conn["putative"].sum() == 360 and conn["kept"].sum() == 360  # the default config keeps all
-    table = pathway_table(conn)
+    build_index(PRUNE / "network", tmp_path / "index.h5")
+    part = range_histogram(
+        PRUNE / "network", tmp_path / "index.h5", PRUNE / "expected/default/network-synapses.hdf5", 1, 0
+    )
+    assert part["range"] == [0, 28] and part["kept_rows"] == 360  # the network has 28 neurons
+    hist = sum_histograms([pd.DataFrame(part["histogram"], columns=["pre", "post", "kind", "synapses", "connections"])])
+    table = pathway_table(hist)
     assert table[["putative_connections", "kept_connections"]].values.tolist() == [[100, 100]]
+    assert table[["putative_synapses", "kept_synapses"]].values.tolist() == [[360, 360]]  # the default config keeps all
     # a made-up pruning: half the pairs lose every synapse
-    pruned = conn.assign(kept=np.where(conn.index % 2 == 0, conn["kept"], 0))
-    t = pathway_table(pruned)
+    conn = pd.DataFrame({"pre": "A", "post": "B", "putative": np.arange(1, 101) % 7 + 1})
+    pruned = conn.assign(kept=np.where(conn.index % 2 == 0, conn["putative"], 0))
+    t = pathway_table(connection_histogram(pruned))
     assert t["kept_connections"].item() == 50 and t["kept_synapses"].item() == pruned["kept"].sum()
-    fig = plot_pathways(pruned)
+    fig = plot_pathways(connection_histogram(pruned))
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert [p.get_height() for p in fig.axes[0].patches] == [100, 50]
     save(fig, tmp_path / "p.png")
@@ -102,14 +116,14 @@ def test_pathway_plot_several_pathways():
             "kept": [2, 0, 1, 2],
         }
     )
-    table = pathway_table(conn)
+    table = pathway_table(connection_histogram(conn))
     assert table[["pre", "post", "putative_connections", "kept_connections"]].values.tolist() == [
         ["A", "B", 1, 1],
         ["A", "C", 1, 1],
         ["B", "C", 1, 0],
         ["C", "A", 0, 1],
     ]
-    fig = plot_pathways(conn)
+    fig = plot_pathways(connection_histogram(conn))
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["A → B", "A → C", "B → C", "C → A"]
 
 
@@ -128,7 +142,7 @@ def test_configured_pathways_without_touches_show_as_zero():
     }
     assert configured_pathways(config, {"A", "B", "C"}) == [("A", "B"), ("A", "C"), ("C", "A")]
     conn = pd.DataFrame({"src": [0], "dst": [1], "pre": ["A"], "post": ["B"], "putative": [3], "kept": [1]})
-    table = pathway_table(conn, configured_pathways(config, {"A", "B", "C"}))
+    table = pathway_table(connection_histogram(conn), configured_pathways(config, {"A", "B", "C"}))
     assert table[["pre", "post", "putative_connections", "kept_synapses"]].values.tolist() == [
         ["A", "B", 1, 1],
         ["A", "C", 0, 0],
@@ -210,6 +224,7 @@ def test_example_end_to_end_edges_and_report(tmp_path):
 
     # a physiology edit re-runs the edges and what reads them, never detection, pruning or synthesis
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["pruning"]["f1"] = 0.8
+    u_syn = config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"]
     config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = 0.45
     jobs = set(job_counts(run_snakemake(tmp_path, config, "-n", "--cores", "1", *targets).stdout))
     assert {"sonata_physiology", "sonata_edges", "sonata_join", "sonata_circuit_config", "report_physiology"} <= jobs
@@ -234,3 +249,12 @@ def test_example_end_to_end_edges_and_report(tmp_path):
         assert counts["sonata_edges"] == -(-40 // size) and counts["sonata_join"] == 1
         run_snakemake(tmp_path, config, "--cores", "2", "sonata")
         assert [f.read_bytes() for f in files] == before, size
+
+    # the pathway report is the same, byte for byte, for another number of prune ranges (its jobs follow them)
+    config["connectome"]["pathways"][0]["synapses"]["AMPA"]["physiology"]["u_syn"]["mean"] = u_syn
+    before = {name: (out / "report" / name).read_bytes() for name in ("pathways.png", "pathways.csv")}
+    assert len(list((out / "report/pathways-ranges-4").glob("*.json"))) == 4  # 40 cells: at least 4 jobs
+    config["prune"]["n_ranges"] = 1
+    run_snakemake(tmp_path, config, "--cores", "2", "report")
+    assert [p.name for p in (out / "report/pathways-ranges-1").glob("*.json")] == ["0.json"]
+    assert {name: (out / "report" / name).read_bytes() for name in before} == before

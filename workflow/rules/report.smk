@@ -52,11 +52,41 @@ rule report_morphometrics:
         )
 
 
+# Per prune range (every synapse onto a neuron is in one range): synapses per connection per pathway,
+# putative (the hypervoxel rows prune's index lists for the range) and kept (the range's rows of
+# network-synapses.hdf5); report_pathways sums these small histograms. Outputs do not depend on the count.
+rule report_pathways_range:
+    input:
+        code=script("report_pathways_range"),
+        index=f"{PRUNE_DIR}/hypervoxels.h5",
+        worklog=PRUNE_WORKLOG,
+        synapses=f"{OUT}/network-synapses.hdf5",
+    output:
+        f"{REPORT_DIR}/pathways-ranges-{{n}}/{{i}}.json",
+    log:
+        f"{LOGS}/report/pathways_range_{{n}}-{{i}}.log",
+    wildcard_constraints:
+        n=r"\d+",
+        i=r"\d+",
+    conda:
+        CONDA_ENV
+    params:
+        network=network_dir,
+        voxels=lambda wc: PRUNE_VOXELS(),
+    shell:
+        logged(
+            "python {input.code[0]:q} --network {params.network:q} --index {input.index:q}"
+            " --synapses {input.synapses:q} --n-ranges {wildcards.n:q} --range {wildcards.i:q}"
+            " --out {output:q}"
+        )
+
+
 rule report_pathways:
     input:
         code=script("report_pathways"),
-        worklog=PRUNE_WORKLOG,
-        voxels=f"{PRUNE_NET}/voxels",
+        ranges=[
+            f"{REPORT_DIR}/pathways-ranges-{PRUNE_N}/{i}.json" for i in range(PRUNE_N)
+        ],
         synapses=f"{OUT}/network-synapses.hdf5",
         nodes=REPORT_SOURCE["nodes_file"],
     output:
@@ -74,12 +104,10 @@ rule report_pathways:
         f"{LOGS}/report/pathways.log",
     conda:
         CONDA_ENV
-    params:
-        network=network_dir,
     shell:
         logged(
-            "python {input.code[0]:q} --network {params.network:q} --synapses {input.synapses:q}"
-            " --nodes {input.nodes:q} --out {output.figure:q} --table {output.table:q}"
+            "python {input.code[0]:q} --synapses {input.synapses:q} --nodes {input.nodes:q}"
+            " --out {output.figure:q} --table {output.table:q} {input.ranges:q}"
         )
 
 
