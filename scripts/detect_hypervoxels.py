@@ -2,7 +2,7 @@
 
 import argparse
 
-from circuitflow.detect.steps import hypervoxels_job, read_raster_index
+from circuitflow.detect.steps import hypervoxels_job
 from circuitflow.runner import run
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -14,8 +14,6 @@ parser.add_argument("--out-dir", required=True)
 parser.add_argument("--mpi", action="store_true", help="split the batch over the MPI ranks (mpi4py)")
 parser.add_argument("--raster-index", required=True, help="the raster files' index (detect_raster_index)")
 run(
-    lambda a: hypervoxels_job(
-        a.work_dir, a.grid, read_raster_index(a.raster_index), a.batch, a.batches, a.out_dir, a.mpi
-    ),
+    lambda a: hypervoxels_job(a.work_dir, a.grid, a.raster_index, a.batch, a.batches, a.out_dir, a.mpi),
     parser,
 )

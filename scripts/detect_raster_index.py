@@ -1,4 +1,4 @@
-"""Rule detect_raster_index: list the chunks' raster files in one file that the later steps depend on."""
+"""Rule detect_raster_index: the chunks' raster files and which of them hold each hypervoxel, in one file."""
 
 import argparse
 

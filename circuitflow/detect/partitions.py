@@ -45,16 +45,6 @@ def write_raster(path: str | os.PathLike, tables: dict, n_hv: int) -> None:
             g.create_dataset("ptr", data=np.searchsorted(t.cols["hid"], np.arange(n_hv + 1)).astype(np.int64))
 
 
-def read_counts(paths: list, name: str) -> np.ndarray:
-    """Rows per hypervoxel of table `name`, summed over raster files."""
-    total = None
-    for p in paths:
-        with h5py.File(p, "r") as f:
-            c = np.diff(f[f"{name}/ptr"][()])
-        total = c if total is None else total + c
-    return total
-
-
 def read_range(files: list, name: str, hid_lo: int, hid_hi: int) -> Table:
     """Rows of table `name` with hid in [hid_lo, hid_hi), from every raster file (paths or open h5py files,
     in chunk order), sorted by hid, then as each file is (stable)."""

@@ -26,7 +26,6 @@ from circuitflow.detect.partitions import (
     balanced_ranges,
     chunk_range,
     ensure_dir,
-    read_counts,
     read_range,
     write_raster,
 )
@@ -35,7 +34,7 @@ from circuitflow.detect.tree import Tree, build_tree, read_tree, write_tree
 from circuitflow.detect.worklog import completion_order, hyper_voxels_json
 from circuitflow.errors import CircuitflowError
 from circuitflow.io import hypervoxels as hvio
-from circuitflow.io.atomic import atomic_path, tmp_name, write_json
+from circuitflow.io.atomic import atomic_h5, atomic_path, tmp_name, write_json
 from circuitflow.io.morphology_points import MorphologyError, read_morphio, read_swc
 from circuitflow.progress import progress as progress_bar
 
@@ -412,45 +411,75 @@ def output_meta(s: dict, g: Grid) -> dict:
 
 
 def raster_index(raster_files: list, out: str | os.PathLike) -> None:
-    """Rule detect_raster_index: the chunks' raster files (names next to `out`, in chunk order) in one file.
+    """Rule detect_raster_index: the chunks' raster files (names next to `out`, in chunk order) in one file, with
+    per hypervoxel its member and entry counts and which raster files hold its entries.
 
     The hypervoxel batches and the worklog depend on this one file instead of on every raster file: with
-    thousands of chunks and batches, an edge from every chunk to every batch makes planning quadratic.
+    thousands of chunks and batches, an edge from every chunk to every batch makes planning quadratic. A batch
+    then reads its hypervoxels' counts here and opens only the raster files that hold their entries, not all.
     """
     out = Path(out)
-    names = []
-    for p in map(Path, raster_files):
+    names, member, cost, hids, files = [], None, None, [], []
+    for k, p in enumerate(map(Path, raster_files)):
         if p.parent.resolve() != out.parent.resolve() or not p.is_file():
             raise DetectError(f"{p}: not a raster file in {out.parent}")
         names.append(p.name)
-    write_json(out, {"rasters": names})
+        with h5py.File(p, "r") as f:
+            m = np.diff(f["member/ptr"][()])
+            e = np.diff(f["axon/ptr"][()]) + np.diff(f["dend/ptr"][()])
+        member, cost = (m, e) if member is None else (member + m, cost + e)
+        h = np.flatnonzero(e > 0)
+        hids.append(h)
+        files.append(np.full(len(h), k, dtype=np.int32))
+    hid = np.concatenate(hids)
+    order = np.argsort(hid, kind="stable")  # by hypervoxel, then chunk order
+    with atomic_h5(out) as f:
+        f.create_dataset("rasters", data=names, dtype=h5py.string_dtype())
+        f["member"], f["cost"] = member, cost
+        f["hid_ptr"] = np.searchsorted(hid[order], np.arange(len(member) + 1)).astype(np.int64)
+        f["files"] = np.concatenate(files)[order]
 
 
 def read_raster_index(index_file: str | os.PathLike) -> list[Path]:
     """The raster files an index (raster_index) lists, in chunk order."""
     index_file = Path(index_file)
-    return [index_file.parent / name for name in read_json(index_file)["rasters"]]
+    with h5py.File(index_file, "r") as f:
+        return [index_file.parent / name.decode() for name in f["rasters"][()]]
 
 
-def nonempty_hids(raster_files: list) -> tuple[np.ndarray, np.ndarray]:
-    """Hypervoxels with at least one neuron, and their entry counts (join cost)."""
-    members = read_counts(raster_files, "member")
-    cost = read_counts(raster_files, "axon") + read_counts(raster_files, "dend")
+def nonempty_hids(index_file: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Hypervoxels with at least one neuron, and their entry counts (join cost), from the raster index."""
+    with h5py.File(index_file, "r") as f:
+        members, cost = f["member"][()], f["cost"][()]
     hids = np.flatnonzero(members > 0)
     return hids, cost[hids]
+
+
+def rasters_of(index_file: str | os.PathLike, hids: np.ndarray) -> list[Path]:
+    """The raster files (in chunk order) holding entries of the sorted, contiguous run `hids` of nonempty hypervoxels."""
+    if len(hids) == 0:
+        return []
+    index_file = Path(index_file)
+    with h5py.File(index_file, "r") as f:
+        lo, hi = (int(v) for v in f["hid_ptr"][[int(hids[0]), int(hids[-1]) + 1]])
+        used = np.unique(f["files"][lo:hi]) if hi > lo else np.zeros(0, dtype=np.int64)
+        names = f["rasters"][()]
+    return [index_file.parent / names[k].decode() for k in used.tolist()]
 
 
 def hypervoxels(
     work_dir: str | os.PathLike,
     grid_file: str | os.PathLike,
-    raster_files: list,
+    raster_index_file: str | os.PathLike,
     batch: int,
     n_batches: int,
     out_dir: str | os.PathLike,
     rank: int = 0,
     size: int = 1,
 ) -> dict:
-    """Detect the batch's hypervoxels (this rank's share); write their files; return {hid: counts}."""
+    """Detect the batch's hypervoxels (this rank's share); write their files; return {hid: counts}.
+
+    Opens only the raster files that hold entries of these hypervoxels (the raster index says which)."""
     work_dir = Path(work_dir)
     s = read_json(work_dir / SETUP)
     g = Grid.from_json(read_json(grid_file))
@@ -459,7 +488,7 @@ def hypervoxels(
     network_config = json.loads(s["config_json"])
     rules = connectivity.build_rules(network_config, s["types"], "network-config.json", s["strict_types"])
     seeds = hypervoxel_seeds(s["seed"], g.n_total)
-    hids, cost = nonempty_hids(raster_files)
+    hids, cost = nonempty_hids(raster_index_file)
     mine = balanced_ranges(hids, cost, n_batches)[batch]
     mine = balanced_ranges(mine, cost[np.searchsorted(hids, mine)], size)[rank] if len(mine) else mine
     out_dir = ensure_dir(out_dir)
@@ -468,7 +497,8 @@ def hypervoxels(
     summary = {}
     origins = g.origins(mine)
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(h5py.File(p, "r")) for p in raster_files]
+        # the hypervoxels' rows come from these files only (the others hold none), still in chunk order
+        files = [stack.enter_context(h5py.File(p, "r")) for p in rasters_of(raster_index_file, mine)]
         for h, origin in zip(progress(mine, f"hypervoxels {batch}.{rank}"), origins):
             # one hypervoxel's entries at a time: memory follows the hypervoxel, not the batch
             a = read_range(files, "axon", int(h), int(h) + 1)
@@ -503,7 +533,7 @@ def hypervoxels(
 def hypervoxels_job(
     work_dir: str | os.PathLike,
     grid_file: str | os.PathLike,
-    raster_files: list,
+    raster_index_file: str | os.PathLike,
     batch: int,
     n_batches: int,
     out_dir: str | os.PathLike,
@@ -514,7 +544,7 @@ def hypervoxels_job(
 
     items = run_shared(
         lambda rank, size: list(
-            hypervoxels(work_dir, grid_file, raster_files, batch, n_batches, out_dir, rank, size).items()
+            hypervoxels(work_dir, grid_file, raster_index_file, batch, n_batches, out_dir, rank, size).items()
         ),
         use_mpi,
     )

@@ -84,16 +84,18 @@ def run_steps(
     steps.grid(work, bbox, work / "grid.json")
     for c in range(chunks):
         steps.rasterise(work, work / "grid.json", c, chunks, raster[c], tree_files[c])
+    index = work / "raster/index.h5"
+    steps.raster_index(raster, index)
     dirs = []
     for b in range(batches):
         d = work / f"hypervoxels/{b}"
         summary = {}
         for r in range(ranks):
-            summary.update(steps.hypervoxels(work, work / "grid.json", raster, b, batches, d, r, ranks))
+            summary.update(steps.hypervoxels(work, work / "grid.json", index, b, batches, d, r, ranks))
         steps.ensure_dir(d)
         steps.write_json(d / "summary.json", {str(k): v for k, v in summary.items()})
         dirs.append(d)
-    steps.worklog(work, work / "grid.json", raster, bbox, dirs, net)
+    steps.worklog(work, work / "grid.json", steps.read_raster_index(index), bbox, dirs, net)
     return net
 
 

@@ -50,7 +50,7 @@ else:
     DET_MORPHOLOGIES = lazily(morphologies_state, DETECT)
 
 DET_GRID = f"{DET_WORK}/grid.json"
-DET_RASTER_INDEX = f"{DET_WORK}/raster/index.json"
+DET_RASTER_INDEX = f"{DET_WORK}/raster/index.h5"
 # Rules with inputs listing every chunk or batch name their other inputs by path, not by
 # rules.<rule>.output: with such a reference Snakemake hashes a whole list input once per element
 # of it at planning (quadratic: minutes at 10^6 cells).
@@ -155,8 +155,9 @@ rule detect_rasterise:
         )
 
 
-# One file listing the rasters: the batches and the worklog depend on it, not on every chunk's raster
-# (with thousands of chunks and batches, chunk x batch edges would make planning quadratic).
+# One file listing the rasters and which of them hold each hypervoxel: the batches and the worklog
+# depend on it, not on every chunk's raster (with thousands of chunks and batches, chunk x batch edges
+# would make planning quadratic), and a batch opens only the rasters that hold its hypervoxels.
 rule detect_raster_index:
     input:
         code=script("detect_raster_index"),
@@ -165,7 +166,7 @@ rule detect_raster_index:
         DET_RASTER_INDEX,
     log:
         f"{LOGS}/detect/raster_index.log",
-    localrule: True  # lists file names only: no cluster job
+    localrule: True  # reads the rasters' per-hypervoxel row counts only: no cluster job
     conda:
         CONDA_ENV
     shell:
