@@ -81,7 +81,7 @@ def connection_histogram(conn: pd.DataFrame) -> pd.DataFrame:
 
 
 def sum_histograms(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """One HISTOGRAM table summing `parts` (from disjoint or overlapping sets of connections)."""
+    """One HISTOGRAM table summing `parts` (each of a disjoint set of connections, e.g. one per range)."""
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(
@@ -131,6 +131,8 @@ def range_histogram(
             raise PathwaysReportError(f"{synapses}: {len(types)} neurons, the prune index {index} has {n}")
         ds = sio.require_table(f, "network/synapses", sio.SYN_WIDTH)
         lo, hi = kept_slice(ds, a, b)
+        if hi < lo:  # the slices of all ranges tile the rows, and each row is checked to lie in its range
+            raise PathwaysReportError(f"{synapses}: network/synapses is not sorted by destination neuron")
         kept = []
         for start in range(lo, hi, KEPT_PIECE):
             cols = ds[start : min(hi, start + KEPT_PIECE), :2].astype(np.int64)
