@@ -50,9 +50,10 @@ def test_plan_1e5_cells_bounded(tmp_path):
         "detect_hypervoxels",
         "prune_gather_merge",
         "prune_range",
+        "report_pathways_range",
     )
     assert {rule: counts[rule] for rule in per_step} == dict.fromkeys(per_step, 100), counts
-    assert counts["detect_raster_index"] == 1
+    assert counts["detect_raster_index"] == 1 and counts["report_pathways"] == 1
     # 10^6 cells planned in 21 s of CPU and 0.8 GB (benchmarks/README.md); 10^5 needs a tenth of that, with
     # headroom for a loaded CI machine. Wall time is bounded loosely: other jobs share the cores.
     assert cpu < 30, f"planning 10^5 cells took {cpu:.1f} s of CPU"
