@@ -69,6 +69,18 @@ def mpi_logged(command):
     return f"{MPI}{command}{LOGGED}"
 
 
+def chain_group(n_jobs, group):
+    """`group` when a step is a single job at this circuit size, else None (one cluster job per job).
+
+    The SLURM profile groups the steps that are one job at any size (its `groups`); a step that is one
+    job only in a small circuit (one synthesis chunk, one edge range) joins its neighbours' group
+    through this, so that a small circuit waits for fewer submissions and status polls while a large
+    one keeps every chunk a separate, parallel job. Groups apply only to cluster runs (not to outputs,
+    params or a local run), so the choice re-runs nothing.
+    """
+    return group if n_jobs == 1 else None
+
+
 def script(name):
     """`scripts/<name>.py` followed by every package module it imports: a rule's `code` input."""
     path = f"{workflow.basedir}/scripts/{name}.py"

@@ -123,6 +123,7 @@ rule detect_grid:
         DET_GRID,
     log:
         f"{LOGS}/detect/grid.log",
+    localrule: True  # a min/max over the chunks' boxes: no cluster job
     conda:
         CONDA_ENV
     params:

@@ -22,6 +22,7 @@ rule pathways_detect_config:
         f"{OUT}/pathways/detect-config.json",
     log:
         f"{LOGS}/pathways/detect_config.log",
+    localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
     params:
@@ -41,6 +42,7 @@ rule pathways_prune_config:
         f"{OUT}/pathways/prune-config.json",
     log:
         f"{LOGS}/pathways/prune_config.log",
+    localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
     params:

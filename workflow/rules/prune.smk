@@ -98,6 +98,7 @@ rule prune_check_config:
     log:
         f"{LOGS}/prune/check_config.log",
     priority: 100
+    localrule: True  # checks the config against the network config: no cluster job
     conda:
         CONDA_ENV
     params:

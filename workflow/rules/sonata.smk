@@ -62,6 +62,7 @@ rule sonata_physiology:
         f"{SONATA_DIR}/physiology.json",
     log:
         f"{LOGS}/sonata/physiology.log",
+    localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
     params:
@@ -83,6 +84,7 @@ rule sonata_edges:
         f"{LOGS}/sonata/edges/{{edge_range}}.log",
     wildcard_constraints:
         edge_range=r"\d+",
+    group: chain_group(len(SONATA_RANGES), "sonata")  # one range: one SLURM job with join
     conda:
         CONDA_ENV
     params:
@@ -157,6 +159,7 @@ rule sonata_circuit_config:
         f"{SONATA_DIR}/circuit_config.json",
     log:
         f"{LOGS}/sonata/circuit_config.log",
+    localrule: True  # reads population names, writes a JSON
     conda:
         CONDA_ENV
     params:

@@ -47,6 +47,7 @@ rule synthesis_cache_atlas:
         f"{SYN_DIR}/atlas_cache.h5",
     log:
         f"{LOGS}/synthesis/cache_atlas.log",
+    group: chain_group(len(CHUNKS), "synthesis")  # one chunk: one SLURM job with finalize
     conda:
         CONDA_ENV
     params:
@@ -73,6 +74,7 @@ rule synthesis_validate_params:
         f"{SYN_DIR}/parameters.json",
     log:
         f"{LOGS}/synthesis/validate_params.log",
+    localrule: True  # the parameters planning already validated: no cluster job
     conda:
         CONDA_ENV
     params:
@@ -110,6 +112,7 @@ rule synthesis_chunk:
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
+    group: chain_group(len(CHUNKS), "synthesis")  # one chunk: one SLURM job with finalize
     conda:
         CONDA_ENV
     resources:
