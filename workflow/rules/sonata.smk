@@ -84,7 +84,9 @@ rule sonata_edges:
         f"{LOGS}/sonata/edges/{{edge_range}}.log",
     wildcard_constraints:
         edge_range=r"\d+",
-    group: chain_group(len(SONATA_RANGES), "sonata")  # one range: one SLURM job with join
+    # a single range (a small circuit) runs in the SLURM job of combine and join (profile group `sonata`)
+    group:
+        chain_group(len(SONATA_RANGES), "sonata")
     conda:
         CONDA_ENV
     params:

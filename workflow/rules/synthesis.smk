@@ -47,7 +47,9 @@ rule synthesis_cache_atlas:
         f"{SYN_DIR}/atlas_cache.h5",
     log:
         f"{LOGS}/synthesis/cache_atlas.log",
-    group: chain_group(len(CHUNKS), "synthesis")  # one chunk: one SLURM job with finalize
+    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
+    group:
+        chain_group(len(CHUNKS), "synthesis")
     conda:
         CONDA_ENV
     params:
@@ -112,7 +114,9 @@ rule synthesis_chunk:
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
-    group: chain_group(len(CHUNKS), "synthesis")  # one chunk: one SLURM job with finalize
+    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
+    group:
+        chain_group(len(CHUNKS), "synthesis")
     conda:
         CONDA_ENV
     resources:
