@@ -102,6 +102,8 @@ rule report_pathways:
         ),
     log:
         f"{LOGS}/report/pathways.log",
+    # sums the ranges' small histograms (no synapse rows) and draws: beside Snakemake, no cluster job
+    localrule: True
     conda:
         CONDA_ENV
     shell:
