@@ -9,6 +9,9 @@ from circuitflow.synthesis.chunk import synthesize_chunk_job
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--config", required=True, help="the synthesis config section as JSON")
 parser.add_argument("--chunk", type=int, required=True, help="chunk index")
+parser.add_argument(
+    "--rows", type=int, nargs=2, required=True, metavar=("START", "STOP"), help="its cell ids [START, STOP)"
+)
 parser.add_argument("--atlas-cache", required=True)
 parser.add_argument("--options", required=True, help="growth options as JSON")
 parser.add_argument("--morph-dir", required=True)
@@ -22,7 +25,15 @@ parser.add_argument(
 )
 run(
     lambda a: synthesize_chunk_job(
-        json.loads(a.config), a.chunk, a.atlas_cache, json.loads(a.options), a.morph_dir, a.out, a.mpi, a.engine
+        json.loads(a.config),
+        a.chunk,
+        tuple(a.rows),
+        a.atlas_cache,
+        json.loads(a.options),
+        a.morph_dir,
+        a.out,
+        a.mpi,
+        a.engine,
     ),
     parser,
 )

@@ -51,6 +51,40 @@ def load_cells(path: str | os.PathLike) -> CellCollection:
         raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
 
 
+def load_cell_rows(path: str | os.PathLike, start: int, stop: int, names: tuple[str, ...]) -> pd.DataFrame:
+    """Rows [start, stop) of a cells file without reading the others: x, y, z and those of the
+    properties `names` the file has, indexed by the 0-based cell id; values as in load_cells()."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h5f:
+            if cells_format(path) == "mvd3":
+                xyz = h5f["cells/positions"][start:stop]
+                group, library = h5f["cells/properties"], h5f.get("library")
+            else:
+                (population,) = h5f["nodes"].values()
+                group = population["0"]
+                xyz = np.stack([group[c][start:stop] for c in "xyz"], axis=1)
+                library = group.get("@library")
+            out = pd.DataFrame(index=pd.RangeIndex(start, start + len(xyz)))
+            for i, c in enumerate("xyz"):
+                out[c] = xyz[:, i]
+            for name in names:
+                if name in group:
+                    out[name] = _property_rows(group[name], library, name, start, stop)
+    except (OSError, KeyError, ValueError) as exc:
+        raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
+    return out
+
+
+def _property_rows(values: h5py.Dataset, library: h5py.Group | None, name: str, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) of one property, its @library codes resolved (voxcell's _load_property)."""
+    rows = (values.asstr() if values.dtype == object else values)[start:stop]
+    if library is not None and name in library:
+        names = library[name]
+        return (names.asstr() if names.dtype == object else names)[()][rows]
+    return rows
+
+
 def cells_dataframe(cells: CellCollection) -> pd.DataFrame:
     """The cells as a DataFrame indexed by the 0-based cell id (voxcell's is 1-based)."""
     return cells.as_dataframe(index_offset=0)

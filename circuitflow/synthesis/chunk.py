@@ -118,23 +118,23 @@ def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
 def synthesize_chunk(
     section: dict,
     chunk_index: int,
+    rows: tuple[int, int],
     atlas_cache: str,
     options: dict,
     morph_dir: str,
     ranks: tuple[int, int] = (0, 1),
     engine: str = "compiled",
 ) -> list[dict]:
-    """Synthesize this rank's strided share of a chunk's cells; return their result records."""
-    cells_table, _, tmd_params, tmd_distribs = cell_table(section)
+    """Synthesize this rank's strided share of a chunk's cells (ids rows[0] to rows[1] - 1); return
+    their result records. Only those rows of the cells file, donor table and atlas cache are read."""
+    start, stop = rows
+    cells, _, tmd_params, tmd_distribs = cell_table(section, (start, stop))
     grafting = section.get("morph_axon") is not None
-    chunk = chunk_payload(cells_table, tmd_params, tmd_distribs, chunk_index, section["chunk_size"], grafting)
+    chunk = chunk_payload(cells, tmd_params, tmd_distribs, chunk_index, grafting)
     records = chunk["cells"]
     Path(morph_dir).mkdir(parents=True, exist_ok=True)
     if not records:
         return []
-    ids = [r["id"] for r in records]
-    start, stop = min(ids), max(ids) + 1
-    cells = cells_table.iloc[start:stop]
     cache = atlas.read_atlas_cache(atlas_cache, start, stop)
     structure = atlas.load_region_structure(section["region_structure"])
     cortical = atlas.cortical_depths(structure)
@@ -170,6 +170,7 @@ def synthesize_chunk(
 def synthesize_chunk_job(
     section: dict,
     chunk_index: int,
+    rows: tuple[int, int],
     atlas_cache: str,
     options: dict,
     morph_dir: str,
@@ -182,7 +183,7 @@ def synthesize_chunk_job(
 
     results = run_shared(
         lambda rank, size: synthesize_chunk(
-            section, chunk_index, atlas_cache, options, morph_dir, (rank, size), engine
+            section, chunk_index, rows, atlas_cache, options, morph_dir, (rank, size), engine
         ),
         use_mpi,
     )

@@ -21,13 +21,7 @@ class DonorError(CircuitflowError, ValueError):
 def load_donor_table(path: str | os.PathLike, cell_ids: np.ndarray) -> pd.DataFrame:
     """Read `morph_axon` (whitespace separated, first column = cell id); columns axon_name, axon_scale."""
     path = Path(path)
-    if not path.is_file():
-        raise DonorError(f"morph_axon: file not found: {path}")
-    table = pd.read_csv(
-        path, sep=r"\s+", index_col=0, dtype={"morphology": str}, na_values=["N/A"], keep_default_na=False
-    )
-    if "morphology" not in table.columns:
-        raise DonorError(f"morph_axon: {path} has no 'morphology' column")
+    table = read_donor_file(path)
     ids = np.asarray(cell_ids).tolist()
     if len(ids) == 0 and len(table):
         raise DonorError(
@@ -39,10 +33,36 @@ def load_donor_table(path: str | os.PathLike, cell_ids: np.ndarray) -> pd.DataFr
             f"morph_axon: {path}: Morphology list GIDs mismatch (ids differ from the cell ids: "
             f"{len(table)} rows for {len(ids)} cells; first ids in only one of them: {only})"
         )
+    return donor_columns(table)
+
+
+def read_donor_file(path: Path) -> pd.DataFrame:
+    """The `morph_axon` table as written (whitespace separated, first column the cell id, N/A kept as NaN)."""
+    if not path.is_file():
+        raise DonorError(f"morph_axon: file not found: {path}")
+    table = pd.read_csv(
+        path, sep=r"\s+", index_col=0, dtype={"morphology": str}, na_values=["N/A"], keep_default_na=False
+    )
+    if "morphology" not in table.columns:
+        raise DonorError(f"morph_axon: {path} has no 'morphology' column")
+    return table
+
+
+def donor_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns axon_name (None for N/A) and axon_scale (NaN without a scale column) of a donor table."""
     out = pd.DataFrame(index=table.index)
     out["axon_name"] = table["morphology"].where(table["morphology"].notna(), None)
     out["axon_scale"] = table["scale"].astype(float) if "scale" in table.columns else np.nan
     return out
+
+
+def donor_rows(path: str | os.PathLike, cell_ids: np.ndarray) -> pd.DataFrame:
+    """The donors of some cells only (a chunk job's; the whole table was checked at planning)."""
+    table = read_donor_file(Path(path))
+    missing = sorted(set(np.asarray(cell_ids).tolist()) - set(table.index.tolist()))
+    if missing:
+        raise DonorError(f"morph_axon: {path}: no row for cell id(s) {missing[:5]}")
+    return donor_columns(table.loc[np.asarray(cell_ids)])
 
 
 def check_na_ratio(mtypes: pd.Series, axon_name: pd.Series, max_drop_ratio: float) -> list:

@@ -38,12 +38,11 @@ def numba_cache_dir() -> str:
 
 os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir())
 
+import circuitflow.synthesis.lazy  # noqa: E402,F401,I001  (first, before NeuroTS: defers matplotlib.pyplot)
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import TreeGrower  # noqa: E402
 from numpy.random import PCG64  # noqa: E402
-
-import circuitflow.synthesis.lazy  # noqa: E402,F401  (before NeuroTS: defers matplotlib.pyplot)
 
 #: circuitflow.synthesis.kernels, imported (with numba, ~0.3 s and some memory) on the first compiled growth
 K = None

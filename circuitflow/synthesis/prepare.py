@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from circuitflow.io.atomic import write_json
-from circuitflow.io.cells import cells_dataframe, load_cells
+from circuitflow.io.cells import cells_dataframe, load_cell_rows, load_cells
 from circuitflow.io.morphology import MARKER, NRN_EXTENSIONS, hashed_depth
 from circuitflow.synthesis import atlas, context_rules, donors, params
 from circuitflow.synthesis.options import SynthesisConfigError, check_upstream_keys
@@ -50,9 +50,29 @@ def check_options(section: dict, n_cells: int) -> int | None:
         raise SynthesisConfigError(f"synthesis.max_files_per_dir: {exc}") from None
 
 
-def n_chunks(n_cells: int, chunk_size: int) -> int:
-    """Number of chunk jobs (at least one): cells [i*chunk_size, (i+1)*chunk_size) form chunk i."""
-    return max(1, math.ceil(n_cells / chunk_size))
+def n_auto_chunks(n_cells: int, min_chunks: int, min_chunk_size: int, max_chunk_size: int) -> int:
+    """Chunks of the automatic chunking: at least `min_chunks` while each keeps `min_chunk_size` cells,
+    and as many as needed for at most `max_chunk_size` cells each (this wins), and at least one."""
+    return max(1, math.ceil(n_cells / max_chunk_size), min(min_chunks, n_cells // min_chunk_size))
+
+
+def chunk_bounds(n_cells: int, section: dict) -> list[tuple[int, int]]:
+    """[start, stop) of the cells of every chunk job, from the cell count and the config only.
+
+    `chunk_size` set: chunks of exactly that many cells (the last one shorter). Otherwise balanced
+    chunks (sizes differ by at most one cell; 1,054 cells never become 1,000 + 54) whose count follows
+    the cells (`n_auto_chunks`). Never the core count, so a laptop and a cluster plan the same jobs.
+    There is always one chunk, empty for an empty cells file.
+    """
+    size = section.get("chunk_size")
+    if size is not None:
+        return [(lo, min(lo + size, n_cells)) for lo in range(0, max(n_cells, 1), size)]
+    k = n_auto_chunks(n_cells, section["min_chunks"], section["min_chunk_size"], section["max_chunk_size"])
+    return [(i * n_cells // k, (i + 1) * n_cells // k) for i in range(k)]
+
+
+#: The keys that decide the chunking (see chunk_bounds).
+CHUNK_KEYS = ("chunk_size", "min_chunks", "min_chunk_size", "max_chunk_size")
 
 
 def load_parameters(section: dict) -> tuple[dict, dict]:
@@ -63,14 +83,27 @@ def load_parameters(section: dict) -> tuple[dict, dict]:
     return params.merge_defaults(tmd_params), params.merge_defaults(tmd_distribs)
 
 
-def cell_table(section: dict) -> tuple[pd.DataFrame, dict, dict, dict]:
-    """Cells (region, mtype, synthesis_region, axon_name, axon_scale), region structure, TMD data."""
+#: The cell properties a chunk job reads (besides x, y, z).
+CHUNK_PROPERTIES = ("region", "mtype", "mclass")
+
+
+def cell_table(section: dict, rows: tuple[int, int] | None = None) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """Cells (region, mtype, synthesis_region, axon_name, axon_scale), region structure, TMD data.
+
+    With `rows` = (start, stop), only those cells, and of their properties only x, y, z and
+    CHUNK_PROPERTIES: a chunk job reads its own rows, not the whole cells file (and donor table rows).
+    """
     structure = atlas.load_region_structure(section["region_structure"])
-    cells = cells_dataframe(load_cells(section["input_cells"]))
+    if rows is None:
+        cells = cells_dataframe(load_cells(section["input_cells"]))
+    else:
+        cells = load_cell_rows(section["input_cells"], *rows, CHUNK_PROPERTIES)
     mapping, _ = atlas.region_mapper(structure, Path(section["atlas"]) / "hierarchy.json", cells["region"])
     cells["synthesis_region"] = [mapping.get(r, "default") for r in cells["region"]]
     tmd_params, tmd_distribs = load_parameters(section)
-    if section.get("morph_axon") is not None:
+    if section.get("morph_axon") is not None and rows is not None:
+        cells = cells.join(donors.donor_rows(section["morph_axon"], cells.index.to_numpy()))
+    elif section.get("morph_axon") is not None:
         cells = cells.join(donors.load_donor_table(section["morph_axon"], cells.index.to_numpy()))
     else:
         cells["axon_name"] = None
@@ -150,11 +183,8 @@ def cell_records(rows: pd.DataFrame, tmd_distribs: dict, grafting: bool) -> list
     ]
 
 
-def chunk_payload(
-    cells: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, chunk_size: int, grafting: bool
-) -> dict:
-    """One chunk's cells (key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
-    rows = cells.iloc[chunk * chunk_size : (chunk + 1) * chunk_size]
+def chunk_payload(rows: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, grafting: bool) -> dict:
+    """One chunk's cells (its `rows`: key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
     records = cell_records(rows, tmd_distribs, grafting)
     entries = {}
     for key, mtype in sorted({(r["key"], r["mtype"]) for r in records}):
@@ -199,7 +229,6 @@ def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_dist
     chunks would otherwise copy and encode the same entries 10^4 times at every planning.
     """
     grafting = section.get("morph_axon") is not None
-    size = section["chunk_size"]
     structure = atlas.load_region_structure(section["region_structure"])
     encoded = {}  # "key|mtype" -> JSON text of the entry
 
@@ -222,8 +251,7 @@ def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_dist
         return chunk_donors(section["base_morph_dir"], pd.DataFrame({"axon_name": [name]}))[name]
 
     digests = []
-    for i in range(n_chunks(len(cells), size)):
-        lo, hi = i * size, (i + 1) * size
+    for i, (lo, hi) in enumerate(chunk_bounds(len(cells), section)):
         mine = records[lo:hi]
         pairs = {f"{r['key']}|{r['mtype']}": (r["key"], r["mtype"]) for r in mine}
         entries = ", ".join(f"{json.dumps(name)}: {entry_text(name, *pairs[name])}" for name in sorted(pairs))
@@ -253,7 +281,7 @@ def input_signature(section: dict, chunking: bool = True) -> list:
             files += sorted(e.path for e in entries if e.name.endswith(".h5"))
     signature = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
     options = [bool(section.get("synthesize_axons")), section.get("max_drop_ratio")]
-    return signature + ([section["chunk_size"]] if chunking else []) + options
+    return signature + ([section.get(k) for k in CHUNK_KEYS] if chunking else []) + options
 
 
 def checked_digests(section: dict, cache: str | os.PathLike, check: bool) -> tuple[dict, dict]:
@@ -333,7 +361,7 @@ def plan(section: dict, out_dir: str) -> dict:
         container = str(syn_dir / container)
     return {
         "n_cells": n_cells,
-        "n_chunks": n_chunks(n_cells, section["chunk_size"]),
+        "chunks": chunk_bounds(n_cells, section),
         "hashed_depth": depth,
         "format": fmt,
         "out_cells": str(syn_dir / ("nodes.mvd3" if fmt == "mvd3" else "nodes.h5")),

@@ -11,7 +11,9 @@ from circuitflow.synthesis.prepare import (
 SYN = config["synthesis"]
 SYN_DIR = f"{OUT}/synthesis"
 SYN_PLAN = checked(plan, SYN, OUT)
-CHUNKS = range(SYN_PLAN["n_chunks"])
+# Chunk i grows cells [start, stop) = SYN_PLAN["chunks"][i]; the chunking follows the cell count and
+# the config, never the cores (prepare.chunk_bounds), so another machine or profile plans the same jobs.
+CHUNKS = range(len(SYN_PLAN["chunks"]))
 # Validating every input and digesting each chunk's inputs (the slow part): in the main process when
 # targets are given, so that a bad input is one line before any job; else (the target list) only if
 # a chunk job is planned. Jobs reuse the digests cached by the main process.
@@ -126,13 +128,14 @@ rule synthesis_chunk:
         # not a param: outputs do not depend on the engine, so switching it re-runs nothing
         engine=SYN["engine"],
     params:
-        **tracked("config", section("synthesis", [*INPUT_KEYS, "chunk_size"])),
+        **tracked("config", section("synthesis", INPUT_KEYS)),
         **tracked("options", growth_options(SYN, SYN_PLAN)),
+        rows=lambda wc: list(SYN_PLAN["chunks"][int(wc.chunk)]),
         inputs_digest=lambda wc: SYN_CHECK()[0]["digests"][int(wc.chunk)],
     shell:
         mpi_logged(
             "python {input.code[0]:q} ${{MPI:+--mpi}} --config {params.config:q}"
-            " --chunk {wildcards.chunk:q} --atlas-cache {input.atlas_cache:q} --options {params.options:q}"
+            " --chunk {wildcards.chunk:q} --rows {params.rows:q} --atlas-cache {input.atlas_cache:q} --options {params.options:q}"
             " --engine {resources.engine:q} --morph-dir {output.morphologies:q} --out {output.table:q}"
         )
 

@@ -35,8 +35,9 @@ def test_chunk_digests_equal_payload_digests(tmp_path, density):
     cells, tmd_params, tmd_distribs, _ = prepare.check_parameters(sec)
     structure = atlas.load_region_structure(sec["region_structure"])
     expected = []
-    for i in range(prepare.n_chunks(len(cells), 2)):
-        payload = prepare.chunk_payload(cells, tmd_params, tmd_distribs, i, 2, True)
+    for i, (lo, hi) in enumerate(prepare.chunk_bounds(len(cells), sec)):
+        assert (lo, hi) == (i * 2, min(i * 2 + 2, len(cells)))
+        payload = prepare.chunk_payload(cells.iloc[lo:hi], tmd_params, tmd_distribs, i, True)
         payload["region_structure"] = prepare.chunk_structure(structure, cells.iloc[i * 2 : (i + 1) * 2])
         payload["donors"] = prepare.chunk_donors(sec["base_morph_dir"], cells.iloc[i * 2 : (i + 1) * 2])
         expected.append(prepare.payload_digest(payload))
