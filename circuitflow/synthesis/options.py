@@ -6,7 +6,7 @@ from circuitflow.errors import CircuitflowError
 
 #: region-grower options that circuitflow replaces, with what to use instead (RG-28).
 UPSTREAM_ONLY = {
-    "nb_processes": "synthesis.chunk_size and snakemake --cores",
+    "nb_processes": "snakemake --cores (synthesis jobs: synthesis.chunk_size or min_chunks/max_chunk_size)",
     "chunksize": "synthesis.chunk_size",
     "dask_config": "snakemake --cores / --profile",
     "with_mpi": "the slurm profile (MPI jobs are set per rule there)",

@@ -157,7 +157,7 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
     )
     counts = job_counts(proc.stdout)
     assert counts["synthesis_cache_atlas"] == 1 and counts["synthesis_validate_params"] == 1
-    assert counts["synthesis_chunk"] == 1  # 40 cells, chunk_size 50
+    assert counts["synthesis_chunk"] == 1  # 40 cells: fewer than min_chunk_size (50), one job
     assert counts["synthesis_finalize"] == 1 and counts["all"] == 1
     chunk_jobs = [block for block in proc.stdout.split("\n\n") if "rule synthesis_chunk:" in block]
     assert len(chunk_jobs) == 1
