@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -78,7 +79,8 @@ def assert_same_outputs(a: Path, b: Path) -> int:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """The same scenario with 3 cells per chunk on 1 core, and 14 cells per chunk on 2 cores."""
+    """The same scenario with 3 cells per chunk on 1 core, and 14 cells per chunk on 2 cores (and, as
+    `balanced_run`, the automatic chunking)."""
     small = tmp_path_factory.mktemp("small_chunks")
     large = tmp_path_factory.mktemp("one_chunk")
     run_snakemake(small, grafting_config(chunk_size=3), "--cores", "1", "synthesis")
@@ -86,24 +88,37 @@ def two_runs(tmp_path_factory):
     return small, large
 
 
+@pytest.fixture(scope="module")
+def balanced_run(tmp_path_factory):
+    """The scenario with the automatic chunking: 14 cells in 4 balanced chunks of 3, 4, 3 and 4 cells."""
+    balanced = tmp_path_factory.mktemp("balanced_chunks")
+    run_snakemake(
+        balanced, grafting_config(chunk_size=None, min_chunks=4, min_chunk_size=2), "--cores", "2", "synthesis"
+    )
+    tables = sorted((balanced / "out/synthesis/chunks").glob("*.json"))
+    assert [len(json.loads(t.read_text())["cells"]) for t in tables] == [3, 4, 3, 4]
+    return balanced
+
+
 def final_outputs(workdir: Path) -> Path:
     """The user-facing outputs (no chunk or parameter intermediates)."""
     return workdir / "out" / "synthesis"
 
 
-def test_same_outputs_whatever_chunking_and_cores(two_runs, tmp_path):
-    """Byte-identical morphologies, YAMLs, cells file and container for two chunkings and core counts."""
-    small, large = two_runs
-    for sub in ("morphologies",):
-        n = assert_same_outputs(final_outputs(small) / sub, final_outputs(large) / sub)
-        assert n == 18  # 6 synthesized cells x 3 formats
-    for name in ("apical.yaml", "apical_NRN_sections.yaml"):
-        assert (final_outputs(small) / name).read_bytes() == (final_outputs(large) / name).read_bytes()
-    for name in ("nodes.h5", "morphologies-container.h5"):
-        da, db = h5_datasets(final_outputs(small) / name), h5_datasets(final_outputs(large) / name)
-        assert da.keys() == db.keys()
-        for key in da:
-            np.testing.assert_array_equal(da[key], db[key], err_msg=f"{name}:{key}")
+def test_same_outputs_whatever_chunking_and_cores(two_runs, balanced_run, tmp_path):
+    """Byte-identical morphologies, YAMLs, cells file and container for three chunkings and two core counts."""
+    small = two_runs[0]
+    for other in (two_runs[1], balanced_run):
+        for sub in ("morphologies",):
+            n = assert_same_outputs(final_outputs(small) / sub, final_outputs(other) / sub)
+            assert n == 18  # 6 synthesized cells x 3 formats
+        for name in ("apical.yaml", "apical_NRN_sections.yaml"):
+            assert (final_outputs(small) / name).read_bytes() == (final_outputs(other) / name).read_bytes()
+        for name in ("nodes.h5", "morphologies-container.h5"):
+            da, db = h5_datasets(final_outputs(small) / name), h5_datasets(final_outputs(other) / name)
+            assert da.keys() == db.keys()
+            for key in da:
+                np.testing.assert_array_equal(da[key], db[key], err_msg=f"{name}:{key}")
 
 
 def test_container_holds_every_morphology(two_runs):
@@ -132,6 +147,15 @@ def test_second_run_does_nothing_and_seed_reruns(two_runs, tmp_path):
     assert planned_jobs(small, grafting_config(chunk_size=3)) == {}
     jobs = planned_jobs(small, grafting_config(chunk_size=3, seed=1))
     assert jobs == {"synthesis_finalize": 1, "synthesis": 1, "synthesis_chunk": 5}
+
+
+def test_switching_cores_or_to_the_slurm_profile_reruns_nothing(balanced_run):
+    """The automatic chunking follows the cells, never the machine: a run made on 2 cores is complete on
+    1 core and under the SLURM profile (MPI chunk jobs, other resources)."""
+    config = grafting_config(chunk_size=None, min_chunks=4, min_chunk_size=2)
+    assert planned_jobs(balanced_run, config) == {}
+    proc = run_snakemake(balanced_run, config, "-n", "--profile", str(ROOT / "profiles" / "slurm"), "synthesis")
+    assert "Nothing to be done" in proc.stdout + proc.stderr and job_counts(proc.stdout) == {}
 
 
 def test_parameter_edit_reruns_only_touched_chunks(tmp_path):
