@@ -32,7 +32,7 @@ def sizes(n_cells: int, **section) -> list[int]:
 
 
 def test_defaults_are_the_documented_ones():
-    assert DEFAULTS == {"chunk_size": None, "min_chunks": 16, "min_chunk_size": 50, "max_chunk_size": 1000}
+    assert DEFAULTS == {"chunk_size": None, "min_chunks": 8, "min_chunk_size": 50, "max_chunk_size": 1000}
 
 
 @pytest.mark.parametrize(
@@ -42,9 +42,10 @@ def test_defaults_are_the_documented_ones():
         (1, 1, 1),
         (40, 1, 40),  # below min_chunk_size: one job
         (300, 6, 50),  # the example: as many jobs as 50-cell chunks allow
-        (1054, 16, 66),  # the held-out case: not 1,000 + 54
-        (2000, 16, 125),
-        (10_000, 16, 625),
+        (1054, 8, 132),  # the held-out case: not 1,000 + 54
+        (2000, 8, 250),
+        (8000, 8, 1000),
+        (10_000, 10, 1000),
         (16_001, 17, 942),
         (100_000, 100, 1000),
         (1_000_000, 1000, 1000),
