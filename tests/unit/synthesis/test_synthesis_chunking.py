@@ -4,6 +4,8 @@ that reads only its own rows of the cells file and donor table."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -134,3 +136,15 @@ def test_donor_rows_names_a_missing_cell(tmp_path):
     assert got["axon_name"].tolist() == [None, "a"] and got["axon_scale"].tolist() == [2.0, 1.0]
     with pytest.raises(donors.DonorError, match=r"axons.tsv: no row for cell id\(s\) \[2\]"):
         donors.donor_rows(table, np.array([1, 2]))
+
+
+def test_chunk_job_imports_leave_pyplot_unloaded_until_used():
+    """A chunk job's imports (NeuroTS, diameter-synthesis) do not run matplotlib.pyplot; a use still loads it."""
+    code = (
+        "import sys, circuitflow.synthesis.chunk\n"
+        "m = sys.modules['matplotlib.pyplot']\n"
+        "assert type(m).__name__ == '_Deferred' and 'figure' not in vars(m), type(m)\n"
+        "import diameter_synthesis.simpler_diametrizer as d\n"
+        "assert d.plt is m and callable(m.figure) and type(m).__name__ == 'module'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
