@@ -13,7 +13,7 @@ import numpy as np
 from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
-from neuroc.scale import ScaleParameters, scale_morphology, scale_section
+from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
 from scipy.linalg import svd
@@ -283,16 +283,19 @@ def _subtree_points(root) -> np.ndarray:
 
 
 def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
-    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit."""
+    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit (neuroc's
+    scale_section, even at scale 1: RG-13, computed in one pass by rescale.scale_subtree)."""
     u_c = cell.orientation.dot(Y)
     constraints = cell.params.get("context_constraints", {})
-    no_jitter = np.random.default_rng(0)  # std 0: the drawn factor is exactly `scale`
+    from circuitflow.synthesis.rescale import scale_subtree  # numba: loaded on the first cell
+
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
         t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
         t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
-        y_extent = _subtree_points(root).dot(u_c).max() - root.points[0].dot(u_c)
+        points = _subtree_points(root)
+        y_extent = points.dot(u_c).max() - root.points[0].dot(u_c)
         scale = 1
         if np.round(y_extent, 3) == 0:
             scale = 1
@@ -302,7 +305,7 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
             scale = t_max / y_extent
         deleted = False
         if scale > cell.min_hard_scale:
-            scale_section(root, ScaleParameters(mean=scale), recursive=True, rng=no_jitter)
+            scale_subtree(root, scale, points)
         elif root.type == morphio.SectionType.apical_dendrite:
             raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
         else:
