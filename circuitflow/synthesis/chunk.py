@@ -23,7 +23,7 @@ from circuitflow.synthesis import atlas
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.engine import STATS as ENGINE_STATS
-from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
+from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, frozen_json, grow_cell
 from circuitflow.synthesis.prepare import cell_table, chunk_payload
 
 L = logging.getLogger(__name__)
@@ -110,6 +110,13 @@ def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, ax
     )
 
 
+def shared_entry(entry: dict | None) -> dict | None:
+    """A TMD entry whose lists of numbers all cells of the chunk share (grow.FrozenList), copied once."""
+    if entry is None:
+        return None
+    return {key: frozen_json(value) for key, value in entry.items()}
+
+
 def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
     """Write a chunk's result table, rows in cell-id order (whichever ranks produced them)."""
     write_json(path, {"chunk": chunk_index, "cells": sorted(results, key=lambda r: r["id"])}, sort_keys=True)
@@ -148,6 +155,7 @@ def synthesize_chunk(
         len(records[rank::size]),
         len(records),
     )
+    entries = {name: shared_entry(entry) for name, entry in chunk["entries"].items()}
     results = []
     mine = records[rank::size]
     for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
@@ -158,7 +166,7 @@ def synthesize_chunk(
         axon = None
         if record["axon_name"] is not None:
             axon = donor_path(options["base_morph_dir"], record["axon_name"])
-        entry = chunk["entries"][f"{record['key']}|{record['mtype']}"]
+        entry = entries[f"{record['key']}|{record['mtype']}"]
         context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
         context.axon_scale = record["axon_scale"]
         context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections import deque
 
 import numpy as np
@@ -232,3 +233,34 @@ def test_self_check_sends_cells_to_neurots_when_numpy_differs(monkeypatch):
     theirs = grow_cell(default_cell(), 3, "neurots")
     assert morphology_bytes(ours.neuron) == morphology_bytes(theirs.neuron)
     assert engine.STATS["compiled"] == 0 and engine.STATS["fallback"] == 0
+
+
+def test_frozen_lists_are_shared_and_never_modified():
+    """frozen_json keeps the values and the list/dict nesting; copies share the number lists, which refuse changes."""
+    import pickle
+
+    from circuitflow.synthesis.grow import FrozenList, frozen_json, json_copy
+
+    data = {"ph": [[[1.0, 2, True], [3.5, -0.0]], []], "names": ["apical", "basal"], "mixed": [1, "a"], "n": 3}
+    shared = frozen_json(data)
+    assert shared == data and json.dumps(shared) == json.dumps(data)
+    assert type(shared["ph"][0]) is FrozenList and type(shared["ph"][0][1]) is FrozenList
+    assert type(shared["ph"]) is list and type(shared["names"]) is list and type(shared["mixed"]) is list and shared["ph"][1] == []
+    for copied in (copy.deepcopy(shared), json_copy(shared), pickle.loads(pickle.dumps(shared))):
+        assert copied == data
+    assert copy.deepcopy(shared)["ph"][0] is shared["ph"][0] and json_copy(shared)["ph"][0] is shared["ph"][0]
+    assert type(copy.copy(shared["ph"][0])) is list
+    frozen = shared["ph"][0][0]
+    for change in (
+        lambda: frozen.append(1),
+        lambda: frozen.sort(),
+        lambda: frozen.__setitem__(0, 2.0),
+        lambda: frozen.__delitem__(0),
+        lambda: frozen.extend([1]),
+        lambda: frozen.pop(),
+    ):
+        with pytest.raises(TypeError):
+            change()
+    with pytest.raises(TypeError):
+        frozen += [1]
+    assert frozen == [1.0, 2, True]
