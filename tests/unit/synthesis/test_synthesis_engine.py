@@ -6,6 +6,7 @@ import copy
 import json
 from collections import deque
 
+import morphio
 import numpy as np
 import pytest
 from neurots.generate.section import WEIGHTS, SectionGrower
@@ -264,3 +265,82 @@ def test_frozen_lists_are_shared_and_never_modified():
     with pytest.raises(TypeError):
         frozen += [1]
     assert frozen == [1.0, 2, True]
+
+
+def grower_with_trunks(seed: int):
+    """A NeuronGrower of default_cell after _grow_soma (as grow._grow_once builds it)."""
+    from neurots import NeuronGrower
+
+    from circuitflow.synthesis import grow
+
+    cell = default_cell()
+    debug: dict = {}
+    context = {"debug_data": debug}
+    params = grow.correct_parameters(cell, context, debug)
+    params["origin"] = np.asarray(cell.position, dtype=float)
+    grower = NeuronGrower(
+        input_parameters=params,
+        input_distributions=grow.json_copy(cell.distributions),
+        skip_preprocessing=True,
+        context=context,
+        rng_or_seed=np.random.default_rng(seed),
+    )
+    grower._grow_soma()
+    return grower
+
+
+def section_state(section) -> tuple:
+    """Everything a SectionGrower holds, comparable (arrays as bytes, stop criteria as values)."""
+    return (
+        type(section),
+        section.parent,
+        section.id,
+        bits(section.direction),
+        section.children,
+        [bits(p) for p in section.points],
+        section.params,
+        {key: vars(stop) for key, stop in section.stop_criteria.items()},
+        section.process,
+        list(section.latest_directions),
+        section.latest_directions.maxlen,
+        repr(section.context),
+        section._rng,
+        section.step_size_distribution,
+        section.pathlength,
+    )
+
+
+def test_new_section_is_tree_add_section():
+    """KernelState.new_section builds the SectionGrower TreeGrower.add_section builds, and rejects the
+    same near-zero directions."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    rng = np.random.default_rng(7)
+    engine.load_kernels()
+    for seed in range(3):
+        grower = grower_with_trunks(seed)
+        state = engine.KernelState(grower)
+        level = morphio.PointLevel([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [1.0, 1.0])
+        parent = grower.neuron.append_root_section(level, morphio.SectionType.basal_dendrite)
+        for t, tree in enumerate(state.trees):
+            for scale in (1.0, 1e-3, 1e-8, 1.0000001e-8, 0.99e-8, 0.0, np.inf, np.nan):
+                direction = rng.normal(size=3) * scale
+                kwargs = {
+                    "direction": direction if rng.random() < 0.5 else direction.tolist(),
+                    "first_point": rng.normal(size=3 + int(rng.integers(0, 2))),
+                    "stop": {"TMD": TMDStop(1, rng.random(), 2, 2.0 + rng.random(), 0.5)},
+                    "process": "major" if rng.random() < 0.5 else "secondary",
+                    "pathlength": rng.random() * 100,
+                }
+                results = []
+                for build in (tree.add_section, lambda **kw: state.new_section(t, **kw)):
+                    before = len(tree.active_sections)
+                    try:
+                        section = build(parent=parent, **kwargs)
+                    except AssertionError as exc:
+                        results.append(str(exc))
+                        continue
+                    assert tree.active_sections[before:] == [section]
+                    results.append(section_state(section))
+                    assert section.stop_criteria["TMD"] is not kwargs["stop"]["TMD"]
+                assert results[0] == results[1]
