@@ -8,6 +8,7 @@ from pathlib import Path
 
 import morphio
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from circuitflow.io.atomic import write_json
 from circuitflow.io.morphology import (
@@ -158,19 +159,24 @@ def synthesize_chunk(
     entries = {name: shared_entry(entry) for name, entry in chunk["entries"].items()}
     results = []
     mine = records[rank::size]
-    for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
-        cell_id = record["id"]
-        if record["excluded"]:
-            results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
-            continue
-        axon = None
-        if record["axon_name"] is not None:
-            axon = donor_path(options["base_morph_dir"], record["axon_name"])
-        entry = entries[f"{record['key']}|{record['mtype']}"]
-        context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
-        context.axon_scale = record["axon_scale"]
-        context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
-        results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
+    # One BLAS thread: the per-cell BLAS calls are tiny (3x3 products, a KDE's 1x1 triangular solve), and
+    # waking BLAS threads for each cost more than the work (a cell's scipy gaussian_kde evaluation took
+    # 8-30 ms instead of 0.5 ms while the other cores were busy). At these sizes OpenBLAS computes each
+    # result in one thread either way, so the numbers do not change.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
+            cell_id = record["id"]
+            if record["excluded"]:
+                results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
+                continue
+            axon = None
+            if record["axon_name"] is not None:
+                axon = donor_path(options["base_morph_dir"], record["axon_name"])
+            entry = entries[f"{record['key']}|{record['mtype']}"]
+            context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
+            context.axon_scale = record["axon_scale"]
+            context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
+            results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
     L.info("chunk %s: growth attempts by engine path: %s", chunk["chunk"], dict(sorted(ENGINE_STATS.items())))
     return results
 
