@@ -395,7 +395,8 @@ class KernelState:
         section.children = 0
         section.points = [np.array(first_point[:3])]
         section.params = tree._section_parameters
-        section.stop_criteria = copy.deepcopy(stop)
+        memo: dict = {}  # copy.deepcopy(stop) without its generic dict walk
+        section.stop_criteria = {key: copy.deepcopy(value, memo) for key, value in stop.items()}
         section.process = process
         section.latest_directions = deque(maxlen=MEMORY)
         section.context = self.section_contexts[t]

@@ -16,6 +16,7 @@ from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
+from neurots.morphmath import rotation as neurots_rotation
 from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
@@ -142,6 +143,31 @@ def frozen_json(value):
 
 
 tmd_analysis.barcode_bin_centers = barcode_bin_centers
+
+
+ROTATION_CACHE_SIZE = 100_000
+_rotations: dict = {}
+_rotation_around_axis = neurots_rotation.rotation_around_axis
+
+
+def rotation_around_axis(axis, angle):
+    """neurots' rotation_around_axis, remembered: the same matrix object (read-only) for the same axis
+    (dtype, shape and bytes) and angle (type and repr, so -0.0 is not 0.0). Bifurcations rotate by
+    their bar's angles around the x and z axes, and the bars of a mtype's few persistence diagrams
+    recur from cell to cell: each fresh matrix cost about a dozen small numpy calls."""
+    axis_array = np.asarray(axis)
+    key = (axis_array.dtype.str, axis_array.shape, axis_array.tobytes(), type(angle), repr(angle))
+    matrix = _rotations.get(key)
+    if matrix is None:
+        if len(_rotations) >= ROTATION_CACHE_SIZE:
+            _rotations.clear()
+        matrix = _rotation_around_axis(axis, angle)
+        matrix.setflags(write=False)
+        _rotations[key] = matrix
+    return matrix
+
+
+neurots_rotation.rotation_around_axis = rotation_around_axis
 
 
 class SkipSynthesisError(Exception):

@@ -344,3 +344,25 @@ def test_new_section_is_tree_add_section():
                     results.append(section_state(section))
                     assert section.stop_criteria["TMD"] is not kwargs["stop"]["TMD"]
                 assert results[0] == results[1]
+
+
+def test_remembered_rotations_are_neurots_rotations():
+    """grow.rotation_around_axis (installed in neurots) gives neurots' matrices, on first and later calls,
+    for float, int and list axes and float, numpy and signed-zero angles; the shared matrices are read-only."""
+    from neurots.morphmath import rotation
+
+    from circuitflow.synthesis import grow
+
+    assert rotation.rotation_around_axis is grow.rotation_around_axis
+    rng = np.random.default_rng(3)
+    axes = [np.array([1, 0, 0]), np.array([0, 0, 1]), [0.0, 1.0, 0.0]] + list(rng.normal(size=(20, 3)))
+    angles = [0.0, -0.0, 0, np.float64(-0.0), np.float32(0.5), 0.5] + list(rng.uniform(-4, 4, 40))
+    for _ in range(3):
+        for axis in axes:
+            for angle in angles:
+                ours = grow.rotation_around_axis(axis, angle)
+                theirs = grow._rotation_around_axis(axis, angle)
+                assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes(), (axis, angle)
+                assert not ours.flags.writeable
+                vec = rng.normal(size=3)
+                assert rotation.rotate_vector(vec, axis, angle).tobytes() == np.dot(theirs, vec).tobytes()
