@@ -173,9 +173,10 @@ def synthesize_chunk(
             if record["axon_name"] is not None:
                 axon = donor_path(options["base_morph_dir"], record["axon_name"])
             entry = entries[f"{record['key']}|{record['mtype']}"]
-            context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
+            row, cache_row = cells.loc[cell_id], cache.loc[cell_id]
+            context = build_context(row, cache_row, entry, options, cortical, axon)
             context.axon_scale = record["axon_scale"]
-            context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
+            context.rules = cell_rules(row, cache_row, structure, section["atlas"], grid)
             results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
     L.info("chunk %s: growth attempts by engine path: %s", chunk["chunk"], dict(sorted(ENGINE_STATS.items())))
     return results

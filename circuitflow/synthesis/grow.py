@@ -16,7 +16,9 @@ from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate.algorithms.common import TMDStop
+from neurots.generate import grower as neurots_grower
 from neurots.morphmath import rotation as neurots_rotation
+from neurots.utils import COLS
 from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
@@ -168,6 +170,27 @@ def rotation_around_axis(axis, angle):
 
 
 neurots_rotation.rotation_around_axis = rotation_around_axis
+
+
+def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
+    """neurots.utils.point_to_section_segment with one np.isclose over every section's points (stacked
+    in neuron.iter() order) instead of one per section: the first matching row is the first section's
+    first match, as upstream finds it (isclose is elementwise, and its non-finite branch gives finite
+    elements the same answer). NeuronGrower._post_grow finds each apical point this way."""
+    sections = list(neuron.iter())
+    if not sections:
+        raise ValueError(f"Cannot find point in morphology that matches: {point}")
+    points = [section.points for section in sections]
+    stacked = np.concatenate(points)
+    rows = np.flatnonzero(np.isclose(stacked[:, COLS.XYZ], point[COLS.XYZ], rtol=rtol, atol=atol).all(axis=1))
+    if not rows.size:
+        raise ValueError(f"Cannot find point in morphology that matches: {point}")
+    counts = [len(p) for p in points]
+    index = int(np.searchsorted(np.cumsum(counts), rows[0], side="right"))
+    return sections[index].id, rows[0] - sum(counts[:index])
+
+
+neurots_grower.point_to_section_segment = point_to_section_segment
 
 
 class SkipSynthesisError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import deque
 
 import morphio
@@ -366,3 +367,30 @@ def test_remembered_rotations_are_neurots_rotations():
                 assert not ours.flags.writeable
                 vec = rng.normal(size=3)
                 assert rotation.rotate_vector(vec, axis, angle).tobytes() == np.dot(theirs, vec).tobytes()
+
+
+def test_point_to_section_segment_is_neurots():
+    """grow.point_to_section_segment (installed in NeuroTS' grower) finds the section and row neurots' finds,
+    and fails alike, on grown cells' points, points near them, repeated points and far ones."""
+    import morphio
+    from neurots.generate import grower as neurots_grower
+    from neurots.utils import point_to_section_segment as theirs
+
+    from circuitflow.synthesis import grow
+
+    assert neurots_grower.point_to_section_segment is grow.point_to_section_segment
+    rng = np.random.default_rng(5)
+    for seed in range(4):
+        neuron = morphio.mut.Morphology(grow_cell(default_cell(), seed, "compiled").neuron)
+        every = np.vstack([s.points for s in neuron.iter()])
+        picks = every[rng.integers(0, len(every), 60)].astype(float)
+        queries = list(picks) + list(picks + rng.normal(scale=1e-4, size=picks.shape)) + [every[0], every[-1]]
+        queries += [picks[0] * (1 + 1e-6), np.array([1e9, 0.0, 0.0]), np.array([np.nan, 0.0, 0.0])]
+        for point in queries:
+            try:
+                expected = theirs(neuron, point)
+            except ValueError as exc:
+                with pytest.raises(ValueError, match=re.escape(str(exc))):
+                    grow.point_to_section_segment(neuron, point)
+                continue
+            assert grow.point_to_section_segment(neuron, point) == expected
