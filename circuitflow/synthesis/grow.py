@@ -15,8 +15,8 @@ from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
-from neurots.generate.algorithms.common import TMDStop
 from neurots.generate import grower as neurots_grower
+from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
 from scipy.linalg import svd
@@ -44,16 +44,7 @@ TYPE_NAMES = {
 }
 
 
-def _copy_tmd_stop(stop: TMDStop, memo: dict) -> TMDStop:
-    """deepcopy of a TMDStop: its five attributes are immutable scalars, so a fresh object with the
-    same values is an exact deep copy. NeuroTS deep-copies one per growth step, and the generic
-    deepcopy took a third of the growth time; the grown morphologies are unchanged (byte-identical)."""
-    copied = TMDStop.__new__(TMDStop)
-    copied.__dict__.update(stop.__dict__)
-    return copied
-
-
-TMDStop.__deepcopy__ = _copy_tmd_stop
+TMDStop.__deepcopy__ = engine.copy_tmd_stop
 
 
 def barcode_bin_centers(ph, num_bins=100, min_bin=None, max_bin=None):

@@ -247,7 +247,12 @@ def test_frozen_lists_are_shared_and_never_modified():
     shared = frozen_json(data)
     assert shared == data and json.dumps(shared) == json.dumps(data)
     assert type(shared["ph"][0]) is FrozenList and type(shared["ph"][0][1]) is FrozenList
-    assert type(shared["ph"]) is list and type(shared["names"]) is list and type(shared["mixed"]) is list and shared["ph"][1] == []
+    assert (
+        type(shared["ph"]) is list
+        and type(shared["names"]) is list
+        and type(shared["mixed"]) is list
+        and shared["ph"][1] == []
+    )
     for copied in (copy.deepcopy(shared), json_copy(shared), pickle.loads(pickle.dumps(shared))):
         assert copied == data
     assert copy.deepcopy(shared)["ph"][0] is shared["ph"][0] and json_copy(shared)["ph"][0] is shared["ph"][0]
