@@ -16,6 +16,7 @@ from morph_tool.transform import rotate, transform, translate
 from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate import grower as neurots_grower
+from neurots.generate.algorithms import barcode as neurots_barcode
 from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
@@ -161,6 +162,28 @@ def rotation_around_axis(axis, angle):
 
 
 neurots_rotation.rotation_around_axis = rotation_around_axis
+
+
+ROUND_CACHE_SIZE = 100_000
+_rounded: dict = {}
+_round_num = neurots_barcode.round_num
+
+
+def round_num(num, decimal_places=4):
+    """neurots.basic.round_num (np.round), remembered by the number's type and repr (so -0.0 is not 0.0)
+    and the decimals: Barcode rounds every bar's two ends for each tree, and the bars of a mtype's few
+    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds)."""
+    key = (type(num), repr(num), decimal_places)
+    rounded = _rounded.get(key)
+    if rounded is None:
+        if len(_rounded) >= ROUND_CACHE_SIZE:
+            _rounded.clear()
+        rounded = _round_num(num, decimal_places)
+        _rounded[key] = rounded
+    return rounded
+
+
+neurots_barcode.round_num = round_num
 
 
 def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):

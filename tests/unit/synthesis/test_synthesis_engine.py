@@ -399,3 +399,23 @@ def test_point_to_section_segment_is_neurots():
                     grow.point_to_section_segment(neuron, point)
                 continue
             assert grow.point_to_section_segment(neuron, point) == expected
+
+
+def test_remembered_rounding_is_neurots_round_num():
+    """grow.round_num (installed in NeuroTS' Barcode) returns what neurots.basic.round_num returns: value,
+    type and sign of zero, first and later calls, for Python floats and ints and numpy scalars."""
+    from neurots.basic import round_num as theirs
+    from neurots.generate.algorithms import barcode
+
+    from circuitflow.synthesis import grow
+
+    assert barcode.round_num is grow.round_num
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1, -3, 2.5e-5, -2.5e-5, 0.00005, 123.45675, np.float64(-0.0), np.float32(1.23456)]
+    values += list(rng.normal(scale=300, size=200)) + [float(v) for v in rng.normal(scale=300, size=200)]
+    for _ in range(2):
+        for value in values:
+            for decimals in (4, 2):
+                ours, expected = grow.round_num(value, decimals), theirs(value, decimals)
+                assert type(ours) is type(expected) and bits(ours) == bits(expected), value
+                assert np.asarray(ours).dtype == np.asarray(expected).dtype
