@@ -8,6 +8,7 @@ from pathlib import Path
 
 import morphio
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from circuitflow.io.atomic import write_json
 from circuitflow.io.morphology import (
@@ -23,7 +24,7 @@ from circuitflow.synthesis import atlas
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.engine import STATS as ENGINE_STATS
-from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, grow_cell
+from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, frozen_json, grow_cell
 from circuitflow.synthesis.prepare import cell_table, chunk_payload
 
 L = logging.getLogger(__name__)
@@ -110,6 +111,13 @@ def build_context(row, cache_row, entry: dict, options: dict, cortical: dict, ax
     )
 
 
+def shared_entry(entry: dict | None) -> dict | None:
+    """A TMD entry whose lists of numbers all cells of the chunk share (grow.FrozenList), copied once."""
+    if entry is None:
+        return None
+    return {key: frozen_json(value) for key, value in entry.items()}
+
+
 def write_chunk_table(path: str, chunk_index: int, results: list[dict]) -> None:
     """Write a chunk's result table, rows in cell-id order (whichever ranks produced them)."""
     write_json(path, {"chunk": chunk_index, "cells": sorted(results, key=lambda r: r["id"])}, sort_keys=True)
@@ -148,21 +156,28 @@ def synthesize_chunk(
         len(records[rank::size]),
         len(records),
     )
+    entries = {name: shared_entry(entry) for name, entry in chunk["entries"].items()}
     results = []
     mine = records[rank::size]
-    for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
-        cell_id = record["id"]
-        if record["excluded"]:
-            results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
-            continue
-        axon = None
-        if record["axon_name"] is not None:
-            axon = donor_path(options["base_morph_dir"], record["axon_name"])
-        entry = chunk["entries"][f"{record['key']}|{record['mtype']}"]
-        context = build_context(cells.loc[cell_id], cache.loc[cell_id], entry, options, cortical, axon)
-        context.axon_scale = record["axon_scale"]
-        context.rules = cell_rules(cells.loc[cell_id], cache.loc[cell_id], structure, section["atlas"], grid)
-        results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
+    # One BLAS thread: the per-cell BLAS calls are tiny (3x3 products, a KDE's 1x1 triangular solve), and
+    # waking BLAS threads for each cost more than the work (a cell's scipy gaussian_kde evaluation took
+    # 8-30 ms instead of 0.5 ms while the other cores were busy). At these sizes OpenBLAS computes each
+    # result in one thread either way, so the numbers do not change.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
+            cell_id = record["id"]
+            if record["excluded"]:
+                results.append({"id": cell_id, "name": None, "error": "excluded: N/A axon donor"})
+                continue
+            axon = None
+            if record["axon_name"] is not None:
+                axon = donor_path(options["base_morph_dir"], record["axon_name"])
+            entry = entries[f"{record['key']}|{record['mtype']}"]
+            row, cache_row = cells.loc[cell_id], cache.loc[cell_id]
+            context = build_context(row, cache_row, entry, options, cortical, axon)
+            context.axon_scale = record["axon_scale"]
+            context.rules = cell_rules(row, cache_row, structure, section["atlas"], grid)
+            results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
     L.info("chunk %s: growth attempts by engine path: %s", chunk["chunk"], dict(sorted(ENGINE_STATS.items())))
     return results
 

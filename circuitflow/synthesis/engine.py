@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ INITIAL_WORDS = 4096
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
 TWO_PI = 2.0 * np.pi
+ISCLOSE_ATOL = 1e-08  # np.isclose(x, 0.0) is abs(x) <= 1e-08 (False for inf and NaN)
 
 
 def numba_cache_dir() -> str:
@@ -39,9 +40,12 @@ def numba_cache_dir() -> str:
 os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir())
 
 import circuitflow.synthesis.lazy  # noqa: E402,F401,I001  (first, before NeuroTS: defers matplotlib.pyplot)
+from morphio import PointLevel, SectionType  # noqa: E402
+from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
-from neurots.generate.tree import TreeGrower  # noqa: E402
+from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
+from numpy.linalg import norm as vectorial_norm  # noqa: E402
 from numpy.random import PCG64  # noqa: E402
 
 #: circuitflow.synthesis.kernels, imported (with numba, ~0.3 s and some memory) on the first compiled growth
@@ -238,6 +242,31 @@ def curate(algo, section) -> None:
     section.stop_criteria["TMD"] = criteria_tmd
 
 
+def norm(vector) -> float:
+    """np.linalg.norm(vector): kernels.norm3 (the same bits) for a float64 3-vector, numpy for the rest."""
+    if type(vector) is np.ndarray and vector.dtype == np.float64 and vector.shape == (3,):
+        return K.norm3(vector[0], vector[1], vector[2])
+    return vectorial_norm(vector)
+
+
+def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
+    """deepcopy of a TMDStop: its five attributes are immutable scalars, so a fresh object with the
+    same values is an exact deep copy (grow installs it as TMDStop.__deepcopy__: NeuroTS deep-copies
+    one per growth step, and the generic deepcopy took a third of NeuroTS' growth time)."""
+    copied = TMDStop.__new__(TMDStop)
+    copied.__dict__.update(stop.__dict__)
+    return copied
+
+
+def copy_stop(stop: dict) -> dict:
+    """copy.deepcopy of a section's stop criteria ({name: TMDStop, ...}) without the generic dict walk."""
+    memo: dict = {}
+    return {
+        key: copy_tmd_stop(value) if type(value) is TMDStop else copy.deepcopy(value, memo)
+        for key, value in stop.items()
+    }
+
+
 class KernelState:
     """The arrays `kernels.run` works on, and the Python objects each slot and tree stands for."""
 
@@ -265,6 +294,8 @@ class KernelState:
         self.sections: list = []
         self.slot_of: dict[int, int] = {}
         self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
+        self.section_types = [SectionType(tree.params["tree_type"]) for tree in self.trees]
+        self.section_contexts = [copy.deepcopy(tree.context) for tree in self.trees]
         for t, tree in enumerate(self.trees):
             sp = tree._section_parameters
             distr = tree.seg_length_distr
@@ -308,16 +339,12 @@ class KernelState:
         self.ctl[K.POOL_N] = start + n
         latest = list(section.latest_directions)
         self.latest[s, : len(latest)] = latest
-        direction = np.asarray(section.direction, dtype=np.float64)
-        self.slot_f[s, K.F_DIR : K.F_DIR + 3] = direction
-        self.slot_f[s, K.F_PATH] = section.pathlength
-        self.slot_f[s, K.F_LAST : K.F_LAST + 3] = points[-1]
-        self.slot_i[s, K.I_TREE] = t
-        self.slot_i[s, K.I_NLAT] = len(latest)
-        self.slot_i[s, K.I_HEAD] = start
-        self.slot_i[s, K.I_TAIL] = start + n - 1
-        self.slot_i[s, K.I_NPTS] = n
-        self.slot_i[s, K.I_SKIP] = 0
+        row = self.slot_f[s]
+        row[K.F_DIR : K.F_DIR + 3] = np.asarray(section.direction, dtype=np.float64)
+        row[K.F_PATH] = section.pathlength
+        row[K.F_LAST : K.F_LAST + 3] = points[-1]
+        # I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID (write_stop sets them), I_HEAD, I_TAIL, I_NPTS, I_SKIP
+        self.slot_i[s, : K.N_SLOT_I] = (t, len(latest), -1, -1, start, start + n - 1, n, 0)
         self.write_stop(s)
         return s
 
@@ -356,14 +383,47 @@ class KernelState:
         self.n_active[t] = len(slots)
 
     def sync_section(self, s: int, bifurcates: bool):
-        """Give slot s's SectionGrower its points, path length and last directions from the kernel."""
+        """Give slot s's SectionGrower its points, path length and last directions from the kernel;
+        returns it and its points as one (n, 3) array."""
         section = self.sections[s]
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
-        section.points = list(self.out[:n].copy())
+        points = self.out[:n].copy()
+        section.points = list(points)
         section.pathlength = float(self.slot_f[s, K.F_PATH])
         section.latest_directions.clear()
         section.latest_directions.extend(self.latest[s, : self.slot_i[s, K.I_NLAT]].copy())
         section.children = 2.0 if bifurcates else 0.0
+        return section, points
+
+    def append_section(self, t: int, section_grower, points: np.ndarray):
+        """TreeGrower.append_section with the section's points as one array (no debug log of them)."""
+        parent = section_grower.parent
+        append = parent.append_section if parent else self.trees[t].neuron.append_root_section
+        return append(PointLevel(points.tolist(), [DEFAULT_DIAMETER] * len(points)), self.section_types[t])
+
+    def new_section(self, t: int, parent, direction, first_point, stop, process, pathlength):
+        """TreeGrower.add_section for a child section: the same SectionGrower, activated, without
+        NeuroTS' per-section deep copy of the context (sections read their context only in
+        SectionGrower.next_point, which the kernel replaces: they share one copy per tree)."""
+        tree = self.trees[t]
+        cls = SECTION_CLASSES[tree.params["metric"]]
+        section = cls.__new__(cls)
+        section.parent = parent
+        section.id = None
+        length = norm(direction)
+        assert not abs(length) <= ISCLOSE_ATOL, "Nan direction not recognized"  # not np.isclose(length, 0.0)
+        section.direction = direction / length
+        section.children = 0
+        section.points = [np.array(first_point[:3])]
+        section.params = tree._section_parameters
+        section.stop_criteria = copy_stop(stop)
+        section.process = process
+        section.latest_directions = deque(maxlen=MEMORY)
+        section.context = self.section_contexts[t]
+        section._rng = tree._rng
+        section.step_size_distribution = tree.seg_length_distr
+        section.pathlength = 0 if parent is None else pathlength
+        tree.active_sections.append(section)
         return section
 
     def run(self) -> int:
@@ -443,8 +503,8 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
     """TreeGrower.next_point for a section that bifurcates or terminates (its draws left to the kernel)."""
     t = int(state.slot_i[s, K.I_TREE])
     tree = state.trees[t]
-    section_grower = state.sync_section(s, bifurcates)
-    section = tree.append_section(section_grower)
+    section_grower, points = state.sync_section(s, bifurcates)
+    section = state.append_section(t, section_grower, points)
     if bifurcates:
         latest = section_grower.latest_directions[-1]
         section_grower.id = section.id
@@ -453,7 +513,7 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         others = [state.slot_of[id(o)] for o in tree.active_sections if o is not section_grower]
         children = []
         for child_section in tree.growth_algo.bifurcate(section_grower):
-            child = tree.add_section(parent=section, pathlength=section_grower.pathlength, **child_section)
+            child = state.new_section(t, parent=section, pathlength=section_grower.pathlength, **child_section)
             child.latest_directions.append(latest)
             children.append(state.add_slot(child, t))
         tree.active_sections.remove(section_grower)

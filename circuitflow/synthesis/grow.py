@@ -13,9 +13,13 @@ import numpy as np
 from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
-from neuroc.scale import ScaleParameters, scale_morphology, scale_section
+from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
+from neurots.generate import grower as neurots_grower
+from neurots.generate.algorithms import barcode as neurots_barcode
 from neurots.generate.algorithms.common import TMDStop
+from neurots.morphmath import rotation as neurots_rotation
+from neurots.utils import COLS
 from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from sklearn.decomposition import PCA
@@ -41,16 +45,7 @@ TYPE_NAMES = {
 }
 
 
-def _copy_tmd_stop(stop: TMDStop, memo: dict) -> TMDStop:
-    """deepcopy of a TMDStop: its five attributes are immutable scalars, so a fresh object with the
-    same values is an exact deep copy. NeuroTS deep-copies one per growth step, and the generic
-    deepcopy took a third of the growth time; the grown morphologies are unchanged (byte-identical)."""
-    copied = TMDStop.__new__(TMDStop)
-    copied.__dict__.update(stop.__dict__)
-    return copied
-
-
-TMDStop.__deepcopy__ = _copy_tmd_stop
+TMDStop.__deepcopy__ = engine.copy_tmd_stop
 
 
 def barcode_bin_centers(ph, num_bins=100, min_bin=None, max_bin=None):
@@ -90,18 +85,126 @@ class JsonDict(dict):
 
 
 def json_copy(value):
-    """Deep copy of JSON data, dicts as JsonDict; anything else through copy.deepcopy."""
+    """Deep copy of JSON data, dicts as JsonDict, FrozenLists shared; anything else through copy.deepcopy."""
     kind = type(value)
     if kind is dict or kind is JsonDict:
         return JsonDict({key: json_copy(item) for key, item in value.items()})
     if kind is list:
         return [json_copy(item) for item in value]
-    if kind in (str, int, float, bool) or value is None:
+    if kind in (str, int, float, bool, FrozenList) or value is None:
         return value
     return copy.deepcopy(value)
 
 
+class FrozenList(list):
+    """A list of JSON numbers (or of such lists) that growth only reads: deep copies share it, and any
+    change raises TypeError instead of reaching the other cells that share it.
+
+    A cell's persistence diagrams and trunk distributions were deep-copied about ten times (by
+    grow_cell, NeuroTS' _load_json, its legacy-name conversion at every nesting level and each tree's
+    algorithm), element by element: about 8,000 copy calls a cell. Immutable data need no copy, as
+    copy.deepcopy already shares tuples of numbers."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return list(self)
+
+    def __reduce__(self):
+        return (FrozenList, (list(self),))
+
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("TMD parameters and distributions shared by cells must not be modified")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _frozen
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _frozen
+
+
+NUMBERS = (int, float, bool, FrozenList)
+
+
+def frozen_json(value):
+    """JSON data with every non-empty list of numbers (at any depth of list nesting) a FrozenList."""
+    if type(value) is dict:
+        return {key: frozen_json(item) for key, item in value.items()}
+    if type(value) is list:
+        items = [frozen_json(item) for item in value]
+        if items and all(type(item) in NUMBERS for item in items):
+            return FrozenList(items)
+        return items
+    return value
+
+
 tmd_analysis.barcode_bin_centers = barcode_bin_centers
+
+
+ROTATION_CACHE_SIZE = 100_000
+_rotations: dict = {}
+_rotation_around_axis = neurots_rotation.rotation_around_axis
+
+
+def rotation_around_axis(axis, angle):
+    """neurots' rotation_around_axis, remembered: the same matrix object (read-only) for the same axis
+    (dtype, shape and bytes) and angle (type and repr, so -0.0 is not 0.0). Bifurcations rotate by
+    their bar's angles around the x and z axes, and the bars of a mtype's few persistence diagrams
+    recur from cell to cell: each fresh matrix cost about a dozen small numpy calls."""
+    axis_array = np.asarray(axis)
+    key = (axis_array.dtype.str, axis_array.shape, axis_array.tobytes(), type(angle), repr(angle))
+    matrix = _rotations.get(key)
+    if matrix is None:
+        if len(_rotations) >= ROTATION_CACHE_SIZE:
+            _rotations.clear()
+        matrix = _rotation_around_axis(axis, angle)
+        matrix.setflags(write=False)
+        _rotations[key] = matrix
+    return matrix
+
+
+neurots_rotation.rotation_around_axis = rotation_around_axis
+
+
+ROUND_CACHE_SIZE = 100_000
+_rounded: dict = {}
+_round_num = neurots_barcode.round_num
+
+
+def round_num(num, decimal_places=4):
+    """neurots.basic.round_num (np.round), remembered by the number's type and repr (so -0.0 is not 0.0)
+    and the decimals: Barcode rounds every bar's two ends for each tree, and the bars of a mtype's few
+    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds)."""
+    key = (type(num), repr(num), decimal_places)
+    rounded = _rounded.get(key)
+    if rounded is None:
+        if len(_rounded) >= ROUND_CACHE_SIZE:
+            _rounded.clear()
+        rounded = _round_num(num, decimal_places)
+        _rounded[key] = rounded
+    return rounded
+
+
+neurots_barcode.round_num = round_num
+
+
+def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
+    """neurots.utils.point_to_section_segment with one np.isclose over every section's points (stacked
+    in neuron.iter() order) instead of one per section: the first matching row is the first section's
+    first match, as upstream finds it (isclose is elementwise, and its non-finite branch gives finite
+    elements the same answer). NeuronGrower._post_grow finds each apical point this way."""
+    sections = list(neuron.iter())
+    if not sections:
+        raise ValueError(f"Cannot find point in morphology that matches: {point}")
+    points = [section.points for section in sections]
+    stacked = np.concatenate(points)
+    rows = np.flatnonzero(np.isclose(stacked[:, COLS.XYZ], point[COLS.XYZ], rtol=rtol, atol=atol).all(axis=1))
+    if not rows.size:
+        raise ValueError(f"Cannot find point in morphology that matches: {point}")
+    counts = [len(p) for p in points]
+    index = int(np.searchsorted(np.cumsum(counts), rows[0], side="right"))
+    return sections[index].id, rows[0] - sum(counts[:index])
+
+
+neurots_grower.point_to_section_segment = point_to_section_segment
 
 
 class SkipSynthesisError(Exception):
@@ -283,16 +386,19 @@ def _subtree_points(root) -> np.ndarray:
 
 
 def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
-    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit."""
+    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit (neuroc's
+    scale_section, even at scale 1: RG-13, computed in one pass by rescale.scale_subtree)."""
     u_c = cell.orientation.dot(Y)
     constraints = cell.params.get("context_constraints", {})
-    no_jitter = np.random.default_rng(0)  # std 0: the drawn factor is exactly `scale`
+    from circuitflow.synthesis.rescale import scale_subtree  # numba: loaded on the first cell
+
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
         t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
         t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
-        y_extent = _subtree_points(root).dot(u_c).max() - root.points[0].dot(u_c)
+        points = _subtree_points(root)
+        y_extent = points.dot(u_c).max() - root.points[0].dot(u_c)
         scale = 1
         if np.round(y_extent, 3) == 0:
             scale = 1
@@ -302,7 +408,7 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
             scale = t_max / y_extent
         deleted = False
         if scale > cell.min_hard_scale:
-            scale_section(root, ScaleParameters(mean=scale), recursive=True, rng=no_jitter)
+            scale_subtree(root, scale, points)
         elif root.type == morphio.SectionType.apical_dendrite:
             raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
         else:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections import deque
 
+import morphio
 import numpy as np
 import pytest
 from neurots.generate.section import WEIGHTS, SectionGrower
@@ -232,3 +235,187 @@ def test_self_check_sends_cells_to_neurots_when_numpy_differs(monkeypatch):
     theirs = grow_cell(default_cell(), 3, "neurots")
     assert morphology_bytes(ours.neuron) == morphology_bytes(theirs.neuron)
     assert engine.STATS["compiled"] == 0 and engine.STATS["fallback"] == 0
+
+
+def test_frozen_lists_are_shared_and_never_modified():
+    """frozen_json keeps the values and the list/dict nesting; copies share the number lists, which refuse changes."""
+    import pickle
+
+    from circuitflow.synthesis.grow import FrozenList, frozen_json, json_copy
+
+    data = {"ph": [[[1.0, 2, True], [3.5, -0.0]], []], "names": ["apical", "basal"], "mixed": [1, "a"], "n": 3}
+    shared = frozen_json(data)
+    assert shared == data and json.dumps(shared) == json.dumps(data)
+    assert type(shared["ph"][0]) is FrozenList and type(shared["ph"][0][1]) is FrozenList
+    assert (
+        type(shared["ph"]) is list
+        and type(shared["names"]) is list
+        and type(shared["mixed"]) is list
+        and shared["ph"][1] == []
+    )
+    for copied in (copy.deepcopy(shared), json_copy(shared), pickle.loads(pickle.dumps(shared))):
+        assert copied == data
+    assert copy.deepcopy(shared)["ph"][0] is shared["ph"][0] and json_copy(shared)["ph"][0] is shared["ph"][0]
+    assert type(copy.copy(shared["ph"][0])) is list
+    frozen = shared["ph"][0][0]
+    for change in (
+        lambda: frozen.append(1),
+        lambda: frozen.sort(),
+        lambda: frozen.__setitem__(0, 2.0),
+        lambda: frozen.__delitem__(0),
+        lambda: frozen.extend([1]),
+        lambda: frozen.pop(),
+    ):
+        with pytest.raises(TypeError):
+            change()
+    with pytest.raises(TypeError):
+        frozen += [1]
+    assert frozen == [1.0, 2, True]
+
+
+def grower_with_trunks(seed: int):
+    """A NeuronGrower of default_cell after _grow_soma (as grow._grow_once builds it)."""
+    from neurots import NeuronGrower
+
+    from circuitflow.synthesis import grow
+
+    cell = default_cell()
+    debug: dict = {}
+    context = {"debug_data": debug}
+    params = grow.correct_parameters(cell, context, debug)
+    params["origin"] = np.asarray(cell.position, dtype=float)
+    grower = NeuronGrower(
+        input_parameters=params,
+        input_distributions=grow.json_copy(cell.distributions),
+        skip_preprocessing=True,
+        context=context,
+        rng_or_seed=np.random.default_rng(seed),
+    )
+    grower._grow_soma()
+    return grower
+
+
+def section_state(section) -> tuple:
+    """Everything a SectionGrower holds, comparable (arrays as bytes, stop criteria as values)."""
+    return (
+        type(section),
+        section.parent,
+        section.id,
+        bits(section.direction),
+        section.children,
+        [bits(p) for p in section.points],
+        section.params,
+        {key: vars(stop) for key, stop in section.stop_criteria.items()},
+        section.process,
+        list(section.latest_directions),
+        section.latest_directions.maxlen,
+        repr(section.context),
+        section._rng,
+        section.step_size_distribution,
+        section.pathlength,
+    )
+
+
+def test_new_section_is_tree_add_section():
+    """KernelState.new_section builds the SectionGrower TreeGrower.add_section builds, and rejects the
+    same near-zero directions."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    rng = np.random.default_rng(7)
+    engine.load_kernels()
+    for seed in range(3):
+        grower = grower_with_trunks(seed)
+        state = engine.KernelState(grower)
+        level = morphio.PointLevel([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [1.0, 1.0])
+        parent = grower.neuron.append_root_section(level, morphio.SectionType.basal_dendrite)
+        for t, tree in enumerate(state.trees):
+            for scale in (1.0, 1e-3, 1e-8, 1.0000001e-8, 0.99e-8, 0.0, np.inf, np.nan):
+                direction = rng.normal(size=3) * scale
+                kwargs = {
+                    "direction": direction if rng.random() < 0.5 else direction.tolist(),
+                    "first_point": rng.normal(size=3 + int(rng.integers(0, 2))),
+                    "stop": {"TMD": TMDStop(1, rng.random(), 2, 2.0 + rng.random(), 0.5)},
+                    "process": "major" if rng.random() < 0.5 else "secondary",
+                    "pathlength": rng.random() * 100,
+                }
+                results = []
+                for build in (tree.add_section, lambda **kw: state.new_section(t, **kw)):
+                    before = len(tree.active_sections)
+                    try:
+                        section = build(parent=parent, **kwargs)
+                    except AssertionError as exc:
+                        results.append(str(exc))
+                        continue
+                    assert tree.active_sections[before:] == [section]
+                    results.append(section_state(section))
+                    assert section.stop_criteria["TMD"] is not kwargs["stop"]["TMD"]
+                assert results[0] == results[1]
+
+
+def test_remembered_rotations_are_neurots_rotations():
+    """grow.rotation_around_axis (installed in neurots) gives neurots' matrices, on first and later calls,
+    for float, int and list axes and float, numpy and signed-zero angles; the shared matrices are read-only."""
+    from neurots.morphmath import rotation
+
+    from circuitflow.synthesis import grow
+
+    assert rotation.rotation_around_axis is grow.rotation_around_axis
+    rng = np.random.default_rng(3)
+    axes = [np.array([1, 0, 0]), np.array([0, 0, 1]), [0.0, 1.0, 0.0]] + list(rng.normal(size=(20, 3)))
+    angles = [0.0, -0.0, 0, np.float64(-0.0), np.float32(0.5), 0.5] + list(rng.uniform(-4, 4, 40))
+    for _ in range(3):
+        for axis in axes:
+            for angle in angles:
+                ours = grow.rotation_around_axis(axis, angle)
+                theirs = grow._rotation_around_axis(axis, angle)
+                assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes(), (axis, angle)
+                assert not ours.flags.writeable
+                vec = rng.normal(size=3)
+                assert rotation.rotate_vector(vec, axis, angle).tobytes() == np.dot(theirs, vec).tobytes()
+
+
+def test_point_to_section_segment_is_neurots():
+    """grow.point_to_section_segment (installed in NeuroTS' grower) finds the section and row neurots' finds,
+    and fails alike, on grown cells' points, points near them, repeated points and far ones."""
+    import morphio
+    from neurots.generate import grower as neurots_grower
+    from neurots.utils import point_to_section_segment as theirs
+
+    from circuitflow.synthesis import grow
+
+    assert neurots_grower.point_to_section_segment is grow.point_to_section_segment
+    rng = np.random.default_rng(5)
+    for seed in range(4):
+        neuron = morphio.mut.Morphology(grow_cell(default_cell(), seed, "compiled").neuron)
+        every = np.vstack([s.points for s in neuron.iter()])
+        picks = every[rng.integers(0, len(every), 60)].astype(float)
+        queries = list(picks) + list(picks + rng.normal(scale=1e-4, size=picks.shape)) + [every[0], every[-1]]
+        queries += [picks[0] * (1 + 1e-6), np.array([1e9, 0.0, 0.0]), np.array([np.nan, 0.0, 0.0])]
+        for point in queries:
+            try:
+                expected = theirs(neuron, point)
+            except ValueError as exc:
+                with pytest.raises(ValueError, match=re.escape(str(exc))):
+                    grow.point_to_section_segment(neuron, point)
+                continue
+            assert grow.point_to_section_segment(neuron, point) == expected
+
+
+def test_remembered_rounding_is_neurots_round_num():
+    """grow.round_num (installed in NeuroTS' Barcode) returns what neurots.basic.round_num returns: value,
+    type and sign of zero, first and later calls, for Python floats and ints and numpy scalars."""
+    from neurots.basic import round_num as theirs
+    from neurots.generate.algorithms import barcode
+
+    from circuitflow.synthesis import grow
+
+    assert barcode.round_num is grow.round_num
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1, -3, 2.5e-5, -2.5e-5, 0.00005, 123.45675, np.float64(-0.0), np.float32(1.23456)]
+    values += list(rng.normal(scale=300, size=200)) + [float(v) for v in rng.normal(scale=300, size=200)]
+    for _ in range(2):
+        for value in values:
+            for decimals in (4, 2):
+                ours, expected = grow.round_num(value, decimals), theirs(value, decimals)
+                assert type(ours) is type(expected) and bits(ours) == bits(expected), value
+                assert np.asarray(ours).dtype == np.asarray(expected).dtype

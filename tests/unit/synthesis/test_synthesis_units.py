@@ -257,3 +257,40 @@ def test_validate_params_reuses_what_planning_validated(tmp_path):
     assert prepare.read_validated(validated, section) is None  # the signature no longer matches
     with pytest.raises(Exception, match="randomness"):
         prepare.validate_params(section, tmp_path / "edited.json", validated)
+
+
+def test_chunk_grows_with_one_blas_thread_and_shared_entries(monkeypatch, tmp_path):
+    """synthesize_chunk grows its cells with one BLAS thread (restored afterwards) and hands them its TMD
+    entries with the lists of numbers shared (FrozenList), copied once per chunk."""
+    from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_info
+
+    from circuitflow.synthesis import chunk
+    from circuitflow.synthesis.grow import FrozenList
+
+    record = {"id": 0, "excluded": False, "axon_name": None, "key": "R", "mtype": "M", "axon_scale": None}
+    entry = {"parameters": {"grow_types": ["basal_dendrite"]}, "distributions": {"ph": [[3.0, 1.0], [2.0, 0.5]]}}
+    cache = pd.DataFrame({"a": [1]})
+    cache.attrs.update(voxel_dimensions=[1, 1, 1], offset=[0, 0, 0])
+    monkeypatch.setattr(chunk, "cell_table", lambda section: (pd.DataFrame({"x": [0.0]}), None, {}, {}))
+    monkeypatch.setattr(
+        chunk, "chunk_payload", lambda *args: {"chunk": 0, "cells": [record], "entries": {"R|M": entry}}
+    )
+    monkeypatch.setattr(chunk.atlas, "read_atlas_cache", lambda *args: cache)
+    monkeypatch.setattr(chunk.atlas, "load_region_structure", lambda path: {})
+    monkeypatch.setattr(chunk, "cell_rules", lambda *args: None)
+    monkeypatch.setattr(chunk, "build_context", lambda row, cache_row, entry, *args: SimpleNamespace(entry=entry))
+    seen = []
+
+    def grow_one(context, cell_id, options, morph_dir, engine):
+        seen.append(([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"], context.entry))
+        return {"id": cell_id}
+
+    monkeypatch.setattr(chunk, "synthesize_one", grow_one)
+    section = {"morph_axon": None, "chunk_size": 1, "region_structure": "unused", "atlas": "unused"}
+    assert chunk.synthesize_chunk(section, 0, "cache.h5", {}, str(tmp_path)) == [{"id": 0}]
+    [(threads, shared)] = seen
+    assert threads and set(threads) == {1}
+    assert shared == entry and type(shared["distributions"]["ph"][0]) is FrozenList
+    assert type(entry["distributions"]["ph"][0]) is list
