@@ -273,7 +273,7 @@ def test_chunk_grows_with_one_blas_thread_and_shared_entries(monkeypatch, tmp_pa
     entry = {"parameters": {"grow_types": ["basal_dendrite"]}, "distributions": {"ph": [[3.0, 1.0], [2.0, 0.5]]}}
     cache = pd.DataFrame({"a": [1]})
     cache.attrs.update(voxel_dimensions=[1, 1, 1], offset=[0, 0, 0])
-    monkeypatch.setattr(chunk, "cell_table", lambda section: (pd.DataFrame({"x": [0.0]}), None, {}, {}))
+    monkeypatch.setattr(chunk, "cell_table", lambda section, rows: (pd.DataFrame({"x": [0.0]}), None, {}, {}))
     monkeypatch.setattr(
         chunk, "chunk_payload", lambda *args: {"chunk": 0, "cells": [record], "entries": {"R|M": entry}}
     )
@@ -289,7 +289,7 @@ def test_chunk_grows_with_one_blas_thread_and_shared_entries(monkeypatch, tmp_pa
 
     monkeypatch.setattr(chunk, "synthesize_one", grow_one)
     section = {"morph_axon": None, "chunk_size": 1, "region_structure": "unused", "atlas": "unused"}
-    assert chunk.synthesize_chunk(section, 0, "cache.h5", {}, str(tmp_path)) == [{"id": 0}]
+    assert chunk.synthesize_chunk(section, 0, (0, 1), "cache.h5", {}, str(tmp_path)) == [{"id": 0}]
     [(threads, shared)] = seen
     assert threads and set(threads) == {1}
     assert shared == entry and type(shared["distributions"]["ph"][0]) is FrozenList
