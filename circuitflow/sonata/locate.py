@@ -64,10 +64,11 @@ def _read(path: str):
 
 def _soma_radius(morph) -> float:
     """As `read_morphio`: half the diameter of a one-point soma, else the mean distance of its contour."""
-    pts = np.asarray(morph.soma.points, dtype=np.float64)
+    soma = morph.soma
+    pts = soma.points.astype(np.float64)
     if len(pts) == 1:
-        return float(np.asarray(morph.soma.diameters, dtype=np.float64)[0]) / 2
-    return float(np.linalg.norm(pts, axis=1).mean()) if len(pts) else 0.0
+        return float(soma.diameters[0]) / 2
+    return float(np.sqrt(np.add.reduce(pts * pts, axis=1)).mean()) if len(pts) else 0.0  # np.linalg.norm's sum
 
 
 def cell_map(path: str) -> CellMap:
@@ -75,40 +76,41 @@ def cell_map(path: str) -> CellMap:
     morph = _read(path)
     types = np.asarray(morph.section_types, dtype=np.int64)
     offsets = np.asarray(morph.section_offsets, dtype=np.int64)
-    points = np.asarray(morph.points, dtype=np.float64)
-    radii = np.asarray(morph.diameters, dtype=np.float64) / 2
+    points = morph.points  # float32: converted (exactly) to float64 for the dendrites' rows only
+    diameters = morph.diameters
     children = morph.connectivity
     roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
     roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
-    order, parent, new = [], [], []
-    stack = [(r, -1) for r in reversed(roots)]
-    while stack:  # depth first, children in order (MorphIO's iter()); a unifurcation continues its Snudda section
-        sec, par = stack.pop()
+    parent_of = {k: p for p, kids in children.items() for k in kids}  # a root's parent is -1
+    unifurcations = {p for p, kids in children.items() if p >= 0 and len(kids) == 1}
+    order, stack = [], roots[::-1]
+    while stack:  # depth first, children in order (MorphIO's iter())
+        sec = stack.pop()
         order.append(sec)
-        parent.append(par)
-        new.append(par < 0 or len(children[par]) != 1)
         kids = children.get(sec)
         if kids:
-            stack.extend([(k, sec) for k in reversed(kids)])
-    parts = np.asarray(order, dtype=np.int64)
-    if len(parts):
-        lo, hi = offsets[parts], offsets[parts + 1]
-        par = np.asarray(parent, dtype=np.int64)
-        child = par >= 0
-        continued = points[lo[child]] == points[offsets[par[child] + 1] - 1]
-        if np.any(hi - lo < 2) or not continued.all():
-            return _cell_map_from_points(path, morph)
-    # keep the dendrites' points only (the axon's are never located on)
+            stack.extend(kids[::-1])
+    parts = np.array(order, dtype=np.int64)
+    parent_list = [parent_of[sec] for sec in order]
+    parent = np.array(parent_list, dtype=np.int64)
+    # a section starts a new Snudda section unless it continues a unifurcation (its parent's only child)
+    new = np.array([p not in unifurcations for p in parent_list], dtype=np.int64)
     lo, hi = offsets[parts], offsets[parts + 1]
     size = hi - lo
+    if len(parts):
+        child = parent >= 0
+        continued = points[lo[child]] == points[offsets[parent[child] + 1] - 1]
+        if np.any(size < 2) or not continued.all():
+            return _cell_map_from_points(path, morph)
+    # keep the dendrites' points only (the axon's are never located on)
     start = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
     rows = np.repeat(lo - start[:-1], size) + np.arange(start[-1])
     return CellMap(
-        points=points[rows],
-        radii=radii[rows],
+        points=points[rows].astype(np.float64),
+        radii=diameters[rows].astype(np.float64) / 2,
         part_lo=start[:-1],
         part_hi=start[1:],
-        part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1,
+        part_snudda=np.cumsum(new) - 1,
         part_section=parts,
         part_type=types[parts],
         soma_radius=_soma_radius(morph),
