@@ -150,8 +150,8 @@ def cell_maps(paths: list) -> list:
         p0, p1, q0, q1 = cell_parts[k], cell_parts[k + 1], cell_points[k], cell_points[k + 1]
         maps.append(
             CellMap(
-                points=all_points[q0:q1],
-                radii=all_radii[q0:q1],
+                points=all_points[q0:q1].copy(),  # copies: a cached map must not hold its whole block
+                radii=all_radii[q0:q1].copy(),
                 part_lo=part_lo[p0:p1],
                 part_hi=part_lo[p0:p1] + size[p0:p1],
                 part_snudda=part_snudda[p0:p1],
@@ -430,26 +430,29 @@ class Locator:
         paths: list,
         block_cells: int = 512,
         cache_cells: int = 2048,
+        cache: OrderedDict | None = None,
     ):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.positions = positions
         self.rotations = rotations
         self.paths = paths
         self.block_cells = block_cells
-        self.cache: OrderedDict[int, CellMap] = OrderedDict()
+        # CellMaps by node id; a cache passed in is shared with other Locators (another pass, chunk)
+        self.cache: OrderedDict[int, CellMap] = OrderedDict() if cache is None else cache
         self.cache_cells = cache_cells
 
     def cell_maps(self, cells: list) -> list:
-        """CellMaps of the known nodes `cells` (a bounded cache: gap junctions revisit cells)."""
-        found = {i: self.cache.get(i) for i in cells}
-        missing = [i for i, cmap in found.items() if cmap is None]
-        found.update(zip(missing, cell_maps([self.paths[i] for i in missing])))
-        for i in cells:
-            self.cache[i] = found[i]
-            self.cache.move_to_end(i)
+        """CellMaps of the known nodes `cells` (positions in `ids`; a bounded cache: gap junctions revisit cells)."""
+        nodes = [int(self.ids[i]) for i in cells]
+        found = {node: self.cache.get(node) for node in nodes}
+        missing = [i for i, node in zip(cells, nodes) if found[node] is None]
+        found.update(zip([int(self.ids[i]) for i in missing], cell_maps([self.paths[i] for i in missing])))
+        for node in nodes:
+            self.cache[node] = found[node]
+            self.cache.move_to_end(node)
         while len(self.cache) > self.cache_cells:
             self.cache.popitem(last=False)
-        return [found[i] for i in cells]
+        return [found[node] for node in nodes]
 
     def locate(self, node: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None) -> dict:
         """SONATA locations (world frame, µm) of Snudda (node, sec_id, sec_x); `toward` in the world frame."""
