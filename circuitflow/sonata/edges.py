@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import OrderedDict
 
 import h5py
 import numpy as np
@@ -181,11 +182,11 @@ def _check_types(f: h5py.File, nodes: NodeTable, ids: np.ndarray, network: str) 
         )
 
 
-def _locator(nodes: NodeTable, ids: np.ndarray) -> Locator:
-    """A Locator over node ids (positions, rotations and paths read for `ids` only)."""
+def _locator(nodes: NodeTable, ids: np.ndarray, cache: OrderedDict) -> Locator:
+    """A Locator over node ids (positions, rotations and paths read for `ids` only), sharing `cache`."""
     ids = np.unique(ids)
     xyz, rot, paths = nodes.placement(ids)
-    return Locator(ids, xyz, rot, paths)
+    return Locator(ids, xyz, rot, paths, cache=cache)
 
 
 def _side(prefix: str, loc: dict) -> dict:
@@ -227,20 +228,21 @@ def convert_range(
         chemical = build_classes(physiology, distributions, nodes.type_names)
         electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj else None
         writer = RangeWriter(out, sizes, attributes, nodes.population, nodes.size)
+        cache: OrderedDict = OrderedDict()  # CellMaps by node id: the gap-junction pass revisits the targets
         try:
             last = lo
             for a in range(r0, r1, chunk_rows):
                 rows = syn[a : min(a + chunk_rows, r1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/synapses")
                 _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
-                locator = _locator(nodes, rows[:, 1])
+                locator = _locator(nodes, rows[:, 1], cache)
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
             last = lo
             for a in range(g0, g1, chunk_rows):
                 rows = gj[a : min(a + chunk_rows, g1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/gap_junctions")
                 _check_types(f, nodes, np.unique(rows[:, :2]), str(network))
-                locator = _locator(nodes, rows[:, :2])
+                locator = _locator(nodes, rows[:, :2], cache)
                 writer.append(elec, *_electrical(rows, a, nodes, electrical, locator, voxel_size, origo))
             writer.close()
         except BaseException:

@@ -6,10 +6,11 @@ depth first, and a section continuing across a unifurcation (a point with one ch
 section is a chain of MorphIO sections, numbered in that walk's order, and its `sec_x` (int, 1000 ×
 the fraction of its path length) is mapped through cumulative lengths to (MorphIO section, position),
 then to (segment, offset in µm) and the point on the centre line (`afferent_center_*`).
-`cell_map` reads this straight from MorphIO's flat arrays (about 0.5 ms a cell); a morphology it
-cannot read that way (a section of fewer than 2 points, or a child section not starting at its
-parent's last point) goes through the point table and `detect.tree.build_tree` instead, which
-give the same numbering for every morphology.
+`cell_maps` reads this straight from MorphIO's flat arrays, the array work done once for a block
+of cells (about 0.3 ms a cell, half of it MorphIO's read); a morphology it cannot read that way (a
+section of fewer than 2 points, or a child section not starting at its parent's last point) goes
+through the point table and `detect.tree.build_tree` instead, which give the same numbering for
+every morphology.
 
 The surface point (`afferent_surface_*`) is the centre moved by the local radius (interpolated
 along the segment) perpendicular to the segment, toward the presynaptic side: the centre of the
@@ -64,55 +65,102 @@ def _read(path: str):
 
 def _soma_radius(morph) -> float:
     """As `read_morphio`: half the diameter of a one-point soma, else the mean distance of its contour."""
-    pts = np.asarray(morph.soma.points, dtype=np.float64)
+    soma = morph.soma
+    pts = soma.points.astype(np.float64)
     if len(pts) == 1:
-        return float(np.asarray(morph.soma.diameters, dtype=np.float64)[0]) / 2
-    return float(np.linalg.norm(pts, axis=1).mean()) if len(pts) else 0.0
+        return float(soma.diameters[0]) / 2
+    return float(np.sqrt(np.add.reduce(pts * pts, axis=1)).mean()) if len(pts) else 0.0  # np.linalg.norm's sum
+
+
+def _walk(path: str) -> tuple:
+    """(morphology, its dendrite sections in Snudda row order, their parents, 1 where a Snudda section starts)."""
+    morph = _read(path)
+    types = morph.section_types
+    children = morph.connectivity
+    roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
+    roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
+    parent_of = {k: p for p, kids in children.items() for k in kids}  # a root's parent is -1
+    unifurcations = {p for p, kids in children.items() if p >= 0 and len(kids) == 1}
+    order, stack = [], roots[::-1]
+    while stack:  # depth first, children in order (MorphIO's iter())
+        sec = stack.pop()
+        order.append(sec)
+        kids = children.get(sec)
+        if kids:
+            stack.extend(kids[::-1])
+    parent = [parent_of[sec] for sec in order]
+    # a section starts a new Snudda section unless it continues a unifurcation (its parent's only child)
+    new = [p not in unifurcations for p in parent]
+    return morph, order, parent, new
 
 
 def cell_map(path: str) -> CellMap:
     """The CellMap of one morphology file, read from MorphIO's flat arrays."""
-    morph = _read(path)
-    types = np.asarray(morph.section_types, dtype=np.int64)
-    offsets = np.asarray(morph.section_offsets, dtype=np.int64)
-    points = np.asarray(morph.points, dtype=np.float64)
-    radii = np.asarray(morph.diameters, dtype=np.float64) / 2
-    children = morph.connectivity
-    roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
-    roots.sort(key=lambda r: types[r])  # stable: basal roots, then apical, in file order
-    order, parent, new = [], [], []
-    stack = [(r, -1) for r in reversed(roots)]
-    while stack:  # depth first, children in order (MorphIO's iter()); a unifurcation continues its Snudda section
-        sec, par = stack.pop()
-        order.append(sec)
-        parent.append(par)
-        new.append(par < 0 or len(children[par]) != 1)
-        kids = children.get(sec)
-        if kids:
-            stack.extend([(k, sec) for k in reversed(kids)])
-    parts = np.asarray(order, dtype=np.int64)
-    if len(parts):
-        lo, hi = offsets[parts], offsets[parts + 1]
-        par = np.asarray(parent, dtype=np.int64)
-        child = par >= 0
-        continued = points[lo[child]] == points[offsets[par[child] + 1] - 1]
-        if np.any(hi - lo < 2) or not continued.all():
-            return _cell_map_from_points(path, morph)
-    # keep the dendrites' points only (the axon's are never located on)
+    return cell_maps([path])[0]
+
+
+def cell_maps(paths: list) -> list:
+    """The CellMaps of morphology files (each as `cell_map`), the array work done once for them all."""
+    walks = [_walk(p) for p in paths]
+    morphs = [w[0] for w in walks]
+    n_cells = len(paths)
+    if not n_cells:
+        return []
+
+    def excl(sizes: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    n_off = np.array([len(m.section_offsets) for m in morphs], dtype=np.int64)
+    n_parts = np.array([len(w[1]) for w in walks], dtype=np.int64)
+    part_cell = np.repeat(np.arange(n_cells), n_parts)
+    n_points = np.array([m.n_points for m in morphs], dtype=np.int64)
+    # every cell's sections and points, concatenated: offsets shifted to the cell's first point
+    offsets = np.concatenate([m.section_offsets for m in morphs]).astype(np.int64)
+    offsets += np.repeat(excl(n_points)[:-1], n_off)
+    sec_base = excl(n_off)[:-1][part_cell]
+    points = np.concatenate([m.points for m in morphs])
+    diameters = np.concatenate([m.diameters for m in morphs])
+    types = np.concatenate([m.section_types for m in morphs]).astype(np.int64)
+    parts = np.array([s for w in walks for s in w[1]], dtype=np.int64).reshape(-1) + sec_base
+    parent = np.array([s for w in walks for s in w[2]], dtype=np.int64).reshape(-1)
+    new = np.array([s for w in walks for s in w[3]], dtype=np.int64).reshape(-1)
     lo, hi = offsets[parts], offsets[parts + 1]
     size = hi - lo
-    start = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
+    child = parent >= 0
+    discontinued = np.zeros(len(parts), dtype=bool)
+    discontinued[child] = np.any(points[lo[child]] != points[offsets[parent[child] + sec_base[child] + 1] - 1], axis=1)
+    irregular = np.bincount(part_cell, weights=discontinued | (size < 2), minlength=n_cells) > 0
+    # keep the dendrites' points only (the axon's are never located on); float32 -> float64 is exact
+    start = excl(size)
     rows = np.repeat(lo - start[:-1], size) + np.arange(start[-1])
-    return CellMap(
-        points=points[rows],
-        radii=radii[rows],
-        part_lo=start[:-1],
-        part_hi=start[1:],
-        part_snudda=np.cumsum(np.asarray(new, dtype=np.int64)) - 1,
-        part_section=parts,
-        part_type=types[parts],
-        soma_radius=_soma_radius(morph),
-    )
+    cell_points = excl(np.bincount(part_cell, weights=size, minlength=n_cells).astype(np.int64))
+    cell_parts = excl(n_parts)
+    all_points = points[rows].astype(np.float64)
+    all_radii = diameters[rows].astype(np.float64) / 2
+    part_lo = start[:-1] - cell_points[part_cell]
+    snudda = np.cumsum(new)
+    part_snudda = snudda - 1 - np.concatenate([[0], snudda])[cell_parts[:-1]][part_cell]
+    part_section = parts - sec_base
+    part_type = types[part_section + excl(n_off - 1)[:-1][part_cell]]  # a cell's types: one per section
+    maps = []
+    for k in range(n_cells):
+        if irregular[k]:
+            maps.append(_cell_map_from_points(paths[k], morphs[k]))
+            continue
+        p0, p1, q0, q1 = cell_parts[k], cell_parts[k + 1], cell_points[k], cell_points[k + 1]
+        maps.append(
+            CellMap(
+                points=all_points[q0:q1].copy(),  # copies: a cached map must not hold its whole block
+                radii=all_radii[q0:q1].copy(),
+                part_lo=part_lo[p0:p1],
+                part_hi=part_lo[p0:p1] + size[p0:p1],
+                part_snudda=part_snudda[p0:p1],
+                part_section=part_section[p0:p1],
+                part_type=part_type[p0:p1],
+                soma_radius=_soma_radius(morphs[k]),
+            )
+        )
+    return maps
 
 
 def _cell_map_from_points(path: str, morph) -> CellMap:
@@ -382,26 +430,29 @@ class Locator:
         paths: list,
         block_cells: int = 512,
         cache_cells: int = 2048,
+        cache: OrderedDict | None = None,
     ):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.positions = positions
         self.rotations = rotations
         self.paths = paths
         self.block_cells = block_cells
-        self.cache: OrderedDict[int, CellMap] = OrderedDict()
+        # CellMaps by node id; a cache passed in is shared with other Locators (another pass, chunk)
+        self.cache: OrderedDict[int, CellMap] = OrderedDict() if cache is None else cache
         self.cache_cells = cache_cells
 
-    def cell_map(self, i: int) -> CellMap:
-        """CellMap of the i-th known node (a bounded cache: gap junctions revisit cells)."""
-        cmap = self.cache.get(i)
-        if cmap is None:
-            cmap = cell_map(self.paths[i])
-            self.cache[i] = cmap
-            if len(self.cache) > self.cache_cells:
-                self.cache.popitem(last=False)
-        else:
-            self.cache.move_to_end(i)
-        return cmap
+    def cell_maps(self, cells: list) -> list:
+        """CellMaps of the known nodes `cells` (positions in `ids`; a bounded cache: gap junctions revisit cells)."""
+        nodes = [int(self.ids[i]) for i in cells]
+        found = {node: self.cache.get(node) for node in nodes}
+        missing = [i for i, node in zip(cells, nodes) if found[node] is None]
+        found.update(zip([int(self.ids[i]) for i in missing], cell_maps([self.paths[i] for i in missing])))
+        for node in nodes:
+            self.cache[node] = found[node]
+            self.cache.move_to_end(node)
+        while len(self.cache) > self.cache_cells:
+            self.cache.popitem(last=False)
+        return [found[node] for node in nodes]
 
     def locate(self, node: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None) -> dict:
         """SONATA locations (world frame, µm) of Snudda (node, sec_id, sec_x); `toward` in the world frame."""
@@ -427,7 +478,7 @@ class Locator:
             block = cells[lo : lo + self.block_cells]
             r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
             rows = order[r0:r1]
-            ms = map_set([self.cell_map(int(i)) for i in block])
+            ms = map_set(self.cell_maps([int(i) for i in block]))
             k = np.searchsorted(block, index[rows])  # cell within the block
             idx = index[rows]
             rot, pos = self.rotations[idx], self.positions[idx]
