@@ -1,15 +1,9 @@
 """Rule sonata_edges: the synapses and gap junctions onto one range of target nodes -> an edge range file."""
 
-import os
+import argparse
 
-# one OpenBLAS thread, set before numpy loads it: the job makes no BLAS calls, and the idle pool of a
-# thread per core costs about 0.15 s of CPU at start-up (0.38 -> 0.22 s for the imports), an eighth of a job
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-
-from circuitflow.runner import run  # noqa: E402
-from circuitflow.sonata.edges import convert_files  # noqa: E402
+from circuitflow.runner import run
+from circuitflow.sonata.edges import convert_files
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--synapses", required=True, help="Snudda network-synapses.hdf5")
