@@ -35,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work"
 BIN = Path(sys.executable).parent
+#: the jobs' `python` is this environment's, also when it is not activated
+ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
 STAGES = ("synthesis", "pathways", "detect", "prune", "sonata", "report")
 SCRIPT = re.compile(r"scripts/(\w+)\.py")
 
@@ -121,7 +123,9 @@ def sample(proc: subprocess.Popen, every: float = 0.2) -> dict:
 
 def output_sizes(folder: Path, config: Path) -> dict:
     """Bytes of each rule's outputs, from `snakemake --summary`."""
-    out = subprocess.run(snakemake_cmd(folder, config, "--summary", "all"), capture_output=True, text=True).stdout
+    out = subprocess.run(
+        snakemake_cmd(folder, config, "--summary", "all"), capture_output=True, text=True, env=ENV
+    ).stdout
     sizes: dict = {}
     for line in out.splitlines()[1:]:
         parts = line.split("\t")
@@ -150,7 +154,7 @@ def run(n_cells: int, density: float, cores: int, chunk_size: int | None, keep: 
     start = time.time()
     log = open(folder / "snakemake.log", "w")
     proc = subprocess.Popen(
-        snakemake_cmd(folder, config, "--cores", str(cores), "all"), stdout=log, stderr=subprocess.STDOUT
+        snakemake_cmd(folder, config, "--cores", str(cores), "all"), stdout=log, stderr=subprocess.STDOUT, env=ENV
     )
     jobs = sample(proc)
     wall = time.time() - start
@@ -238,7 +242,11 @@ def plan(n_cells: int, density: float, chunk_size: int | None) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
     proc = subprocess.run(
-        snakemake_cmd(folder, config, "-n", "all", "--quiet", "rules"), capture_output=True, text=True, check=True
+        snakemake_cmd(folder, config, "-n", "all", "--quiet", "rules"),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=ENV,
     )
     wall = time.time() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
