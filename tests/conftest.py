@@ -21,16 +21,21 @@ if os.environ.get("CIRCUITFLOW_SLURM") != "1":
     os.environ.setdefault("SLURM_CONF", os.devnull)
 
 
-def run_snakemake(workdir: Path, config: dict | None, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run `snakemake` of this repository in `workdir` with `config` written to config.yaml."""
+def snakemake_command(workdir: Path, config: dict | None, *args: str) -> tuple[list[str], dict]:
+    """The `snakemake` command of this repository for `workdir` (`config` written to config.yaml) and its env."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         cmd += ["--configfile", str(workdir / "config.yaml")]
-    cmd += list(args)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return cmd + list(args), env
+
+
+def run_snakemake(workdir: Path, config: dict | None, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `snakemake` of this repository in `workdir` with `config` written to config.yaml."""
+    cmd, env = snakemake_command(workdir, config, *args)
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

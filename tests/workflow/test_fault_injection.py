@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import BIN, ROOT, run_snakemake
+from conftest import ROOT, run_snakemake, snakemake_command
 
 N_CELLS = 24
 TIMEOUT = 300
@@ -30,22 +30,8 @@ def example_config() -> dict:
 
 def start(work: Path, config: dict, *args: str) -> tuple[subprocess.Popen, Path]:
     """Snakemake `all` in its own process group, its console in a file."""
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
     console = work / f"console-{time.monotonic_ns()}.log"
-    cmd = [
-        str(BIN / "snakemake"),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(work / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-        "all",
-    ]
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    cmd, env = snakemake_command(work, config, "--cores", "2", *args, "all")
     with console.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, console

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, DATA, ROOT, run_snakemake
+from conftest import DATA, ROOT, run_snakemake, snakemake_command
 
 COLUMN = DATA / "synthesis-column"
 NETWORK = DATA / "prune-fixture" / "hv40" / "network"
@@ -170,20 +170,7 @@ def job_pids(script: str, marker: str) -> list[int]:
 def test_a_job_killed_from_outside_says_so(tmp_path):
     """SIGKILL to a chunk job's Python process: the console line is the signal and the log, not an INFO line."""
     config = {"out_dir": str(tmp_path / "out"), "synthesis": synthesis_section(chunk_size=14)}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [
-        str(BIN / "snakemake"),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(tmp_path / "config.yaml"),
-        "--cores",
-        "1",
-        "synthesis",
-    ]
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    cmd, env = snakemake_command(tmp_path, config, "--cores", "1", "synthesis")
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

@@ -15,7 +15,7 @@ import morphio
 import numpy as np
 import pytest
 import yaml
-from conftest import BIN, DATA, ROOT, job_counts, run_snakemake
+from conftest import DATA, ROOT, job_counts, run_snakemake, snakemake_command
 
 COLUMN = DATA / "synthesis-column"
 
@@ -190,20 +190,7 @@ def finished_chunks(log: str) -> set[str]:
 def test_killed_run_resumes_from_finished_chunks(two_runs, tmp_path):
     """SIGKILL during a chunk: the re-run keeps finished chunks and ends identical to a clean run."""
     config = grafting_config(chunk_size=3)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [
-        str(BIN / "snakemake"),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(tmp_path / "config.yaml"),
-        "--cores",
-        "1",
-        "synthesis",
-    ]
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    cmd, env = snakemake_command(tmp_path, config, "--cores", "1", "synthesis")
     log = tmp_path / "killed.log"
     with log.open("w") as stderr:
         proc = subprocess.Popen(
