@@ -24,19 +24,17 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import yaml
+from local_env import BIN, snakemake_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work"
-BIN = Path(sys.executable).parent
-#: the jobs' `python` is this environment's, also when it is not activated
-ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+ENV = snakemake_env()
 STAGES = ("synthesis", "pathways", "detect", "prune", "sonata", "report")
 SCRIPT = re.compile(r"scripts/(\w+)\.py")
 

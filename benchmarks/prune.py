@@ -25,6 +25,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from local_env import snakemake_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -365,11 +366,7 @@ def run_circuitflow(net: Path, cores: int, n_ranges: int, tag: str) -> tuple[flo
     out.mkdir(parents=True)
     cfg = out / "config.yaml"
     cfg.write_text(json.dumps({"out_dir": str(out / "out"), "prune": {"network_path": str(net), "n_ranges": n_ranges}}))
-    env = dict(os.environ, **THREADS_1, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    # The SLURM executor plugin (extra circuitflow[slurm]) runs `scontrol show config` when Snakemake
-    # starts; with a SLURM client whose controller is down that waits ~9 s for nothing. A local run
-    # never talks to SLURM: an empty SLURM_CONF makes scontrol fail at once.
-    env["SLURM_CONF"] = os.devnull
+    env = snakemake_env(**THREADS_1)
     snakemake = str(Path(sys.executable).parent / "snakemake")
     dt, rss = measured(
         [

@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 
 import yaml
+from local_env import BIN, snakemake_env
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 UPSTREAM_PACKAGES = [
     "region-grower==1.6.0",
     "neurots==3.7.0",
@@ -90,7 +90,7 @@ def circuitflow_run(example: Path, run: Path, cores: int, engine: str, cache_dir
         "engine": engine,
     }
     (run / "config.yaml").write_text(yaml.safe_dump({"out_dir": "out", "synthesis": section}))
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", NUMBA_CACHE_DIR=str(cache_dir))
+    env = snakemake_env(NUMBA_CACHE_DIR=str(cache_dir))
     cmd = [
         str(BIN / "snakemake"),
         "synthesis",
