@@ -89,9 +89,10 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
-    from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
-
     import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
+
+    # isort: split
+    from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
 
     return convert_from_legacy_neurite_type(data)
 

@@ -148,3 +148,17 @@ def test_chunk_job_imports_leave_pyplot_unloaded_until_used():
         "assert d.plt is m and callable(m.figure) and type(m).__name__ == 'module'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_planning_parameter_load_leaves_pyplot_unloaded():
+    """Snakemake's planning loads the TMD files (NeuroTS' legacy-name conversion) without running pyplot."""
+    code = (
+        "import sys, pathlib, json, tempfile\n"
+        "from circuitflow.synthesis import params\n"
+        "p = pathlib.Path(tempfile.mkdtemp()) / 't.json'; p.write_text(json.dumps({'basal': {}}))\n"
+        "assert params.load_tmd_file(p, 'tmd_parameters') == {'basal_dendrite': {}}\n"
+        "assert 'neurots' in sys.modules\n"
+        "m = sys.modules['matplotlib.pyplot']\n"
+        "assert type(m).__name__ == '_Deferred' and 'figure' not in vars(m), type(m)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
