@@ -48,7 +48,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import OrderedDict
 
 import h5py
 import numpy as np
@@ -182,11 +181,21 @@ def _check_types(f: h5py.File, nodes: NodeTable, ids: np.ndarray, network: str) 
         )
 
 
-def _locator(nodes: NodeTable, ids: np.ndarray, cache: OrderedDict) -> Locator:
-    """A Locator over node ids (positions, rotations and paths read for `ids` only), sharing `cache`."""
+def _locator(nodes: NodeTable, ids: np.ndarray, cache: dict, keep: np.ndarray | None = None) -> Locator:
+    """A Locator over node ids (positions, rotations and paths read for `ids` only), sharing `cache`
+    (and storing there the maps of the nodes in `keep`)."""
     ids = np.unique(ids)
     xyz, rot, paths = nodes.placement(ids)
-    return Locator(ids, xyz, rot, paths, cache=cache)
+    return Locator(ids, xyz, rot, paths, cache=cache, keep=keep)
+
+
+def _ids_within(table: h5py.Dataset, r0: int, r1: int, columns: slice, lo: int, hi: int, chunk_rows: int) -> np.ndarray:
+    """Sorted unique values in [lo, hi) of `columns` of rows [r0, r1), read `chunk_rows` at a time."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for a in range(r0, r1, chunk_rows):
+        ids = table[a : min(a + chunk_rows, r1), columns].astype(np.int64).ravel()
+        found.append(np.unique(ids[(ids >= lo) & (ids < hi)]))
+    return np.unique(np.concatenate(found))
 
 
 def _side(prefix: str, loc: dict) -> dict:
@@ -228,14 +237,16 @@ def convert_range(
         chemical = build_classes(physiology, distributions, nodes.type_names)
         electrical = build_classes(physiology, distributions, nodes.type_names, gap_junction=True) if gj else None
         writer = RangeWriter(out, sizes, attributes, nodes.population, nodes.size)
-        cache: OrderedDict = OrderedDict()  # CellMaps by node id: the gap-junction pass revisits the targets
+        # CellMaps by node id: the gap-junction pass revisits the targets that have junctions
+        cache: dict = {}
+        keep = _ids_within(gj, g0, g1, slice(0, 2), lo, hi, chunk_rows) if gj is not None else None
         try:
             last = lo
             for a in range(r0, r1, chunk_rows):
                 rows = syn[a : min(a + chunk_rows, r1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/synapses")
                 _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
-                locator = _locator(nodes, rows[:, 1], cache)
+                locator = _locator(nodes, rows[:, 1], cache, keep)
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
             last = lo
             for a in range(g0, g1, chunk_rows):

@@ -21,8 +21,8 @@ is the soma centre and the surface point lies at the soma radius toward the voxe
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -72,9 +72,8 @@ def _soma_radius(morph) -> float:
     return float(np.sqrt(np.add.reduce(pts * pts, axis=1)).mean()) if len(pts) else 0.0  # np.linalg.norm's sum
 
 
-def _walk(path: str) -> tuple:
-    """(morphology, its dendrite sections in Snudda row order, their parents, 1 where a Snudda section starts)."""
-    morph = _read(path)
+def _walk(morph) -> tuple:
+    """(A morphology's dendrite sections in Snudda row order, their parents, 1 where a Snudda section starts)."""
     types = morph.section_types
     children = morph.connectivity
     roots = [r for r in children.get(-1, []) if types[r] in (BASAL_TYPE, APICAL_TYPE)]
@@ -91,7 +90,7 @@ def _walk(path: str) -> tuple:
     parent = [parent_of[sec] for sec in order]
     # a section starts a new Snudda section unless it continues a unifurcation (its parent's only child)
     new = [p not in unifurcations for p in parent]
-    return morph, order, parent, new
+    return order, parent, new
 
 
 def cell_map(path: str) -> CellMap:
@@ -99,20 +98,112 @@ def cell_map(path: str) -> CellMap:
     return cell_maps([path])[0]
 
 
+def _excl(sizes: np.ndarray) -> np.ndarray:
+    """Exclusive prefix sums with the total appended: [0, s0, s0 + s1, ...] (int64)."""
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def _block_walk(morphs: list) -> tuple:
+    """`_walk`'s results for a block of cells, from their connectivity in one set of array operations.
+
+    Valid where a cell's section ids are a depth-first pre-order of its trees (children in id order):
+    then a root's tree is the ids from it to the next root, and Snudda's order is the dendrite roots'
+    trees, basal then apical, each in id order. Returns (cell, section, parent of each walked section
+    (-1 for a root), 1 where a Snudda section starts, cells not in pre-order): sections and parents are
+    the cell's own ids, the walked sections grouped by cell in walk order."""
+    n_cells = len(morphs)
+    conns = [m.connectivity for m in morphs]
+    n_sec = np.array([len(m.section_types) for m in morphs], dtype=np.int64)
+    base = _excl(n_sec)
+    keys, lens, kids = [], [], []
+    n_lists = np.empty(n_cells, dtype=np.int64)
+    for k, conn in enumerate(conns):
+        values = list(conn.values())
+        n_lists[k] = len(values)
+        keys.extend(conn)
+        lens.extend(map(len, values))
+        kids.extend(chain.from_iterable(values))
+    lens = np.array(lens, dtype=np.int64)
+    list_cell = np.repeat(np.arange(n_cells), n_lists)
+    entry_cell = np.repeat(list_cell, lens)
+    entry_list = np.repeat(np.arange(len(lens)), lens)
+    kid = np.array(kids, dtype=np.int64).reshape(-1)
+    par = np.repeat(np.array(keys, dtype=np.int64).reshape(-1), lens)
+    # every section a child exactly once (a root: of -1), every parent a section of the cell, children in id order
+    bad = np.zeros(n_cells, dtype=bool)
+    bad[entry_cell[(kid < 0) | (kid >= n_sec[entry_cell]) | (par < -1) | (par >= n_sec[entry_cell])]] = True
+    same = entry_list[1:] == entry_list[:-1]
+    bad[entry_cell[1:][same & (kid[1:] <= kid[:-1])]] = True
+    bad |= np.bincount(entry_cell, minlength=n_cells) != n_sec
+    ok_entry = ~bad[entry_cell]
+    total = int(base[-1])
+    seen = np.bincount((kid + base[entry_cell])[ok_entry], minlength=total)
+    bad[np.repeat(np.arange(n_cells), n_sec)[seen != 1]] = True
+    ok_entry = ~bad[entry_cell]
+    # parent of every section (global ids; -1 for a root); the cells found bad keep -1 everywhere
+    parent = np.full(total, -1, dtype=np.int64)
+    g = kid[ok_entry] + base[entry_cell[ok_entry]]
+    p = par[ok_entry]
+    parent[g] = np.where(p >= 0, p + base[entry_cell[ok_entry]], -1)
+    sec_cell = np.repeat(np.arange(n_cells), n_sec)
+    # depth by pointer jumping (a cycle never reaches a root: its cell is bad)
+    depth = (parent >= 0).astype(np.int64)
+    jump = parent.copy()
+    for _ in range(64):
+        up = np.flatnonzero(jump >= 0)
+        if not len(up):
+            break
+        depth[up] += depth[jump[up]]
+        jump[up] = jump[jump[up]]
+    else:
+        bad[sec_cell[jump >= 0]] = True
+    # pre-order: each section's depth at most one more than the previous section's, and its parent
+    # the last section before it one level up
+    ids = np.arange(total, dtype=np.int64)
+    first = base[:-1][sec_cell] == ids
+    bad[sec_cell[first & (depth != 0)]] = True
+    bad[sec_cell[1:][~first[1:] & (depth[1:] > depth[:-1] + 1)]] = True
+    by_depth = np.argsort(depth, kind="stable")  # ids in order within a depth
+    key = depth[by_depth] * total + by_depth
+    child = np.flatnonzero(depth > 0)
+    at = np.searchsorted(key, (depth[child] - 1) * total + child) - 1
+    bad[sec_cell[child[(at < 0) | (by_depth[np.maximum(at, 0)] != parent[child])]]] = True
+    # Snudda's order: the dendrite roots' trees (basal, then apical, each in id order)
+    types = np.concatenate([np.asarray(m.section_types) for m in morphs]).astype(np.int64)
+    roots = np.flatnonzero(parent < 0)
+    root = roots[np.searchsorted(roots, ids, side="right") - 1]
+    root_type = types[root]
+    walked = ((root_type == BASAL_TYPE) | (root_type == APICAL_TYPE)) & ~bad[sec_cell]
+    order = np.flatnonzero(walked)
+    order = order[np.argsort(sec_cell[order] * 8 + root_type[order], kind="stable")]
+    n_kids = np.bincount(parent[parent >= 0], minlength=total)
+    up = parent[order]
+    new = (up < 0) | (n_kids[np.maximum(up, 0)] != 1)
+    cell = sec_cell[order]
+    return cell, order - base[cell], np.where(up >= 0, up - base[cell], -1), new, np.flatnonzero(bad)
+
+
 def cell_maps(paths: list) -> list:
-    """The CellMaps of morphology files (each as `cell_map`), the array work done once for them all."""
-    walks = [_walk(p) for p in paths]
-    morphs = [w[0] for w in walks]
+    """The CellMaps of morphology files (each as `cell_map`), the array work done once for them all.
+
+    The maps' arrays are views of the block's: copy a map kept beyond the block (`owned`)."""
+    morphs = [_read(p) for p in paths]
     n_cells = len(paths)
     if not n_cells:
         return []
-
-    def excl(sizes: np.ndarray) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-
+    excl = _excl
+    part_cell, parts, parent, new, slow = _block_walk(morphs)
+    if len(slow):  # cells whose ids are not in pre-order: walked one by one, as they always were
+        walks = {int(k): _walk(morphs[k]) for k in slow}
+        extra = [np.full(len(walks[k][0]), k) for k in walks]
+        part_cell = np.concatenate([part_cell, *extra])
+        parts = np.concatenate([parts, *[np.asarray(w[0], dtype=np.int64) for w in walks.values()]])
+        parent = np.concatenate([parent, *[np.asarray(w[1], dtype=np.int64) for w in walks.values()]])
+        new = np.concatenate([new, *[np.asarray(w[2], dtype=bool) for w in walks.values()]])
+        o = np.argsort(part_cell, kind="stable")
+        part_cell, parts, parent, new = part_cell[o], parts[o], parent[o], new[o]
     n_off = np.array([len(m.section_offsets) for m in morphs], dtype=np.int64)
-    n_parts = np.array([len(w[1]) for w in walks], dtype=np.int64)
-    part_cell = np.repeat(np.arange(n_cells), n_parts)
+    n_parts = np.bincount(part_cell, minlength=n_cells).astype(np.int64)
     n_points = np.array([m.n_points for m in morphs], dtype=np.int64)
     # every cell's sections and points, concatenated: offsets shifted to the cell's first point
     offsets = np.concatenate([m.section_offsets for m in morphs]).astype(np.int64)
@@ -121,9 +212,7 @@ def cell_maps(paths: list) -> list:
     points = np.concatenate([m.points for m in morphs])
     diameters = np.concatenate([m.diameters for m in morphs])
     types = np.concatenate([m.section_types for m in morphs]).astype(np.int64)
-    parts = np.array([s for w in walks for s in w[1]], dtype=np.int64).reshape(-1) + sec_base
-    parent = np.array([s for w in walks for s in w[2]], dtype=np.int64).reshape(-1)
-    new = np.array([s for w in walks for s in w[3]], dtype=np.int64).reshape(-1)
+    parts = parts + sec_base
     lo, hi = offsets[parts], offsets[parts + 1]
     size = hi - lo
     child = parent >= 0
@@ -142,6 +231,7 @@ def cell_maps(paths: list) -> list:
     part_snudda = snudda - 1 - np.concatenate([[0], snudda])[cell_parts[:-1]][part_cell]
     part_section = parts - sec_base
     part_type = types[part_section + excl(n_off - 1)[:-1][part_cell]]  # a cell's types: one per section
+    part_hi = part_lo + size
     maps = []
     for k in range(n_cells):
         if irregular[k]:
@@ -150,10 +240,10 @@ def cell_maps(paths: list) -> list:
         p0, p1, q0, q1 = cell_parts[k], cell_parts[k + 1], cell_points[k], cell_points[k + 1]
         maps.append(
             CellMap(
-                points=all_points[q0:q1].copy(),  # copies: a cached map must not hold its whole block
-                radii=all_radii[q0:q1].copy(),
+                points=all_points[q0:q1],
+                radii=all_radii[q0:q1],
                 part_lo=part_lo[p0:p1],
-                part_hi=part_lo[p0:p1] + size[p0:p1],
+                part_hi=part_hi[p0:p1],
                 part_snudda=part_snudda[p0:p1],
                 part_section=part_section[p0:p1],
                 part_type=part_type[p0:p1],
@@ -161,6 +251,11 @@ def cell_maps(paths: list) -> list:
             )
         )
     return maps
+
+
+def owned(cmap: CellMap) -> CellMap:
+    """A CellMap holding its own arrays (not views of its block's)."""
+    return CellMap(**{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in cmap.__dict__.items()})
 
 
 def _cell_map_from_points(path: str, morph) -> CellMap:
@@ -420,7 +515,8 @@ class Locator:
     """Locations on placed cells (world frame, µm), cells taken in blocks (bounded memory).
 
     `ids` (sorted, unique) are the node ids it knows: their positions (µm), rotation matrices and
-    morphology paths, in that order."""
+    morphology paths, in that order. `cache` (CellMaps by node id) may be shared with other
+    Locators (another pass over the same cells); the maps of the nodes in `keep` are stored there."""
 
     def __init__(
         self,
@@ -429,30 +525,29 @@ class Locator:
         rotations: np.ndarray,
         paths: list,
         block_cells: int = 512,
-        cache_cells: int = 2048,
-        cache: OrderedDict | None = None,
+        cache: dict | None = None,
+        keep: np.ndarray | None = None,
     ):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.positions = positions
         self.rotations = rotations
         self.paths = paths
         self.block_cells = block_cells
-        # CellMaps by node id; a cache passed in is shared with other Locators (another pass, chunk)
-        self.cache: OrderedDict[int, CellMap] = OrderedDict() if cache is None else cache
-        self.cache_cells = cache_cells
+        self.cache: dict[int, CellMap] = {} if cache is None else cache
+        self.keep = np.zeros(0, dtype=np.int64) if keep is None else np.asarray(keep, dtype=np.int64)
 
-    def cell_maps(self, cells: list) -> list:
-        """CellMaps of the known nodes `cells` (positions in `ids`; a bounded cache: gap junctions revisit cells)."""
-        nodes = [int(self.ids[i]) for i in cells]
-        found = {node: self.cache.get(node) for node in nodes}
-        missing = [i for i, node in zip(cells, nodes) if found[node] is None]
-        found.update(zip([int(self.ids[i]) for i in missing], cell_maps([self.paths[i] for i in missing])))
-        for node in nodes:
-            self.cache[node] = found[node]
-            self.cache.move_to_end(node)
-        while len(self.cache) > self.cache_cells:
-            self.cache.popitem(last=False)
-        return [found[node] for node in nodes]
+    def cell_maps(self, cells: np.ndarray) -> list:
+        """CellMaps of the known nodes `cells` (positions in `ids`): from the cache, else read (and
+        kept in the cache if their node is in `keep`)."""
+        nodes = self.ids[cells]
+        found = [self.cache.get(int(node)) for node in nodes]
+        missing = [k for k, m in enumerate(found) if m is None]
+        kept = np.isin(nodes[missing], self.keep)
+        for k, cmap, keep in zip(missing, cell_maps([self.paths[int(cells[k])] for k in missing]), kept):
+            found[k] = cmap
+            if keep:
+                self.cache[int(nodes[k])] = owned(cmap)
+        return found
 
     def locate(self, node: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None) -> dict:
         """SONATA locations (world frame, µm) of Snudda (node, sec_id, sec_x); `toward` in the world frame."""
@@ -478,7 +573,7 @@ class Locator:
             block = cells[lo : lo + self.block_cells]
             r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
             rows = order[r0:r1]
-            ms = map_set(self.cell_maps([int(i) for i in block]))
+            ms = map_set(self.cell_maps(block))
             k = np.searchsorted(block, index[rows])  # cell within the block
             idx = index[rows]
             rot, pos = self.rotations[idx], self.positions[idx]
