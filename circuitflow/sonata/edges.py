@@ -214,7 +214,7 @@ def convert_range(
     hi: int,
     out: str | os.PathLike,
     population: str | None = None,
-    chunk_rows: int = 250_000,
+    chunk_rows: int = 50_000,
 ) -> dict:
     """Write the range file of target nodes [lo, hi) (chemical and electrical edges); edge counts.
 

@@ -524,7 +524,7 @@ class Locator:
         positions: np.ndarray,
         rotations: np.ndarray,
         paths: list,
-        block_cells: int = 512,
+        block_cells: int = 128,
         cache: dict | None = None,
         keep: np.ndarray | None = None,
     ):
