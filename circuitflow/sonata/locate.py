@@ -183,14 +183,10 @@ def _block_walk(morphs: list) -> tuple:
     return cell, order - base[cell], np.where(up >= 0, up - base[cell], -1), new, np.flatnonzero(bad)
 
 
-def cell_maps(paths: list) -> list:
-    """The CellMaps of morphology files (each as `cell_map`), the array work done once for them all.
-
-    The maps' arrays are views of the block's: copy a map kept beyond the block (`owned`)."""
+def _block(paths: list) -> "_Block":
+    """The arrays of the CellMaps of morphology files (at least one), the array work done once for them all."""
     morphs = [_read(p) for p in paths]
     n_cells = len(paths)
-    if not n_cells:
-        return []
     excl = _excl
     part_cell, parts, parent, new, slow = _block_walk(morphs)
     if len(slow):  # cells whose ids are not in pre-order: walked one by one, as they always were
@@ -232,25 +228,86 @@ def cell_maps(paths: list) -> list:
     part_section = parts - sec_base
     part_type = types[part_section + excl(n_off - 1)[:-1][part_cell]]  # a cell's types: one per section
     part_hi = part_lo + size
-    maps = []
-    for k in range(n_cells):
-        if irregular[k]:
-            maps.append(_cell_map_from_points(paths[k], morphs[k]))
-            continue
-        p0, p1, q0, q1 = cell_parts[k], cell_parts[k + 1], cell_points[k], cell_points[k + 1]
-        maps.append(
-            CellMap(
-                points=all_points[q0:q1],
-                radii=all_radii[q0:q1],
-                part_lo=part_lo[p0:p1],
-                part_hi=part_hi[p0:p1],
-                part_snudda=part_snudda[p0:p1],
-                part_section=part_section[p0:p1],
-                part_type=part_type[p0:p1],
-                soma_radius=_soma_radius(morphs[k]),
-            )
+    return _Block(
+        paths=paths,
+        morphs=morphs,
+        points=all_points,
+        radii=all_radii,
+        part_lo=part_lo,
+        part_hi=part_hi,
+        part_snudda=part_snudda,
+        part_section=part_section,
+        part_type=part_type,
+        cell_parts=cell_parts,
+        cell_points=cell_points,
+        soma_radius=np.array([_soma_radius(m) for m in morphs]),
+        irregular=irregular,
+    )
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The CellMaps of a block of cells, concatenated (part_lo, part_hi and part_snudda each cell's
+    own): a regular cell's map is a slice of them; an irregular one's goes through the point table."""
+
+    paths: list
+    morphs: list
+    points: np.ndarray
+    radii: np.ndarray
+    part_lo: np.ndarray
+    part_hi: np.ndarray
+    part_snudda: np.ndarray
+    part_section: np.ndarray
+    part_type: np.ndarray
+    cell_parts: np.ndarray  # (n_cells + 1,) first part of each cell, then the total
+    cell_points: np.ndarray  # (n_cells + 1,) first point of each cell, then the total
+    soma_radius: np.ndarray
+    irregular: np.ndarray  # (n_cells,) bool
+
+    def cell_map(self, k: int) -> CellMap:
+        """Cell k's CellMap (views of the block's arrays)."""
+        if self.irregular[k]:
+            return _cell_map_from_points(self.paths[k], self.morphs[k])
+        p0, p1, q0, q1 = self.cell_parts[k], self.cell_parts[k + 1], self.cell_points[k], self.cell_points[k + 1]
+        return CellMap(
+            points=self.points[q0:q1],
+            radii=self.radii[q0:q1],
+            part_lo=self.part_lo[p0:p1],
+            part_hi=self.part_hi[p0:p1],
+            part_snudda=self.part_snudda[p0:p1],
+            part_section=self.part_section[p0:p1],
+            part_type=self.part_type[p0:p1],
+            soma_radius=float(self.soma_radius[k]),
         )
-    return maps
+
+    def map_set(self) -> "MapSet":
+        """`map_set` of every cell's map, straight from the block's arrays (no irregular cell)."""
+        n_parts = np.diff(self.cell_parts)
+        last = np.maximum(self.cell_parts[1:] - 1, 0)
+        n_sec = np.where(n_parts > 0, self.part_snudda[last] + 1 if len(self.part_snudda) else 0, 0)
+        return _map_set(
+            self.points,
+            self.radii,
+            np.diff(self.cell_points),
+            n_parts,
+            n_sec.astype(np.int64),
+            self.part_lo,
+            self.part_hi,
+            self.part_snudda,
+            self.part_section,
+            self.part_type,
+            self.soma_radius,
+        )
+
+
+def cell_maps(paths: list) -> list:
+    """The CellMaps of morphology files (each as `cell_map`), the array work done once for them all.
+
+    The maps' arrays are views of the block's: copy a map kept beyond the block (`owned`)."""
+    if not paths:
+        return []
+    block = _block(paths)
+    return [block.cell_map(k) for k in range(len(paths))]
 
 
 def owned(cmap: CellMap) -> CellMap:
@@ -342,22 +399,46 @@ class MapSet:
 
 def map_set(maps: list) -> MapSet:
     """Concatenate CellMaps (cell k of the set is maps[k]), vectorised over the cells."""
-    n_cells = len(maps)
-    if n_cells == 0:
+    if not maps:
         raise LocationError("no cells to locate on")
+    return _map_set(
+        np.concatenate([m.points for m in maps]),
+        np.concatenate([m.radii for m in maps]),
+        np.array([len(m.points) for m in maps], dtype=np.int64),
+        np.array([len(m.part_lo) for m in maps], dtype=np.int64),
+        np.array([int(m.part_snudda[-1]) + 1 if len(m.part_snudda) else 0 for m in maps], dtype=np.int64),
+        np.concatenate([m.part_lo for m in maps]),
+        np.concatenate([m.part_hi for m in maps]),
+        np.concatenate([m.part_snudda for m in maps]),
+        np.concatenate([m.part_section for m in maps]),
+        np.concatenate([m.part_type for m in maps]),
+        np.array([m.soma_radius for m in maps]),
+    )
+
+
+def _map_set(
+    points: np.ndarray,
+    radii: np.ndarray,
+    n_points: np.ndarray,
+    n_parts: np.ndarray,
+    n_sec: np.ndarray,
+    part_lo: np.ndarray,
+    part_hi: np.ndarray,
+    part_snudda: np.ndarray,
+    part_section: np.ndarray,
+    part_type: np.ndarray,
+    soma_radius: np.ndarray,
+) -> MapSet:
+    """The MapSet of cells whose CellMaps' arrays are concatenated (indices each cell's own)."""
+    n_cells = len(n_points)
 
     def excl(sizes: np.ndarray) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
-    n_points = np.array([len(m.points) for m in maps], dtype=np.int64)
-    n_parts = np.array([len(m.part_lo) for m in maps], dtype=np.int64)
-    n_sec = np.array([int(m.part_snudda[-1]) + 1 if len(m.part_snudda) else 0 for m in maps], dtype=np.int64)
-    points = np.concatenate([m.points for m in maps])
-    radii = np.concatenate([m.radii for m in maps])
     part_cell = np.repeat(np.arange(n_cells), n_parts)
     point_base = excl(n_points)[part_cell]
-    lo = np.concatenate([m.part_lo for m in maps]).astype(np.int64) + point_base
-    hi = np.concatenate([m.part_hi for m in maps]).astype(np.int64) + point_base
+    lo = part_lo.astype(np.int64) + point_base
+    hi = part_hi.astype(np.int64) + point_base
     seg_count = np.maximum(hi - lo - 1, 0)
     seg_first = excl(seg_count)
     total = int(seg_count.sum())
@@ -377,18 +458,18 @@ def map_set(maps: list) -> MapSet:
     part_len[seg_count == 0] = 0.0
     part_start = seg_start[np.minimum(seg_first, max(total - 1, 0))] if total else np.zeros(len(lo))
     sec_base = excl(n_sec)
-    snudda = np.concatenate([m.part_snudda for m in maps]).astype(np.int64) + sec_base[part_cell]
+    snudda = part_snudda.astype(np.int64) + sec_base[part_cell]
     part_count = np.bincount(snudda, minlength=int(n_sec.sum())).astype(np.int64)
     return MapSet(
         sec_base=sec_base,
         n_sec=n_sec,
-        soma_radius=np.array([m.soma_radius for m in maps]),
+        soma_radius=np.asarray(soma_radius, dtype=np.float64),
         part_first=excl(part_count),
         part_count=part_count,
         part_start=part_start,
         part_len=part_len,
-        part_section=np.concatenate([m.part_section for m in maps]).astype(np.int64),
-        part_type=np.concatenate([m.part_type for m in maps]).astype(np.int64),
+        part_section=part_section.astype(np.int64),
+        part_type=part_type.astype(np.int64),
         seg_first=seg_first,
         seg_count=seg_count,
         seg_start=seg_start,
@@ -536,18 +617,22 @@ class Locator:
         self.cache: dict[int, CellMap] = {} if cache is None else cache
         self.keep = np.zeros(0, dtype=np.int64) if keep is None else np.asarray(keep, dtype=np.int64)
 
-    def cell_maps(self, cells: np.ndarray) -> list:
-        """CellMaps of the known nodes `cells` (positions in `ids`): from the cache, else read (and
-        kept in the cache if their node is in `keep`)."""
+    def map_set(self, cells: np.ndarray) -> MapSet:
+        """The MapSet of the known nodes `cells` (positions in `ids`): maps from the cache, else read
+        (and kept in the cache if their node is in `keep`)."""
         nodes = self.ids[cells]
         found = [self.cache.get(int(node)) for node in nodes]
         missing = [k for k, m in enumerate(found) if m is None]
-        kept = np.isin(nodes[missing], self.keep)
-        for k, cmap, keep in zip(missing, cell_maps([self.paths[int(cells[k])] for k in missing]), kept):
-            found[k] = cmap
-            if keep:
-                self.cache[int(nodes[k])] = owned(cmap)
-        return found
+        if not missing:
+            return map_set(found)
+        block = _block([self.paths[int(cells[k])] for k in missing])
+        for j in np.flatnonzero(np.isin(nodes[missing], self.keep)):
+            self.cache[int(nodes[missing[j]])] = owned(block.cell_map(int(j)))
+        if len(missing) == len(cells) and not np.any(block.irregular):
+            return block.map_set()  # straight from the block's arrays
+        for j, k in enumerate(missing):
+            found[k] = block.cell_map(j)
+        return map_set(found)
 
     def locate(self, node: np.ndarray, sec_id: np.ndarray, sec_x: np.ndarray, toward: np.ndarray | None = None) -> dict:
         """SONATA locations (world frame, µm) of Snudda (node, sec_id, sec_x); `toward` in the world frame."""
@@ -573,7 +658,7 @@ class Locator:
             block = cells[lo : lo + self.block_cells]
             r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
             rows = order[r0:r1]
-            ms = map_set(self.cell_maps(block))
+            ms = self.map_set(block)
             k = np.searchsorted(block, index[rows])  # cell within the block
             idx = index[rows]
             rot, pos = self.rotations[idx], self.positions[idx]
