@@ -54,7 +54,7 @@ import numpy as np
 
 from circuitflow.errors import CircuitflowError
 from circuitflow.sonata.join import RangeWriter
-from circuitflow.sonata.locate import Locator
+from circuitflow.sonata.locate import Locator, unique
 from circuitflow.sonata.node_table import NodeTable
 from circuitflow.sonata.physiology import (
     GAP_JUNCTION_CHANNEL_KEY,
@@ -183,8 +183,7 @@ def _check_types(f: h5py.File, nodes: NodeTable, ids: np.ndarray, network: str) 
 
 def _locator(nodes: NodeTable, ids: np.ndarray, cache: dict, keep: np.ndarray | None = None) -> Locator:
     """A Locator over node ids (positions, rotations and paths read for `ids` only), sharing `cache`
-    (and storing there the maps of the nodes in `keep`)."""
-    ids = np.unique(ids)
+    (and storing there the maps of the nodes in `keep`); `ids` sorted and unique."""
     xyz, rot, paths = nodes.placement(ids)
     return Locator(ids, xyz, rot, paths, cache=cache, keep=keep)
 
@@ -214,7 +213,7 @@ def convert_range(
     hi: int,
     out: str | os.PathLike,
     population: str | None = None,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = 100_000,
 ) -> dict:
     """Write the range file of target nodes [lo, hi) (chemical and electrical edges); edge counts.
 
@@ -245,15 +244,17 @@ def convert_range(
             for a in range(r0, r1, chunk_rows):
                 rows = syn[a : min(a + chunk_rows, r1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/synapses")
-                _check_types(f, nodes, np.unique(rows[:, 1]), str(network))
-                locator = _locator(nodes, rows[:, 1], cache, keep)
+                targets = unique(rows[:, 1])
+                _check_types(f, nodes, targets, str(network))
+                locator = _locator(nodes, targets, cache, keep)
                 writer.append(population, *_chemical(rows, nodes, chemical, locator, voxel_size, origo))
             last = lo
             for a in range(g0, g1, chunk_rows):
                 rows = gj[a : min(a + chunk_rows, g1)].astype(np.int64)
                 last = _sorted_rows(rows, last, f"{network}: network/gap_junctions")
-                _check_types(f, nodes, np.unique(rows[:, :2]), str(network))
-                locator = _locator(nodes, rows[:, :2], cache)
+                cells = unique(rows[:, :2])
+                _check_types(f, nodes, cells, str(network))
+                locator = _locator(nodes, cells, cache)
                 writer.append(elec, *_electrical(rows, a, nodes, electrical, locator, voxel_size, origo))
             writer.close()
         except BaseException:

@@ -56,7 +56,6 @@ class CellMap:
 def _read(path: str):
     import morphio
 
-    morphio.set_maximum_warnings(0)
     try:
         return morphio.Morphology(str(path))
     except Exception as exc:  # morphio raises its own exception hierarchy
@@ -185,6 +184,9 @@ def _block_walk(morphs: list) -> tuple:
 
 def _block(paths: list) -> "_Block":
     """The arrays of the CellMaps of morphology files (at least one), the array work done once for them all."""
+    import morphio
+
+    morphio.set_maximum_warnings(0)
     morphs = [_read(p) for p in paths]
     n_cells = len(paths)
     excl = _excl
@@ -479,6 +481,14 @@ def _map_set(
     )
 
 
+def unique(values: np.ndarray) -> np.ndarray:
+    """`np.unique` of a 1-d array, in one pass (no sort) when it is sorted already (a target column)."""
+    values = np.asarray(values).ravel()
+    if np.all(values[1:] >= values[:-1]):
+        return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values.copy()
+    return np.unique(values)
+
+
 def bisect_right(values: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Per element, the first index in [lo, hi) with values[index] > x (else hi); values sorted there."""
     lo, hi = lo.copy(), hi.copy()
@@ -653,7 +663,7 @@ class Locator:
         if np.any(index >= len(self.ids)) or np.any(self.ids[np.minimum(index, len(self.ids) - 1)] != node):
             raise LocationError("a node to locate on was not loaded")
         order = np.argsort(index, kind="stable")
-        cells = np.unique(index)
+        cells = unique(index)
         for lo in range(0, len(cells), self.block_cells):
             block = cells[lo : lo + self.block_cells]
             r0, r1 = np.searchsorted(index[order], [block[0], block[-1] + 1])
