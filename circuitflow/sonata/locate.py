@@ -133,7 +133,6 @@ def _block_walk(morphs: list) -> tuple:
     bad[entry_cell[(kid < 0) | (kid >= n_sec[entry_cell]) | (par < -1) | (par >= n_sec[entry_cell])]] = True
     same = entry_list[1:] == entry_list[:-1]
     bad[entry_cell[1:][same & (kid[1:] <= kid[:-1])]] = True
-    bad |= np.bincount(entry_cell, minlength=n_cells) != n_sec
     ok_entry = ~bad[entry_cell]
     total = int(base[-1])
     seen = np.bincount((kid + base[entry_cell])[ok_entry], minlength=total)
@@ -156,11 +155,11 @@ def _block_walk(morphs: list) -> tuple:
         jump[up] = jump[jump[up]]
     else:
         bad[sec_cell[jump >= 0]] = True
+    depth[bad[sec_cell]] = 0  # (a cycle's depths grow without bound)
     # pre-order: each section's depth at most one more than the previous section's, and its parent
     # the last section before it one level up
     ids = np.arange(total, dtype=np.int64)
     first = base[:-1][sec_cell] == ids
-    bad[sec_cell[first & (depth != 0)]] = True
     bad[sec_cell[1:][~first[1:] & (depth[1:] > depth[:-1] + 1)]] = True
     by_depth = np.argsort(depth, kind="stable")  # ids in order within a depth
     key = depth[by_depth] * total + by_depth

@@ -263,6 +263,81 @@ def test_snudda_locations_map_onto_morphio_sections(name):
         assert np.array_equal(values, loc[key]), key
 
 
+class _Tree:
+    """What the walks read of a MorphIO morphology: section types and connectivity (MorphIO's layout)."""
+
+    def __init__(self, parent: list, types: list, kids_order):
+        self.section_types = np.array(types)
+        children: dict = {}
+        for s, p in enumerate(parent):
+            children.setdefault(p, []).append(s)
+        self.connectivity = {p: kids_order(children[p]) for p in sorted(children)}
+
+
+def _random_tree(rng, relabel: str) -> _Tree:
+    """A random forest (axon, basal and apical roots, unifurcations), its ids a depth-first pre-order
+    ('preorder'), shuffled ('shuffled'), breadth first ('bfs': every depth at most one more than the
+    previous id's) or a pre-order whose children are listed out of id order ('kids')."""
+    n = int(rng.integers(1, 40))
+    parent = [-1] + [int(rng.integers(-1, s)) if rng.random() < 0.9 else -1 for s in range(1, n)]
+    root_type = {s: int(rng.choice([2, 3, 4])) for s in range(n) if parent[s] < 0}
+    types = []
+    for s in range(n):
+        r = s
+        while parent[r] >= 0:
+            r = parent[r]
+        types.append(root_type[r])
+    children: dict = {}
+    for s, p in enumerate(parent):
+        children.setdefault(p, []).append(s)
+    order, stack = [], children[-1][::-1]
+    while stack:
+        s = stack.pop()
+        order.append(s)
+        stack.extend(children.get(s, [])[::-1])
+    label = {s: i for i, s in enumerate(order)}
+    if relabel == "shuffled":
+        label = dict(zip(order, rng.permutation(n).tolist()))
+    if relabel == "bfs":
+        level = children[-1]
+        bfs = []
+        while level:
+            bfs += level
+            level = [k for s in level for k in children.get(s, [])]
+        label = {s: i for i, s in enumerate(bfs)}
+    new_parent, new_types = [0] * n, [0] * n
+    for s in range(n):
+        new_parent[label[s]] = label[parent[s]] if parent[s] >= 0 else -1
+        new_types[label[s]] = types[s]
+    return _Tree(new_parent, new_types, (lambda k: k[::-1]) if relabel == "kids" else sorted)
+
+
+def test_block_walk_is_the_per_cell_walk_or_falls_back():
+    """The array walk of a block gives each pre-order cell's `_walk` exactly, and names as not in
+    pre-order every cell whose `_walk` it would not give (shuffled ids, children out of id order)."""
+    from circuitflow.sonata.locate import _block_walk, _walk
+
+    rng = np.random.default_rng(11)
+    flagged = {"preorder": 0, "shuffled": 0, "bfs": 0, "kids": 0}
+    for _ in range(20):
+        kinds = rng.choice(list(flagged), size=int(rng.integers(1, 12)))
+        trees = [_random_tree(rng, k) for k in kinds]
+        cell, section, parent, new, slow = _block_walk(trees)
+        for k, tree in enumerate(trees):
+            mine = cell == k
+            if k in slow:
+                flagged[kinds[k]] += 1
+                assert not mine.any()
+                continue
+            order, up, starts = _walk(tree)
+            assert section[mine].tolist() == order and parent[mine].tolist() == up, kinds[k]
+            assert new[mine].tolist() == starts
+    assert flagged["preorder"] == 0 and min(flagged["shuffled"], flagged["bfs"], flagged["kids"]) > 10, flagged
+    # each parent the last id one level up, but a root between a section and its parent
+    jumps = _Tree([-1, 0, -1, 1], [3, 3, 3, 3], sorted)
+    assert _walk(jumps)[0] == [0, 1, 3, 2] and _block_walk([jumps])[4].tolist() == [0]
+
+
 def test_bluepysnap_validator_accepts_the_edges(converted):
     """bluepysnap's circuit validator finds nothing to report on either edge population (schema,
     datatypes, node ids, indices)."""
