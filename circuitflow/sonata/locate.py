@@ -7,10 +7,11 @@ section is a chain of MorphIO sections, numbered in that walk's order, and its `
 the fraction of its path length) is mapped through cumulative lengths to (MorphIO section, position),
 then to (segment, offset in µm) and the point on the centre line (`afferent_center_*`).
 `cell_maps` reads this straight from MorphIO's flat arrays, the array work done once for a block
-of cells (about 0.3 ms a cell, half of it MorphIO's read); a morphology it cannot read that way (a
-section of fewer than 2 points, or a child section not starting at its parent's last point) goes
-through the point table and `detect.tree.build_tree` instead, which give the same numbering for
-every morphology.
+of cells (about 0.25 ms a cell, most of it MorphIO's read): the walk too, from the block's
+connectivity, where a cell's section ids are a depth-first pre-order (MorphIO's files; others are
+walked cell by cell); a morphology it cannot read that way (a section of fewer than 2 points, or a
+child section not starting at its parent's last point) goes through the point table and
+`detect.tree.build_tree` instead, which give the same numbering for every morphology.
 
 The surface point (`afferent_surface_*`) is the centre moved by the local radius (interpolated
 along the segment) perpendicular to the segment, toward the presynaptic side: the centre of the
