@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import morphio
 import numpy as np
 import pytest
 
 from circuitflow.errors import CircuitflowError
-from circuitflow.io.atomic import OutputWriteError
-from circuitflow.io.morphology import write_morphology
+from circuitflow.io.atomic import IncompleteWrite, OutputWriteError
+from circuitflow.io.morphology import ASC_END, check_asc_end, write_morphology
+
+REFERENCE_ASC = sorted((Path(__file__).parents[2] / "data/synthesis-column/expected").rglob("*.asc"))
 
 
 def small_morphology() -> morphio.mut.Morphology:
@@ -79,4 +82,51 @@ def test_a_full_disk_in_the_h5_writer_names_the_file(tmp_path, monkeypatch):
 
     with pytest.raises(OutputWriteError, match=r"/m\.h5: not written: Write failed"):
         write_morphology(Full(), tmp_path, "m", ["h5"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_asc_cut_short_fails_the_end_check(tmp_path):
+    """check_asc_end reads only the file's end: every strict prefix of MorphIO's asc output fails it (a full
+    disk leaves a prefix), the whole file passes."""
+    full = tmp_path / "full.asc"
+    small_morphology().write(str(full))
+    data = full.read_bytes()
+    check_asc_end(full)
+    for size in range(len(data) - 1, -1, -1):
+        os.truncate(full, size)
+        with pytest.raises(IncompleteWrite, match="MorphIO's closing line"):
+            check_asc_end(full)
+
+
+def test_grown_asc_files_end_with_the_only_signature_line(tmp_path):
+    """What check_asc_end relies on, on grown cells: MorphIO writes its signature line last and nowhere else
+    (so no prefix ends with it); a rewrite of each file passes the check, and cut short at each of its last 1,000
+    bytes and at 200 random lengths it fails it."""
+    rng = np.random.default_rng(0)
+    assert len(REFERENCE_ASC) >= 10
+    for i, path in enumerate(REFERENCE_ASC):
+        (written,) = write_morphology(morphio.mut.Morphology(str(path)), tmp_path, f"m{i}", ["asc"])
+        data = written.read_bytes()
+        assert len(ASC_END.findall(data)) == 1 and data.count(b"; Created by MorphIO") == 1, path.name
+        if i >= 3:
+            continue
+        sizes = sorted(set(range(len(data) - 1000, len(data))) | set(rng.integers(0, len(data), 200)), reverse=True)
+        for size in sizes:
+            os.truncate(written, size)
+            with pytest.raises(IncompleteWrite):
+                check_asc_end(written)
+
+
+def test_swc_and_h5_are_still_read_back_whole(tmp_path, monkeypatch):
+    """The end check is for asc only: a swc file that ends on a whole line but lost sections is caught by the
+    read-back comparison."""
+
+    class LosesABranch(CutShort):
+        def write(self, path):
+            self.morph.write(path)
+            lines = Path(path).read_text().splitlines(keepends=True)
+            Path(path).write_text("".join(lines[:-30]))
+
+    with pytest.raises(OutputWriteError, match=r"m\.swc: not written completely: read back"):
+        write_morphology(LosesABranch(small_morphology(), 1.0), tmp_path, "m", ["swc"])
     assert list(tmp_path.iterdir()) == []
