@@ -13,7 +13,6 @@ import numpy as np
 from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
-from neuroc.scale import ScaleParameters, scale_morphology
 from neurots import NeuronGrower, NeuroTSError
 from neurots.generate import grower as neurots_grower
 from neurots.generate.algorithms import barcode as neurots_barcode
@@ -22,7 +21,6 @@ from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
 from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
-from sklearn.decomposition import PCA
 from tmd.Topology import analysis as tmd_analysis
 from tmd.Topology.transformations import tmd_scale
 
@@ -445,6 +443,8 @@ def first_principal_axis(x: np.ndarray) -> np.ndarray:
     of the largest |u|), without its per-call validation (most of its time on these small arrays).
     Inputs scikit-learn would reject go to scikit-learn, for its errors."""
     if x.ndim != 2 or x.shape[0] < 1 or x.dtype != np.float64 or not np.isfinite(x).all():
+        from sklearn.decomposition import PCA  # scikit-learn loads in 0.15 s: only for the inputs it rejects
+
         return PCA(n_components=1, svd_solver="full").fit(x).components_[0]
     x = np.array(x, copy=True)
     x -= np.mean(x, axis=0)
@@ -496,6 +496,8 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
         for root in donor.root_sections:
             _rotational_jitter(root, cell.rotational_jitter_std, rng)
     if cell.scaling_jitter_std is not None:
+        from neuroc.scale import ScaleParameters, scale_morphology  # imports scikit-learn (0.15 s): only when used
+
         scale_morphology(donor, section_scaling=ScaleParameters(std=cell.scaling_jitter_std), rng=rng)
     graft_axon(neuron, donor, rng=rng)
 

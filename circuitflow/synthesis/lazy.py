@@ -1,43 +1,131 @@
-"""Defer matplotlib.pyplot in the processes that import NeuroTS (imported for that side effect, first).
+"""Defer the modules that NeuroTS imports but synthesis never uses (imported for that side effect, first).
 
-diameter-synthesis, which NeuroTS imports, imports matplotlib.pyplot at module level for plots that
-synthesis never draws; that import is about a quarter of NeuroTS' start-up (0.3 s of CPU per job here).
-Not in the package's __init__: finding pyplot imports matplotlib itself (0.2 s), which processes that
-never grow a cell (Snakemake parsing the Snakefile, the prune jobs) should not pay.
+- matplotlib and matplotlib.pyplot: diameter-synthesis imports pyplot at module level for plots that
+  synthesis never draws (0.3 s of CPU per job here);
+- the tmd package's __init__: NeuroTS' astrocyte modules, which `import neurots` always runs, import
+  two functions of tmd.Topology, and with them tmd's __init__, which loads its readers and Tree class,
+  and with those scikit-learn (PCA) and asyncio (the cached_property package): 0.25 s. Synthesis uses
+  only tmd.Topology (barcodes, the apical point's smoothed density), which imports numpy and scipy alone.
+Not in the package's __init__: finding these specs costs a little, which processes that never grow a cell
+(Snakemake parsing the Snakefile, the prune jobs) should not pay.
+
+A deferred module runs, whole, on the first access to an attribute it does not have yet, or when a
+submodule other than those listed in ALONE is imported; its parent package runs before it, as in a plain
+import. Nothing changes for code that does use it.
 """
 
 import importlib.util
 import sys
 import types
 
+#: Submodules that may be imported before their deferred package runs: they import numpy, scipy and each
+#: other only (not their package's __init__'s modules), so the package's code is not needed first.
+ALONE = frozenset(
+    {
+        "tmd.Topology",
+        "tmd.Topology.analysis",
+        "tmd.Topology.statistics",
+        "tmd.Topology.transformations",
+        "tmd.Topology.vectorizations",
+    }
+)
+
 
 class _Deferred(types.ModuleType):
     """A module whose code runs on the first access to an attribute it does not have yet.
 
     Unlike importlib.util.LazyLoader, whose module loads on any attribute access, the module's
-    metadata (__spec__, __name__, __file__, ...) does not load it: `import x.y as z` reads
-    `__spec__` (CPython's import_ensure_initialized), which with LazyLoader ran pyplot at once.
+    metadata (__spec__, __name__, __file__, __path__, ...) and the submodules already set on it do not
+    load it: `import x.y as z` reads `__spec__` (CPython's import_ensure_initialized), which with
+    LazyLoader ran pyplot at once.
     """
 
     def __getattr__(self, attr: str):
-        self.__class__ = types.ModuleType  # before running the code: its own lookups see a plain module
-        self.__spec__.loader.exec_module(self)
+        _load(self)
         return getattr(self, attr)
 
 
-def _defer_import(name: str) -> None:
-    """Make `import name` bind a module that executes on its first use (not on the import).
+def _load(module: types.ModuleType) -> None:
+    """Run a deferred module's code (its deferred parent package's first), once."""
+    if type(module) is not _Deferred:
+        return
+    module.__class__ = types.ModuleType  # before running the code: its own lookups see a plain module
+    parent = sys.modules.get(module.__spec__.parent)
+    if parent is not None and parent is not module:
+        _load(parent)
+    try:
+        module.__spec__.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module.__name__, None)  # as a failed plain import leaves it
+        raise
 
-    Nothing changes for code that does use it: the module loads, whole, when first touched.
-    """
+
+class _Imported:
+    """The loader of a module that running its deferred parent package imported: the import returns it as it is."""
+
+    def __init__(self, module: types.ModuleType):
+        self.module = module
+        self.spec = module.__spec__
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module) -> None:
+        module.__spec__ = self.spec  # the import system set it to the spec of this loader
+
+
+class _ParentsFirst:
+    """A meta path finder: before a submodule of a deferred package is imported, it runs that package, as a
+    plain import would have (unless the submodule is in ALONE); it finds only what that package imported."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name in ALONE or "." not in name or name in sys.modules:  # (in sys.modules: importlib.reload)
+            return None
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            _load(sys.modules.get(".".join(parts[:i])))
+        module = sys.modules.get(name)
+        return None if module is None else importlib.util.spec_from_loader(name, _Imported(module))
+
+
+def _find_spec(name: str):
+    """The spec of module `name`, found without running it or its parent packages."""
+    parent, _, _ = name.rpartition(".")
+    if not parent:
+        return importlib.util.find_spec(name)
+    parent_module = sys.modules.get(parent)
+    if parent_module is None:
+        return None
+    for finder in sys.meta_path:
+        if isinstance(finder, _ParentsFirst):
+            continue
+        find = getattr(finder, "find_spec", None)
+        spec = find(name, parent_module.__path__) if find else None
+        if spec is not None:
+            return spec
+    return None
+
+
+def _defer_import(name: str) -> None:
+    """Make `import name` bind a module that executes on its first use (not on the import); defer its parent
+    packages too if they are not imported yet."""
     if name in sys.modules:
         return
-    spec = importlib.util.find_spec(name)
+    parent, _, child = name.rpartition(".")
+    if parent:
+        _defer_import(parent)
+    spec = _find_spec(name)
     if spec is None or spec.loader is None:
         return
     module = importlib.util.module_from_spec(spec)
     module.__class__ = _Deferred
     sys.modules[name] = module
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)  # as an import sets it; reading it does not load the parent
 
 
+if not any(isinstance(finder, _ParentsFirst) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _ParentsFirst())
 _defer_import("matplotlib.pyplot")
+_defer_import("tmd")
