@@ -61,17 +61,33 @@ def _load(module: types.ModuleType) -> None:
 
 
 class _Imported:
-    """The loader of a module that running its deferred parent package imported: the import returns it as it is."""
+    """The loader of a module that running its deferred parent package imported: the import returns it as it is,
+    and leaves the parent's attribute as the package left it (a plain import finds the module in sys.modules
+    once the parent ran, and sets nothing; tmd's __init__ rebinds tmd.Tree to a class)."""
 
-    def __init__(self, module: types.ModuleType):
+    def __init__(self, module: types.ModuleType, parent: types.ModuleType):
         self.module = module
         self.spec = module.__spec__
+        parent.__dict__[_KeepOnce.KEY] = module.__name__.rpartition(".")[2]
+        parent.__class__ = _KeepOnce
 
     def create_module(self, spec):
         return self.module
 
     def exec_module(self, module) -> None:
         module.__spec__ = self.spec  # the import system set it to the spec of this loader
+
+
+class _KeepOnce(types.ModuleType):
+    """A module whose next setting of one attribute (named in its __dict__ under KEY) is skipped, once."""
+
+    KEY = "__circuitflow_keep__"
+
+    def __setattr__(self, name: str, value) -> None:
+        keep = self.__dict__.pop(self.KEY, None)
+        object.__setattr__(self, "__class__", types.ModuleType)
+        if name != keep:
+            setattr(self, name, value)
 
 
 class _ParentsFirst:
@@ -86,7 +102,9 @@ class _ParentsFirst:
         for i in range(1, len(parts)):
             _load(sys.modules.get(".".join(parts[:i])))
         module = sys.modules.get(name)
-        return None if module is None else importlib.util.spec_from_loader(name, _Imported(module))
+        if module is None:
+            return None
+        return importlib.util.spec_from_loader(name, _Imported(module, sys.modules[name.rpartition(".")[0]]))
 
 
 def _find_spec(name: str):

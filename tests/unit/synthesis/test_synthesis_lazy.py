@@ -1,0 +1,182 @@
+"""synthesis.lazy: deferred modules run on first use, parents first, once; a chunk job leaves the modules that
+synthesis does not use unloaded (scikit-learn, tmd's readers, asyncio, matplotlib) and the rare paths that use
+them still work."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from circuitflow.synthesis import lazy
+
+PACKAGE = {
+    "lz_pkg/__init__.py": "import lz_log\nlz_log.ran.append('lz_pkg')\nVALUE = 1\nfrom lz_pkg import inner\n",
+    "lz_pkg/inner.py": "import lz_log\nlz_log.ran.append('lz_pkg.inner')\n",
+    "lz_pkg/other.py": "import lz_log\nlz_log.ran.append('lz_pkg.other')\n",
+    "lz_pkg/alone.py": "import lz_log\nlz_log.ran.append('lz_pkg.alone')\nX = 2\n",
+    "lz_pkg/broken.py": "raise ImportError('broken on purpose')\n",
+    "lz_log.py": "ran = []\n",
+}
+
+
+@pytest.fixture
+def pkg(tmp_path, monkeypatch):
+    """A package whose modules log when they run, deferred; yields the log."""
+    for name, text in PACKAGE.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(lazy, "ALONE", lazy.ALONE | {"lz_pkg.alone"})
+    import lz_log
+
+    lazy._defer_import("lz_pkg")
+    yield lz_log.ran
+    for name in [n for n in sys.modules if n.split(".")[0] in ("lz_pkg", "lz_log")]:
+        del sys.modules[name]
+
+
+def test_a_deferred_package_runs_on_first_use_once(pkg):
+    import lz_pkg
+
+    assert pkg == [] and type(lz_pkg).__name__ == "_Deferred" and lz_pkg.__name__ == "lz_pkg"
+    assert lz_pkg.VALUE == 1 and lz_pkg.VALUE == 1
+    assert pkg == ["lz_pkg", "lz_pkg.inner"] and type(lz_pkg) is type(os)
+
+
+def test_a_submodule_import_runs_the_package_first_and_each_module_once(pkg):
+    import lz_pkg.other
+
+    assert pkg == ["lz_pkg", "lz_pkg.inner", "lz_pkg.other"]
+    import lz_pkg.inner  # the package imported it while running: the same module, not run again
+
+    assert pkg == ["lz_pkg", "lz_pkg.inner", "lz_pkg.other"]
+    assert lz_pkg.inner is sys.modules["lz_pkg.inner"] and lz_pkg.inner.__spec__.name == "lz_pkg.inner"
+    assert lz_pkg.inner.__spec__.origin.endswith("inner.py")
+
+
+def test_a_submodule_the_package_imports_is_run_once_when_imported_first(pkg):
+    from lz_pkg import inner
+
+    assert pkg == ["lz_pkg", "lz_pkg.inner"] and inner is sys.modules["lz_pkg.inner"]
+
+
+def test_modules_listed_alone_import_without_their_package(pkg):
+    from lz_pkg.alone import X
+
+    assert X == 2 and pkg == ["lz_pkg.alone"]
+    import lz_pkg
+
+    assert lz_pkg.alone.X == 2 and pkg == ["lz_pkg.alone"]  # set on the package by the import: no run
+    assert lz_pkg.VALUE == 1 and pkg == ["lz_pkg.alone", "lz_pkg", "lz_pkg.inner"]
+
+
+def test_a_deferred_submodule_runs_its_parent_first(pkg):
+    lazy._defer_import("lz_pkg.other")
+    import lz_pkg.other as other
+
+    assert pkg == [] and type(other).__name__ == "_Deferred"
+    with pytest.raises(AttributeError):
+        other.missing
+    assert pkg == ["lz_pkg", "lz_pkg.inner", "lz_pkg.other"]
+
+
+def test_a_failing_deferred_module_is_removed_as_a_failed_import_is(pkg):
+    lazy._defer_import("lz_pkg.broken")
+    with pytest.raises(ImportError, match="broken on purpose"):
+        sys.modules["lz_pkg.broken"].anything
+    assert "lz_pkg.broken" not in sys.modules
+
+
+def test_reload_still_reruns_a_submodule(pkg):
+    import lz_pkg.other
+
+    importlib.reload(lz_pkg.other)
+    assert pkg == ["lz_pkg", "lz_pkg.inner", "lz_pkg.other", "lz_pkg.other"]
+
+
+def run_python(code: str) -> None:
+    """Run `code` in a fresh interpreter with this tree first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True, env=env)
+
+
+HEAVY = ("sklearn", "tmd.io", "tmd.Tree", "asyncio", "cached_property", "neuroc.scale")
+
+
+def test_a_chunk_job_leaves_unused_heavy_modules_unloaded():
+    """What a chunk job imports (and what one cell grows with) does not load scikit-learn, tmd's readers,
+    asyncio or matplotlib."""
+    run_python(
+        f"""
+        import sys
+        import circuitflow.synthesis.chunk
+        from circuitflow.synthesis import engine, grow
+        import tmd.Topology.analysis
+        loaded = [m for m in {HEAVY!r} if m in sys.modules]
+        assert not loaded, loaded
+        for name in ("tmd", "matplotlib", "matplotlib.pyplot"):
+            assert type(sys.modules[name]).__name__ == "_Deferred", name
+        """
+    )
+
+
+def test_the_rare_paths_load_what_they_need():
+    """scikit-learn's PCA for inputs the deterministic PCA leaves to it, neuroc's scaling jitter, tmd's readers
+    and pyplot still work after a chunk job's imports."""
+    run_python(
+        """
+        import sys
+        import numpy as np
+        import circuitflow.synthesis.chunk
+        from circuitflow.synthesis import grow
+        axis = grow.first_principal_axis(np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32))
+        assert "sklearn" in sys.modules and axis.shape == (2,)
+        import tmd
+        assert callable(tmd.io.load_neuron_from_morphio) and type(tmd) is type(sys)
+        from neuroc.scale import ScaleParameters
+        import matplotlib.pyplot as plt
+        assert callable(plt.figure) and plt is sys.modules["matplotlib.pyplot"]
+        """
+    )
+
+
+def test_first_principal_axis_fallback_equals_scikit_learn():
+    """The fallback (scikit-learn imported where used) still gives scikit-learn's numbers."""
+    from sklearn.decomposition import PCA
+
+    from circuitflow.synthesis.grow import first_principal_axis
+
+    x = np.random.default_rng(3).normal(size=(7, 3)).astype(np.float32)
+    np.testing.assert_array_equal(first_principal_axis(x), PCA(n_components=1, svd_solver="full").fit(x).components_[0])
+
+
+TMD_NAMESPACE = (
+    "import sys, tmd\n"
+    "print(sorted((k, getattr(v, '__name__', type(v).__name__)) for k, v in vars(tmd).items() if k[:2] != '__'))"
+)
+
+
+@functools.lru_cache(maxsize=None)
+def tmd_namespace(first: str) -> str:
+    """The names tmd binds (and what they are) after `first` in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", f"{first}\n{TMD_NAMESPACE}"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize("first", ["import tmd.Tree.Tree", "from tmd.io.io import load_neuron_from_morphio"])
+def test_tmd_loaded_by_a_submodule_import_has_the_namespace_of_a_plain_import(first):
+    """Whichever way tmd's __init__ ends up running, the package binds the same names (its __init__ rebinds
+    tmd.Tree and tmd.io to modules other than the subpackages an import would set)."""
+    plain = tmd_namespace("pass")
+    assert tmd_namespace(f"import circuitflow.synthesis.lazy\n{first}") == plain
+    assert "('Tree', 'tmd.Tree.Tree')" in plain and "('io', 'tmd.io.io')" in plain
