@@ -68,8 +68,9 @@ class _Imported:
     def __init__(self, module: types.ModuleType, parent: types.ModuleType):
         self.module = module
         self.spec = module.__spec__
-        parent.__dict__[_KeepOnce.KEY] = module.__name__.rpartition(".")[2]
-        parent.__class__ = _KeepOnce
+        if type(parent) is types.ModuleType:  # (a package that set its own module class keeps it)
+            parent.__dict__[_KeepOnce.KEY] = module.__name__.rpartition(".")[2]
+            parent.__class__ = _KeepOnce
 
     def create_module(self, spec):
         return self.module
