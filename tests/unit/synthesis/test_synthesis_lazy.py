@@ -1,6 +1,6 @@
 """synthesis.lazy: deferred modules run on first use, parents first, once; a chunk job leaves the modules that
-synthesis does not use unloaded (scikit-learn, tmd's readers, asyncio, matplotlib) and the rare paths that use
-them still work."""
+synthesis does not use unloaded (scikit-learn, tmd's readers, asyncio, matplotlib, jsonschema) and the rare paths
+that use them still work."""
 
 from __future__ import annotations
 
@@ -122,15 +122,15 @@ def test_a_chunk_job_leaves_unused_heavy_modules_unloaded():
         import tmd.Topology.analysis
         loaded = [m for m in {HEAVY!r} if m in sys.modules]
         assert not loaded, loaded
-        for name in ("tmd", "matplotlib", "matplotlib.pyplot"):
+        for name in ("tmd", "matplotlib", "matplotlib.pyplot", "jsonschema"):
             assert type(sys.modules[name]).__name__ == "_Deferred", name
         """
     )
 
 
 def test_the_rare_paths_load_what_they_need():
-    """scikit-learn's PCA for inputs the deterministic PCA leaves to it, neuroc's scaling jitter, tmd's readers
-    and pyplot still work after a chunk job's imports."""
+    """scikit-learn's PCA for inputs the deterministic PCA leaves to it, neuroc's scaling jitter, tmd's readers,
+    NeuroTS' validator (jsonschema) and pyplot still work after a chunk job's imports."""
     run_python(
         """
         import sys
@@ -142,6 +142,14 @@ def test_the_rare_paths_load_what_they_need():
         import tmd
         assert callable(tmd.io.load_neuron_from_morphio) and type(tmd) is type(sys)
         from neuroc.scale import ScaleParameters
+        from neurots import validator
+        try:
+            validator.validate_neuron_params({"basal_dendrite": {}})
+        except validator.ValidationError:
+            pass
+        else:
+            raise AssertionError("NeuroTS' validator accepted bad parameters")
+        assert type(sys.modules["jsonschema"]) is type(sys)
         import matplotlib.pyplot as plt
         assert callable(plt.figure) and plt is sys.modules["matplotlib.pyplot"]
         """
