@@ -62,20 +62,27 @@ def _load(module: types.ModuleType) -> None:
         raise
 
 
+#: Modules that running a deferred package imported, taken out of sys.modules until the import that ran the
+#: package puts them back (see _ParentsFirst).
+_RAN: dict = {}
+
+
 class _Imported:
     """The loader of a module that running its deferred parent package imported: the import returns it as it is,
     and leaves the parent's attribute as the package left it (a plain import finds the module in sys.modules
     once the parent ran, and sets nothing; tmd's __init__ rebinds tmd.Tree to a class)."""
 
-    def __init__(self, module: types.ModuleType, parent: types.ModuleType):
-        self.module = module
-        self.spec = module.__spec__
-        if type(parent) is types.ModuleType:  # (a package that set its own module class keeps it)
-            parent.__dict__[_KeepOnce.KEY] = module.__name__.rpartition(".")[2]
-            parent.__class__ = _KeepOnce
+    def __init__(self, name: str):
+        self.name = name
 
     def create_module(self, spec):
-        return self.module
+        module = _RAN.pop(self.name)
+        parent = sys.modules[self.name.rpartition(".")[0]]
+        if type(parent) is types.ModuleType:  # (a package that set its own module class keeps it)
+            parent.__dict__[_KeepOnce.KEY] = self.name.rpartition(".")[2]
+            parent.__class__ = _KeepOnce  # the import sets the parent's attribute next
+        self.spec = module.__spec__
+        return module
 
     def exec_module(self, module) -> None:
         module.__spec__ = self.spec  # the import system set it to the spec of this loader
@@ -95,19 +102,25 @@ class _KeepOnce(types.ModuleType):
 
 class _ParentsFirst:
     """A meta path finder: before a submodule of a deferred package is imported, it runs that package, as a
-    plain import would have (unless the submodule is in ALONE); it finds only what that package imported."""
+    plain import would have (unless the submodule is in ALONE); it finds only what that package imported.
+
+    Such a module is taken out of sys.modules until the import puts it back through _Imported: the import
+    system (importlib._bootstrap._find_spec) would run a module that appeared in sys.modules while its spec was
+    being found a second time, from that module's own spec."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
+        if name in _RAN:
+            return importlib.util.spec_from_loader(name, _Imported(name))
         if name in ALONE or "." not in name or name in sys.modules:  # (in sys.modules: importlib.reload)
             return None
         parts = name.split(".")
         for i in range(1, len(parts)):
             _load(sys.modules.get(".".join(parts[:i])))
-        module = sys.modules.get(name)
-        if module is None:
+        if name not in sys.modules:
             return None
-        return importlib.util.spec_from_loader(name, _Imported(module, sys.modules[name.rpartition(".")[0]]))
+        _RAN[name] = sys.modules.pop(name)
+        return importlib.util.spec_from_loader(name, _Imported(name))
 
 
 def _find_spec(name: str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ def pkg(tmp_path, monkeypatch):
 
     lazy._defer_import("lz_pkg")
     yield lz_log.ran
+    lazy._RAN.clear()
     for name in [n for n in sys.modules if n.split(".")[0] in ("lz_pkg", "lz_log")]:
         del sys.modules[name]
 
@@ -63,9 +65,22 @@ def test_a_submodule_import_runs_the_package_first_and_each_module_once(pkg):
 
 
 def test_a_submodule_the_package_imports_is_run_once_when_imported_first(pkg):
+    """The import system would run a module that appears in sys.modules while its spec is found a second time."""
+    import lz_pkg.inner
+
+    assert pkg == ["lz_pkg", "lz_pkg.inner"] and lz_pkg.inner is sys.modules["lz_pkg.inner"]
+    assert lz_pkg.inner.__spec__.origin.endswith("inner.py") and type(lz_pkg) is type(os)
     from lz_pkg import inner
 
-    assert pkg == ["lz_pkg", "lz_pkg.inner"] and inner is sys.modules["lz_pkg.inner"]
+    assert inner is lz_pkg.inner and pkg == ["lz_pkg", "lz_pkg.inner"]
+
+
+def test_finding_a_submodule_spec_then_importing_it_runs_it_once(pkg):
+    spec = importlib.util.find_spec("lz_pkg.inner")
+    assert spec.name == "lz_pkg.inner" and pkg == ["lz_pkg", "lz_pkg.inner"]
+    import lz_pkg.inner
+
+    assert pkg == ["lz_pkg", "lz_pkg.inner"] and sys.modules["lz_pkg.inner"] is lz_pkg.inner and not lazy._RAN
 
 
 def test_modules_listed_alone_import_without_their_package(pkg):
