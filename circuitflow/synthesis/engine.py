@@ -1,8 +1,9 @@
 """Growth engines: NeuroTS' own loop, or the same growth with the per-point loop compiled (kernels.py).
 
 `grow(grower, compiled)` replaces `NeuronGrower.grow()`. The compiled engine keeps NeuroTS' Python
-objects for everything but the points: soma and trunks, the barcode bookkeeping, bifurcation
-directions and stop criteria, the morphology, diameters. Between two such per-section decisions,
+objects for everything but the points and the re-picking of used stop bars (TMDAlgo.extend, on the
+barcode as arrays): soma and trunks, the barcode, bifurcation directions and the children's stop
+criteria, the morphology, diameters. Between two such per-section decisions,
 `kernels.run` takes every step of every active section in NeuroTS' order, with the same random words
 in the same order (drawn ahead from the cell's bit generator; the generator is set back to exactly
 where NeuroTS would leave it before any Python code draws again). Cells whose growth takes a path the
@@ -227,21 +228,6 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return new
 
 
-def curate(algo, section) -> None:
-    """TMDAlgo.extend without its growth step: re-pick the stop bars another section used."""
-    criteria_tmd = copy.deepcopy(section.stop_criteria["TMD"])
-    maximum_target = section.stop_criteria["TMD"].term
-    reference = section.stop_criteria["TMD"].ref
-    if criteria_tmd.bif_id not in algo.barcode.bifs and not np.isinf(criteria_tmd.bif):
-        criteria_tmd.update_bif(*algo.barcode.min_bif(bif_above=reference, bif_below=maximum_target))
-        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
-    if criteria_tmd.term_id not in algo.barcode.terms:
-        reference = criteria_tmd.bif if not np.isinf(criteria_tmd.bif) else criteria_tmd.ref
-        criteria_tmd.update_term(*algo.barcode.min_term(term_above=reference, term_below=maximum_target))
-        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
-    section.stop_criteria["TMD"] = criteria_tmd
-
-
 def norm(vector) -> float:
     """np.linalg.norm(vector): kernels.norm3 (the same bits) for a float64 3-vector, numpy for the rest."""
     if type(vector) is np.ndarray and vector.dtype == np.float64 and vector.shape == (3,):
@@ -267,6 +253,18 @@ def copy_stop(stop: dict) -> dict:
     }
 
 
+def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
+    """A NeuroTS Barcode as the kernel's arrays: bars[kind, bar] its bars' (rounded) bifurcation and
+    termination values, order[kind, :] the bar ids in the order of its bifs and terms OrderedDicts
+    (the order its min_bif, min_term and select_compatible_bif search; -1 after the last)."""
+    for which, values in ((K.B_BIF, barcode.bifs), (K.B_TERM, barcode.terms)):
+        ids = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+        if ids.size and (ids.min() < 0 or ids.max() >= bars.shape[1]):
+            raise EngineFallback("bar id outside the barcode")
+        order[which, : ids.size] = ids
+        bars[which, ids] = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+
+
 class KernelState:
     """The arrays `kernels.run` works on, and the Python objects each slot and tree stands for."""
 
@@ -280,6 +278,8 @@ class KernelState:
         self.slot_i = np.zeros((INITIAL_SLOTS, K.N_SLOT_I), dtype=np.int64)
         self.latest = np.zeros((INITIAL_SLOTS, MEMORY, 3))
         self.tree_f = np.zeros((max(n_trees, 1), K.N_TREE_F))
+        self.bars = np.zeros((max(n_trees, 1), 2, n_bars))
+        self.order = np.full((max(n_trees, 1), 2, n_bars), -1, dtype=np.int64)
         self.bif_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
         self.term_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
         self.active = np.zeros((max(n_trees, 1), 8), dtype=np.int64)
@@ -308,10 +308,15 @@ class KernelState:
                 distr.scale,
                 float(tree.params["metric"] == "radial_distances"),
             ]
+            self.add_barcode(t)
             for section in tree.active_sections:
                 self.add_slot(section, t)
             self.refresh_tree(t)
         self.ctl[K.N_NEURITES] = n_trees
+
+    def add_barcode(self, t: int) -> None:
+        """Tree t's Barcode as arrays (barcode_arrays)."""
+        barcode_arrays(self.trees[t].growth_algo.barcode, self.bars[t], self.order[t])
 
     def ensure_pool(self, points: int) -> None:
         """Room for `points` more points in the pool."""
@@ -353,13 +358,23 @@ class KernelState:
         stop = self.sections[s].stop_criteria["TMD"]
         self.slot_f[s, K.F_BIF] = stop.bif
         self.slot_f[s, K.F_TERM] = stop.term
-        self.slot_f[s, K.F_REF] = stop.ref if np.ndim(stop.ref) == 0 else np.nan
+        if np.ndim(stop.ref) != 0:
+            raise EngineFallback("stop reference is not a scalar")
+        self.slot_f[s, K.F_REF] = stop.ref
         for column, bar in ((K.I_BIF_ID, stop.bif_id), (K.I_TERM_ID, stop.term_id)):
             if bar is not None and not (0 <= bar < self.bif_alive.shape[1]):
                 raise EngineFallback(f"bar id {bar} outside the barcode")
             self.slot_i[s, column] = -1 if bar is None else bar
-        if self.tree_f[self.slot_i[s, K.I_TREE], K.T_RADIAL] and np.ndim(stop.ref) != 0:
-            raise EngineFallback("radial reference is not a scalar")
+
+    def read_stop(self, s: int) -> None:
+        """Slot s's TMD stop criteria as the kernel left them (it re-picks used bars, as TMDAlgo.extend)."""
+        stop = self.sections[s].stop_criteria["TMD"]
+        bif_id = int(self.slot_i[s, K.I_BIF_ID])
+        term_id = int(self.slot_i[s, K.I_TERM_ID])
+        stop.bif_id = None if bif_id < 0 else bif_id
+        stop.bif = float(self.slot_f[s, K.F_BIF])
+        stop.term_id = None if term_id < 0 else term_id
+        stop.term = float(self.slot_f[s, K.F_TERM])
 
     def refresh_tree(self, t: int) -> None:
         """The tree's unused bars and its active sections, in NeuroTS' list order."""
@@ -386,6 +401,7 @@ class KernelState:
         """Give slot s's SectionGrower its points, path length and last directions from the kernel;
         returns it and its points as one (n, 3) array."""
         section = self.sections[s]
+        self.read_stop(s)
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
         points = self.out[:n].copy()
         section.points = list(points)
@@ -434,6 +450,8 @@ class KernelState:
             self.slot_i,
             self.latest,
             self.tree_f,
+            self.bars,
+            self.order,
             self.bif_alive,
             self.term_alive,
             self.active,
@@ -472,11 +490,8 @@ def grow_neurites(grower) -> None:
                 words.draw(ctl, max(INITIAL_WORDS, 2 * int(ctl[K.N_WORDS]), count))
             elif code == K.NEED_POOL:
                 state.ensure_pool(int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN]) + 1)
-            elif code == K.CURATE:
-                s = int(ctl[K.EVENT_SLOT])
-                curate(state.trees[state.slot_i[s, K.I_TREE]].growth_algo, state.sections[s])
-                state.write_stop(s)
-                state.slot_i[s, K.I_SKIP] = 1
+            elif code == K.BROKEN:
+                raise EngineFallback("broken pipeline (a stop criterion NeuroTS' Barcode rejects)")
             elif code == K.NEURITE_END:
                 _end_neurite(state, int(ctl[K.EVENT_SLOT]))
             else:

@@ -419,3 +419,77 @@ def test_remembered_rounding_is_neurots_round_num():
                 ours, expected = grow.round_num(value, decimals), theirs(value, decimals)
                 assert type(ours) is type(expected) and bits(ours) == bits(expected), value
                 assert np.asarray(ours).dtype == np.asarray(expected).dtype
+
+
+def random_barcode(rng):
+    """A NeuroTS Barcode of 1 to 12 bars on a coarse grid (ties), some of its bars already used."""
+    from neurots.generate.algorithms.barcode import Barcode
+
+    n = int(rng.integers(1, 13))
+    bif = rng.integers(0, 20, size=n) * 5.0
+    term = bif + rng.integers(1, 20, size=n) * 5.0
+    ph = [[t, b] + list(rng.uniform(-np.pi, np.pi, 4)) for t, b in zip(term, bif)]
+    barcode = Barcode(ph)
+    for bar in list(barcode.bifs):
+        if rng.random() < 0.3:
+            barcode.remove_bif(bar)
+    for bar in list(barcode.terms):
+        if rng.random() < 0.3:
+            barcode.remove_term(bar)
+    return barcode, n
+
+
+def random_stop(rng, n):
+    """A TMDStop with bars alive, used or None, finite and infinite bifurcations, and refs on the grid."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    bif_id = None if rng.random() < 0.15 else int(rng.integers(0, n))
+    bif = np.inf if rng.random() < 0.2 else float(rng.integers(0, 25) * 5.0)
+    term_id = None if rng.random() < 0.15 else int(rng.integers(0, n))
+    term = float(rng.integers(0, 40) * 5.0) if rng.random() < 0.9 else 0
+    ref = float(rng.integers(0, 20) * 5.0) if rng.random() < 0.9 else float(rng.uniform(0, 100))
+    return TMDStop(bif_id, bif, term_id, term, ref)
+
+
+def test_kernel_curate_is_tmdalgo_extend():
+    """kernels.curate re-picks a section's stop bars as TMDAlgo.extend does (ids, values, and "broken
+    pipeline" where NeuroTS raises it), on random barcodes with used bars and random stop criteria."""
+    from types import SimpleNamespace
+
+    from neurots.generate.algorithms.tmdgrower import TMDAlgo
+    from neurots.utils import NeuroTSError
+
+    engine.load_kernels()
+    rng = np.random.default_rng(21)
+    algo = TMDAlgo.__new__(TMDAlgo)
+    seen = {"broken": 0, "changed": 0, "same": 0}
+    for _ in range(N):
+        barcode, n = random_barcode(rng)
+        stop = random_stop(rng, n)
+        bars, order = np.zeros((1, 2, n)), np.full((1, 2, n), -1, dtype=np.int64)
+        engine.barcode_arrays(barcode, bars[0], order[0])
+        bif_alive = np.zeros((1, n), dtype=np.bool_)
+        term_alive = np.zeros((1, n), dtype=np.bool_)
+        bif_alive[0, list(barcode.bifs)] = True
+        term_alive[0, list(barcode.terms)] = True
+        slot_f = np.zeros((1, K.N_SLOT_F))
+        slot_i = np.zeros((1, K.N_SLOT_I), dtype=np.int64)
+        slot_f[0, [K.F_BIF, K.F_TERM, K.F_REF]] = stop.bif, stop.term, stop.ref
+        slot_i[0, [K.I_BIF_ID, K.I_TERM_ID]] = [-1 if v is None else v for v in (stop.bif_id, stop.term_id)]
+        needs = K.needs_curation(0, slot_f, slot_i, bif_alive, term_alive)
+        algo.barcode = barcode
+        section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, next=lambda: "continue")
+        try:
+            algo.extend(section)
+        except NeuroTSError:
+            assert needs and not K.curate(0, slot_f, slot_i, bars, order, bif_alive, term_alive)
+            seen["broken"] += 1
+            continue
+        expected = section.stop_criteria["TMD"]
+        if needs:
+            assert K.curate(0, slot_f, slot_i, bars, order, bif_alive, term_alive)
+        ids = [None if v < 0 else int(v) for v in slot_i[0, [K.I_BIF_ID, K.I_TERM_ID]]]
+        assert ids == [expected.bif_id, expected.term_id], (vars(stop), vars(expected))
+        assert bits(slot_f[0, [K.F_BIF, K.F_TERM]]) == bits([expected.bif, expected.term]), vars(stop)
+        seen["changed" if vars(expected) != vars(stop) else "same"] += 1
+    assert min(seen.values()) > N // 50, seen
