@@ -359,7 +359,9 @@ def curate_stop(t, parent_ref, parent_term, bif_id, bif, term, bars, order, bif_
         return False, bif_id, bif
     if get_term(t, bif_id, bars, term_alive) <= term:
         return True, bif_id, bif
-    bif_id, bif = select_compatible_bif(t, parent_ref, parent_term, parent_ref, term, bars, order, bif_alive, term_alive)
+    bif_id, bif = select_compatible_bif(
+        t, parent_ref, parent_term, parent_ref, term, bars, order, bif_alive, term_alive
+    )
     return True, bif_id, bif
 
 

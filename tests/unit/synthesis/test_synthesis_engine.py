@@ -493,3 +493,51 @@ def test_kernel_curate_is_tmdalgo_extend():
         assert bits(slot_f[0, [K.F_BIF, K.F_TERM]]) == bits([expected.bif, expected.term]), vars(stop)
         seen["changed" if vars(expected) != vars(stop) else "same"] += 1
     assert min(seen.values()) > N // 50, seen
+
+
+def random_legacy_data(rng, depth=0):
+    """Nested dicts and lists with legacy and current neurite type names as keys and list items."""
+    names = ["apical", "basal", "apical_dendrite", "basal_dendrite", "axon", "x", "num_trees"]
+    data = {}
+    for _ in range(int(rng.integers(0, 5))):
+        kind = rng.random()
+        if kind < 0.3 and depth < 3:
+            value = random_legacy_data(rng, depth + 1)
+        elif kind < 0.6:
+            value = [names[i] if rng.random() < 0.7 else float(i) for i in rng.integers(0, len(names), 4)]
+        else:
+            value = float(rng.normal())
+        data[names[int(rng.integers(0, len(names)))]] = value
+    return data
+
+
+def test_legacy_conversion_is_neurots():
+    """grow.convert_from_legacy_neurite_type (installed in NeuroTS' grower) renames what neurots' renames,
+    in place, and returns the same object, on random nested data with legacy and current names."""
+    import warnings
+
+    from neurots.generate import grower as neurots_grower
+    from neurots.utils import convert_from_legacy_neurite_type as theirs
+
+    from circuitflow.synthesis import grow
+
+    assert neurots_grower.convert_from_legacy_neurite_type is grow.convert_from_legacy_neurite_type
+    rng = np.random.default_rng(8)
+    renamed = failed = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for _ in range(3000):
+            data = random_legacy_data(rng)
+            ours_in, theirs_in = copy.deepcopy(data), copy.deepcopy(data)
+            results = []
+            for convert, data_in in ((grow.convert_from_legacy_neurite_type, ours_in), (theirs, theirs_in)):
+                try:
+                    converted = convert(data_in)
+                    assert converted is data_in
+                    results.append(repr(converted))
+                except (AttributeError, TypeError) as exc:  # a legacy key whose value replaced another type
+                    results.append(f"{exc}, {data_in!r}")
+            assert results[0] == results[1], data
+            renamed += results[0] != repr(data)
+            failed += "object" in results[0]
+    assert renamed > 500 and failed > 10
