@@ -244,15 +244,6 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
     return copied
 
 
-def copy_stop(stop: dict) -> dict:
-    """copy.deepcopy of a section's stop criteria ({name: TMDStop, ...}) without the generic dict walk."""
-    memo: dict = {}
-    return {
-        key: copy_tmd_stop(value) if type(value) is TMDStop else copy.deepcopy(value, memo)
-        for key, value in stop.items()
-    }
-
-
 def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
     """A NeuroTS Barcode as the kernel's arrays: bars[kind, bar] its bars' (rounded) bifurcation and
     termination values, order[kind, :] the bar ids in the order of its bifs and terms OrderedDicts
@@ -292,7 +283,7 @@ class KernelState:
         self.nxt = np.zeros(INITIAL_POOL, dtype=np.int64)
         self.out = np.zeros((INITIAL_POOL, 3))
         self.sections: list = []
-        self.slot_of: dict[int, int] = {}
+        self.tree_slots: list = [[] for _ in self.trees]
         self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
         self.section_types = [SectionType(tree.params["tree_type"]) for tree in self.trees]
         self.section_contexts = [copy.deepcopy(tree.context) for tree in self.trees]
@@ -309,9 +300,8 @@ class KernelState:
                 float(tree.params["metric"] == "radial_distances"),
             ]
             self.add_barcode(t)
-            for section in tree.active_sections:
-                self.add_slot(section, t)
-            self.refresh_tree(t)
+            self.read_barcode(t)
+            self.set_active(t, [self.add_slot(section, t) for section in tree.active_sections])
         self.ctl[K.N_NEURITES] = n_trees
 
     def add_barcode(self, t: int) -> None:
@@ -334,7 +324,6 @@ class KernelState:
             self.slot_i = _grown(self.slot_i, s + 1)
             self.latest = _grown(self.latest, s + 1)
         self.sections.append(section)
-        self.slot_of[id(section)] = s
         points = np.asarray(section.points, dtype=np.float64).reshape(-1, 3)
         self.ensure_pool(len(points))
         start = int(self.ctl[K.POOL_N])
@@ -376,16 +365,26 @@ class KernelState:
         stop.term_id = None if term_id < 0 else term_id
         stop.term = float(self.slot_f[s, K.F_TERM])
 
-    def refresh_tree(self, t: int) -> None:
-        """The tree's unused bars and its active sections, in NeuroTS' list order."""
+    def read_barcode(self, t: int) -> None:
+        """Tree t's unused bars, from its Barcode."""
         barcode = self.trees[t].growth_algo.barcode
         self.bif_alive[t] = False
         self.term_alive[t] = False
-        for bar in barcode.bifs:
-            self.bif_alive[t, bar] = True
-        for bar in barcode.terms:
-            self.term_alive[t, bar] = True
-        slots = [self.slot_of[id(section)] for section in self.trees[t].active_sections]
+        self.bif_alive[t, list(barcode.bifs)] = True
+        self.term_alive[t, list(barcode.terms)] = True
+
+    def check_barcode(self, t: int) -> None:
+        """The unused bars the kernel saw are still its Barcode's (EngineFallback if not)."""
+        barcode = self.trees[t].growth_algo.barcode
+        if (
+            sorted(barcode.bifs) != np.flatnonzero(self.bif_alive[t]).tolist()
+            or sorted(barcode.terms) != np.flatnonzero(self.term_alive[t]).tolist()
+        ):
+            raise EngineFallback("the barcode changed behind the kernel")
+
+    def set_active(self, t: int, slots: list) -> None:
+        """Tree t's active sections (slots), in the order of NeuroTS' TreeGrower.active_sections."""
+        self.tree_slots[t] = slots
         if len(slots) > self.active.shape[1]:
             width = max(len(slots), 2 * self.active.shape[1])
             active = np.zeros((self.active.shape[0], width), dtype=np.int64)
@@ -420,7 +419,8 @@ class KernelState:
     def new_section(self, t: int, parent, direction, first_point, stop, process, pathlength):
         """TreeGrower.add_section for a child section: the same SectionGrower, activated, without
         NeuroTS' per-section deep copy of the context (sections read their context only in
-        SectionGrower.next_point, which the kernel replaces: they share one copy per tree)."""
+        SectionGrower.next_point, which the kernel replaces: they share one copy per tree), nor of
+        `stop`, which it takes over (bifurcate's fresh dict of fresh TMDStops, used by nothing else)."""
         tree = self.trees[t]
         cls = SECTION_CLASSES[tree.params["metric"]]
         section = cls.__new__(cls)
@@ -432,7 +432,7 @@ class KernelState:
         section.children = 0
         section.points = [np.array(first_point[:3])]
         section.params = tree._section_parameters
-        section.stop_criteria = copy_stop(stop)
+        section.stop_criteria = stop
         section.process = process
         section.latest_directions = deque(maxlen=MEMORY)
         section.context = self.section_contexts[t]
@@ -504,6 +504,7 @@ def _end_neurite(state: KernelState, t: int) -> None:
     """Grower.next for a neurite without active sections: record its apical section, drop it."""
     grower = state.grower
     tree = state.trees[t]
+    state.check_barcode(t)
     params = grower.input_parameters
     if "apical_dendrite" in params["grow_types"] and tree.type == params["apical_dendrite"]["tree_type"]:
         grower.apical_sections.append(tree.growth_algo.apical_section)
@@ -520,17 +521,24 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
     tree = state.trees[t]
     section_grower, points = state.sync_section(s, bifurcates)
     section = state.append_section(t, section_grower, points)
+    stop = section_grower.stop_criteria["TMD"]
+    others = [slot for slot in state.tree_slots[t] if slot != s]
     if bifurcates:
-        latest = section_grower.latest_directions[-1]
+        nlat = int(state.slot_i[s, K.I_NLAT])
+        latest = state.latest[s, nlat - 1].copy()
+        history = np.empty(3)
+        K.history(state.latest[s], nlat, history)  # SectionGrower.history(), bit for bit
+        section_grower.history = history.copy  # bifurcate's one call gets a fresh array, as upstream
         section_grower.id = section.id
         # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
         # so those steps run first thing in the next kernel call, then the children's first points.
-        others = [state.slot_of[id(o)] for o in tree.active_sections if o is not section_grower]
+        bif_id = stop.bif_id
         children = []
         for child_section in tree.growth_algo.bifurcate(section_grower):
             child = state.new_section(t, parent=section, pathlength=section_grower.pathlength, **child_section)
             child.latest_directions.append(latest)
             children.append(state.add_slot(child, t))
+        state.bif_alive[t, bif_id] = False  # bifurcate removed it from the Barcode
         tree.active_sections.remove(section_grower)
         pending = others + children
         if len(pending) > state.pending.shape[0]:
@@ -539,7 +547,11 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         state.ctl[K.PEND_OTHERS] = len(others)
         state.ctl[K.PEND_CHILDREN] = len(children)
         state.ensure_pool(len(pending) + 1)
+        state.set_active(t, pending)
     else:
+        term_id = stop.term_id
         tree.growth_algo.terminate(section_grower)
+        if term_id is not None:
+            state.term_alive[t, term_id] = False  # terminate removed it from the Barcode
         tree.active_sections.remove(section_grower)
-    state.refresh_tree(t)
+        state.set_active(t, others)
