@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 from collections import Counter, deque
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
+from neurots.utils import NeuroTSError  # noqa: E402
 from numpy.linalg import norm as vectorial_norm  # noqa: E402
 from numpy.random import PCG64  # noqa: E402
 
@@ -244,6 +246,52 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
     return copied
 
 
+def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) -> TMDStop:
+    """Barcode.curate_stop_criterion with the child's TMDStop copied by copy_tmd_stop itself rather than
+    through copy.deepcopy (which calls it, then keeps memo entries alive: most of the function's time)."""
+    max_ref = parent_stop.term
+    target_stop = copy_tmd_stop(child_stop)
+    if target_stop.term > max_ref:
+        raise NeuroTSError("broken pipeline")
+    if (not np.isinf(target_stop.bif)) and (target_stop.bif > max_ref):
+        raise NeuroTSError("broken pipeline")
+    if barcode.get_term(target_stop.bif_id) <= target_stop.term:
+        return target_stop
+    bif_id, bif = barcode.select_compatible_bif(
+        below_bif=parent_stop.ref,
+        above_bif=max_ref,
+        below_term=parent_stop.ref,
+        above_term=target_stop.term,
+    )
+    target_stop.update_bif(bif_id, bif)
+    return target_stop
+
+
+def stop_criteria(algo, current_section) -> tuple[dict, dict]:
+    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), its TMDStops copied
+    by copy_tmd_stop directly and curated by curate_stop_criterion."""
+    current_section.stop_criteria["TMD"].ref = algo.metric_ref(current_section)
+    parent_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    parent_bif_id = parent_tmd.bif_id
+    parent_bif = parent_tmd.bif
+    current_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    bif_id, bif = algo.barcode.min_bif(bif_above=parent_tmd.ref, bif_below=parent_tmd.term)
+    current_tmd.update_bif(bif_id, bif)
+    stop1 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    term_id, term = algo.barcode.get_term_between(parent_bif_id, parent_bif, current_tmd.term)
+    current_tmd.update_term(term_id, term)
+    stop2 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    return (stop1, stop2)
+
+
+def speed_up_algorithm(algo) -> None:
+    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) stop_criteria and
+    curate_stop_criterion in place of its get_stop_criteria and its Barcode's curate_stop_criterion:
+    its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
+    algo.get_stop_criteria = partial(stop_criteria, algo)
+    algo.barcode.curate_stop_criterion = partial(curate_stop_criterion, algo.barcode)
+
+
 def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
     """A NeuroTS Barcode as the kernel's arrays: bars[kind, bar] its bars' (rounded) bifurcation and
     termination values, order[kind, :] the bar ids in the order of its bifs and terms OrderedDicts
@@ -299,6 +347,7 @@ class KernelState:
                 distr.scale,
                 float(tree.params["metric"] == "radial_distances"),
             ]
+            speed_up_algorithm(tree.growth_algo)
             self.add_barcode(t)
             self.read_barcode(t)
             self.set_active(t, [self.add_slot(section, t) for section in tree.active_sections])

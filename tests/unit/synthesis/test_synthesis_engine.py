@@ -541,3 +541,72 @@ def test_legacy_conversion_is_neurots():
             renamed += results[0] != repr(data)
             failed += "object" in results[0]
     assert renamed > 500 and failed > 10
+
+
+def test_stop_criteria_are_tmdalgo_get_stop_criteria():
+    """engine.stop_criteria (with engine.curate_stop_criterion) gives the children's stop criteria
+    TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
+    random barcodes with used bars and random stop criteria (curate_stop_criterion's own cases:
+    test_curate_stop_criterion_is_barcodes)."""
+    from types import SimpleNamespace
+
+    from neurots.generate.algorithms.tmdgrower import TMDAlgo
+    from neurots.utils import NeuroTSError
+
+    rng = np.random.default_rng(33)
+    seen = {"same bif": 0, "other bif": 0}
+    for _ in range(N // 2):
+        barcode, n = random_barcode(rng)
+        stop = random_stop(rng, n)
+        pathlength = float(rng.integers(0, 30) * 5.0) if rng.random() < 0.8 else float(rng.uniform(0, 150))
+        results = []
+        for ours in (False, True):
+            algo = TMDAlgo.__new__(TMDAlgo)
+            algo.barcode = copy.deepcopy(barcode)
+            section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, pathlength=pathlength)
+            if ours:
+                engine.speed_up_algorithm(algo)
+            try:
+                stops = algo.get_stop_criteria(section)
+            except NeuroTSError as exc:
+                results.append(("raised", str(exc), vars(section.stop_criteria["TMD"])))
+                continue
+            assert stops[0]["TMD"] is not stops[1]["TMD"] and stops[0]["TMD"] is not section.stop_criteria["TMD"]
+            results.append(
+                (
+                    [{key: repr(value) for key, value in vars(s["TMD"]).items()} for s in stops],
+                    vars(section.stop_criteria["TMD"]),
+                    repr((algo.barcode.bifs, algo.barcode.terms, algo.barcode.angles)),
+                )
+            )
+        assert results[0] == results[1], (vars(stop), pathlength)
+        seen["same bif" if results[0][0][0]["bif"] == results[0][0][1]["bif"] else "other bif"] += 1
+    assert min(seen.values()) > N // 100, seen
+
+
+def test_curate_stop_criterion_is_barcodes():
+    """engine.curate_stop_criterion returns what Barcode.curate_stop_criterion returns (a fresh TMDStop
+    with the same values), leaves its inputs alike and raises "broken pipeline" alike."""
+    from neurots.utils import NeuroTSError
+
+    rng = np.random.default_rng(34)
+    seen = {"raised": 0, "kept": 0, "other bif": 0}
+    for _ in range(N):
+        barcode, n = random_barcode(rng)
+        parent, child = random_stop(rng, n), random_stop(rng, n)
+        results = []
+        for curate in (barcode.curate_stop_criterion, lambda p, c: engine.curate_stop_criterion(barcode, p, c)):
+            p, c = copy.deepcopy(parent), copy.deepcopy(child)
+            try:
+                target = curate(p, c)
+            except NeuroTSError as exc:
+                results.append(("raised", str(exc)))
+                continue
+            assert target is not c and target is not p
+            results.append(({k: repr(v) for k, v in vars(target).items()}, vars(p), vars(c)))
+        assert results[0] == results[1], (vars(parent), vars(child))
+        if results[0][0] == "raised":
+            seen["raised"] += 1
+        else:
+            seen["kept" if results[0][0]["bif_id"] == repr(child.bif_id) else "other bif"] += 1
+    assert min(seen.values()) > N // 100, seen
