@@ -365,14 +365,19 @@ class KernelState:
             self.nxt = _grown(self.nxt, need)
             self.out = np.zeros_like(self.pool)
 
-    def add_slot(self, section, t: int) -> int:
-        """A kernel slot for a NeuroTS SectionGrower (its points, last directions, stop criteria)."""
+    def new_slot(self, section) -> int:
+        """The next free slot, for `section`."""
         s = len(self.sections)
         if s >= self.slot_f.shape[0]:
             self.slot_f = _grown(self.slot_f, s + 1)
             self.slot_i = _grown(self.slot_i, s + 1)
             self.latest = _grown(self.latest, s + 1)
         self.sections.append(section)
+        return s
+
+    def add_slot(self, section, t: int) -> int:
+        """A kernel slot for a NeuroTS SectionGrower (its points, last directions, stop criteria)."""
+        s = self.new_slot(section)
         points = np.asarray(section.points, dtype=np.float64).reshape(-1, 3)
         self.ensure_pool(len(points))
         start = int(self.ctl[K.POOL_N])
@@ -388,6 +393,26 @@ class KernelState:
         row[K.F_LAST : K.F_LAST + 3] = points[-1]
         # I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID (write_stop sets them), I_HEAD, I_TAIL, I_NPTS, I_SKIP
         self.slot_i[s, : K.N_SLOT_I] = (t, len(latest), -1, -1, start, start + n - 1, n, 0)
+        self.write_stop(s)
+        return s
+
+    def add_child(self, t: int, parent, latest: np.ndarray, pathlength, child_section: dict) -> int:
+        """new_section and add_slot for a child of a bifurcation (bifurcate's `child_section`, the
+        parent's last direction `latest`): one point and one direction, written straight to its slot."""
+        section = self.new_section(t, parent=parent, pathlength=pathlength, **child_section)
+        section.latest_directions.append(latest)
+        s = self.new_slot(section)
+        point = np.asarray(section.points[0], dtype=np.float64)
+        self.ensure_pool(1)
+        start = int(self.ctl[K.POOL_N])
+        self.pool[start] = point
+        self.ctl[K.POOL_N] = start + 1
+        self.latest[s, 0] = latest
+        row = self.slot_f[s]
+        row[K.F_DIR : K.F_DIR + 3] = section.direction
+        row[K.F_PATH] = section.pathlength
+        row[K.F_LAST : K.F_LAST + 3] = point
+        self.slot_i[s, : K.N_SLOT_I] = (t, 1, -1, -1, start, start, 1, 0)
         self.write_stop(s)
         return s
 
@@ -582,11 +607,10 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
         # so those steps run first thing in the next kernel call, then the children's first points.
         bif_id = stop.bif_id
-        children = []
-        for child_section in tree.growth_algo.bifurcate(section_grower):
-            child = state.new_section(t, parent=section, pathlength=section_grower.pathlength, **child_section)
-            child.latest_directions.append(latest)
-            children.append(state.add_slot(child, t))
+        children = [
+            state.add_child(t, section, latest, section_grower.pathlength, child_section)
+            for child_section in tree.growth_algo.bifurcate(section_grower)
+        ]
         state.bif_alive[t, bif_id] = False  # bifurcate removed it from the Barcode
         tree.active_sections.remove(section_grower)
         pending = others + children

@@ -610,3 +610,37 @@ def test_curate_stop_criterion_is_barcodes():
         else:
             seen["kept" if results[0][0]["bif_id"] == repr(child.bif_id) else "other bif"] += 1
     assert min(seen.values()) > N // 100, seen
+
+
+def test_add_child_is_new_section_then_add_slot():
+    """KernelState.add_child fills the kernel arrays (slot, its point, last direction) as new_section,
+    the parent's last direction appended, then add_slot do."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    rng = np.random.default_rng(9)
+    engine.load_kernels()
+    grower = grower_with_trunks(1)
+    states = [engine.KernelState(grower), engine.KernelState(grower)]
+    for t in range(len(states[0].trees)):
+        for _ in range(100):
+            child = {
+                "direction": rng.normal(size=3) * rng.choice([1.0, 1e-3, 1e3]),
+                "first_point": rng.normal(size=3) * 100,
+                "stop": {"TMD": TMDStop(int(rng.integers(0, 3)), rng.random(), 2, 2.0 + rng.random(), 0.5)},
+                "process": "major" if rng.random() < 0.5 else "secondary",
+            }
+            latest, pathlength = rng.normal(size=3), rng.random() * 100
+            ours = states[0].add_child(t, None, latest.copy(), pathlength, copy.deepcopy(child))
+            section = states[1].new_section(t, parent=None, pathlength=pathlength, **copy.deepcopy(child))
+            section.latest_directions.append(latest.copy())
+            assert ours == states[1].add_slot(section, t)
+            mine = states[0].sections[ours]
+            assert [bits(d) for d in mine.latest_directions] == [bits(d) for d in section.latest_directions]
+            mine.latest_directions.clear()
+            section.latest_directions.clear()
+            assert section_state(mine) == section_state(section)
+    n = int(states[0].ctl[K.POOL_N])
+    assert n == int(states[1].ctl[K.POOL_N])
+    for name in ("slot_f", "slot_i", "latest", "nxt"):
+        assert getattr(states[0], name).tobytes() == getattr(states[1], name).tobytes(), name
+    assert states[0].pool[:n].tobytes() == states[1].pool[:n].tobytes()
