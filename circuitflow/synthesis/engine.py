@@ -26,7 +26,7 @@ import numpy as np
 L = logging.getLogger(__name__)
 
 ENGINES = ("compiled", "neurots")
-INITIAL_WORDS = 4096
+INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs ~0.1 us of trigonometry
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
 TWO_PI = 2.0 * np.pi
@@ -561,7 +561,7 @@ def grow_neurites(grower) -> None:
                 raise EngineFallback("a step ran past the drawn words")
             if code == K.NEED_WORDS:
                 count = int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN] + 1) * K.WORDS_PER_STEP
-                words.draw(ctl, max(INITIAL_WORDS, 2 * int(ctl[K.N_WORDS]), count))
+                words.draw(ctl, max(INITIAL_WORDS, count))
             elif code == K.NEED_POOL:
                 state.ensure_pool(int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN]) + 1)
             elif code == K.BROKEN:
