@@ -1,8 +1,9 @@
 """Growth engines: NeuroTS' own loop, or the same growth with the per-point loop compiled (kernels.py).
 
 `grow(grower, compiled)` replaces `NeuronGrower.grow()`. The compiled engine keeps NeuroTS' Python
-objects for everything but the points: soma and trunks, the barcode bookkeeping, bifurcation
-directions and stop criteria, the morphology, diameters. Between two such per-section decisions,
+objects for everything but the points and the re-picking of used stop bars (TMDAlgo.extend, on the
+barcode as arrays): soma and trunks, the barcode, bifurcation directions and the children's stop
+criteria, the morphology, diameters. Between two such per-section decisions,
 `kernels.run` takes every step of every active section in NeuroTS' order, with the same random words
 in the same order (drawn ahead from the cell's bit generator; the generator is set back to exactly
 where NeuroTS would leave it before any Python code draws again). Cells whose growth takes a path the
@@ -17,6 +18,7 @@ import copy
 import logging
 import os
 from collections import Counter, deque
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ import numpy as np
 L = logging.getLogger(__name__)
 
 ENGINES = ("compiled", "neurots")
-INITIAL_WORDS = 4096
+INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs ~0.1 us of trigonometry
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
 TWO_PI = 2.0 * np.pi
@@ -45,6 +47,7 @@ from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
+from neurots.utils import NeuroTSError  # noqa: E402
 from numpy.linalg import norm as vectorial_norm  # noqa: E402
 from numpy.random import PCG64  # noqa: E402
 
@@ -227,21 +230,6 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return new
 
 
-def curate(algo, section) -> None:
-    """TMDAlgo.extend without its growth step: re-pick the stop bars another section used."""
-    criteria_tmd = copy.deepcopy(section.stop_criteria["TMD"])
-    maximum_target = section.stop_criteria["TMD"].term
-    reference = section.stop_criteria["TMD"].ref
-    if criteria_tmd.bif_id not in algo.barcode.bifs and not np.isinf(criteria_tmd.bif):
-        criteria_tmd.update_bif(*algo.barcode.min_bif(bif_above=reference, bif_below=maximum_target))
-        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
-    if criteria_tmd.term_id not in algo.barcode.terms:
-        reference = criteria_tmd.bif if not np.isinf(criteria_tmd.bif) else criteria_tmd.ref
-        criteria_tmd.update_term(*algo.barcode.min_term(term_above=reference, term_below=maximum_target))
-        criteria_tmd = algo.barcode.curate_stop_criterion(criteria_tmd, criteria_tmd)
-    section.stop_criteria["TMD"] = criteria_tmd
-
-
 def norm(vector) -> float:
     """np.linalg.norm(vector): kernels.norm3 (the same bits) for a float64 3-vector, numpy for the rest."""
     if type(vector) is np.ndarray and vector.dtype == np.float64 and vector.shape == (3,):
@@ -258,13 +246,62 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
     return copied
 
 
-def copy_stop(stop: dict) -> dict:
-    """copy.deepcopy of a section's stop criteria ({name: TMDStop, ...}) without the generic dict walk."""
-    memo: dict = {}
-    return {
-        key: copy_tmd_stop(value) if type(value) is TMDStop else copy.deepcopy(value, memo)
-        for key, value in stop.items()
-    }
+def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) -> TMDStop:
+    """Barcode.curate_stop_criterion with the child's TMDStop copied by copy_tmd_stop itself rather than
+    through copy.deepcopy (which calls it, then keeps memo entries alive: most of the function's time)."""
+    max_ref = parent_stop.term
+    target_stop = copy_tmd_stop(child_stop)
+    if target_stop.term > max_ref:
+        raise NeuroTSError("broken pipeline")
+    if (not np.isinf(target_stop.bif)) and (target_stop.bif > max_ref):
+        raise NeuroTSError("broken pipeline")
+    if barcode.get_term(target_stop.bif_id) <= target_stop.term:
+        return target_stop
+    bif_id, bif = barcode.select_compatible_bif(
+        below_bif=parent_stop.ref,
+        above_bif=max_ref,
+        below_term=parent_stop.ref,
+        above_term=target_stop.term,
+    )
+    target_stop.update_bif(bif_id, bif)
+    return target_stop
+
+
+def stop_criteria(algo, current_section) -> tuple[dict, dict]:
+    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), its TMDStops copied
+    by copy_tmd_stop directly and curated by curate_stop_criterion."""
+    current_section.stop_criteria["TMD"].ref = algo.metric_ref(current_section)
+    parent_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    parent_bif_id = parent_tmd.bif_id
+    parent_bif = parent_tmd.bif
+    current_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    bif_id, bif = algo.barcode.min_bif(bif_above=parent_tmd.ref, bif_below=parent_tmd.term)
+    current_tmd.update_bif(bif_id, bif)
+    stop1 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    term_id, term = algo.barcode.get_term_between(parent_bif_id, parent_bif, current_tmd.term)
+    current_tmd.update_term(term_id, term)
+    stop2 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    return (stop1, stop2)
+
+
+def speed_up_algorithm(algo) -> None:
+    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) stop_criteria and
+    curate_stop_criterion in place of its get_stop_criteria and its Barcode's curate_stop_criterion:
+    its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
+    algo.get_stop_criteria = partial(stop_criteria, algo)
+    algo.barcode.curate_stop_criterion = partial(curate_stop_criterion, algo.barcode)
+
+
+def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
+    """A NeuroTS Barcode as the kernel's arrays: bars[kind, bar] its bars' (rounded) bifurcation and
+    termination values, order[kind, :] the bar ids in the order of its bifs and terms OrderedDicts
+    (the order its min_bif, min_term and select_compatible_bif search; -1 after the last)."""
+    for which, values in ((K.B_BIF, barcode.bifs), (K.B_TERM, barcode.terms)):
+        ids = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+        if ids.size and (ids.min() < 0 or ids.max() >= bars.shape[1]):
+            raise EngineFallback("bar id outside the barcode")
+        order[which, : ids.size] = ids
+        bars[which, ids] = np.fromiter(values.values(), dtype=np.float64, count=len(values))
 
 
 class KernelState:
@@ -280,6 +317,8 @@ class KernelState:
         self.slot_i = np.zeros((INITIAL_SLOTS, K.N_SLOT_I), dtype=np.int64)
         self.latest = np.zeros((INITIAL_SLOTS, MEMORY, 3))
         self.tree_f = np.zeros((max(n_trees, 1), K.N_TREE_F))
+        self.bars = np.zeros((max(n_trees, 1), 2, n_bars))
+        self.order = np.full((max(n_trees, 1), 2, n_bars), -1, dtype=np.int64)
         self.bif_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
         self.term_alive = np.zeros((max(n_trees, 1), n_bars), dtype=np.bool_)
         self.active = np.zeros((max(n_trees, 1), 8), dtype=np.int64)
@@ -292,7 +331,7 @@ class KernelState:
         self.nxt = np.zeros(INITIAL_POOL, dtype=np.int64)
         self.out = np.zeros((INITIAL_POOL, 3))
         self.sections: list = []
-        self.slot_of: dict[int, int] = {}
+        self.tree_slots: list = [[] for _ in self.trees]
         self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
         self.section_types = [SectionType(tree.params["tree_type"]) for tree in self.trees]
         self.section_contexts = [copy.deepcopy(tree.context) for tree in self.trees]
@@ -308,10 +347,15 @@ class KernelState:
                 distr.scale,
                 float(tree.params["metric"] == "radial_distances"),
             ]
-            for section in tree.active_sections:
-                self.add_slot(section, t)
-            self.refresh_tree(t)
+            speed_up_algorithm(tree.growth_algo)
+            self.add_barcode(t)
+            self.read_barcode(t)
+            self.set_active(t, [self.add_slot(section, t) for section in tree.active_sections])
         self.ctl[K.N_NEURITES] = n_trees
+
+    def add_barcode(self, t: int) -> None:
+        """Tree t's Barcode as arrays (barcode_arrays)."""
+        barcode_arrays(self.trees[t].growth_algo.barcode, self.bars[t], self.order[t])
 
     def ensure_pool(self, points: int) -> None:
         """Room for `points` more points in the pool."""
@@ -321,15 +365,19 @@ class KernelState:
             self.nxt = _grown(self.nxt, need)
             self.out = np.zeros_like(self.pool)
 
-    def add_slot(self, section, t: int) -> int:
-        """A kernel slot for a NeuroTS SectionGrower (its points, last directions, stop criteria)."""
+    def new_slot(self, section) -> int:
+        """The next free slot, for `section`."""
         s = len(self.sections)
         if s >= self.slot_f.shape[0]:
             self.slot_f = _grown(self.slot_f, s + 1)
             self.slot_i = _grown(self.slot_i, s + 1)
             self.latest = _grown(self.latest, s + 1)
         self.sections.append(section)
-        self.slot_of[id(section)] = s
+        return s
+
+    def add_slot(self, section, t: int) -> int:
+        """A kernel slot for a NeuroTS SectionGrower (its points, last directions, stop criteria)."""
+        s = self.new_slot(section)
         points = np.asarray(section.points, dtype=np.float64).reshape(-1, 3)
         self.ensure_pool(len(points))
         start = int(self.ctl[K.POOL_N])
@@ -348,29 +396,69 @@ class KernelState:
         self.write_stop(s)
         return s
 
+    def add_child(self, t: int, parent, latest: np.ndarray, pathlength, child_section: dict) -> int:
+        """new_section and add_slot for a child of a bifurcation (bifurcate's `child_section`, the
+        parent's last direction `latest`): one point and one direction, written straight to its slot."""
+        section = self.new_section(t, parent=parent, pathlength=pathlength, **child_section)
+        section.latest_directions.append(latest)
+        s = self.new_slot(section)
+        point = np.asarray(section.points[0], dtype=np.float64)
+        self.ensure_pool(1)
+        start = int(self.ctl[K.POOL_N])
+        self.pool[start] = point
+        self.ctl[K.POOL_N] = start + 1
+        self.latest[s, 0] = latest
+        row = self.slot_f[s]
+        row[K.F_DIR : K.F_DIR + 3] = section.direction
+        row[K.F_PATH] = section.pathlength
+        row[K.F_LAST : K.F_LAST + 3] = point
+        self.slot_i[s, : K.N_SLOT_I] = (t, 1, -1, -1, start, start, 1, 0)
+        self.write_stop(s)
+        return s
+
     def write_stop(self, s: int) -> None:
         """Copy slot s's TMD stop criteria into the kernel arrays (ids: -1 for None)."""
         stop = self.sections[s].stop_criteria["TMD"]
         self.slot_f[s, K.F_BIF] = stop.bif
         self.slot_f[s, K.F_TERM] = stop.term
-        self.slot_f[s, K.F_REF] = stop.ref if np.ndim(stop.ref) == 0 else np.nan
+        if np.ndim(stop.ref) != 0:
+            raise EngineFallback("stop reference is not a scalar")
+        self.slot_f[s, K.F_REF] = stop.ref
         for column, bar in ((K.I_BIF_ID, stop.bif_id), (K.I_TERM_ID, stop.term_id)):
             if bar is not None and not (0 <= bar < self.bif_alive.shape[1]):
                 raise EngineFallback(f"bar id {bar} outside the barcode")
             self.slot_i[s, column] = -1 if bar is None else bar
-        if self.tree_f[self.slot_i[s, K.I_TREE], K.T_RADIAL] and np.ndim(stop.ref) != 0:
-            raise EngineFallback("radial reference is not a scalar")
 
-    def refresh_tree(self, t: int) -> None:
-        """The tree's unused bars and its active sections, in NeuroTS' list order."""
+    def read_stop(self, s: int) -> None:
+        """Slot s's TMD stop criteria as the kernel left them (it re-picks used bars, as TMDAlgo.extend)."""
+        stop = self.sections[s].stop_criteria["TMD"]
+        bif_id = int(self.slot_i[s, K.I_BIF_ID])
+        term_id = int(self.slot_i[s, K.I_TERM_ID])
+        stop.bif_id = None if bif_id < 0 else bif_id
+        stop.bif = float(self.slot_f[s, K.F_BIF])
+        stop.term_id = None if term_id < 0 else term_id
+        stop.term = float(self.slot_f[s, K.F_TERM])
+
+    def read_barcode(self, t: int) -> None:
+        """Tree t's unused bars, from its Barcode."""
         barcode = self.trees[t].growth_algo.barcode
         self.bif_alive[t] = False
         self.term_alive[t] = False
-        for bar in barcode.bifs:
-            self.bif_alive[t, bar] = True
-        for bar in barcode.terms:
-            self.term_alive[t, bar] = True
-        slots = [self.slot_of[id(section)] for section in self.trees[t].active_sections]
+        self.bif_alive[t, list(barcode.bifs)] = True
+        self.term_alive[t, list(barcode.terms)] = True
+
+    def check_barcode(self, t: int) -> None:
+        """The unused bars the kernel saw are still its Barcode's (EngineFallback if not)."""
+        barcode = self.trees[t].growth_algo.barcode
+        if (
+            sorted(barcode.bifs) != np.flatnonzero(self.bif_alive[t]).tolist()
+            or sorted(barcode.terms) != np.flatnonzero(self.term_alive[t]).tolist()
+        ):
+            raise EngineFallback("the barcode changed behind the kernel")
+
+    def set_active(self, t: int, slots: list) -> None:
+        """Tree t's active sections (slots), in the order of NeuroTS' TreeGrower.active_sections."""
+        self.tree_slots[t] = slots
         if len(slots) > self.active.shape[1]:
             width = max(len(slots), 2 * self.active.shape[1])
             active = np.zeros((self.active.shape[0], width), dtype=np.int64)
@@ -386,6 +474,7 @@ class KernelState:
         """Give slot s's SectionGrower its points, path length and last directions from the kernel;
         returns it and its points as one (n, 3) array."""
         section = self.sections[s]
+        self.read_stop(s)
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
         points = self.out[:n].copy()
         section.points = list(points)
@@ -404,7 +493,8 @@ class KernelState:
     def new_section(self, t: int, parent, direction, first_point, stop, process, pathlength):
         """TreeGrower.add_section for a child section: the same SectionGrower, activated, without
         NeuroTS' per-section deep copy of the context (sections read their context only in
-        SectionGrower.next_point, which the kernel replaces: they share one copy per tree)."""
+        SectionGrower.next_point, which the kernel replaces: they share one copy per tree), nor of
+        `stop`, which it takes over (bifurcate's fresh dict of fresh TMDStops, used by nothing else)."""
         tree = self.trees[t]
         cls = SECTION_CLASSES[tree.params["metric"]]
         section = cls.__new__(cls)
@@ -416,7 +506,7 @@ class KernelState:
         section.children = 0
         section.points = [np.array(first_point[:3])]
         section.params = tree._section_parameters
-        section.stop_criteria = copy_stop(stop)
+        section.stop_criteria = stop
         section.process = process
         section.latest_directions = deque(maxlen=MEMORY)
         section.context = self.section_contexts[t]
@@ -434,6 +524,8 @@ class KernelState:
             self.slot_i,
             self.latest,
             self.tree_f,
+            self.bars,
+            self.order,
             self.bif_alive,
             self.term_alive,
             self.active,
@@ -469,14 +561,11 @@ def grow_neurites(grower) -> None:
                 raise EngineFallback("a step ran past the drawn words")
             if code == K.NEED_WORDS:
                 count = int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN] + 1) * K.WORDS_PER_STEP
-                words.draw(ctl, max(INITIAL_WORDS, 2 * int(ctl[K.N_WORDS]), count))
+                words.draw(ctl, max(INITIAL_WORDS, count))
             elif code == K.NEED_POOL:
                 state.ensure_pool(int(ctl[K.PEND_OTHERS] + ctl[K.PEND_CHILDREN]) + 1)
-            elif code == K.CURATE:
-                s = int(ctl[K.EVENT_SLOT])
-                curate(state.trees[state.slot_i[s, K.I_TREE]].growth_algo, state.sections[s])
-                state.write_stop(s)
-                state.slot_i[s, K.I_SKIP] = 1
+            elif code == K.BROKEN:
+                raise EngineFallback("broken pipeline (a stop criterion NeuroTS' Barcode rejects)")
             elif code == K.NEURITE_END:
                 _end_neurite(state, int(ctl[K.EVENT_SLOT]))
             else:
@@ -489,6 +578,7 @@ def _end_neurite(state: KernelState, t: int) -> None:
     """Grower.next for a neurite without active sections: record its apical section, drop it."""
     grower = state.grower
     tree = state.trees[t]
+    state.check_barcode(t)
     params = grower.input_parameters
     if "apical_dendrite" in params["grow_types"] and tree.type == params["apical_dendrite"]["tree_type"]:
         grower.apical_sections.append(tree.growth_algo.apical_section)
@@ -505,17 +595,23 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
     tree = state.trees[t]
     section_grower, points = state.sync_section(s, bifurcates)
     section = state.append_section(t, section_grower, points)
+    stop = section_grower.stop_criteria["TMD"]
+    others = [slot for slot in state.tree_slots[t] if slot != s]
     if bifurcates:
-        latest = section_grower.latest_directions[-1]
+        nlat = int(state.slot_i[s, K.I_NLAT])
+        latest = state.latest[s, nlat - 1].copy()
+        history = np.empty(3)
+        K.history(state.latest[s], nlat, history)  # SectionGrower.history(), bit for bit
+        section_grower.history = history.copy  # bifurcate's one call gets a fresh array, as upstream
         section_grower.id = section.id
         # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
         # so those steps run first thing in the next kernel call, then the children's first points.
-        others = [state.slot_of[id(o)] for o in tree.active_sections if o is not section_grower]
-        children = []
-        for child_section in tree.growth_algo.bifurcate(section_grower):
-            child = state.new_section(t, parent=section, pathlength=section_grower.pathlength, **child_section)
-            child.latest_directions.append(latest)
-            children.append(state.add_slot(child, t))
+        bif_id = stop.bif_id
+        children = [
+            state.add_child(t, section, latest, section_grower.pathlength, child_section)
+            for child_section in tree.growth_algo.bifurcate(section_grower)
+        ]
+        state.bif_alive[t, bif_id] = False  # bifurcate removed it from the Barcode
         tree.active_sections.remove(section_grower)
         pending = others + children
         if len(pending) > state.pending.shape[0]:
@@ -524,7 +620,11 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         state.ctl[K.PEND_OTHERS] = len(others)
         state.ctl[K.PEND_CHILDREN] = len(children)
         state.ensure_pool(len(pending) + 1)
+        state.set_active(t, pending)
     else:
+        term_id = stop.term_id
         tree.growth_algo.terminate(section_grower)
+        if term_id is not None:
+            state.term_alive[t, term_id] = False  # terminate removed it from the Barcode
         tree.active_sections.remove(section_grower)
-    state.refresh_tree(t)
+        state.set_active(t, others)

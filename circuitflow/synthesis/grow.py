@@ -14,6 +14,7 @@ from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
 from morph_tool.transform import rotate, transform, translate
 from neurots import NeuronGrower, NeuroTSError
+from neurots import utils as neurots_utils
 from neurots.generate import grower as neurots_grower
 from neurots.generate.algorithms import barcode as neurots_barcode
 from neurots.generate.algorithms.common import TMDStop
@@ -184,6 +185,37 @@ def round_num(num, decimal_places=4):
 neurots_barcode.round_num = round_num
 
 
+def convert_from_legacy_neurite_type(data):
+    """neurots.utils.convert_from_legacy_neurite_type (in place: basal -> basal_dendrite, apical ->
+    apical_dendrite, keys and list items at any depth) without its deep copy of every level: upstream
+    copies each dict only to iterate over its items and read their types while it renames and recurses
+    into the dict itself, so a snapshot of the items gives the same walk. NeuroTS' _load_json calls it
+    on each cell's parameters and distributions (about 11k deepcopy calls per 250 cells)."""
+    for key, _data in list(data.items()):
+        if key == "apical":
+            neurots_utils.neurite_type_warning(key)
+            data["apical_dendrite"] = data.pop("apical")
+            key = "apical_dendrite"
+        if key == "basal":
+            neurots_utils.neurite_type_warning(key)
+            data["basal_dendrite"] = data.pop("basal")
+            key = "basal_dendrite"
+        if isinstance(_data, dict):
+            data[key] = convert_from_legacy_neurite_type(data[key])
+        if isinstance(_data, list):
+            for i, d in enumerate(list(_data)):
+                if d == "apical":
+                    neurots_utils.neurite_type_warning(key)
+                    data[key][i] = "apical_dendrite"
+                if d == "basal":
+                    neurots_utils.neurite_type_warning(key)
+                    data[key][i] = "basal_dendrite"
+    return data
+
+
+neurots_grower.convert_from_legacy_neurite_type = convert_from_legacy_neurite_type
+
+
 def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
     """neurots.utils.point_to_section_segment with one np.isclose over every section's points (stacked
     in neuron.iter() order) instead of one per section: the first matching row is the first section's
@@ -352,8 +384,11 @@ def _input_scaling(params, cell: CellContext, target, reference, debug: dict, ke
 
 
 def correct_parameters(cell: CellContext, context: dict, debug: dict) -> dict:
-    """Deep-copy the parameters and apply orientation, thickness and extent corrections."""
-    params = copy.deepcopy(cell.params)
+    """Deep-copy the parameters and apply orientation, thickness and extent corrections.
+
+    The copy is a JsonDict (the parameters are JSON data): NeuroTS deep-copies them again once per cell
+    and each tree's algorithm its type's block, and JsonDict copies skip copy.deepcopy's generic walk."""
+    params = json_copy(cell.params)
     u_c = cell.orientation.dot(Y)
     for neurite_type in params["grow_types"]:
         orientation = params[neurite_type].get("orientation")

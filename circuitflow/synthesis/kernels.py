@@ -15,7 +15,9 @@ Every function here reproduces one NeuroTS/numpy computation in the same floatin
   than 16 ulp away from it and with numpy's own exp (object mode) otherwise.
 The driver (engine.py) keeps NeuroTS' Python objects for the tree structure and per-section decisions;
 `run` advances every active section of a neuron, in NeuroTS' order, until a section bifurcates or
-terminates, a neurite ends, a section's stop criteria need curating, or the buffers need refilling.
+terminates, a neurite ends, or the buffers need refilling. Before each step it re-picks the section's
+stop bars another section used, as TMDAlgo.extend does (`curate`: Barcode's min_bif, min_term and
+curate_stop_criterion on the barcode as arrays, searched in its OrderedDicts' order).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ WEIGHTS = np.exp(np.arange(1, MEMORY + 1) - MEMORY)  # neurots.generate.section.
 TO_DOUBLE = 1.0 / 9007199254740992.0
 EXP_MARGIN_ULP = 16
 
-# run() return codes
-DONE, BIFURCATE, TERMINATE, NEURITE_END, CURATE, NEED_WORDS, NEED_POOL = range(7)
+# run() return codes (BROKEN: a stop criterion NeuroTS' Barcode.curate_stop_criterion rejects)
+DONE, BIFURCATE, TERMINATE, NEURITE_END, BROKEN, NEED_WORDS, NEED_POOL = range(7)
 # step() results
 CONTINUE = 0
 
@@ -46,6 +48,9 @@ N_NEURITES, PEND_OTHERS, PEND_CHILDREN, EVENT_SLOT, OVERFLOW, N_CTL = range(8, 1
 F_DIR, F_PATH, F_BIF, F_TERM, F_REF, F_LAST, N_SLOT_F = 0, 3, 4, 5, 6, 7, 10
 # per-slot ints
 I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID, I_HEAD, I_TAIL, I_NPTS, I_SKIP, N_SLOT_I = range(9)
+# bars[t, B_BIF | B_TERM, bar]: a tree's rounded bar values; order[t, B_BIF | B_TERM, k]: the bar ids in the
+# order of its Barcode's bifs and terms OrderedDicts (-1 after the last)
+B_BIF, B_TERM = 0, 1
 # per-tree floats
 T_TARGETING, T_HISTORY, T_RANDOMNESS, T_SCALE_PROB, T_LOC, T_SCALE, T_RADIAL, N_TREE_F = range(8)
 
@@ -290,6 +295,106 @@ def needs_curation(s, slot_f, slot_i, bif_alive, term_alive):
 
 
 @njit(cache=True, error_model="numpy")
+def get_term(t, bar, bars, term_alive):
+    """Barcode.get_term: the bar's termination while unused, else -inf (bar -1 stands for None)."""
+    if bar >= 0 and term_alive[t, bar]:
+        return bars[t, B_TERM, bar]
+    return -np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def min_bif(t, bif_above, bif_below, bars, order, bif_alive):
+    """Barcode.min_bif: (id, value) of the first unused bifurcation within [above, below], or (-1, inf)."""
+    if np.isinf(bif_above):
+        bif_above = 0.0
+    for k in range(order.shape[2]):
+        bar = order[t, B_BIF, k]
+        if bar < 0:
+            break
+        if bif_alive[t, bar]:
+            value = bars[t, B_BIF, bar]
+            if bif_below >= value and value >= bif_above:
+                return bar, value
+    return -1, np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def min_term(t, term_above, term_below, bars, order, term_alive):
+    """Barcode.min_term: (id, value) of the first unused termination within [above, below], or (-1, 0)."""
+    if np.isinf(term_above):
+        term_above = 0.0
+    for k in range(order.shape[2]):
+        bar = order[t, B_TERM, k]
+        if bar < 0:
+            break
+        if term_alive[t, bar]:
+            value = bars[t, B_TERM, bar]
+            if term_below >= value and value >= term_above:
+                return bar, value
+    return -1, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def select_compatible_bif(t, below_bif, above_bif, below_term, above_term, bars, order, bif_alive, term_alive):
+    """Barcode.select_compatible_bif: the first unused bifurcation whose bar fits both ranges, or (-1, inf)."""
+    for k in range(order.shape[2]):
+        bar = order[t, B_BIF, k]
+        if bar < 0:
+            break
+        if bif_alive[t, bar]:
+            bif = bars[t, B_BIF, bar]
+            term = get_term(t, bar, bars, term_alive)
+            if below_bif <= bif and bif <= above_bif and below_term <= term and term <= above_term:
+                return bar, bif
+    return -1, np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def curate_stop(t, parent_ref, parent_term, bif_id, bif, term, bars, order, bif_alive, term_alive):
+    """Barcode.curate_stop_criterion(parent, child) on the child's (bif_id, bif, term): the child's
+    (ok, bif_id, bif); ok False where NeuroTS raises "broken pipeline"."""
+    if term > parent_term:
+        return False, bif_id, bif
+    if not np.isinf(bif) and bif > parent_term:
+        return False, bif_id, bif
+    if get_term(t, bif_id, bars, term_alive) <= term:
+        return True, bif_id, bif
+    bif_id, bif = select_compatible_bif(
+        t, parent_ref, parent_term, parent_ref, term, bars, order, bif_alive, term_alive
+    )
+    return True, bif_id, bif
+
+
+@njit(cache=True, error_model="numpy")
+def curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
+    """TMDAlgo.extend without its growth step: re-pick the stop bars of slot s another section used.
+    False where NeuroTS raises "broken pipeline"."""
+    t = slot_i[s, I_TREE]
+    bif_id = slot_i[s, I_BIF_ID]
+    bif = slot_f[s, F_BIF]
+    term_id = slot_i[s, I_TERM_ID]
+    term = slot_f[s, F_TERM]
+    ref = slot_f[s, F_REF]
+    maximum_target = term
+    if (bif_id < 0 or not bif_alive[t, bif_id]) and not np.isinf(bif):
+        bif_id, bif = min_bif(t, ref, maximum_target, bars, order, bif_alive)
+        ok, bif_id, bif = curate_stop(t, ref, term, bif_id, bif, term, bars, order, bif_alive, term_alive)
+        if not ok:
+            return False
+    if term_id < 0 or not term_alive[t, term_id]:
+        reference = bif if not np.isinf(bif) else ref
+        term_id, term = min_term(t, reference, maximum_target, bars, order, term_alive)
+        ok, bif_id, bif = curate_stop(t, ref, term, bif_id, bif, term, bars, order, bif_alive, term_alive)
+        if not ok:
+            return False
+    slot_i[s, I_BIF_ID] = bif_id
+    slot_f[s, F_BIF] = bif
+    slot_i[s, I_TERM_ID] = term_id
+    slot_f[s, F_TERM] = term
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def gather(s, slot_i, pool, nxt, out):
     """The points of slot s, in order, into out[:n]; returns n."""
     i = slot_i[s, I_HEAD]
@@ -309,6 +414,8 @@ def run(
     slot_i,
     latest,
     tree_f,
+    bars,
+    order,
     bif_alive,
     term_alive,
     active,
@@ -385,7 +492,9 @@ def run(
             s = round_slots[pos]
             ctl[EVENT_SLOT] = s
             if slot_i[s, I_SKIP] == 0 and needs_curation(s, slot_f, slot_i, bif_alive, term_alive):
-                return CURATE
+                if not curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
+                    return BROKEN
+                slot_i[s, I_SKIP] = 1  # curated once for this step, even if the step waits for words
             if ctl[N_WORDS] - ctl[WORD_POS] < WORDS_PER_STEP:
                 return NEED_WORDS
             if ctl[POOL_N] + 1 > n_pool:
@@ -429,9 +538,9 @@ def run(
             bifs = np.empty(n)
             for k in range(n):
                 bifs[k] = slot_f[active[t, k], F_BIF]
-            order = np.argsort(bifs, kind="mergesort")
+            by_bif = np.argsort(bifs, kind="mergesort")
             for k in range(n):
-                round_slots[k] = active[t, order[k]]
+                round_slots[k] = active[t, by_bif[k]]
             ctl[ROUND_N] = n
             ctl[ROUND_POS] = 0
             ctl[IN_ROUND] = 1

@@ -341,14 +341,14 @@ def test_new_section_is_tree_add_section():
                 results = []
                 for build in (tree.add_section, lambda **kw: state.new_section(t, **kw)):
                     before = len(tree.active_sections)
+                    stop = copy.deepcopy(kwargs["stop"])  # new_section takes over bifurcate's fresh stop
                     try:
-                        section = build(parent=parent, **kwargs)
+                        section = build(parent=parent, **{**kwargs, "stop": stop})
                     except AssertionError as exc:
                         results.append(str(exc))
                         continue
                     assert tree.active_sections[before:] == [section]
                     results.append(section_state(section))
-                    assert section.stop_criteria["TMD"] is not kwargs["stop"]["TMD"]
                 assert results[0] == results[1]
 
 
@@ -419,3 +419,228 @@ def test_remembered_rounding_is_neurots_round_num():
                 ours, expected = grow.round_num(value, decimals), theirs(value, decimals)
                 assert type(ours) is type(expected) and bits(ours) == bits(expected), value
                 assert np.asarray(ours).dtype == np.asarray(expected).dtype
+
+
+def random_barcode(rng):
+    """A NeuroTS Barcode of 1 to 12 bars on a coarse grid (ties), some of its bars already used."""
+    from neurots.generate.algorithms.barcode import Barcode
+
+    n = int(rng.integers(1, 13))
+    bif = rng.integers(0, 20, size=n) * 5.0
+    term = bif + rng.integers(1, 20, size=n) * 5.0
+    ph = [[t, b] + list(rng.uniform(-np.pi, np.pi, 4)) for t, b in zip(term, bif)]
+    barcode = Barcode(ph)
+    for bar in list(barcode.bifs):
+        if rng.random() < 0.3:
+            barcode.remove_bif(bar)
+    for bar in list(barcode.terms):
+        if rng.random() < 0.3:
+            barcode.remove_term(bar)
+    return barcode, n
+
+
+def random_stop(rng, n):
+    """A TMDStop with bars alive, used or None, finite and infinite bifurcations, and refs on the grid."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    bif_id = None if rng.random() < 0.15 else int(rng.integers(0, n))
+    bif = np.inf if rng.random() < 0.2 else float(rng.integers(0, 25) * 5.0)
+    term_id = None if rng.random() < 0.15 else int(rng.integers(0, n))
+    term = float(rng.integers(0, 40) * 5.0) if rng.random() < 0.9 else 0
+    ref = float(rng.integers(0, 20) * 5.0) if rng.random() < 0.9 else float(rng.uniform(0, 100))
+    return TMDStop(bif_id, bif, term_id, term, ref)
+
+
+def test_kernel_curate_is_tmdalgo_extend():
+    """kernels.curate re-picks a section's stop bars as TMDAlgo.extend does (ids, values, and "broken
+    pipeline" where NeuroTS raises it), on random barcodes with used bars and random stop criteria."""
+    from types import SimpleNamespace
+
+    from neurots.generate.algorithms.tmdgrower import TMDAlgo
+    from neurots.utils import NeuroTSError
+
+    engine.load_kernels()
+    rng = np.random.default_rng(21)
+    algo = TMDAlgo.__new__(TMDAlgo)
+    seen = {"broken": 0, "changed": 0, "same": 0}
+    for _ in range(N):
+        barcode, n = random_barcode(rng)
+        stop = random_stop(rng, n)
+        bars, order = np.zeros((1, 2, n)), np.full((1, 2, n), -1, dtype=np.int64)
+        engine.barcode_arrays(barcode, bars[0], order[0])
+        bif_alive = np.zeros((1, n), dtype=np.bool_)
+        term_alive = np.zeros((1, n), dtype=np.bool_)
+        bif_alive[0, list(barcode.bifs)] = True
+        term_alive[0, list(barcode.terms)] = True
+        slot_f = np.zeros((1, K.N_SLOT_F))
+        slot_i = np.zeros((1, K.N_SLOT_I), dtype=np.int64)
+        slot_f[0, [K.F_BIF, K.F_TERM, K.F_REF]] = stop.bif, stop.term, stop.ref
+        slot_i[0, [K.I_BIF_ID, K.I_TERM_ID]] = [-1 if v is None else v for v in (stop.bif_id, stop.term_id)]
+        needs = K.needs_curation(0, slot_f, slot_i, bif_alive, term_alive)
+        algo.barcode = barcode
+        section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, next=lambda: "continue")
+        try:
+            algo.extend(section)
+        except NeuroTSError:
+            assert needs and not K.curate(0, slot_f, slot_i, bars, order, bif_alive, term_alive)
+            seen["broken"] += 1
+            continue
+        expected = section.stop_criteria["TMD"]
+        if needs:
+            assert K.curate(0, slot_f, slot_i, bars, order, bif_alive, term_alive)
+        ids = [None if v < 0 else int(v) for v in slot_i[0, [K.I_BIF_ID, K.I_TERM_ID]]]
+        assert ids == [expected.bif_id, expected.term_id], (vars(stop), vars(expected))
+        assert bits(slot_f[0, [K.F_BIF, K.F_TERM]]) == bits([expected.bif, expected.term]), vars(stop)
+        seen["changed" if vars(expected) != vars(stop) else "same"] += 1
+    assert min(seen.values()) > N // 50, seen
+
+
+def random_legacy_data(rng, depth=0):
+    """Nested dicts and lists with legacy and current neurite type names as keys and list items."""
+    names = ["apical", "basal", "apical_dendrite", "basal_dendrite", "axon", "x", "num_trees"]
+    data = {}
+    for _ in range(int(rng.integers(0, 5))):
+        kind = rng.random()
+        if kind < 0.3 and depth < 3:
+            value = random_legacy_data(rng, depth + 1)
+        elif kind < 0.6:
+            value = [names[i] if rng.random() < 0.7 else float(i) for i in rng.integers(0, len(names), 4)]
+        else:
+            value = float(rng.normal())
+        data[names[int(rng.integers(0, len(names)))]] = value
+    return data
+
+
+def test_legacy_conversion_is_neurots():
+    """grow.convert_from_legacy_neurite_type (installed in NeuroTS' grower) renames what neurots' renames,
+    in place, and returns the same object, on random nested data with legacy and current names."""
+    import warnings
+
+    from neurots.generate import grower as neurots_grower
+    from neurots.utils import convert_from_legacy_neurite_type as theirs
+
+    from circuitflow.synthesis import grow
+
+    assert neurots_grower.convert_from_legacy_neurite_type is grow.convert_from_legacy_neurite_type
+    rng = np.random.default_rng(8)
+    renamed = failed = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for _ in range(3000):
+            data = random_legacy_data(rng)
+            ours_in, theirs_in = copy.deepcopy(data), copy.deepcopy(data)
+            results = []
+            for convert, data_in in ((grow.convert_from_legacy_neurite_type, ours_in), (theirs, theirs_in)):
+                try:
+                    converted = convert(data_in)
+                    assert converted is data_in
+                    results.append(repr(converted))
+                except (AttributeError, TypeError) as exc:  # a legacy key whose value replaced another type
+                    results.append(f"{exc}, {data_in!r}")
+            assert results[0] == results[1], data
+            renamed += results[0] != repr(data)
+            failed += "object" in results[0]
+    assert renamed > 500 and failed > 10
+
+
+def test_stop_criteria_are_tmdalgo_get_stop_criteria():
+    """engine.stop_criteria (with engine.curate_stop_criterion) gives the children's stop criteria
+    TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
+    random barcodes with used bars and random stop criteria (curate_stop_criterion's own cases:
+    test_curate_stop_criterion_is_barcodes)."""
+    from types import SimpleNamespace
+
+    from neurots.generate.algorithms.tmdgrower import TMDAlgo
+    from neurots.utils import NeuroTSError
+
+    rng = np.random.default_rng(33)
+    seen = {"same bif": 0, "other bif": 0}
+    for _ in range(N // 2):
+        barcode, n = random_barcode(rng)
+        stop = random_stop(rng, n)
+        pathlength = float(rng.integers(0, 30) * 5.0) if rng.random() < 0.8 else float(rng.uniform(0, 150))
+        results = []
+        for ours in (False, True):
+            algo = TMDAlgo.__new__(TMDAlgo)
+            algo.barcode = copy.deepcopy(barcode)
+            section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, pathlength=pathlength)
+            if ours:
+                engine.speed_up_algorithm(algo)
+            try:
+                stops = algo.get_stop_criteria(section)
+            except NeuroTSError as exc:
+                results.append(("raised", str(exc), vars(section.stop_criteria["TMD"])))
+                continue
+            assert stops[0]["TMD"] is not stops[1]["TMD"] and stops[0]["TMD"] is not section.stop_criteria["TMD"]
+            results.append(
+                (
+                    [{key: repr(value) for key, value in vars(s["TMD"]).items()} for s in stops],
+                    vars(section.stop_criteria["TMD"]),
+                    repr((algo.barcode.bifs, algo.barcode.terms, algo.barcode.angles)),
+                )
+            )
+        assert results[0] == results[1], (vars(stop), pathlength)
+        seen["same bif" if results[0][0][0]["bif"] == results[0][0][1]["bif"] else "other bif"] += 1
+    assert min(seen.values()) > N // 100, seen
+
+
+def test_curate_stop_criterion_is_barcodes():
+    """engine.curate_stop_criterion returns what Barcode.curate_stop_criterion returns (a fresh TMDStop
+    with the same values), leaves its inputs alike and raises "broken pipeline" alike."""
+    from neurots.utils import NeuroTSError
+
+    rng = np.random.default_rng(34)
+    seen = {"raised": 0, "kept": 0, "other bif": 0}
+    for _ in range(N):
+        barcode, n = random_barcode(rng)
+        parent, child = random_stop(rng, n), random_stop(rng, n)
+        results = []
+        for curate in (barcode.curate_stop_criterion, lambda p, c: engine.curate_stop_criterion(barcode, p, c)):
+            p, c = copy.deepcopy(parent), copy.deepcopy(child)
+            try:
+                target = curate(p, c)
+            except NeuroTSError as exc:
+                results.append(("raised", str(exc)))
+                continue
+            assert target is not c and target is not p
+            results.append(({k: repr(v) for k, v in vars(target).items()}, vars(p), vars(c)))
+        assert results[0] == results[1], (vars(parent), vars(child))
+        if results[0][0] == "raised":
+            seen["raised"] += 1
+        else:
+            seen["kept" if results[0][0]["bif_id"] == repr(child.bif_id) else "other bif"] += 1
+    assert min(seen.values()) > N // 100, seen
+
+
+def test_add_child_is_new_section_then_add_slot():
+    """KernelState.add_child fills the kernel arrays (slot, its point, last direction) as new_section,
+    the parent's last direction appended, then add_slot do."""
+    from neurots.generate.algorithms.common import TMDStop
+
+    rng = np.random.default_rng(9)
+    engine.load_kernels()
+    grower = grower_with_trunks(1)
+    states = [engine.KernelState(grower), engine.KernelState(grower)]
+    for t in range(len(states[0].trees)):
+        for _ in range(100):
+            child = {
+                "direction": rng.normal(size=3) * rng.choice([1.0, 1e-3, 1e3]),
+                "first_point": rng.normal(size=3) * 100,
+                "stop": {"TMD": TMDStop(int(rng.integers(0, 3)), rng.random(), 2, 2.0 + rng.random(), 0.5)},
+                "process": "major" if rng.random() < 0.5 else "secondary",
+            }
+            latest, pathlength = rng.normal(size=3), rng.random() * 100
+            ours = states[0].add_child(t, None, latest.copy(), pathlength, copy.deepcopy(child))
+            section = states[1].new_section(t, parent=None, pathlength=pathlength, **copy.deepcopy(child))
+            section.latest_directions.append(latest.copy())
+            assert ours == states[1].add_slot(section, t)
+            mine = states[0].sections[ours]
+            assert [bits(d) for d in mine.latest_directions] == [bits(d) for d in section.latest_directions]
+            mine.latest_directions.clear()
+            section.latest_directions.clear()
+            assert section_state(mine) == section_state(section)
+    n = int(states[0].ctl[K.POOL_N])
+    assert n == int(states[1].ctl[K.POOL_N])
+    for name in ("slot_f", "slot_i", "latest", "nxt"):
+        assert getattr(states[0], name).tobytes() == getattr(states[1], name).tobytes(), name
+    assert states[0].pool[:n].tobytes() == states[1].pool[:n].tobytes()
