@@ -1,5 +1,5 @@
 """The shape of every rule: named <stage>_<step>, one script through the runner, quoted shell values,
-logs under {out_dir}/logs/<stage>/, and the script's import closure as its code input."""
+logs under {out_dir}/logs/<stage>/, the script's import closure as its code input, and a cluster group."""
 
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ def test_rule_names_scripts_and_logs_follow_the_stage():
             assert re.search(r'f"\{LOGS\}/' + stage + r"/", body), f"{name}: log not under logs/{stage}/"
             assert re.search(r"python \{input\.code\[0\]:q\}", body), f"{name}: does not run its script"
             assert re.search(r"^        (mpi_)?logged\(", body, re.M), f"{name}: console does not get the last log line"
+            # on a cluster a small circuit is one job of every step (common.smk cluster_group)
+            assert re.search(r"^    group:\n        cluster_group\(", body, re.M), f"{name}: no cluster_group"
     assert {"synthesis_chunk", "detect_hypervoxels", "prune_range", "sonata_edges", "report_pathways"} <= seen
 
 

@@ -40,15 +40,17 @@ KNOWN_RESOURCES = {
 #: On a cluster brought up by .ci/slurm.sh: one partition "debug" (set as a user does, in the environment:
 #: CIRCUITFLOW_SLURM_PARTITION, see the `partition` fixture) and 2 cores.
 CI_OVERRIDES = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
-#: The profile's groups: jobs that are one job at any circuit size share one SLURM job with their neighbours.
+#: A larger circuit's groups (workflow/rules/common.smk cluster_group): the steps that are one job at any size
+#: share one SLURM job per stage with their neighbours.
 GROUPS = {
     "synthesis": {"synthesis_finalize", "detect_setup", "report_morphometrics", "sonata_nodes"},
     "worklog": {"detect_worklog", "prune_check_hypervoxels"},
     "sonata": {"prune_combine", "sonata_join", "report_physiology"},
 }
-#: Steps that are one job only in a small circuit join a group from the workflow (common.smk chain_group):
-#: with the example's single synthesis chunk and single edge range.
+#: Steps that are one job only with one chunk or edge range (as the example's) join their stage's group.
 CHAINED = {"synthesis": {"synthesis_cache_atlas", "synthesis_chunk"}, "sonata": {"sonata_edges"}}
+#: A circuit of at most `one_cluster_job_max_cells` cells (the example's 40) is one SLURM job: one group.
+CIRCUIT_GROUP = "circuit"
 #: Steps that read no morphology or synapse file run beside Snakemake (localrule), never as SLURM jobs.
 LOCAL = {
     "pathways_detect_config",
@@ -61,19 +63,32 @@ LOCAL = {
     "report_pathways",
     "sonata_circuit_config",
 }
-#: The example's wall time on the CI's live SLURM, as a multiple of the local run's: a bound that catches a
-#: regression (the plugin's default 40 s wait before the first status poll, a hang, per-job submissions
-#: instead of arrays), with room for an idle CI's short local run (clean-clone CI at 1f75389: 302 s vs 15 s
-#: before the localrules, arrays and groups; about 7x on a loaded VM after them). Issue 17 asks for 3x,
-#: which executor plugin 2.6.1 does not allow: each SLURM job costs a 5 s pause before sbatch, two Snakemake
-#: starts and a status poll backing off by 10 s (benchmarks/README.md, "SLURM").
-MAX_SLOWDOWN = 30.0
+#: The example's wall time on the CI's live SLURM, as a multiple of the local run's measured in the same test
+#: (issue 17 asks for 3x). The example is one SLURM job (one_cluster_job_max_cells), whose fixed costs are a
+#: 5 s pause before sbatch (executor plugin 2.6.1), two Snakemake starts inside the job and the status polls
+#: (2 s, then 12, 22, 32 s apart until the job has finished): about 20-40 s beside the local run's work.
+MAX_SLOWDOWN = 3.0
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
 
 
 def profile() -> dict:
     """The SLURM profile as a dict."""
     return yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
+
+
+def group_jobs(dry_run_stdout: str) -> dict[str, set[str]]:
+    """Group name -> rules of its jobs, from a dry run's output (a group's jobs are indented under it)."""
+    groups: dict[str, set[str]] = {}
+    current = None
+    for line in dry_run_stdout.splitlines():
+        if match := re.search(r"Group job (\w+)", line):
+            current = groups.setdefault(match.group(1), set())
+        elif match := re.match(r"(    )?(?:local)?rule (\w+):", line):
+            if match.group(1) is None:
+                current = None
+            elif current is not None:
+                current.add(match.group(2))
+    return groups
 
 
 def workflow_rules(folder: Path) -> set[str]:
@@ -131,14 +146,17 @@ def test_profile_names_only_known_resources_and_rules(example):
     for rule, resources in config["set-resources"].items():
         for key in {"mem_mb", "mem_mb_per_cpu", "mem"} & set(resources):
             assert "attempt" in str(resources[key]), f"{rule}: {key} does not grow with attempt"
-    # profile groups name real rules, never an MPI rule (only a single-job MPI step joins a group, from the
-    # workflow); array jobs only for rules without MPI (the jobstep plugin would run an MPI array's first
-    # task in every task)
-    assert {rule: group for group, members in GROUPS.items() for rule in members} == config["groups"]
+    # groups come from the workflow (cluster_group), which decides them from the circuit size: a profile
+    # `groups:` would override them and split the one job of a small circuit
+    assert "groups" not in config
+    # one SLURM job holds at most one MPI step at a time: the group's `tasks` pool (per job, scope local)
     mpi_rules = {rule for rule, resources in config["set-resources"].items() if "mpi" in resources}
-    assert set(config["groups"]) <= rules and not set(config["groups"]) & mpi_rules
+    assert config["set-resource-scopes"] == {"tasks": "local"}
+    assert config["resources"]["tasks"] == max(config["set-resources"][rule]["tasks"] for rule in mpi_rules)
+    # array jobs only for rules without MPI (the jobstep plugin would run an MPI array's first task in every
+    # task) and never for a step that is one job at any size
     arrays = set(config["slurm-array-jobs"].split(","))
-    assert arrays <= rules and not arrays & (mpi_rules | set(config["groups"]) | LOCAL)
+    assert arrays <= rules and not arrays & (mpi_rules | set().union(*GROUPS.values()) | LOCAL)
     assert config["slurm-logdir"] == "out/logs/slurm" and config["slurm-keep-successful-logs"] is True
 
 
@@ -167,8 +185,30 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
     assert len(resources) >= sum(counts.values()) - counts["all"] - counts["detect_raster_index"]
     for line in resources:
         assert "slurm_partition=debug" in line and "runtime=" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
-    # one group job each: the example has one synthesis chunk and one edge range (they join the groups)
-    assert sorted(re.findall(r"Group job (\w+)", proc.stdout)) == sorted(GROUPS)
+    # the example (40 cells) is one SLURM job: every job but the target `all` in one group, localrules too
+    assert group_jobs(proc.stdout) == {CIRCUIT_GROUP: set(counts) - {"all"}}
+
+
+def test_slurm_dry_run_of_a_larger_circuit_keeps_parallel_jobs(example):
+    """Above one_cluster_job_max_cells, only each stage's single steps share a SLURM job; the rest stay parallel."""
+    proc = run_snakemake(
+        example,
+        None,
+        "all",
+        "-n",
+        "--profile",
+        str(PROFILE),
+        *CI_OVERRIDES,
+        "--configfile",
+        str(example / "config.yaml"),
+        "--config",
+        "one_cluster_job_max_cells=39",
+    )
+    expected = {name: rules | CHAINED.get(name, set()) for name, rules in GROUPS.items()}
+    assert group_jobs(proc.stdout) == expected
+    # localrules run beside Snakemake: none is in a group
+    assert not LOCAL & set().union(*expected.values())
+    assert {"detect_bbox", "detect_hypervoxels", "prune_range"} <= set(job_counts(proc.stdout))
 
 
 @pytest.mark.slurm
@@ -193,19 +233,14 @@ def test_example_on_slurm_equals_local(example, tmp_path):
     chunk_log = (slurm / "out/logs/synthesis/chunk_0.log").read_text()
     if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
         Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(timing + "\n" + log + "\n" + chunk_log)
-    # SLURM's job logs are kept under out_dir, successful ones included: one folder per rule or group
+    # SLURM's job logs are kept under out_dir, successful ones included: the example is one SLURM job, whose
+    # log folder is group_circuit_<its rules, sorted>, cut by the plugin past a length
     slurm_logs = list((slurm / "out/logs/slurm").rglob("*.log"))
-    assert len(slurm_logs) >= 10
     folders = {path.relative_to(slurm / "out/logs/slurm").parts[0] for path in slurm_logs}
-    submitted = {name.removeprefix("rule_") for name in folders if name.startswith("rule_")}
-    expected = {"detect_bbox", "detect_rasterise", "detect_hypervoxels", "prune_gather_merge", "prune_range"}
-    assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
-    assert not submitted & LOCAL, f"submitted to SLURM, not run beside Snakemake: {submitted & LOCAL}"
-    # a group job's log folder is group_<group>_<its rules, sorted>, cut by the plugin past a length
-    groups = {name.removeprefix("group_") for name in folders if name.startswith("group_")}
-    for name, rules in GROUPS.items():
-        members = sorted(rules | CHAINED.get(name, set()))
-        assert any(f"{name}_{'_'.join(members)}".startswith(g.rstrip(".")) for g in groups), (name, groups)
+    assert len(slurm_logs) == 1 and len(folders) == 1, folders
+    assert folders.pop().startswith(f"group_{CIRCUIT_GROUP}_detect_bbox_detect_grid_"), slurm_logs
+    # inside the job one Snakemake ran every step as a local run would (not one Snakemake per step)
+    assert len(re.findall(r"^Building DAG of jobs", slurm_logs[0].read_text(), re.M)) == 2
     # switching laptop <-> SLURM re-runs nothing: each folder is up to date for the other executor
     for folder, args in ((slurm, ["--cores", "2", "-n"]), (local, ["--profile", str(PROFILE), *CI_OVERRIDES])):
         again = run_snakemake(folder, None, "all", *args, "--configfile", str(example / "config.yaml"))

@@ -77,6 +77,8 @@ rule detect_setup:
         neurons=f"{DET_WORK}/neurons.h5",
     log:
         f"{LOGS}/detect/setup.log",
+    group:
+        cluster_group("synthesis")
     conda:
         CONDA_ENV
     params:
@@ -103,6 +105,8 @@ rule detect_bbox:
         trees=temp(f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy"),
     log:
         f"{LOGS}/detect/bbox_{{det_chunk}}.log",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
     params:
@@ -123,6 +127,8 @@ rule detect_grid:
         DET_GRID,
     log:
         f"{LOGS}/detect/grid.log",
+    group:
+        cluster_group()
     localrule: True  # a min/max over the chunks' boxes: no cluster job
     conda:
         CONDA_ENV
@@ -143,6 +149,8 @@ rule detect_rasterise:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
     log:
         f"{LOGS}/detect/rasterise_{{det_chunk}}.log",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
     params:
@@ -167,6 +175,8 @@ rule detect_raster_index:
         DET_RASTER_INDEX,
     log:
         f"{LOGS}/detect/raster_index.log",
+    group:
+        cluster_group()
     localrule: True  # reads the rasters' per-hypervoxel row counts only: no cluster job
     conda:
         CONDA_ENV
@@ -185,6 +195,8 @@ rule detect_hypervoxels:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
     log:
         f"{LOGS}/detect/hypervoxels_{{det_batch}}.log",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
     resources:
@@ -214,6 +226,8 @@ rule detect_worklog:
         voxels=directory(f"{DET_NET}/voxels"),
     log:
         f"{LOGS}/detect/worklog.log",
+    group:
+        cluster_group("worklog")
     conda:
         CONDA_ENV
     params:

@@ -22,6 +22,8 @@ rule pathways_detect_config:
         f"{OUT}/pathways/detect-config.json",
     log:
         f"{LOGS}/pathways/detect_config.log",
+    group:
+        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
@@ -42,6 +44,8 @@ rule pathways_prune_config:
         f"{OUT}/pathways/prune-config.json",
     log:
         f"{LOGS}/pathways/prune_config.log",
+    group:
+        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV

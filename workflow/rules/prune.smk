@@ -79,6 +79,8 @@ rule prune_check_hypervoxels:
         f"{PRUNE_DIR}/hypervoxels.h5",
     log:
         f"{LOGS}/prune/check_hypervoxels.log",
+    group:
+        cluster_group("worklog")
     conda:
         CONDA_ENV
     params:
@@ -97,6 +99,8 @@ rule prune_check_config:
         f"{PRUNE_DIR}/prune-config-checked.json",
     log:
         f"{LOGS}/prune/check_config.log",
+    group:
+        cluster_group()
     priority: 100
     localrule: True  # checks the config against the network config: no cluster job
     conda:
@@ -119,6 +123,8 @@ rule prune_gather_merge:
         PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
         f"{LOGS}/prune/gather_merge_{{n}}-{{i}}.log",
+    group:
+        cluster_group()
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -144,6 +150,8 @@ rule prune_range:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
     log:
         f"{LOGS}/prune/range_{{n}}-{{i}}.log",
+    group:
+        cluster_group()
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -176,6 +184,8 @@ rule prune_combine:
         f"{OUT}/network-synapses.hdf5",
     log:
         f"{LOGS}/prune/combine.log",
+    group:
+        cluster_group("sonata")
     conda:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then

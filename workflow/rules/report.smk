@@ -39,6 +39,8 @@ rule report_morphometrics:
         ),
     log:
         f"{LOGS}/report/morphometrics.log",
+    group:
+        cluster_group("synthesis")
     conda:
         CONDA_ENV
     params:
@@ -65,6 +67,8 @@ rule report_pathways_range:
         f"{REPORT_DIR}/pathways-ranges-{{n}}/{{i}}.json",
     log:
         f"{LOGS}/report/pathways_range_{{n}}-{{i}}.log",
+    group:
+        cluster_group()
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -102,6 +106,8 @@ rule report_pathways:
         ),
     log:
         f"{LOGS}/report/pathways.log",
+    group:
+        cluster_group()
     # sums the ranges' small histograms (no synapse rows) and draws: beside Snakemake, no cluster job
     localrule: True
     conda:
@@ -133,6 +139,8 @@ rule report_physiology:
         ),
     log:
         f"{LOGS}/report/physiology.log",
+    group:
+        cluster_group("sonata")
     conda:
         CONDA_ENV
     params:

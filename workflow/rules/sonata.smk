@@ -62,6 +62,8 @@ rule sonata_physiology:
         f"{SONATA_DIR}/physiology.json",
     log:
         f"{LOGS}/sonata/physiology.log",
+    group:
+        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
@@ -84,9 +86,9 @@ rule sonata_edges:
         f"{LOGS}/sonata/edges/{{edge_range}}.log",
     wildcard_constraints:
         edge_range=r"\d+",
-    # a single range (a small circuit) runs in the SLURM job of combine and join (profile group `sonata`)
+    # on a cluster, a single range runs in the cluster job of combine and join (group `sonata`)
     group:
-        chain_group(len(SONATA_RANGES), "sonata")
+        cluster_group("sonata", len(SONATA_RANGES))
     conda:
         CONDA_ENV
     params:
@@ -116,6 +118,8 @@ rule sonata_join:
         electrical=SONATA_ELECTRICAL,
     log:
         f"{LOGS}/sonata/join.log",
+    group:
+        cluster_group("sonata")
     conda:
         CONDA_ENV
     params:
@@ -136,6 +140,8 @@ rule sonata_nodes:
         **SONATA_NODE_OUTPUTS,
     log:
         f"{LOGS}/sonata/nodes.log",
+    group:
+        cluster_group("synthesis")
     conda:
         CONDA_ENV
     params:
@@ -161,6 +167,8 @@ rule sonata_circuit_config:
         f"{SONATA_DIR}/circuit_config.json",
     log:
         f"{LOGS}/sonata/circuit_config.log",
+    group:
+        cluster_group()
     localrule: True  # reads population names, writes a JSON
     conda:
         CONDA_ENV

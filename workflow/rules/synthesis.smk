@@ -49,9 +49,9 @@ rule synthesis_cache_atlas:
         f"{SYN_DIR}/atlas_cache.h5",
     log:
         f"{LOGS}/synthesis/cache_atlas.log",
-    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
+    # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
     group:
-        chain_group(len(CHUNKS), "synthesis")
+        cluster_group("synthesis", len(CHUNKS))
     conda:
         CONDA_ENV
     params:
@@ -78,6 +78,8 @@ rule synthesis_validate_params:
         f"{SYN_DIR}/parameters.json",
     log:
         f"{LOGS}/synthesis/validate_params.log",
+    group:
+        cluster_group()
     localrule: True  # the parameters planning already validated: no cluster job
     conda:
         CONDA_ENV
@@ -116,9 +118,9 @@ rule synthesis_chunk:
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
-    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
+    # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
     group:
-        chain_group(len(CHUNKS), "synthesis")
+        cluster_group("synthesis", len(CHUNKS))
     conda:
         CONDA_ENV
     resources:
@@ -156,6 +158,8 @@ rule synthesis_finalize:
         apical=f"{SYN_DIR}/apical.yaml",
     log:
         f"{LOGS}/synthesis/finalize.log",
+    group:
+        cluster_group("synthesis")
     conda:
         CONDA_ENV
     params:
