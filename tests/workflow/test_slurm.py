@@ -66,10 +66,11 @@ LOCAL = {
 #: The example's wall time on the CI's live SLURM, as a multiple of the local run's measured in the same test
 #: (issue 17 asks for 3x). The example is one SLURM job (one_cluster_job_max_cells). On top come the wait for
 #: the status poll that sees the job finished: executor plugin 2.6.1 polls 2 s after the submission, then 12,
-#: 22, 32, 42, 52 s apart (not configurable), so the same run ends 0-50 s after its job, whatever the
-#: pipeline does (a job that ends at 70 s instead of 68 s is seen at 110 s).
+#: 22, 32, 42, 52, 62 s apart (not configurable), so the same run ends up to a minute after its job, whatever
+#: the pipeline does (a job that ends at 70 s instead of 68 s is seen at 110 s). The test asserts 3x up to the
+#: job's end and a bounded wait after it.
 MAX_SLOWDOWN = 3.0
-MAX_POLL_WAIT = 60.0
+MAX_POLL_WAIT = 75.0
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
 
 
