@@ -51,7 +51,7 @@ GROUPS = {
 CHAINED = {"synthesis": {"synthesis_cache_atlas", "synthesis_chunk"}, "sonata": {"sonata_edges"}}
 #: A circuit of at most `one_cluster_job_max_cells` cells (the example's 40) is one SLURM job: one group.
 CIRCUIT_GROUP = "circuit"
-#: Steps that read no morphology or synapse file run beside Snakemake (localrule), never as SLURM jobs.
+#: Steps that read no morphology or synapse file: localrules, beside Snakemake in a larger circuit (never SLURM jobs).
 LOCAL = {
     "pathways_detect_config",
     "pathways_prune_config",
