@@ -72,6 +72,12 @@ LOCAL = {
 MAX_SLOWDOWN = 3.0
 MAX_POLL_WAIT = 75.0
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
+#: Each rule's `runtime` in minutes as its own SLURM job (workflow/rules/*.smk step_runtime); others 30 min.
+CLUSTER_RUNTIMES = {"synthesis_chunk": 120, "detect_hypervoxels": 120, "prune_range": 120, "synthesis_finalize": 60, "prune_combine": 60}
+#: A step's runtime in the one SLURM job of a small circuit (common.smk ONE_JOB_STEP_RUNTIME), in minutes.
+ONE_JOB_STEP_MINUTES = 2
+#: The example's one SLURM job must fit a common partition's MaxTime (24 h) and wait little in a queue.
+MAX_ONE_JOB_MINUTES = 4 * 60
 
 
 def profile() -> dict:
@@ -92,6 +98,17 @@ def group_jobs(dry_run_stdout: str) -> dict[str, set[str]]:
             elif current is not None:
                 current.add(match.group(2))
     return groups
+
+
+def rule_runtimes(dry_run_stdout: str) -> dict[str, set[int]]:
+    """Rule -> the `runtime` resources (minutes) of its jobs, from a dry run's output."""
+    runtimes: dict[str, set[int]] = {}
+    for block in dry_run_stdout.split("\n\n"):
+        rule = re.search(r"^\s*(?:local)?rule (\w+):", block, re.M)
+        runtime = re.search(r"resources: .*\bruntime=(\d+)", block)
+        if rule and runtime:
+            runtimes.setdefault(rule.group(1), set()).add(int(runtime.group(1)))
+    return runtimes
 
 
 def workflow_rules(folder: Path) -> set[str]:
@@ -144,6 +161,10 @@ def test_profile_names_only_known_resources_and_rules(example):
         if "mpi" in resources:
             assert resources.get("tasks", 0) > 1, f"{rule}: MPI jobs need tasks > 1"
     assert config["slurm-status-command"] == "squeue"
+    # runtimes are the rules' own resources (step_runtime), short in the one job of a small circuit: a profile
+    # runtime would override that and make the one job ask for the sum of every step's hours
+    assert "runtime" not in config["default-resources"]
+    assert not [rule for rule, resources in config["set-resources"].items() if "runtime" in resources]
     # a retry gets more memory for every rule: the default and every rule's own memory grow with `attempt`
     assert "attempt" in config["default-resources"]["mem_mb"]
     for rule, resources in config["set-resources"].items():
@@ -183,13 +204,15 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
     chunk_jobs = [block for block in proc.stdout.split("\n\n") if "rule synthesis_chunk:" in block]
     assert len(chunk_jobs) == 1
     assert all(re.search(r"resources:.*mpi=srun.*tasks=2", block.replace("\n", " ")) for block in chunk_jobs)
-    # the partition from the environment, with the profile's runtime and memory defaults kept
+    # the partition from the environment, with the profile's memory defaults kept (runtimes: below)
     resources = re.findall(r"resources: (.*)", proc.stdout)
     assert len(resources) >= sum(counts.values()) - counts["all"] - counts["detect_raster_index"]
     for line in resources:
-        assert "slurm_partition=debug" in line and "runtime=" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
+        assert "slurm_partition=debug" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
     # the example (40 cells) is one SLURM job: every job but the target `all` in one group, localrules too
     assert group_jobs(proc.stdout) == {CIRCUIT_GROUP: set(counts) - {"all"}}
+    # each of its steps has a short runtime: the job's time limit is their sum over its layers
+    assert rule_runtimes(proc.stdout) == {rule: {ONE_JOB_STEP_MINUTES} for rule in set(counts) - {"all"}}
 
 
 def test_slurm_dry_run_of_a_larger_circuit_keeps_parallel_jobs(example):
@@ -212,6 +235,39 @@ def test_slurm_dry_run_of_a_larger_circuit_keeps_parallel_jobs(example):
     # localrules run beside Snakemake: none is in a group
     assert not LOCAL & set().union(*expected.values())
     assert {"detect_bbox", "detect_hypervoxels", "prune_range"} <= set(job_counts(proc.stdout))
+    # every step keeps its own cluster runtime
+    runtimes = rule_runtimes(proc.stdout)
+    assert set(runtimes) == set(job_counts(proc.stdout)) - {"all"}
+    assert runtimes == {rule: {CLUSTER_RUNTIMES.get(rule, 30)} for rule in runtimes}
+
+
+def test_one_slurm_job_asks_for_a_short_time_limit(example, tmp_path, monkeypatch):
+    """The example's one SLURM job asks sbatch for minutes, not the sum of its steps' cluster runtimes (26 h).
+
+    A stand-in `sbatch` records its arguments and refuses the job (the other SLURM commands fail), so the
+    run stops after its first submission without a cluster.
+    """
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    record = tmp_path / "sbatch.txt"
+    (fake / "sbatch").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{record}"\nexit 1\n')
+    for command in ("scontrol", "sacct", "sacctmgr", "sinfo", "squeue", "scancel", "srun"):
+        (fake / command).write_text("#!/bin/sh\nexit 1\n")
+    for path in fake.iterdir():
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    folder = tmp_path / "run"
+    shutil.copytree(example / "example", folder / "example")
+    proc = run_snakemake(
+        folder, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--retries", "0",
+        "--configfile", str(example / "config.yaml"), check=False,
+    )
+    assert proc.returncode != 0
+    calls = record.read_text().splitlines()
+    assert len(calls) == 1 and "--comment rule_circuit_" in calls[0], (calls, proc.stderr[-3000:])
+    minutes = int(re.search(r" -t (\d+) ", calls[0]).group(1))
+    print(f"the example's one SLURM job asks for -t {minutes} (minutes)")
+    assert 10 * ONE_JOB_STEP_MINUTES <= minutes <= MAX_ONE_JOB_MINUTES, calls[0]
 
 
 @pytest.mark.slurm

@@ -91,6 +91,22 @@ def cluster_group(stage=None, n_jobs=1):
     return stage if n_jobs == 1 else None
 
 
+# A step's time limit in the one cluster job of a small circuit. Snakemake asks SLURM for a group's
+# runtime summed over its dependency layers (the longest step of each), so the steps' cluster runtimes
+# (hours) would add up to more than a day for one small job. The whole run of at most
+# one_cluster_job_max_cells cells takes minutes, so each step gets this much and the job the sum.
+ONE_JOB_STEP_RUNTIME = "2m"
+
+
+def step_runtime(cluster_runtime):
+    """A rule's `runtime` resource: `cluster_runtime` ("2h") as its own cluster job, ONE_JOB_STEP_RUNTIME in the one job.
+
+    A resource, not a param: switching between a laptop and a cluster re-runs nothing. A profile's
+    `set-resources: <rule>: runtime:` still overrides it.
+    """
+    return ONE_JOB_STEP_RUNTIME if ONE_CLUSTER_JOB() else cluster_runtime
+
+
 def script(name):
     """`scripts/<name>.py` followed by every package module it imports: a rule's `code` input."""
     path = f"{workflow.basedir}/scripts/{name}.py"

@@ -79,6 +79,8 @@ rule detect_setup:
         f"{LOGS}/detect/setup.log",
     group:
         cluster_group("synthesis")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -107,6 +109,8 @@ rule detect_bbox:
         f"{LOGS}/detect/bbox_{{det_chunk}}.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -129,6 +133,8 @@ rule detect_grid:
         f"{LOGS}/detect/grid.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # a min/max over the chunks' boxes: no cluster job
     conda:
         CONDA_ENV
@@ -151,6 +157,8 @@ rule detect_rasterise:
         f"{LOGS}/detect/rasterise_{{det_chunk}}.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -177,6 +185,8 @@ rule detect_raster_index:
         f"{LOGS}/detect/raster_index.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # reads the rasters' per-hypervoxel row counts only: no cluster job
     conda:
         CONDA_ENV
@@ -200,6 +210,7 @@ rule detect_hypervoxels:
     conda:
         CONDA_ENV
     resources:
+        runtime=step_runtime("2h"),
         mpi="",
         tasks=1,
     params:
@@ -228,6 +239,8 @@ rule detect_worklog:
         f"{LOGS}/detect/worklog.log",
     group:
         cluster_group("worklog")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:

@@ -24,6 +24,8 @@ rule pathways_detect_config:
         f"{LOGS}/pathways/detect_config.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
@@ -46,6 +48,8 @@ rule pathways_prune_config:
         f"{LOGS}/pathways/prune_config.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV

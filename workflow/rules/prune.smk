@@ -81,6 +81,8 @@ rule prune_check_hypervoxels:
         f"{LOGS}/prune/check_hypervoxels.log",
     group:
         cluster_group("worklog")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -101,6 +103,8 @@ rule prune_check_config:
         f"{LOGS}/prune/check_config.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     priority: 100
     localrule: True  # checks the config against the network config: no cluster job
     conda:
@@ -125,6 +129,8 @@ rule prune_gather_merge:
         f"{LOGS}/prune/gather_merge_{{n}}-{{i}}.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -158,6 +164,7 @@ rule prune_range:
     conda:
         CONDA_ENV
     resources:
+        runtime=step_runtime("2h"),
         mpi="",
         tasks=1,
     params:
@@ -186,6 +193,8 @@ rule prune_combine:
         f"{LOGS}/prune/combine.log",
     group:
         cluster_group("sonata")
+    resources:
+        runtime=step_runtime("1h"),
     conda:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then

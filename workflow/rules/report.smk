@@ -41,6 +41,8 @@ rule report_morphometrics:
         f"{LOGS}/report/morphometrics.log",
     group:
         cluster_group("synthesis")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -69,6 +71,8 @@ rule report_pathways_range:
         f"{LOGS}/report/pathways_range_{{n}}-{{i}}.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
@@ -108,6 +112,8 @@ rule report_pathways:
         f"{LOGS}/report/pathways.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     # sums the ranges' small histograms (no synapse rows) and draws: beside Snakemake, no cluster job
     localrule: True
     conda:
@@ -141,6 +147,8 @@ rule report_physiology:
         f"{LOGS}/report/physiology.log",
     group:
         cluster_group("sonata")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:

@@ -64,6 +64,8 @@ rule sonata_physiology:
         f"{LOGS}/sonata/physiology.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
@@ -89,6 +91,8 @@ rule sonata_edges:
     # on a cluster, a single range runs in the cluster job of combine and join (group `sonata`)
     group:
         cluster_group("sonata", len(SONATA_RANGES))
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -120,6 +124,8 @@ rule sonata_join:
         f"{LOGS}/sonata/join.log",
     group:
         cluster_group("sonata")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -142,6 +148,8 @@ rule sonata_nodes:
         f"{LOGS}/sonata/nodes.log",
     group:
         cluster_group("synthesis")
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -169,6 +177,8 @@ rule sonata_circuit_config:
         f"{LOGS}/sonata/circuit_config.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # reads population names, writes a JSON
     conda:
         CONDA_ENV

@@ -52,6 +52,8 @@ rule synthesis_cache_atlas:
     # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
     group:
         cluster_group("synthesis", len(CHUNKS))
+    resources:
+        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
     params:
@@ -80,6 +82,8 @@ rule synthesis_validate_params:
         f"{LOGS}/synthesis/validate_params.log",
     group:
         cluster_group()
+    resources:
+        runtime=step_runtime("30m"),
     localrule: True  # the parameters planning already validated: no cluster job
     conda:
         CONDA_ENV
@@ -124,6 +128,7 @@ rule synthesis_chunk:
     conda:
         CONDA_ENV
     resources:
+        runtime=step_runtime("2h"),
         # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
         mpi="",
         tasks=1,
@@ -160,6 +165,8 @@ rule synthesis_finalize:
         f"{LOGS}/synthesis/finalize.log",
     group:
         cluster_group("synthesis")
+    resources:
+        runtime=step_runtime("1h"),
     conda:
         CONDA_ENV
     params:
