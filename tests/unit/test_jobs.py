@@ -59,7 +59,9 @@ def test_circuit_cells_from_the_first_stage_of_the_config():
     network = {"network_path": str(NETWORK)}
     cells = str(DATA / "synthesis-column/inputs/cells/input_cells.h5")
     assert circuit_cells({"synthesis": {"input_cells": cells}, "prune": network}) == 14
-    assert circuit_cells({"detect": {"network_path": str(DATA / "detect-fixture/hv120/inputs")}, "prune": network}) == 28
+    assert (
+        circuit_cells({"detect": {"network_path": str(DATA / "detect-fixture/hv120/inputs")}, "prune": network}) == 28
+    )
     assert circuit_cells({"prune": network}) == 28
     assert circuit_cells({"out_dir": str(NETWORK.parent), "prune": {"network_path": None}}) == 28
     assert circuit_cells({"out_dir": "out"}) == 0

@@ -50,9 +50,9 @@ def test_rule_names_scripts_and_logs_follow_the_stage():
             # on a cluster a small circuit is one job of every step (common.smk cluster_group)
             assert re.search(r"^    group:\n        cluster_group\(", body, re.M), f"{name}: no cluster_group"
             # its time limit as a cluster job, short in the one job of a small circuit (common.smk step_runtime)
-            assert re.search(r'^    resources:\n(        .*\n)*?        runtime=step_runtime\("\d+[mh]"\),$', body, re.M), (
-                f"{name}: no runtime=step_runtime(...) resource"
-            )
+            assert re.search(
+                r'^    resources:\n(        .*\n)*?        runtime=step_runtime\("\d+[mh]"\),$', body, re.M
+            ), f"{name}: no runtime=step_runtime(...) resource"
     assert {"synthesis_chunk", "detect_hypervoxels", "prune_range", "sonata_edges", "report_pathways"} <= seen
 
 

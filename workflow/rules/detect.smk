@@ -79,10 +79,10 @@ rule detect_setup:
         f"{LOGS}/detect/setup.log",
     group:
         cluster_group("synthesis")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         # only what changes the outputs: the job counts and sizes do not
         **tracked("detect", section("detect", SETUP_KEYS)),
@@ -109,10 +109,10 @@ rule detect_bbox:
         f"{LOGS}/detect/bbox_{{det_chunk}}.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.setup),
@@ -133,11 +133,11 @@ rule detect_grid:
         f"{LOGS}/detect/grid.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # a min/max over the chunks' boxes: no cluster job
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         work=lambda wc, output: os.path.dirname(output[0]),
     shell:
@@ -157,10 +157,10 @@ rule detect_rasterise:
         f"{LOGS}/detect/rasterise_{{det_chunk}}.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.grid),
@@ -185,11 +185,11 @@ rule detect_raster_index:
         f"{LOGS}/detect/raster_index.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # reads the rasters' per-hypervoxel row counts only: no cluster job
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     shell:
         logged("python {input.code[0]:q} --out {output:q} {input.raster:q}")
 
@@ -239,10 +239,10 @@ rule detect_worklog:
         f"{LOGS}/detect/worklog.log",
     group:
         cluster_group("worklog")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         work=lambda wc, input: os.path.dirname(input.grid),
         net=lambda wc, output: os.path.dirname(os.path.dirname(output.worklog)),

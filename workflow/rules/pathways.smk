@@ -24,11 +24,11 @@ rule pathways_detect_config:
         f"{LOGS}/pathways/detect_config.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked(
             "network_config", detect_config(PATHWAYS, section("detect").get("seed"))
@@ -48,11 +48,11 @@ rule pathways_prune_config:
         f"{LOGS}/pathways/prune_config.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked(
             "network_config",

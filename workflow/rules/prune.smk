@@ -81,10 +81,10 @@ rule prune_check_hypervoxels:
         f"{LOGS}/prune/check_hypervoxels.log",
     group:
         cluster_group("worklog")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -101,14 +101,14 @@ rule prune_check_config:
         f"{PRUNE_DIR}/prune-config-checked.json",
     log:
         f"{LOGS}/prune/check_config.log",
+    priority: 100
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
-    priority: 100
     localrule: True  # checks the config against the network config: no cluster job
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         network=network_dir,
     shell:
@@ -127,15 +127,15 @@ rule prune_gather_merge:
         PRUNE_MERGED if PRUNE["keep_files"] else temp(PRUNE_MERGED),
     log:
         f"{LOGS}/prune/gather_merge_{{n}}-{{i}}.log",
-    group:
-        cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -156,11 +156,11 @@ rule prune_range:
         temp(f"{PRUNE_DIR}/ranges-{{n}}/pruned-{{i}}.h5"),
     log:
         f"{LOGS}/prune/range_{{n}}-{{i}}.log",
-    group:
-        cluster_group()
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
     resources:
@@ -193,11 +193,11 @@ rule prune_combine:
         f"{LOGS}/prune/combine.log",
     group:
         cluster_group("sonata")
-    resources:
-        runtime=step_runtime("1h"),
     conda:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then
+    resources:
+        runtime=step_runtime("1h"),
     params:
         network=network_dir,
     shell:

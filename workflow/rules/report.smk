@@ -41,10 +41,10 @@ rule report_morphometrics:
         f"{LOGS}/report/morphometrics.log",
     group:
         cluster_group("synthesis")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         ext=REPORT_SOURCE.get("morphology_ext", "h5"),
         cells=REPORT_CELLS,
@@ -69,15 +69,15 @@ rule report_pathways_range:
         f"{REPORT_DIR}/pathways-ranges-{{n}}/{{i}}.json",
     log:
         f"{LOGS}/report/pathways_range_{{n}}-{{i}}.log",
-    group:
-        cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
+    group:
+        cluster_group()
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -112,12 +112,12 @@ rule report_pathways:
         f"{LOGS}/report/pathways.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     # sums the ranges' small histograms (no synapse rows) and draws: beside Snakemake, no cluster job
     localrule: True
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     shell:
         logged(
             "python {input.code[0]:q} --synapses {input.synapses:q} --nodes {input.nodes:q}"
@@ -147,10 +147,10 @@ rule report_physiology:
         f"{LOGS}/report/physiology.log",
     group:
         cluster_group("sonata")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         population=config["connectome"].get("edge_population") or "",
         node_population=REPORT_SOURCE.get("population") or "",

@@ -64,11 +64,11 @@ rule sonata_physiology:
         f"{LOGS}/sonata/physiology.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked("physiology", SONATA_PHYSIOLOGY),
     shell:
@@ -91,10 +91,10 @@ rule sonata_edges:
     # on a cluster, a single range runs in the cluster job of combine and join (group `sonata`)
     group:
         cluster_group("sonata", len(SONATA_RANGES))
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         first=lambda wc: int(wc.edge_range) * SONATA_NODES_PER_JOB,
         end=lambda wc: (int(wc.edge_range) + 1) * SONATA_NODES_PER_JOB,
@@ -124,10 +124,10 @@ rule sonata_join:
         f"{LOGS}/sonata/join.log",
     group:
         cluster_group("sonata")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         population=config["connectome"].get("edge_population") or "",
         electrical=lambda wildcards, output: output.electrical or "",
@@ -148,10 +148,10 @@ rule sonata_nodes:
         f"{LOGS}/sonata/nodes.log",
     group:
         cluster_group("synthesis")
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",
@@ -177,11 +177,11 @@ rule sonata_circuit_config:
         f"{LOGS}/sonata/circuit_config.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # reads population names, writes a JSON
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",

@@ -52,10 +52,10 @@ rule synthesis_cache_atlas:
     # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
     group:
         cluster_group("synthesis", len(CHUNKS))
-    resources:
-        runtime=step_runtime("30m"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked("structure", SYN_PLAN["atlas_structure"]),
         atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
@@ -82,11 +82,11 @@ rule synthesis_validate_params:
         f"{LOGS}/synthesis/validate_params.log",
     group:
         cluster_group()
-    resources:
-        runtime=step_runtime("30m"),
     localrule: True  # the parameters planning already validated: no cluster job
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("30m"),
     params:
         **tracked("config", section("synthesis", INPUT_KEYS)),
         # what planning validated for the same inputs (the job validates again if they differ)
@@ -165,10 +165,10 @@ rule synthesis_finalize:
         f"{LOGS}/synthesis/finalize.log",
     group:
         cluster_group("synthesis")
-    resources:
-        runtime=step_runtime("1h"),
     conda:
         CONDA_ENV
+    resources:
+        runtime=step_runtime("1h"),
     params:
         format=SYN_PLAN["format"],
         ext=SYN["out_morph_ext"],
