@@ -47,6 +47,8 @@ from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
 from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
+from neurots.morphmath import bifurcation as neurots_bifurcation  # noqa: E402
+from neurots.morphmath import rotation as neurots_rotation  # noqa: E402
 from neurots.utils import NeuroTSError  # noqa: E402
 from numpy.linalg import norm as vectorial_norm  # noqa: E402
 from numpy.random import PCG64  # noqa: E402
@@ -284,11 +286,61 @@ def stop_criteria(algo, current_section) -> tuple[dict, dict]:
     return (stop1, stop2)
 
 
+X_AXIS = np.array([1, 0, 0])
+Z_AXIS = np.array([0, 0, 1])
+BIF_ROTATIONS_SIZE = 100_000
+_bif_rotations: dict = {}
+
+
+def _exact_key(value) -> tuple:
+    """A key telling apart every value rotation_around_axis could treat differently (type and repr)."""
+    return (type(value), repr(value))
+
+
+def bif_rotations(angles, y_rotation) -> tuple:
+    """bio_oriented's four rotation matrices (around z by phi0, x by theta0, z by phi1, x by theta1),
+    remembered by the exact y_rotation (dtype, shape, bytes) and angles (type and repr each)."""
+    if y_rotation is None:
+        key = (None, *map(_exact_key, angles[:4]))
+    else:
+        y_array = np.asarray(y_rotation)
+        key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), *map(_exact_key, angles[:4]))
+    matrices = _bif_rotations.get(key)
+    if matrices is None:
+        x_dir = X_AXIS
+        z_dir = Z_AXIS
+        if y_rotation is not None:
+            z_dir = y_rotation.dot(z_dir)
+            x_dir = y_rotation.dot(x_dir)
+        rotation = neurots_rotation.rotation_around_axis
+        matrices = (
+            rotation(z_dir, angles[0]),
+            rotation(x_dir, angles[1]),
+            rotation(z_dir, angles[2]),
+            rotation(x_dir, angles[3]),
+        )
+        if len(_bif_rotations) >= BIF_ROTATIONS_SIZE:
+            _bif_rotations.clear()
+        _bif_rotations[key] = matrices
+    return matrices
+
+
+def bio_oriented(direction, angles, y_rotation=None):
+    """neurots.morphmath.bifurcation.bio_oriented: the same four np.dot(rotation matrix, vector), with
+    the matrices (and the rotated x and z axes) computed once per y_rotation and bar angles."""
+    z0, x0, z1, x1 = bif_rotations(angles, y_rotation)
+    dir1 = np.dot(x0, np.dot(z0, direction))
+    dir2 = np.dot(x1, np.dot(z1, dir1))
+    return dir1, dir2
+
+
 def speed_up_algorithm(algo) -> None:
-    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) stop_criteria and
-    curate_stop_criterion in place of its get_stop_criteria and its Barcode's curate_stop_criterion:
-    its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
+    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) stop_criteria,
+    curate_stop_criterion and bio_oriented in place of its get_stop_criteria, its Barcode's
+    curate_stop_criterion and its bif_method (when NeuroTS' bio_oriented): its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
     algo.get_stop_criteria = partial(stop_criteria, algo)
+    if algo.bif_method is neurots_bifurcation.bio_oriented:
+        algo.bif_method = bio_oriented
     algo.barcode.curate_stop_criterion = partial(curate_stop_criterion, algo.barcode)
 
 

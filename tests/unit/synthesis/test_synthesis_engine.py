@@ -644,3 +644,34 @@ def test_add_child_is_new_section_then_add_slot():
     for name in ("slot_f", "slot_i", "latest", "nxt"):
         assert getattr(states[0], name).tobytes() == getattr(states[1], name).tobytes(), name
     assert states[0].pool[:n].tobytes() == states[1].pool[:n].tobytes()
+
+
+def test_bio_oriented_is_neurots():
+    """engine.bio_oriented (matrices remembered per y_rotation and angles) gives NeuroTS' two directions,
+    bit for bit, with and without y_rotation, for float, numpy and signed-zero angles, first and later calls."""
+    from neurots.morphmath import bifurcation
+
+    rng = np.random.default_rng(11)
+    y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
+    angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    for _ in range(2):
+        for y_rotation in y_rotations:
+            for angles in angle_sets:
+                for direction in random_vectors(rng, 8):
+                    ours = engine.bio_oriented(direction, angles=angles, y_rotation=y_rotation)
+                    theirs = bifurcation.bio_oriented(direction, angles=angles, y_rotation=y_rotation)
+                    assert bits(ours) == bits(theirs), (direction, angles, y_rotation)
+                    assert all(type(o) is type(t) and o.shape == t.shape for o, t in zip(ours, theirs))
+
+
+def test_compiled_trees_bifurcate_with_bio_oriented():
+    """speed_up_algorithm gives bio_oriented algorithms engine.bio_oriented, and only those."""
+    from neurots.morphmath import bifurcation
+
+    for method, expected in ((bifurcation.bio_oriented, engine.bio_oriented), (bifurcation.symmetric, bifurcation.symmetric)):
+        algo = type("Algo", (), {})()
+        algo.bif_method = method
+        algo.barcode = type("Barcode", (), {})()
+        engine.speed_up_algorithm(algo)
+        assert algo.bif_method is expected
