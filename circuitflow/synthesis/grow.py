@@ -12,7 +12,7 @@ import morphio
 import numpy as np
 from morph_tool.exceptions import NoDendriteException
 from morph_tool.graft import graft_axon
-from morph_tool.transform import rotate, transform, translate
+from morph_tool.transform import rotate, transform
 from neurots import NeuronGrower, NeuroTSError
 from neurots import utils as neurots_utils
 from neurots.generate import grower as neurots_grower
@@ -413,25 +413,36 @@ def correct_parameters(cell: CellContext, context: dict, debug: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- hard limits (§4.5)
-def _subtree_points(root) -> np.ndarray:
-    """All points of a section and its descendants."""
-    return np.vstack([section.points for section in root.iter()])
+ORIGIN = np.array((0, 0, 0))  # morph_tool.transform's origin: an int array, so `p - ORIGIN` is float64
+
+
+def translated(points: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """morph_tool.transform.translate's new points (`origin + func(points - origin)`, func adding
+    `shift`), before MorphIO stores them as float32."""
+    return ORIGIN + ((points - ORIGIN) + shift)
 
 
 def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
-    """Rescale (or delete) each neurite whose extent along the pia axis breaks a hard limit (neuroc's
-    scale_section, even at scale 1: RG-13, computed in one pass by rescale.scale_subtree)."""
+    """morph_tool's translate(neuron, -cell.position), then rescale (or delete) each neurite whose
+    extent along the pia axis breaks a hard limit (neuroc's scale_section, even at scale 1: RG-13,
+    computed in one pass by rescale.scale_subtree). Each neurite's points are read from MorphIO once
+    and written once: translated here, stored by scale_subtree (as translate would have stored them,
+    then read them back, as float32)."""
+    shift = -np.asarray(cell.position, dtype=float)
+    neuron.soma.points = translated(neuron.soma.points, shift)
     u_c = cell.orientation.dot(Y)
     constraints = cell.params.get("context_constraints", {})
-    from circuitflow.synthesis.rescale import scale_subtree  # numba: loaded on the first cell
+    from circuitflow.synthesis.rescale import scale_subtree, subtree  # numba: loaded on the first cell
 
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
         t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
         t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
-        points = _subtree_points(root)
-        y_extent = points.dot(u_c).max() - root.points[0].dot(u_c)
+        originals = [section.points for section in root.iter()]
+        layout = subtree(root, [len(points) for points in originals])
+        points = translated(np.vstack(originals), shift).astype(np.float32)
+        y_extent = points.dot(u_c).max() - points[0].dot(u_c)
         scale = 1
         if np.round(y_extent, 3) == 0:
             scale = 1
@@ -441,7 +452,7 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
             scale = t_max / y_extent
         deleted = False
         if scale > cell.min_hard_scale:
-            scale_subtree(root, scale, points)
+            scale_subtree(root, scale, points, layout)
         elif root.type == morphio.SectionType.apical_dendrite:
             raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
         else:
@@ -555,8 +566,7 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         rng_or_seed=rng,
     )
     neuron = engine.grow(grower, compiled)
-    translate(neuron, -np.asarray(cell.position, dtype=float))
-    apply_hard_limits(neuron, cell, debug_infos)
+    apply_hard_limits(neuron, cell, debug_infos)  # translates the neuron to the origin first
     if donor is not None:
         graft_donor_axon(neuron, donor, cell, rng)
     apical_points = [neuron.sections[i].points[-1] for i in grower.apical_sections]

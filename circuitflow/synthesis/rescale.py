@@ -54,20 +54,24 @@ def scale_factor(scale: float) -> float:
     return float(np.clip(np.float64(scale), MIN_SCALE, None))
 
 
-def subtree(root) -> tuple[list, np.ndarray, np.ndarray]:
-    """The sections of root's subtree in MorphIO's pre-order, their parents' indices and row starts."""
+def subtree(root, lengths: list | None = None) -> tuple[list, np.ndarray, np.ndarray]:
+    """The sections of root's subtree in MorphIO's pre-order, their parents' indices and row starts
+    (`lengths`: the sections' numbers of points, when the caller has them already)."""
     sections = list(root.iter())
     index = {section.id: i for i, section in enumerate(sections)}
     parents = np.array([-1] + [index[section.parent.id] for section in sections[1:]], dtype=np.int64)
     starts = np.zeros(len(sections) + 1, dtype=np.int64)
-    starts[1:] = np.cumsum([len(section.points) for section in sections])
+    if lengths is None:
+        lengths = [len(section.points) for section in sections]
+    starts[1:] = np.cumsum(lengths)
     return sections, parents, starts
 
 
-def scale_subtree(root, scale: float, points: np.ndarray | None = None) -> None:
+def scale_subtree(root, scale: float, points: np.ndarray | None = None, layout: tuple | None = None) -> None:
     """neuroc.scale.scale_section(root, ScaleParameters(mean=scale), recursive=True), in place.
-    `points`: the subtree's points stacked in pre-order, when the caller has them already."""
-    sections, parents, starts = subtree(root)
+    `points`: the subtree's points stacked in pre-order, and `layout`: its `subtree(root)`, when the
+    caller has them already."""
+    sections, parents, starts = subtree(root) if layout is None else layout
     if points is None:
         points = np.vstack([section.points for section in sections])
     out = scaled_points(np.ascontiguousarray(points, dtype=np.float32), starts, parents, scale_factor(scale))
