@@ -23,7 +23,6 @@ from neurots.utils import COLS
 from scipy.linalg import svd
 from scipy.spatial.transform import Rotation
 from tmd.Topology import analysis as tmd_analysis
-from tmd.Topology.transformations import tmd_scale
 
 import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 from circuitflow.synthesis import engine
@@ -311,8 +310,17 @@ def constraint_distance(depth: float, layer_depths: list | None, constraint: dic
 
 
 # --------------------------------------------------------------------------- barcode scaling
+def _tmd_scale(barcode: np.ndarray, thickness) -> list:
+    """tmd.Topology.transformations.tmd_scale on the barcode already converted to an array."""
+    scaling_factor = np.ones(len(barcode[0]), dtype=float)
+    scaling_factor[:2] = thickness
+    return np.multiply(barcode, scaling_factor).tolist()
+
+
 def scale_default_barcode(ph, context, reference_thickness, target_thickness, with_debug_info=False):
-    """Scale a barcode by the ratio of local to reference layer thickness (region-grower)."""
+    """Scale a barcode by the ratio of local to reference layer thickness (region-grower); the
+    barcode converted to an array once, for np.nanmax and tmd_scale both."""
+    ph = np.asarray(ph)
     max_p = np.nanmax(ph, axis=0)[0]
     if reference_thickness != 1 and target_thickness != 1:
         scaling_reference = min(reference_thickness / max_p, 1.0)
@@ -322,16 +330,17 @@ def scale_default_barcode(ph, context, reference_thickness, target_thickness, wi
         scaling_ratio = 1.0
     if with_debug_info:
         context["debug_data"]["default_func"]["scaling"].append({"max_ph": max_p, "scaling_ratio": scaling_ratio})
-    return tmd_scale(ph, scaling_ratio)
+    return _tmd_scale(ph, scaling_ratio)
 
 
 def scale_target_barcode(ph, context, target_path_distance, with_debug_info=False):
-    """Scale a barcode so that its longest bar reaches the target path distance."""
+    """Scale a barcode so that its longest bar reaches the target path distance (converted once)."""
+    ph = np.asarray(ph)
     max_ph = np.nanmax(ph, axis=0)[0]
     scaling_ratio = target_path_distance / max_ph
     if with_debug_info:
         context["debug_data"]["target_func"]["scaling"].append({"max_ph": max_ph, "scaling_ratio": scaling_ratio})
-    return tmd_scale(ph, scaling_ratio)
+    return _tmd_scale(ph, scaling_ratio)
 
 
 def _input_scaling(params, cell: CellContext, target, reference, debug: dict, key: str, extent):

@@ -675,3 +675,64 @@ def test_compiled_trees_bifurcate_with_bio_oriented():
         algo.barcode = type("Barcode", (), {})()
         engine.speed_up_algorithm(algo)
         assert algo.bif_method is expected
+
+
+def test_barcode_scaling_is_region_growers():
+    """grow.scale_default_barcode / scale_target_barcode (the barcode converted once) give region-grower's
+    scaled barcodes and debug values (np.nanmax on the list, then tmd_scale), bit for bit and type for type."""
+    from tmd.Topology.transformations import tmd_scale
+
+    from circuitflow.synthesis import grow
+
+    def default(ph, context, reference_thickness, target_thickness):
+        max_p = np.nanmax(ph, axis=0)[0]
+        if reference_thickness != 1 and target_thickness != 1:
+            scaling_reference = min(reference_thickness / max_p, 1.0)
+            scaling_ratio = scaling_reference * target_thickness / reference_thickness
+        else:
+            max_p = None
+            scaling_ratio = 1.0
+        context["debug_data"]["default_func"]["scaling"].append({"max_ph": max_p, "scaling_ratio": scaling_ratio})
+        return tmd_scale(ph, scaling_ratio)
+
+    def target(ph, context, target_path_distance):
+        max_ph = np.nanmax(ph, axis=0)[0]
+        scaling_ratio = target_path_distance / max_ph
+        context["debug_data"]["target_func"]["scaling"].append({"max_ph": max_ph, "scaling_ratio": scaling_ratio})
+        return tmd_scale(ph, scaling_ratio)
+
+    def context():
+        return {"debug_data": {"default_func": {"scaling": []}, "target_func": {"scaling": []}}}
+
+    def same(a, b):
+        assert type(a) is type(b), (a, b)
+        if isinstance(a, (list, tuple)):
+            assert len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        elif isinstance(a, dict):
+            assert a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        elif a is not None:
+            assert bits(a) == bits(b), (a, b)
+        return True
+
+    rng = np.random.default_rng(21)
+    for i in range(3000):
+        n, width = int(rng.integers(1, 30)), int(rng.choice([2, 4, 6]))
+        ph = rng.uniform(0, 10.0 ** rng.uniform(0, 3), size=(n, width))
+        if i % 7 == 0:
+            ph[rng.integers(n), 0] = np.nan
+        if i % 11 == 0:
+            ph[:, :2] = np.round(ph[:, :2])
+        if i % 13 == 0:
+            ph[:, 0] = -0.0 if i % 2 else 0.0
+        bars = ph.tolist() if i % 5 or np.isnan(ph).any() else [[int(v) for v in row] for row in np.round(ph)]
+        if i % 17 == 0:
+            bars = grow.frozen_json(bars)
+        ref, tgt = rng.choice([1, 1.0, rng.uniform(50, 500)]), rng.choice([1, rng.uniform(50, 500)])
+        ours_context, their_context = context(), context()
+        with np.errstate(all="ignore"):
+            ours = grow.scale_default_barcode(bars, ours_context, ref, tgt, with_debug_info=True)
+            theirs = default(bars, their_context, ref, tgt)
+            same(ours, theirs)
+            distance = rng.uniform(10, 2000)
+            same(grow.scale_target_barcode(bars, ours_context, distance, True), target(bars, their_context, distance))
+        same(ours_context, their_context)
