@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ from morph_tool.transform import rotate, transform
 from neurots import NeuronGrower, NeuroTSError
 from neurots import utils as neurots_utils
 from neurots.generate import grower as neurots_grower
+from neurots.generate import soma as neurots_soma
+from neurots.generate import tree as neurots_tree
 from neurots.generate.algorithms import barcode as neurots_barcode
 from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
@@ -182,6 +185,72 @@ def round_num(num, decimal_places=4):
 
 
 neurots_barcode.round_num = round_num
+
+
+def clip_unit(value):
+    """np.clip(value, 0.0, 1.0) for a float (numpy's max then min: NaN kept, -0.0 becomes 0.0)."""
+    if not isinstance(value, float):
+        return np.clip(value, 0.0, 1.0)
+    if value != value:
+        return np.float64(value)
+    value = value if value > 0.0 else 0.0
+    return np.float64(value if value < 1.0 else 1.0)
+
+
+_create_section_parameters = neurots_tree._create_section_parameters
+
+
+def create_section_parameters(input_dict):
+    """neurots.generate.tree._create_section_parameters with its three np.clip and its np.isclose
+    (sum within 1e-08 + 1e-05 of 1, finite) on Python floats; parameters that fail the check go to
+    NeuroTS' own function, which raises its error."""
+    randomness = clip_unit(input_dict["randomness"])
+    targeting = clip_unit(input_dict["targeting"])
+    history = clip_unit(1.0 - randomness - targeting)
+    total = randomness + targeting + history
+    if not (math.isfinite(total) and abs(total - 1.0) <= 1e-08 + 1e-05 * abs(1.0)):
+        return _create_section_parameters(input_dict)
+    parameters = neurots_tree.SectionParameters(
+        randomness=randomness, targeting=targeting, scale_prob=neurots_tree.LAMBDA, history=history
+    )
+    neurots_tree.L.debug("Section Parameters: %s", parameters)
+    return parameters
+
+
+neurots_tree._create_section_parameters = create_section_parameters
+
+
+def _all_close(point, center) -> bool:
+    """np.allclose(point, center, rtol=0) for two float64 3-vectors (finite pairs within 1e-08,
+    infinite ones equal)."""
+    for a, b in zip(point.tolist(), center.tolist()):
+        if math.isfinite(a) and math.isfinite(b):
+            if not abs(a - b) <= 1e-08:
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+_orientation_from_point = neurots_soma.Soma.orientation_from_point
+
+
+def orientation_from_point(self, point):
+    """neurots Soma.orientation_from_point, its np.allclose test on Python floats for float64 3-vectors."""
+    center = self.center
+    if not (
+        type(point) is np.ndarray
+        and type(center) is np.ndarray
+        and point.dtype == center.dtype == np.float64
+        and point.shape == center.shape == (3,)
+    ):
+        return _orientation_from_point(self, point)
+    if _all_close(point, center):
+        raise ValueError("Point overlaps with soma center.")
+    return neurots_soma.orientations.points_to_orientations(center, np.asarray([point]))[0]
+
+
+neurots_soma.Soma.orientation_from_point = orientation_from_point
 
 
 def convert_from_legacy_neurite_type(data):

@@ -736,3 +736,69 @@ def test_barcode_scaling_is_region_growers():
             distance = rng.uniform(10, 2000)
             same(grow.scale_target_barcode(bars, ours_context, distance, True), target(bars, their_context, distance))
         same(ours_context, their_context)
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 1.0 - 1e-17, 1e-300, -1e-300, np.nan, np.inf, -np.inf, 2.0, 1e-08, 1 + 1e-12]
+
+
+def test_section_parameters_are_neurots():
+    """grow.create_section_parameters (installed in neurots.generate.tree) gives NeuroTS' SectionParameters,
+    values and types, and raises NeuroTS' error where NeuroTS does."""
+    from neurots.generate import tree
+    from neurots.utils import NeuroTSError
+
+    from circuitflow.synthesis import grow
+
+    assert tree._create_section_parameters is grow.create_section_parameters
+    rng = np.random.default_rng(5)
+    values = SPECIAL + list(rng.uniform(-0.5, 1.5, 300)) + list(np.float64(rng.uniform(0, 1, 100))) + [0, 1, True]
+    for _ in range(20_000):
+        params = {"randomness": values[rng.integers(len(values))], "targeting": values[rng.integers(len(values))]}
+        with np.errstate(all="ignore"):
+            try:
+                theirs = grow._create_section_parameters(params)
+            except NeuroTSError as exc:
+                with pytest.raises(NeuroTSError, match=re.escape(str(exc))):
+                    grow.create_section_parameters(params)
+                continue
+            ours = grow.create_section_parameters(params)
+        assert type(ours) is type(theirs)
+        for a, b in zip(ours, theirs):
+            assert type(a) is type(b) and bits(a) == bits(b), (params, ours, theirs)
+
+
+def test_clip_unit_is_numpy_clip():
+    from circuitflow.synthesis import grow
+
+    rng = np.random.default_rng(6)
+    for value in SPECIAL + list(rng.uniform(-2, 2, 2000)) + list(np.float64(rng.uniform(-2, 2, 200))):
+        ours, theirs = grow.clip_unit(value), np.clip(value, 0.0, 1.0)
+        assert type(ours) is type(theirs) and bits(ours) == bits(theirs), value
+
+
+def test_orientation_from_point_is_neurots():
+    """grow.orientation_from_point (installed on neurots' Soma) returns NeuroTS' orientation, or raises
+    its ValueError, for points far from, near and at the center, with infinities and NaNs."""
+    from neurots.generate.soma import Soma
+
+    from circuitflow.synthesis import grow
+
+    assert Soma.orientation_from_point is grow.orientation_from_point
+    rng = np.random.default_rng(7)
+    for i in range(20_000):
+        center = rng.normal(scale=10.0 ** rng.uniform(-3, 3), size=3)
+        soma = Soma(center=center, radius=1.0) if i % 2 else Soma(center=list(center), radius=1.0)
+        offset = rng.normal(size=3) * rng.choice([1e-12, 5e-9, 1e-8, 2e-8, 1.0, 0.0])
+        point = np.asarray(soma.center) + offset
+        if i % 50 == 0:
+            point[rng.integers(3)] = rng.choice([np.nan, np.inf, -np.inf])
+        if i % 53 == 0:
+            point = list(point)
+        outcomes = []
+        for function in (grow.orientation_from_point, grow._orientation_from_point):
+            try:
+                with np.errstate(all="ignore"):
+                    outcomes.append(bits(function(soma, point)))
+            except ValueError as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1], (center, point)
