@@ -17,6 +17,7 @@ from morph_tool.transform import rotate, transform
 from neurots import NeuronGrower, NeuroTSError
 from neurots import utils as neurots_utils
 from neurots.generate import grower as neurots_grower
+from neurots.generate import orientations as neurots_orientations
 from neurots.generate import soma as neurots_soma
 from neurots.generate import tree as neurots_tree
 from neurots.generate.algorithms import barcode as neurots_barcode
@@ -24,6 +25,7 @@ from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
 from scipy.linalg import svd
+from scipy.special import expit
 from scipy.spatial.transform import Rotation
 from tmd.Topology import analysis as tmd_analysis
 
@@ -251,6 +253,60 @@ def orientation_from_point(self, point):
 
 
 neurots_soma.Soma.orientation_from_point = orientation_from_point
+
+
+_get_probability_function = neurots_orientations.get_probability_function
+PROB_NORM_CACHE_SIZE = 10_000
+_prob_norms: dict = {}
+
+
+def _exact(value) -> tuple:
+    """A key for a value that tells apart what repr and type tell apart (-0.0 from 0.0)."""
+    return (type(value), repr(value))
+
+
+def _prob_norm(key: tuple, prob) -> float:
+    """max(prob(np.linspace(0, np.pi, 100))) (the step functions' normalisation), remembered by key."""
+    norm = _prob_norms.get(key)
+    if norm is None:
+        if len(_prob_norms) >= PROB_NORM_CACHE_SIZE:
+            _prob_norms.clear()
+        norm = max(prob(np.linspace(0, np.pi, 100)))
+        _prob_norms[key] = norm
+    return norm
+
+
+def get_probability_function(form="step", with_density=True):
+    """neurots.generate.orientations.get_probability_function; without density, the `step` and
+    `double_step` functions remember their normalisation (a Python max over 100 expit values, which
+    NeuroTS recomputes for every trunk direction it proposes) per exact parameters, and clip with
+    clip_unit. Everything else is NeuroTS' own."""
+    if with_density or form not in ("step", "double_step"):
+        return _get_probability_function(form=form, with_density=with_density)
+
+    if form == "step":
+
+        def single_prob(angle, scale, rate):
+            def _prob(angle):
+                return expit((angle - scale) / rate)
+
+            p = _prob(angle) / _prob_norm(("step", _exact(scale), _exact(rate)), _prob)
+            return clip_unit(p)
+
+        return single_prob
+
+    def double_prob(angle, scale_low, rate_low, scale_high, rate_high):
+        def _prob(angle):
+            return 0.5 * (expit((angle - scale_low) / rate_low) + expit((-angle - scale_high) / rate_high))
+
+        key = ("double_step", *map(_exact, (scale_low, rate_low, scale_high, rate_high)))
+        p = _prob(angle) / _prob_norm(key, _prob)
+        return clip_unit(p)
+
+    return double_prob
+
+
+neurots_orientations.get_probability_function = get_probability_function
 
 
 def convert_from_legacy_neurite_type(data):

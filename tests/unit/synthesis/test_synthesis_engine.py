@@ -802,3 +802,34 @@ def test_orientation_from_point_is_neurots():
             except ValueError as exc:
                 outcomes.append(str(exc))
         assert outcomes[0] == outcomes[1], (center, point)
+
+
+@pytest.mark.parametrize("form", ["flat", "step", "double_step"])
+def test_trunk_probabilities_are_neurots(form):
+    """grow.get_probability_function (installed in neurots' orientations) gives NeuroTS' probabilities,
+    value and type, for scalar and array angles, with and without density, first and later calls."""
+    from neurots.generate import orientations
+
+    from circuitflow.synthesis import grow
+
+    assert orientations.get_probability_function is grow.get_probability_function
+    rng = np.random.default_rng(8)
+    n_params = {"flat": 0, "step": 2, "double_step": 4}[form]
+    param_sets = [list(rng.uniform(-3, 3, n_params)) for _ in range(30)] + [[0.5, -0.0, 1.0, 2.0][:n_params]]
+    param_sets += [list(np.float64(rng.uniform(0.1, 3, n_params))) for _ in range(10)]
+    for _ in range(2):
+        for params in param_sets:
+            for with_density in (False, True):
+                ours = grow.get_probability_function(form=form, with_density=with_density)
+                theirs = grow._get_probability_function(form=form, with_density=with_density)
+                angles = list(rng.uniform(0, np.pi, 20)) + [0.0, np.pi, np.float64(1.0), rng.uniform(0, np.pi, 5)]
+                for angle in angles:
+                    outcomes = []
+                    for function in (ours, theirs):
+                        try:
+                            with np.errstate(all="ignore"):
+                                value = function(angle, *params)
+                            outcomes.append((type(value), bits(value)))
+                        except ZeroDivisionError as exc:
+                            outcomes.append(str(exc))
+                    assert outcomes[0] == outcomes[1], (form, params, angle, with_density)
