@@ -450,7 +450,8 @@ class KernelState:
 
     def add_child(self, t: int, parent, latest: np.ndarray, pathlength, child_section: dict) -> int:
         """new_section and add_slot for a child of a bifurcation (bifurcate's `child_section`, the
-        parent's last direction `latest`): one point and one direction, written straight to its slot."""
+        parent's last direction `latest`): one point and one direction, written straight to its slot,
+        its floats and ints (write_stop's, with its checks) each as one row."""
         section = self.new_section(t, parent=parent, pathlength=pathlength, **child_section)
         section.latest_directions.append(latest)
         s = self.new_slot(section)
@@ -460,12 +461,40 @@ class KernelState:
         self.pool[start] = point
         self.ctl[K.POOL_N] = start + 1
         self.latest[s, 0] = latest
-        row = self.slot_f[s]
-        row[K.F_DIR : K.F_DIR + 3] = section.direction
-        row[K.F_PATH] = section.pathlength
-        row[K.F_LAST : K.F_LAST + 3] = point
-        self.slot_i[s, : K.N_SLOT_I] = (t, 1, -1, -1, start, start, 1, 0)
-        self.write_stop(s)
+        stop = section.stop_criteria["TMD"]
+        ref = stop.ref
+        if type(ref) is not float and np.ndim(ref) != 0:
+            raise EngineFallback("stop reference is not a scalar")
+        bif_id, term_id = stop.bif_id, stop.term_id
+        n_bars = self.bif_alive.shape[1]
+        for bar in (bif_id, term_id):
+            if bar is not None and not (0 <= bar < n_bars):
+                raise EngineFallback(f"bar id {bar} outside the barcode")
+        direction = section.direction
+        # F_DIR (3), F_PATH, F_BIF, F_TERM, F_REF, F_LAST (3): the whole row, in kernels' layout
+        self.slot_f[s] = (
+            direction[0],
+            direction[1],
+            direction[2],
+            section.pathlength,
+            stop.bif,
+            stop.term,
+            ref,
+            point[0],
+            point[1],
+            point[2],
+        )
+        # I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID, I_HEAD, I_TAIL, I_NPTS, I_SKIP
+        self.slot_i[s, : K.N_SLOT_I] = (
+            t,
+            1,
+            -1 if bif_id is None else bif_id,
+            -1 if term_id is None else term_id,
+            start,
+            start,
+            1,
+            0,
+        )
         return s
 
     def write_stop(self, s: int) -> None:

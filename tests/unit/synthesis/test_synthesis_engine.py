@@ -626,7 +626,15 @@ def test_add_child_is_new_section_then_add_slot():
             child = {
                 "direction": rng.normal(size=3) * rng.choice([1.0, 1e-3, 1e3]),
                 "first_point": rng.normal(size=3) * 100,
-                "stop": {"TMD": TMDStop(int(rng.integers(0, 3)), rng.random(), 2, 2.0 + rng.random(), 0.5)},
+                "stop": {
+                    "TMD": TMDStop(
+                        None if rng.random() < 0.1 else int(rng.integers(0, 3)),
+                        rng.random(),
+                        None if rng.random() < 0.1 else 2,
+                        2.0 + rng.random(),
+                        np.float64(rng.random()) if rng.random() < 0.3 else 0.5,
+                    )
+                },
                 "process": "major" if rng.random() < 0.5 else "secondary",
             }
             latest, pathlength = rng.normal(size=3), rng.random() * 100
@@ -644,6 +652,8 @@ def test_add_child_is_new_section_then_add_slot():
     for name in ("slot_f", "slot_i", "latest", "nxt"):
         assert getattr(states[0], name).tobytes() == getattr(states[1], name).tobytes(), name
     assert states[0].pool[:n].tobytes() == states[1].pool[:n].tobytes()
+    columns = [K.F_DIR, K.F_DIR + 1, K.F_DIR + 2, K.F_PATH, K.F_BIF, K.F_TERM, K.F_REF, K.F_LAST, K.F_LAST + 1]
+    assert columns + [K.F_LAST + 2] == list(range(K.N_SLOT_F))  # the row add_child writes at once
 
 
 def test_bio_oriented_is_neurots():
