@@ -339,7 +339,7 @@ def speed_up_algorithm(algo) -> None:
     curate_stop_criterion and bio_oriented in place of its get_stop_criteria, its Barcode's
     curate_stop_criterion and its bif_method (when NeuroTS' bio_oriented): its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
     algo.get_stop_criteria = partial(stop_criteria, algo)
-    if algo.bif_method is neurots_bifurcation.bio_oriented:
+    if getattr(algo, "bif_method", None) is neurots_bifurcation.bio_oriented:
         algo.bif_method = bio_oriented
     algo.barcode.curate_stop_criterion = partial(curate_stop_criterion, algo.barcode)
 
@@ -558,7 +558,9 @@ class KernelState:
         self.read_stop(s)
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
         points = self.out[:n].copy()
-        section.points = list(points)
+        # the section is done growing: NeuroTS reads only its last_point (points[-1]) and len(points)
+        # from here on, the same from the array as from a list of its rows (n row views not made)
+        section.points = points
         section.pathlength = float(self.slot_f[s, K.F_PATH])
         section.latest_directions.clear()
         section.latest_directions.extend(self.latest[s, : self.slot_i[s, K.I_NLAT]].copy())
