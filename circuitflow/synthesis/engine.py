@@ -297,14 +297,14 @@ def _exact_key(value) -> tuple:
     return (type(value), repr(value))
 
 
-def bif_rotations(angles, y_rotation) -> tuple:
-    """bio_oriented's four rotation matrices (around z by phi0, x by theta0, z by phi1, x by theta1),
-    remembered by the exact y_rotation (dtype, shape, bytes) and angles (type and repr each)."""
+def axis_rotations(y_rotation, phi, theta) -> tuple:
+    """NeuroTS' bifurcation rotations by phi around the (y-rotated) z axis and by theta around the
+    (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr)."""
     if y_rotation is None:
-        key = (None, *map(_exact_key, angles[:4]))
+        key = (None, _exact_key(phi), _exact_key(theta))
     else:
         y_array = np.asarray(y_rotation)
-        key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), *map(_exact_key, angles[:4]))
+        key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), _exact_key(phi), _exact_key(theta))
     matrices = _bif_rotations.get(key)
     if matrices is None:
         x_dir = X_AXIS
@@ -313,12 +313,7 @@ def bif_rotations(angles, y_rotation) -> tuple:
             z_dir = y_rotation.dot(z_dir)
             x_dir = y_rotation.dot(x_dir)
         rotation = neurots_rotation.rotation_around_axis
-        matrices = (
-            rotation(z_dir, angles[0]),
-            rotation(x_dir, angles[1]),
-            rotation(z_dir, angles[2]),
-            rotation(x_dir, angles[3]),
-        )
+        matrices = (rotation(z_dir, phi), rotation(x_dir, theta))
         if len(_bif_rotations) >= BIF_ROTATIONS_SIZE:
             _bif_rotations.clear()
         _bif_rotations[key] = matrices
@@ -328,10 +323,18 @@ def bif_rotations(angles, y_rotation) -> tuple:
 def bio_oriented(direction, angles, y_rotation=None):
     """neurots.morphmath.bifurcation.bio_oriented: the same four np.dot(rotation matrix, vector), with
     the matrices (and the rotated x and z axes) computed once per y_rotation and bar angles."""
-    z0, x0, z1, x1 = bif_rotations(angles, y_rotation)
+    z0, x0 = axis_rotations(y_rotation, angles[0], angles[1])
+    z1, x1 = axis_rotations(y_rotation, angles[2], angles[3])
     dir1 = np.dot(x0, np.dot(z0, direction))
     dir2 = np.dot(x1, np.dot(z1, dir1))
     return dir1, dir2
+
+
+def directional(direction, angles, y_rotation=None):
+    """neurots.morphmath.bifurcation.directional (the apical's major bifurcations): the same two
+    np.dot(rotation matrix, vector), the matrices remembered as bio_oriented's."""
+    z1, x1 = axis_rotations(y_rotation, angles[2], angles[3])
+    return direction, np.dot(x1, np.dot(z1, direction))
 
 
 def speed_up_algorithm(algo) -> None:

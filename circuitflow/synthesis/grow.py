@@ -21,6 +21,7 @@ from neurots.generate import orientations as neurots_orientations
 from neurots.generate import soma as neurots_soma
 from neurots.generate import tree as neurots_tree
 from neurots.generate.algorithms import barcode as neurots_barcode
+from neurots.generate.algorithms import common as neurots_common
 from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
@@ -165,6 +166,10 @@ def rotation_around_axis(axis, angle):
 
 
 neurots_rotation.rotation_around_axis = rotation_around_axis
+
+
+# TMDApicalAlgo.bifurcate looks "directional" up in this dict at each major bifurcation
+neurots_common.bif_methods["directional"] = engine.directional
 
 
 ROUND_CACHE_SIZE = 100_000

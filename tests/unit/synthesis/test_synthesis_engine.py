@@ -843,3 +843,23 @@ def test_trunk_probabilities_are_neurots(form):
                         except ZeroDivisionError as exc:
                             outcomes.append(str(exc))
                     assert outcomes[0] == outcomes[1], (form, params, angle, with_density)
+
+
+def test_directional_is_neurots():
+    """engine.directional (installed for TMDApicalAlgo) gives NeuroTS' two directions, the first the
+    same object, bit for bit, with and without y_rotation, first and later calls."""
+    from neurots.generate.algorithms.common import bif_methods
+    from neurots.morphmath import bifurcation
+
+    assert bif_methods["directional"] is engine.directional
+    rng = np.random.default_rng(12)
+    y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
+    angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    for _ in range(2):
+        for y_rotation in y_rotations:
+            for angles in angle_sets:
+                for direction in random_vectors(rng, 8):
+                    ours = engine.directional(direction, angles=angles, y_rotation=y_rotation)
+                    theirs = bifurcation.directional(direction, angles=angles, y_rotation=y_rotation)
+                    assert ours[0] is direction and bits(ours) == bits(theirs), (direction, angles, y_rotation)
