@@ -18,6 +18,7 @@ from neurots import NeuronGrower, NeuroTSError
 from neurots import utils as neurots_utils
 from neurots.generate import grower as neurots_grower
 from neurots.generate import orientations as neurots_orientations
+from neurots.generate import section as neurots_section
 from neurots.generate import soma as neurots_soma
 from neurots.generate import tree as neurots_tree
 from neurots.generate.algorithms import barcode as neurots_barcode
@@ -312,6 +313,47 @@ def get_probability_function(form="step", with_density=True):
 
 
 neurots_orientations.get_probability_function = get_probability_function
+
+
+_section_grower_init = neurots_section.SectionGrower.__init__
+
+
+def section_grower_init(
+    self,
+    parent,
+    children,
+    first_point,
+    direction,
+    parameters,
+    process,
+    stop_criteria,
+    step_size_distribution,
+    pathlength,
+    context=None,
+    random_generator=np.random,
+):
+    """neurots SectionGrower.__init__ with its np.isclose(norm, 0.0) as `abs(norm) <= 1e-08` (the same
+    test: False for NaN and infinities) and the norm computed once (NeuroTS computes it twice)."""
+    self.parent = parent
+    self.id = None
+    length = neurots_section.vectorial_norm(direction)
+    assert not abs(length) <= 1e-08 + 1e-05 * abs(0.0), "Nan direction not recognized"
+    self.direction = direction / length
+    self.children = children
+    self.points = [np.array(first_point[:3])]
+
+    self.params = parameters
+
+    self.stop_criteria = stop_criteria
+    self.process = process
+    self.latest_directions = neurots_section.deque(maxlen=neurots_section.MEMORY)
+    self.context = context
+    self._rng = random_generator
+    self.step_size_distribution = step_size_distribution
+    self.pathlength = 0 if parent is None else pathlength
+
+
+neurots_section.SectionGrower.__init__ = section_grower_init
 
 
 def convert_from_legacy_neurite_type(data):

@@ -863,3 +863,30 @@ def test_directional_is_neurots():
                     ours = engine.directional(direction, angles=angles, y_rotation=y_rotation)
                     theirs = bifurcation.directional(direction, angles=angles, y_rotation=y_rotation)
                     assert ours[0] is direction and bits(ours) == bits(theirs), (direction, angles, y_rotation)
+
+
+def test_section_grower_init_is_neurots():
+    """grow.section_grower_init (installed as SectionGrower.__init__) sets NeuroTS' attributes, bit for
+    bit, and asserts on the same (near-)zero directions, NaN and infinite ones passing as upstream."""
+    from neurots.generate.section import SectionGrowerPath
+
+    from circuitflow.synthesis import grow
+
+    assert SectionGrower.__init__ is grow.section_grower_init
+    rng = np.random.default_rng(13)
+    directions = list(random_vectors(rng, 3000)) + [np.zeros(3), np.full(3, 1e-9), np.array([5e-9, 0, 0])]
+    directions += [np.array([np.nan, 1, 0]), np.array([np.inf, 0, 0]), [0.0, 1.0, 0.0], np.array([1, 2, 3])]
+    for i, direction in enumerate(directions):
+        args = (None if i % 2 else "parent", 0, rng.normal(size=4), direction, "params", "major", {}, "distr", 3.5)
+        made = []
+        for init in (grow.section_grower_init, grow._section_grower_init):
+            section = SectionGrowerPath.__new__(SectionGrowerPath)
+            try:
+                with np.errstate(all="ignore"):
+                    init(section, *args, context={"c": 1}, random_generator="rng")
+            except AssertionError as exc:
+                made.append(str(exc))
+                continue
+            state = {k: v for k, v in vars(section).items() if k not in ("direction", "points", "latest_directions")}
+            made.append((state, bits(section.direction), [bits(p) for p in section.points], section.latest_directions.maxlen))
+        assert made[0] == made[1], direction
