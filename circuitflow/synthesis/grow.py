@@ -27,8 +27,8 @@ from neurots.generate.algorithms.common import TMDStop
 from neurots.morphmath import rotation as neurots_rotation
 from neurots.utils import COLS
 from scipy.linalg import svd
-from scipy.special import expit
 from scipy.spatial.transform import Rotation
+from scipy.special import expit
 from tmd.Topology import analysis as tmd_analysis
 
 import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)

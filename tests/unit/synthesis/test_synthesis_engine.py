@@ -679,7 +679,10 @@ def test_compiled_trees_bifurcate_with_bio_oriented():
     """speed_up_algorithm gives bio_oriented algorithms engine.bio_oriented, and only those."""
     from neurots.morphmath import bifurcation
 
-    for method, expected in ((bifurcation.bio_oriented, engine.bio_oriented), (bifurcation.symmetric, bifurcation.symmetric)):
+    for method, expected in (
+        (bifurcation.bio_oriented, engine.bio_oriented),
+        (bifurcation.symmetric, bifurcation.symmetric),
+    ):
         algo = type("Algo", (), {})()
         algo.bif_method = method
         algo.barcode = type("Barcode", (), {})()
@@ -888,5 +891,7 @@ def test_section_grower_init_is_neurots():
                 made.append(str(exc))
                 continue
             state = {k: v for k, v in vars(section).items() if k not in ("direction", "points", "latest_directions")}
-            made.append((state, bits(section.direction), [bits(p) for p in section.points], section.latest_directions.maxlen))
+            made.append(
+                (state, bits(section.direction), [bits(p) for p in section.points], section.latest_directions.maxlen)
+            )
         assert made[0] == made[1], direction
