@@ -77,27 +77,3 @@ def job_count(section: dict, count_key: str, size_key: str, n_items: Callable[[]
     """`section[count_key]` when set (a fixed count), else `n_items()` split in jobs of `section[size_key]`."""
     fixed = section.get(count_key)
     return int(fixed) if fixed is not None else n_jobs(n_items(), int(section[size_key]))
-
-
-def circuit_cells(config: dict) -> int:
-    """Cells of the circuit a run builds or reads: synthesis' input cells, else the neurons detect or prune reads.
-
-    Decides whether a run is small enough to be one cluster job (config `one_cluster_job_max_cells`); 0
-    for a config without those stages.
-    """
-    if "synthesis" in config:
-        from circuitflow.io.cells import count_cells
-
-        return count_cells(config["synthesis"]["input_cells"])
-    if "detect" in config:
-        return detect_neurons(config["detect"])
-    if "prune" in config:
-        network = config["prune"].get("network_path") or f"{config.get('out_dir', 'out')}/network"
-        return count_snudda_neurons(network, WORKLOG)
-    return 0
-
-
-def one_cluster_job(config: dict) -> bool:
-    """Whether a cluster runs the whole run as one job: at most `one_cluster_job_max_cells` cells (0: never)."""
-    limit = config["one_cluster_job_max_cells"]
-    return limit > 0 and circuit_cells(config) <= limit

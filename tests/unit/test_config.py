@@ -13,7 +13,7 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "config"
 
 def test_check_config_fills_the_schema_defaults():
     config = check_config({"prune": {"network_path": "net"}}, SCHEMAS)
-    assert config["out_dir"] == "out" and config["one_cluster_job_max_cells"] == 1000
+    assert config["out_dir"] == "out"
     assert config["prune"]["n_ranges"] is None and config["prune"]["neurons_per_range"] == 1000
     assert config["prune"]["keep_files"] is True
 
@@ -29,10 +29,3 @@ def test_schema_error_names_nested_path_and_keeps_one_line():
     assert schema_error({"a": ["x"]}, schema) is None
     long = schema_error({"a": ["\n".join("w" * 50 for _ in range(20))]}, schema)
     assert "\n" not in long and len(long) < 300
-
-
-def test_one_cluster_job_max_cells_is_a_count():
-    with pytest.raises(ConfigError, match=r"one_cluster_job_max_cells.*minimum of 0"):
-        check_config({"one_cluster_job_max_cells": -1, "prune": {"network_path": "net"}}, SCHEMAS)
-    with pytest.raises(ConfigError, match=r"one_cluster_job_max_cells.*not of type 'integer'"):
-        check_config({"one_cluster_job_max_cells": "10", "prune": {"network_path": "net"}}, SCHEMAS)

@@ -10,13 +10,11 @@ from conftest import DATA
 from circuitflow.jobs import (
     WORKLOG,
     JobCountError,
-    circuit_cells,
     count_snudda_neurons,
     count_sonata_nodes,
     detect_neurons,
     job_count,
     n_jobs,
-    one_cluster_job,
 )
 
 NETWORK = DATA / "prune-fixture/hv40/network"
@@ -52,26 +50,3 @@ def test_counts_from_files(tmp_path):
         count_sonata_nodes(nodes, "b")
     with pytest.raises(JobCountError, match="network-neuron-positions.hdf5"):
         count_snudda_neurons(tmp_path)
-
-
-def test_circuit_cells_from_the_first_stage_of_the_config():
-    """Synthesis' input cells, else the neurons detect reads, else prune's network; 0 without those stages."""
-    network = {"network_path": str(NETWORK)}
-    cells = str(DATA / "synthesis-column/inputs/cells/input_cells.h5")
-    assert circuit_cells({"synthesis": {"input_cells": cells}, "prune": network}) == 14
-    assert (
-        circuit_cells({"detect": {"network_path": str(DATA / "detect-fixture/hv120/inputs")}, "prune": network}) == 28
-    )
-    assert circuit_cells({"prune": network}) == 28
-    assert circuit_cells({"out_dir": str(NETWORK.parent), "prune": {"network_path": None}}) == 28
-    assert circuit_cells({"out_dir": "out"}) == 0
-    with pytest.raises(JobCountError, match="cannot count neurons"):
-        circuit_cells({"prune": {"network_path": str(DATA)}})
-
-
-def test_one_cluster_job_up_to_the_limit_and_never_at_zero():
-    network = {"network_path": str(NETWORK)}
-    assert one_cluster_job({"one_cluster_job_max_cells": 28, "prune": network})
-    assert not one_cluster_job({"one_cluster_job_max_cells": 27, "prune": network})
-    # 0 turns it off without counting (a missing network is not read)
-    assert not one_cluster_job({"one_cluster_job_max_cells": 0, "prune": {"network_path": "missing"}})

@@ -1,5 +1,5 @@
 """The shape of every rule: named <stage>_<step>, one script through the runner, quoted shell values,
-logs under {out_dir}/logs/<stage>/, the script's import closure as its code input, a cluster group and runtime."""
+logs under {out_dir}/logs/<stage>/, and the script's import closure as its code input."""
 
 from __future__ import annotations
 
@@ -47,12 +47,6 @@ def test_rule_names_scripts_and_logs_follow_the_stage():
             assert re.search(r'f"\{LOGS\}/' + stage + r"/", body), f"{name}: log not under logs/{stage}/"
             assert re.search(r"python \{input\.code\[0\]:q\}", body), f"{name}: does not run its script"
             assert re.search(r"^        (mpi_)?logged\(", body, re.M), f"{name}: console does not get the last log line"
-            # on a cluster a small circuit is one job of every step (common.smk cluster_group)
-            assert re.search(r"^    group:\n        cluster_group\(", body, re.M), f"{name}: no cluster_group"
-            # its time limit as a cluster job, short in the one job of a small circuit (common.smk step_runtime)
-            assert re.search(
-                r'^    resources:\n(        .*\n)*?        runtime=step_runtime\("\d+[mh]"\),$', body, re.M
-            ), f"{name}: no runtime=step_runtime(...) resource"
     assert {"synthesis_chunk", "detect_hypervoxels", "prune_range", "sonata_edges", "report_pathways"} <= seen
 
 

@@ -40,18 +40,16 @@ KNOWN_RESOURCES = {
 #: On a cluster brought up by .ci/slurm.sh: one partition "debug" (set as a user does, in the environment:
 #: CIRCUITFLOW_SLURM_PARTITION, see the `partition` fixture) and 2 cores.
 CI_OVERRIDES = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
-#: A larger circuit's groups (workflow/rules/common.smk cluster_group): the steps that are one job at any size
-#: share one SLURM job per stage with their neighbours.
+#: The profile's groups: jobs that are one job at any circuit size share one SLURM job with their neighbours.
 GROUPS = {
     "synthesis": {"synthesis_finalize", "detect_setup", "report_morphometrics", "sonata_nodes"},
     "worklog": {"detect_worklog", "prune_check_hypervoxels"},
     "sonata": {"prune_combine", "sonata_join", "report_physiology"},
 }
-#: Steps that are one job only with one chunk or edge range (as the example's) join their stage's group.
+#: Steps that are one job only in a small circuit join a group from the workflow (common.smk chain_group):
+#: with the example's single synthesis chunk and single edge range.
 CHAINED = {"synthesis": {"synthesis_cache_atlas", "synthesis_chunk"}, "sonata": {"sonata_edges"}}
-#: A circuit of at most `one_cluster_job_max_cells` cells (the example's 40) is one SLURM job: one group.
-CIRCUIT_GROUP = "circuit"
-#: Steps that read no morphology or synapse file: localrules, beside Snakemake in a larger circuit (never SLURM jobs).
+#: Steps that read no morphology or synapse file run beside Snakemake (localrule), never as SLURM jobs.
 LOCAL = {
     "pathways_detect_config",
     "pathways_prune_config",
@@ -63,57 +61,19 @@ LOCAL = {
     "report_pathways",
     "sonata_circuit_config",
 }
-#: A regression bound on the example's plain wall time on the CI's live SLURM, as a multiple of the local run's
-#: measured in the same test. The example is one SLURM job (one_cluster_job_max_cells); on top of its work come a
-#: submission pause, two Snakemake starts and the wait for the status poll that sees the job finished (executor
-#: plugin 2.6.1 polls 2 s after the submission, then 12, 22, 32, 42, 52, 62 s apart, not configurable), a fixed
-#: minute or so that an idle CI's fast local run (about 19 s) cannot absorb. So the bound is generous; the test
-#: prints the plain ratio and the ratio up to the job's end (issue 17's 3x) into the CI log.
+#: The example's wall time on the CI's live SLURM, as a multiple of the local run's: a bound that catches a
+#: regression (the plugin's default 40 s wait before the first status poll, a hang, per-job submissions
+#: instead of arrays), with room for an idle CI's short local run (clean-clone CI at 1f75389: 302 s vs 15 s
+#: before the localrules, arrays and groups; about 7x on a loaded VM after them). Issue 17 asks for 3x,
+#: which executor plugin 2.6.1 does not allow: each SLURM job costs a 5 s pause before sbatch, two Snakemake
+#: starts and a status poll backing off by 10 s (benchmarks/README.md, "SLURM").
 MAX_SLOWDOWN = 30.0
 SLURM_UP = os.environ.get("CIRCUITFLOW_SLURM") == "1"
-#: Each rule's `runtime` in minutes as its own SLURM job (workflow/rules/*.smk step_runtime); others 30 min.
-CLUSTER_RUNTIMES = {
-    "synthesis_chunk": 120,
-    "detect_hypervoxels": 120,
-    "prune_range": 120,
-    "synthesis_finalize": 60,
-    "prune_combine": 60,
-}
-#: A step's runtime in the one SLURM job of a small circuit (common.smk ONE_JOB_STEP_RUNTIME), in minutes.
-ONE_JOB_STEP_MINUTES = 2
-#: The example's one SLURM job must fit a common partition's MaxTime (24 h) and wait little in a queue.
-MAX_ONE_JOB_MINUTES = 4 * 60
 
 
 def profile() -> dict:
     """The SLURM profile as a dict."""
     return yaml.safe_load((PROFILE / "config.v8+.yaml").read_text())
-
-
-def group_jobs(dry_run_stdout: str) -> dict[str, set[str]]:
-    """Group name -> rules of its jobs, from a dry run's output (a group's jobs are indented under it)."""
-    groups: dict[str, set[str]] = {}
-    current = None
-    for line in dry_run_stdout.splitlines():
-        if match := re.search(r"Group job (\w+)", line):
-            current = groups.setdefault(match.group(1), set())
-        elif match := re.match(r"(    )?(?:local)?rule (\w+):", line):
-            if match.group(1) is None:
-                current = None
-            elif current is not None:
-                current.add(match.group(2))
-    return groups
-
-
-def rule_runtimes(dry_run_stdout: str) -> dict[str, set[int]]:
-    """Rule -> the `runtime` resources (minutes) of its jobs, from a dry run's output."""
-    runtimes: dict[str, set[int]] = {}
-    for block in dry_run_stdout.split("\n\n"):
-        rule = re.search(r"^\s*(?:local)?rule (\w+):", block, re.M)
-        runtime = re.search(r"resources: .*\bruntime=(\d+)", block)
-        if rule and runtime:
-            runtimes.setdefault(rule.group(1), set()).add(int(runtime.group(1)))
-    return runtimes
 
 
 def workflow_rules(folder: Path) -> set[str]:
@@ -166,26 +126,19 @@ def test_profile_names_only_known_resources_and_rules(example):
         if "mpi" in resources:
             assert resources.get("tasks", 0) > 1, f"{rule}: MPI jobs need tasks > 1"
     assert config["slurm-status-command"] == "squeue"
-    # runtimes are the rules' own resources (step_runtime), short in the one job of a small circuit: a profile
-    # runtime would override that and make the one job ask for the sum of every step's hours
-    assert "runtime" not in config["default-resources"]
-    assert not [rule for rule, resources in config["set-resources"].items() if "runtime" in resources]
     # a retry gets more memory for every rule: the default and every rule's own memory grow with `attempt`
     assert "attempt" in config["default-resources"]["mem_mb"]
     for rule, resources in config["set-resources"].items():
         for key in {"mem_mb", "mem_mb_per_cpu", "mem"} & set(resources):
             assert "attempt" in str(resources[key]), f"{rule}: {key} does not grow with attempt"
-    # groups come from the workflow (cluster_group), which decides them from the circuit size: a profile
-    # `groups:` would override them and split the one job of a small circuit
-    assert "groups" not in config
-    # one SLURM job holds at most one MPI step at a time: the group's `tasks` pool (per job, scope local)
+    # profile groups name real rules, never an MPI rule (only a single-job MPI step joins a group, from the
+    # workflow); array jobs only for rules without MPI (the jobstep plugin would run an MPI array's first
+    # task in every task)
+    assert {rule: group for group, members in GROUPS.items() for rule in members} == config["groups"]
     mpi_rules = {rule for rule, resources in config["set-resources"].items() if "mpi" in resources}
-    assert config["set-resource-scopes"] == {"tasks": "local"}
-    assert config["resources"]["tasks"] == max(config["set-resources"][rule]["tasks"] for rule in mpi_rules)
-    # array jobs only for rules without MPI (the jobstep plugin would run an MPI array's first task in every
-    # task) and never for a step that is one job at any size
+    assert set(config["groups"]) <= rules and not set(config["groups"]) & mpi_rules
     arrays = set(config["slurm-array-jobs"].split(","))
-    assert arrays <= rules and not arrays & (mpi_rules | set().union(*GROUPS.values()) | LOCAL)
+    assert arrays <= rules and not arrays & (mpi_rules | set(config["groups"]) | LOCAL)
     assert config["slurm-logdir"] == "out/logs/slurm" and config["slurm-keep-successful-logs"] is True
 
 
@@ -209,79 +162,13 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
     chunk_jobs = [block for block in proc.stdout.split("\n\n") if "rule synthesis_chunk:" in block]
     assert len(chunk_jobs) == 1
     assert all(re.search(r"resources:.*mpi=srun.*tasks=2", block.replace("\n", " ")) for block in chunk_jobs)
-    # the partition from the environment, with the profile's memory defaults kept (runtimes: below)
+    # the partition from the environment, with the profile's runtime and memory defaults kept
     resources = re.findall(r"resources: (.*)", proc.stdout)
     assert len(resources) >= sum(counts.values()) - counts["all"] - counts["detect_raster_index"]
     for line in resources:
-        assert "slurm_partition=debug" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
-    # the example (40 cells) is one SLURM job: every job but the target `all` in one group, localrules too
-    assert group_jobs(proc.stdout) == {CIRCUIT_GROUP: set(counts) - {"all"}}
-    # each of its steps has a short runtime: the job's time limit is their sum over its layers
-    assert rule_runtimes(proc.stdout) == {rule: {ONE_JOB_STEP_MINUTES} for rule in set(counts) - {"all"}}
-
-
-def test_slurm_dry_run_of_a_larger_circuit_keeps_parallel_jobs(example):
-    """Above one_cluster_job_max_cells, only each stage's single steps share a SLURM job; the rest stay parallel."""
-    proc = run_snakemake(
-        example,
-        None,
-        "all",
-        "-n",
-        "--profile",
-        str(PROFILE),
-        *CI_OVERRIDES,
-        "--configfile",
-        str(example / "config.yaml"),
-        "--config",
-        "one_cluster_job_max_cells=39",
-    )
-    expected = {name: rules | CHAINED.get(name, set()) for name, rules in GROUPS.items()}
-    assert group_jobs(proc.stdout) == expected
-    # localrules run beside Snakemake: none is in a group
-    assert not LOCAL & set().union(*expected.values())
-    assert {"detect_bbox", "detect_hypervoxels", "prune_range"} <= set(job_counts(proc.stdout))
-    # every step keeps its own cluster runtime
-    runtimes = rule_runtimes(proc.stdout)
-    assert set(runtimes) == set(job_counts(proc.stdout)) - {"all"}
-    assert runtimes == {rule: {CLUSTER_RUNTIMES.get(rule, 30)} for rule in runtimes}
-
-
-def test_one_slurm_job_asks_for_a_short_time_limit(example, tmp_path, monkeypatch):
-    """The example's one SLURM job asks sbatch for minutes, not the sum of its steps' cluster runtimes (26 h).
-
-    A stand-in `sbatch` records its arguments and refuses the job (the other SLURM commands fail), so the
-    run stops after its first submission without a cluster.
-    """
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    record = tmp_path / "sbatch.txt"
-    (fake / "sbatch").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{record}"\nexit 1\n')
-    for command in ("scontrol", "sacct", "sacctmgr", "sinfo", "squeue", "scancel", "srun"):
-        (fake / command).write_text("#!/bin/sh\nexit 1\n")
-    for path in fake.iterdir():
-        path.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
-    folder = tmp_path / "run"
-    shutil.copytree(example / "example", folder / "example")
-    proc = run_snakemake(
-        folder,
-        None,
-        "all",
-        "--profile",
-        str(PROFILE),
-        *CI_OVERRIDES,
-        "--retries",
-        "0",
-        "--configfile",
-        str(example / "config.yaml"),
-        check=False,
-    )
-    assert proc.returncode != 0
-    calls = record.read_text().splitlines()
-    assert len(calls) == 1 and "--comment rule_circuit_" in calls[0], (calls, proc.stderr[-3000:])
-    minutes = int(re.search(r" -t (\d+) ", calls[0]).group(1))
-    print(f"the example's one SLURM job asks for -t {minutes} (minutes)")
-    assert 10 * ONE_JOB_STEP_MINUTES <= minutes <= MAX_ONE_JOB_MINUTES, calls[0]
+        assert "slurm_partition=debug" in line and "runtime=" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
+    # one group job each: the example has one synthesis chunk and one edge range (they join the groups)
+    assert sorted(re.findall(r"Group job (\w+)", proc.stdout)) == sorted(GROUPS)
 
 
 @pytest.mark.slurm
@@ -300,28 +187,25 @@ def test_example_on_slurm_equals_local(example, tmp_path):
         slurm, None, "all", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile", str(example / "config.yaml")
     )
     slurm_wall = time.monotonic() - start
-    # SLURM's job logs are kept under out_dir, successful ones included: the example is one SLURM job, whose
-    # log folder is group_circuit_<its rules, sorted>, cut by the plugin past a length. Its last write is the
-    # job's end: from there the run waited for the status poll that saw it finished.
-    slurm_logs = list((slurm / "out/logs/slurm").rglob("*.log"))
-    poll_wait = time.time() - max(path.stat().st_mtime for path in slurm_logs)
-    timing = (
-        f"example on SLURM: {slurm_wall:.0f} s wall vs {local_wall:.0f} s locally (plain ratio {slurm_wall / local_wall:.1f}x);"
-        f" its SLURM job ended {poll_wait:.0f} s before the run (ratio up to the job's end"
-        f" {(slurm_wall - poll_wait) / local_wall:.1f}x)"
-    )
+    timing = f"example on SLURM: {slurm_wall:.0f} s wall vs {local_wall:.0f} s locally ({slurm_wall / local_wall:.1f}x)"
     print(timing)
     log = proc.stdout + proc.stderr
     chunk_log = (slurm / "out/logs/synthesis/chunk_0.log").read_text()
     if os.environ.get("CIRCUITFLOW_SLURM_LOG"):  # .ci/run prints it: SLURM job ids in the CI log
         Path(os.environ["CIRCUITFLOW_SLURM_LOG"]).write_text(timing + "\n" + log + "\n" + chunk_log)
+    # SLURM's job logs are kept under out_dir, successful ones included: one folder per rule or group
+    slurm_logs = list((slurm / "out/logs/slurm").rglob("*.log"))
+    assert len(slurm_logs) >= 10
     folders = {path.relative_to(slurm / "out/logs/slurm").parts[0] for path in slurm_logs}
-    assert len(slurm_logs) == 1 and len(folders) == 1, folders
-    # exactly one SLURM job: one submission, no retry
-    assert len(re.findall(r"has been submitted with SLURM jobid \d+", log)) == 1, log[-3000:]
-    assert folders.pop().startswith(f"group_{CIRCUIT_GROUP}_detect_bbox_detect_grid_"), slurm_logs
-    # inside the job one Snakemake ran every step as a local run would (not one Snakemake per step)
-    assert len(re.findall(r"^Building DAG of jobs", slurm_logs[0].read_text(), re.M)) == 2
+    submitted = {name.removeprefix("rule_") for name in folders if name.startswith("rule_")}
+    expected = {"detect_bbox", "detect_rasterise", "detect_hypervoxels", "prune_gather_merge", "prune_range"}
+    assert expected <= submitted, f"not submitted to SLURM: {expected - submitted}"
+    assert not submitted & LOCAL, f"submitted to SLURM, not run beside Snakemake: {submitted & LOCAL}"
+    # a group job's log folder is group_<group>_<its rules, sorted>, cut by the plugin past a length
+    groups = {name.removeprefix("group_") for name in folders if name.startswith("group_")}
+    for name, rules in GROUPS.items():
+        members = sorted(rules | CHAINED.get(name, set()))
+        assert any(f"{name}_{'_'.join(members)}".startswith(g.rstrip(".")) for g in groups), (name, groups)
     # switching laptop <-> SLURM re-runs nothing: each folder is up to date for the other executor
     for folder, args in ((slurm, ["--cores", "2", "-n"]), (local, ["--profile", str(PROFILE), *CI_OVERRIDES])):
         again = run_snakemake(folder, None, "all", *args, "--configfile", str(example / "config.yaml"))

@@ -9,7 +9,6 @@ import sys
 from circuitflow.code_closure import import_closure
 from circuitflow.config import canonical
 from circuitflow.errors import CircuitflowError
-from circuitflow.jobs import one_cluster_job
 
 OUT = config["out_dir"]
 LOGS = f"{OUT}/logs"
@@ -70,41 +69,16 @@ def mpi_logged(command):
     return f"{MPI}{command}{LOGGED}"
 
 
-# The Snakemake group of a step on a cluster (a local run ignores groups; they change no param or
-# output, so switching between a laptop and a cluster re-runs nothing).
-CIRCUIT_GROUP = "circuit"
-ONE_CLUSTER_JOB = lazily(one_cluster_job, config)
+def chain_group(n_jobs, group):
+    """`group` when a step is a single job at this circuit size, else None (one cluster job per job).
 
-
-def cluster_group(stage=None, n_jobs=1):
-    """The group of a step on a cluster: the whole run's in a small circuit, else `stage`'s when the step is one job.
-
-    A circuit of at most `one_cluster_job_max_cells` cells is one cluster job: every step (localrules too:
-    a grouped rule is not local) is in CIRCUIT_GROUP, and inside the allocation Snakemake runs the group
-    as one local run, on the allocation's cores. In a larger circuit the steps that are one job (n_jobs
-    == 1) share their stage's cluster job, so that a chain waits for one submission and one status poll,
-    while a step of several jobs (chunks, batches, ranges) keeps every job a separate, parallel cluster
-    job (None) and no group grows with the circuit.
+    The SLURM profile groups the steps that are one job at any size (its `groups`); a step that is one
+    job only in a small circuit (one synthesis chunk, one edge range) joins its neighbours' group
+    through this, so that a small circuit waits for fewer submissions and status polls while a large
+    one keeps every chunk a separate, parallel job. Groups apply only to cluster runs (not to outputs,
+    params or a local run), so the choice re-runs nothing.
     """
-    if ONE_CLUSTER_JOB():
-        return CIRCUIT_GROUP
-    return stage if n_jobs == 1 else None
-
-
-# A step's time limit in the one cluster job of a small circuit. Snakemake asks SLURM for a group's
-# runtime summed over its dependency layers (the longest step of each), so the steps' cluster runtimes
-# (hours) would add up to more than a day for one small job. The whole run of at most
-# one_cluster_job_max_cells cells takes minutes, so each step gets this much and the job the sum.
-ONE_JOB_STEP_RUNTIME = "2m"
-
-
-def step_runtime(cluster_runtime):
-    """A rule's `runtime` resource: `cluster_runtime` ("2h") as its own cluster job, ONE_JOB_STEP_RUNTIME in the one job.
-
-    A resource, not a param: switching between a laptop and a cluster re-runs nothing. A profile's
-    `set-resources: <rule>: runtime:` still overrides it.
-    """
-    return ONE_JOB_STEP_RUNTIME if ONE_CLUSTER_JOB() else cluster_runtime
+    return group if n_jobs == 1 else None
 
 
 def script(name):

@@ -77,12 +77,8 @@ rule detect_setup:
         neurons=f"{DET_WORK}/neurons.h5",
     log:
         f"{LOGS}/detect/setup.log",
-    group:
-        cluster_group("synthesis")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         # only what changes the outputs: the job counts and sizes do not
         **tracked("detect", section("detect", SETUP_KEYS)),
@@ -107,12 +103,8 @@ rule detect_bbox:
         trees=temp(f"{DET_WORK}/bbox/{{det_chunk}}.trees.npy"),
     log:
         f"{LOGS}/detect/bbox_{{det_chunk}}.log",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.setup),
@@ -131,13 +123,9 @@ rule detect_grid:
         DET_GRID,
     log:
         f"{LOGS}/detect/grid.log",
-    group:
-        cluster_group()
     localrule: True  # a min/max over the chunks' boxes: no cluster job
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         work=lambda wc, output: os.path.dirname(output[0]),
     shell:
@@ -155,12 +143,8 @@ rule detect_rasterise:
         f"{DET_WORK}/raster/{{det_chunk}}.h5",
     log:
         f"{LOGS}/detect/rasterise_{{det_chunk}}.log",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         chunks=len(DET_CHUNKS),
         work=lambda wc, input: os.path.dirname(input.grid),
@@ -183,13 +167,9 @@ rule detect_raster_index:
         DET_RASTER_INDEX,
     log:
         f"{LOGS}/detect/raster_index.log",
-    group:
-        cluster_group()
     localrule: True  # reads the rasters' per-hypervoxel row counts only: no cluster job
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     shell:
         logged("python {input.code[0]:q} --out {output:q} {input.raster:q}")
 
@@ -205,12 +185,9 @@ rule detect_hypervoxels:
         directory(f"{DET_WORK}/hypervoxels/{{det_batch}}"),
     log:
         f"{LOGS}/detect/hypervoxels_{{det_batch}}.log",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
     resources:
-        runtime=step_runtime("2h"),
         mpi="",
         tasks=1,
     params:
@@ -237,12 +214,8 @@ rule detect_worklog:
         voxels=directory(f"{DET_NET}/voxels"),
     log:
         f"{LOGS}/detect/worklog.log",
-    group:
-        cluster_group("worklog")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         work=lambda wc, input: os.path.dirname(input.grid),
         net=lambda wc, output: os.path.dirname(os.path.dirname(output.worklog)),

@@ -22,13 +22,9 @@ rule pathways_detect_config:
         f"{OUT}/pathways/detect-config.json",
     log:
         f"{LOGS}/pathways/detect_config.log",
-    group:
-        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked(
             "network_config", detect_config(PATHWAYS, section("detect").get("seed"))
@@ -46,13 +42,9 @@ rule pathways_prune_config:
         f"{OUT}/pathways/prune-config.json",
     log:
         f"{LOGS}/pathways/prune_config.log",
-    group:
-        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked(
             "network_config",

@@ -79,12 +79,8 @@ rule prune_check_hypervoxels:
         f"{PRUNE_DIR}/hypervoxels.h5",
     log:
         f"{LOGS}/prune/check_hypervoxels.log",
-    group:
-        cluster_group("worklog")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -102,13 +98,9 @@ rule prune_check_config:
     log:
         f"{LOGS}/prune/check_config.log",
     priority: 100
-    group:
-        cluster_group()
     localrule: True  # checks the config against the network config: no cluster job
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         network=network_dir,
     shell:
@@ -130,12 +122,8 @@ rule prune_gather_merge:
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -159,12 +147,9 @@ rule prune_range:
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
     resources:
-        runtime=step_runtime("2h"),
         mpi="",
         tasks=1,
     params:
@@ -191,13 +176,9 @@ rule prune_combine:
         f"{OUT}/network-synapses.hdf5",
     log:
         f"{LOGS}/prune/combine.log",
-    group:
-        cluster_group("sonata")
     conda:
         CONDA_ENV
     threads: 2  # LZF compression of the output; nothing else runs then
-    resources:
-        runtime=step_runtime("1h"),
     params:
         network=network_dir,
     shell:

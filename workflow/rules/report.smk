@@ -39,12 +39,8 @@ rule report_morphometrics:
         ),
     log:
         f"{LOGS}/report/morphometrics.log",
-    group:
-        cluster_group("synthesis")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         ext=REPORT_SOURCE.get("morphology_ext", "h5"),
         cells=REPORT_CELLS,
@@ -72,12 +68,8 @@ rule report_pathways_range:
     wildcard_constraints:
         n=r"\d+",
         i=r"\d+",
-    group:
-        cluster_group()
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         network=network_dir,
         voxels=lambda wc: PRUNE_VOXELS(),
@@ -110,14 +102,10 @@ rule report_pathways:
         ),
     log:
         f"{LOGS}/report/pathways.log",
-    group:
-        cluster_group()
     # sums the ranges' small histograms (no synapse rows) and draws: beside Snakemake, no cluster job
     localrule: True
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     shell:
         logged(
             "python {input.code[0]:q} --synapses {input.synapses:q} --nodes {input.nodes:q}"
@@ -145,12 +133,8 @@ rule report_physiology:
         ),
     log:
         f"{LOGS}/report/physiology.log",
-    group:
-        cluster_group("sonata")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         population=config["connectome"].get("edge_population") or "",
         node_population=REPORT_SOURCE.get("population") or "",

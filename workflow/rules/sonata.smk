@@ -62,13 +62,9 @@ rule sonata_physiology:
         f"{SONATA_DIR}/physiology.json",
     log:
         f"{LOGS}/sonata/physiology.log",
-    group:
-        cluster_group()
     localrule: True  # writes a JSON from its params
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked("physiology", SONATA_PHYSIOLOGY),
     shell:
@@ -88,13 +84,11 @@ rule sonata_edges:
         f"{LOGS}/sonata/edges/{{edge_range}}.log",
     wildcard_constraints:
         edge_range=r"\d+",
-    # on a cluster, a single range runs in the cluster job of combine and join (group `sonata`)
+    # a single range (a small circuit) runs in the SLURM job of combine and join (profile group `sonata`)
     group:
-        cluster_group("sonata", len(SONATA_RANGES))
+        chain_group(len(SONATA_RANGES), "sonata")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         first=lambda wc: int(wc.edge_range) * SONATA_NODES_PER_JOB,
         end=lambda wc: (int(wc.edge_range) + 1) * SONATA_NODES_PER_JOB,
@@ -122,12 +116,8 @@ rule sonata_join:
         electrical=SONATA_ELECTRICAL,
     log:
         f"{LOGS}/sonata/join.log",
-    group:
-        cluster_group("sonata")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         population=config["connectome"].get("edge_population") or "",
         electrical=lambda wildcards, output: output.electrical or "",
@@ -146,12 +136,8 @@ rule sonata_nodes:
         **SONATA_NODE_OUTPUTS,
     log:
         f"{LOGS}/sonata/nodes.log",
-    group:
-        cluster_group("synthesis")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",
@@ -175,13 +161,9 @@ rule sonata_circuit_config:
         f"{SONATA_DIR}/circuit_config.json",
     log:
         f"{LOGS}/sonata/circuit_config.log",
-    group:
-        cluster_group()
     localrule: True  # reads population names, writes a JSON
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked("models", SONATA_MODELS),
         node_population=SONATA_SOURCE.get("population") or "",

@@ -49,13 +49,11 @@ rule synthesis_cache_atlas:
         f"{SYN_DIR}/atlas_cache.h5",
     log:
         f"{LOGS}/synthesis/cache_atlas.log",
-    # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
+    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
     group:
-        cluster_group("synthesis", len(CHUNKS))
+        chain_group(len(CHUNKS), "synthesis")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked("structure", SYN_PLAN["atlas_structure"]),
         atlas=lambda wc, input: os.path.dirname(input.atlas[0]),
@@ -80,13 +78,9 @@ rule synthesis_validate_params:
         f"{SYN_DIR}/parameters.json",
     log:
         f"{LOGS}/synthesis/validate_params.log",
-    group:
-        cluster_group()
     localrule: True  # the parameters planning already validated: no cluster job
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("30m"),
     params:
         **tracked("config", section("synthesis", INPUT_KEYS)),
         # what planning validated for the same inputs (the job validates again if they differ)
@@ -122,13 +116,12 @@ rule synthesis_chunk:
         morphologies=directory(f"{SYN_DIR}/chunks/{{chunk}}.morphologies"),
     log:
         f"{LOGS}/synthesis/chunk_{{chunk}}.log",
-    # on a cluster, a single chunk runs in the cluster job of finalize (group `synthesis`)
+    # a single chunk (a small circuit) runs in the SLURM job of finalize (profile group `synthesis`)
     group:
-        cluster_group("synthesis", len(CHUNKS))
+        chain_group(len(CHUNKS), "synthesis")
     conda:
         CONDA_ENV
     resources:
-        runtime=step_runtime("2h"),
         # A profile that sets `mpi` (e.g. "srun") and tasks > 1 splits each chunk over MPI ranks.
         mpi="",
         tasks=1,
@@ -163,12 +156,8 @@ rule synthesis_finalize:
         apical=f"{SYN_DIR}/apical.yaml",
     log:
         f"{LOGS}/synthesis/finalize.log",
-    group:
-        cluster_group("synthesis")
     conda:
         CONDA_ENV
-    resources:
-        runtime=step_runtime("1h"),
     params:
         format=SYN_PLAN["format"],
         ext=SYN["out_morph_ext"],
