@@ -44,7 +44,7 @@ CI_OVERRIDES = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wai
 GROUPS = {
     "synthesis": {"synthesis_finalize", "detect_setup", "report_morphometrics", "sonata_nodes"},
     "worklog": {"detect_worklog", "prune_check_hypervoxels"},
-    "sonata": {"prune_combine", "sonata_join", "report_physiology"},
+    "sonata": {"sonata_join", "report_physiology"},
 }
 #: Steps that are one job only in a small circuit join a group from the workflow (common.smk chain_group):
 #: with the example's single synthesis chunk and single edge range.
@@ -169,6 +169,33 @@ def test_slurm_dry_run_lists_every_job_with_resources(example):
         assert "slurm_partition=debug" in line and "runtime=" in line and re.search(r"mem_mb(_per_cpu)?=\d", line), line
     # one group job each: the example has one synthesis chunk and one edge range (they join the groups)
     assert sorted(re.findall(r"Group job (\w+)", proc.stdout)) == sorted(GROUPS)
+
+
+def test_slurm_dry_run_of_a_circuit_with_several_jobs_per_step(example, tmp_path):
+    """The profile's groups form a valid DAG when chunks, batches and edge ranges are several jobs.
+
+    (prune_combine was in group `sonata` with sonata_join: with several edge ranges between them outside
+    the group, Snakemake refused every real circuit's plan.)
+    """
+    config = yaml.safe_load((example / "config.yaml").read_text())
+    config["synthesis"].update(min_chunk_size=5)
+    config["detect"].update(neurons_per_job=10)
+    config["connectome"].update(edge_nodes_per_job=10)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = run_snakemake(
+        example,
+        None,
+        "all",
+        "-n",
+        "--profile",
+        str(PROFILE),
+        *CI_OVERRIDES,
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+    )
+    counts = job_counts(proc.stdout)
+    assert counts["synthesis_chunk"] > 1 and counts["sonata_edges"] > 1 and counts["detect_bbox"] > 1
+    assert {"synthesis", "worklog", "sonata"} <= set(re.findall(r"Group job (\w+)", proc.stdout))
 
 
 @pytest.mark.slurm
