@@ -142,19 +142,16 @@ def test_profile_names_only_known_resources_and_rules(example):
     assert config["slurm-logdir"] == "out/logs/slurm" and config["slurm-keep-successful-logs"] is True
 
 
+def profile_dry_run(example: Path, config: Path):
+    """`snakemake all -n --profile profiles/slurm` (with the CI's overrides) in the example's folder."""
+    return run_snakemake(
+        example, None, "all", "-n", "--profile", str(PROFILE), *CI_OVERRIDES, "--configfile", str(config)
+    )
+
+
 def test_slurm_dry_run_lists_every_job_with_resources(example):
     """`snakemake -n --profile profiles/slurm all` plans every job of the example, with MPI resources."""
-    proc = run_snakemake(
-        example,
-        None,
-        "all",
-        "-n",
-        "--profile",
-        str(PROFILE),
-        *CI_OVERRIDES,
-        "--configfile",
-        str(example / "config.yaml"),
-    )
+    proc = profile_dry_run(example, example / "config.yaml")
     counts = job_counts(proc.stdout)
     assert counts["synthesis_cache_atlas"] == 1 and counts["synthesis_validate_params"] == 1
     assert counts["synthesis_chunk"] == 1  # 40 cells: fewer than min_chunk_size (50), one job
@@ -182,17 +179,7 @@ def test_slurm_dry_run_of_a_circuit_with_several_jobs_per_step(example, tmp_path
     config["detect"].update(neurons_per_job=10)
     config["connectome"].update(edge_nodes_per_job=10)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = run_snakemake(
-        example,
-        None,
-        "all",
-        "-n",
-        "--profile",
-        str(PROFILE),
-        *CI_OVERRIDES,
-        "--configfile",
-        str(tmp_path / "config.yaml"),
-    )
+    proc = profile_dry_run(example, tmp_path / "config.yaml")
     counts = job_counts(proc.stdout)
     assert counts["synthesis_chunk"] > 1 and counts["sonata_edges"] > 1 and counts["detect_bbox"] > 1
     assert {"synthesis", "worklog", "sonata"} <= set(re.findall(r"Group job (\w+)", proc.stdout))
