@@ -292,8 +292,8 @@ BIF_ROTATIONS_SIZE = 100_000
 _bif_rotations: dict = {}
 
 
-def _exact_key(value) -> tuple:
-    """A key telling apart every value rotation_around_axis could treat differently (type and repr)."""
+def exact_key(value) -> tuple:
+    """A cache key for a number that tells apart what its type and repr tell apart (-0.0 from 0.0, 1 from 1.0)."""
     return (type(value), repr(value))
 
 
@@ -301,10 +301,10 @@ def axis_rotations(y_rotation, phi, theta) -> tuple:
     """NeuroTS' bifurcation rotations by phi around the (y-rotated) z axis and by theta around the
     (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr)."""
     if y_rotation is None:
-        key = (None, _exact_key(phi), _exact_key(theta))
+        key = (None, exact_key(phi), exact_key(theta))
     else:
         y_array = np.asarray(y_rotation)
-        key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), _exact_key(phi), _exact_key(theta))
+        key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), exact_key(phi), exact_key(theta))
     matrices = _bif_rotations.get(key)
     if matrices is None:
         x_dir = X_AXIS

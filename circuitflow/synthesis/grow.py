@@ -155,7 +155,7 @@ def rotation_around_axis(axis, angle):
     their bar's angles around the x and z axes, and the bars of a mtype's few persistence diagrams
     recur from cell to cell: each fresh matrix cost about a dozen small numpy calls."""
     axis_array = np.asarray(axis)
-    key = (axis_array.dtype.str, axis_array.shape, axis_array.tobytes(), type(angle), repr(angle))
+    key = (axis_array.dtype.str, axis_array.shape, axis_array.tobytes(), *engine.exact_key(angle))
     matrix = _rotations.get(key)
     if matrix is None:
         if len(_rotations) >= ROTATION_CACHE_SIZE:
@@ -182,7 +182,7 @@ def round_num(num, decimal_places=4):
     """neurots.basic.round_num (np.round), remembered by the number's type and repr (so -0.0 is not 0.0)
     and the decimals: Barcode rounds every bar's two ends for each tree, and the bars of a mtype's few
     persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds)."""
-    key = (type(num), repr(num), decimal_places)
+    key = (*engine.exact_key(num), decimal_places)
     rounded = _rounded.get(key)
     if rounded is None:
         if len(_rounded) >= ROUND_CACHE_SIZE:
@@ -266,11 +266,6 @@ PROB_NORM_CACHE_SIZE = 10_000
 _prob_norms: dict = {}
 
 
-def _exact(value) -> tuple:
-    """A key for a value that tells apart what repr and type tell apart (-0.0 from 0.0)."""
-    return (type(value), repr(value))
-
-
 def _prob_norm(key: tuple, prob) -> float:
     """max(prob(np.linspace(0, np.pi, 100))) (the step functions' normalisation), remembered by key."""
     norm = _prob_norms.get(key)
@@ -296,7 +291,7 @@ def get_probability_function(form="step", with_density=True):
             def _prob(angle):
                 return expit((angle - scale) / rate)
 
-            p = _prob(angle) / _prob_norm(("step", _exact(scale), _exact(rate)), _prob)
+            p = _prob(angle) / _prob_norm(("step", engine.exact_key(scale), engine.exact_key(rate)), _prob)
             return clip_unit(p)
 
         return single_prob
@@ -305,7 +300,7 @@ def get_probability_function(form="step", with_density=True):
         def _prob(angle):
             return 0.5 * (expit((angle - scale_low) / rate_low) + expit((-angle - scale_high) / rate_high))
 
-        key = ("double_step", *map(_exact, (scale_low, rate_low, scale_high, rate_high)))
+        key = ("double_step", *map(engine.exact_key, (scale_low, rate_low, scale_high, rate_high)))
         p = _prob(angle) / _prob_norm(key, _prob)
         return clip_unit(p)
 
