@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -25,6 +26,7 @@ from circuitflow.synthesis import atlas
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.engine import STATS as ENGINE_STATS
+from circuitflow.synthesis.engine import self_check
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, frozen_json, grow_cell
 from circuitflow.synthesis.prepare import chunk_cells, chunk_payload
 
@@ -190,6 +192,18 @@ def synthesize_chunk(
     return results
 
 
+def ready_to_grow(engine: str) -> None:
+    """Before a job's first cell: load the compiled engine's kernels (numba, its self-check); then, if the job's
+    script turned garbage collection off while it imported, move every object so far (modules, functions,
+    classes: none of them garbage) to the collector's permanent generation and turn it back on. The collector
+    skips the ~10^5 objects of the imports then, in them and in growth: ~0.1-0.2 s of CPU a job."""
+    if engine == "compiled":
+        self_check()
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def synthesize_chunk_job(
     section: dict,
     chunk_index: int,
@@ -204,6 +218,7 @@ def synthesize_chunk_job(
     """Rule synthesis_chunk: grow one chunk (split over the MPI ranks with `use_mpi`); rank 0 writes its table."""
     from circuitflow.mpi import run_shared
 
+    ready_to_grow(engine)
     results = run_shared(
         lambda rank, size: synthesize_chunk(
             section, chunk_index, rows, atlas_cache, options, morph_dir, (rank, size), engine

@@ -183,6 +183,32 @@ def test_a_chunk_job_grows_its_cells_without_running_pandas_or_voxcell(tmp_path)
     )
 
 
+def test_ready_to_grow_loads_the_kernels_and_turns_collection_back_on_past_the_imports():
+    """A chunk job's script imports with garbage collection off; before the first cell, ready_to_grow loads the
+    compiled engine's kernels, freezes what the imports made and turns collection back on. A process that
+    never turned collection off (a test, a notebook) keeps its collector as it was."""
+    run_python(
+        """
+        import gc, sys
+        gc.disable()
+        from circuitflow.synthesis import chunk
+        assert "circuitflow.synthesis.kernels" not in sys.modules
+        chunk.ready_to_grow("compiled")
+        assert "circuitflow.synthesis.kernels" in sys.modules
+        assert gc.isenabled() and gc.get_freeze_count() > 10000, gc.get_freeze_count()
+        """
+    )
+    run_python(
+        """
+        import gc, sys
+        from circuitflow.synthesis import chunk
+        chunk.ready_to_grow("neurots")
+        assert "circuitflow.synthesis.kernels" not in sys.modules
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        """
+    )
+
+
 def test_the_rare_paths_load_what_they_need():
     """scikit-learn's PCA for inputs the deterministic PCA leaves to it, neuroc's scaling jitter, tmd's readers,
     NeuroTS' validator (jsonschema) and pyplot still work after a chunk job's imports."""
