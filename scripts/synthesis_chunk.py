@@ -1,10 +1,12 @@
 """Rule synthesis_chunk: grow the cells of one chunk (split over the MPI ranks with --mpi); write its table."""
 
 import argparse
+import gc
 import json
 
-from circuitflow.runner import run
-from circuitflow.synthesis.chunk import synthesize_chunk_job
+gc.disable()  # while importing: synthesize_chunk_job turns it back on (chunk.ready_to_grow)
+from circuitflow.runner import run  # noqa: E402
+from circuitflow.synthesis.chunk import synthesize_chunk_job  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--config", required=True, help="the synthesis config section as JSON")

@@ -1,4 +1,4 @@
-"""Cell collections (SONATA nodes or MVD3) read and written with voxcell."""
+"""Cell collections (SONATA nodes or MVD3) read and written with voxcell; a chunk of rows read with h5py alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-from voxcell import CellCollection
+import voxcell
 
 from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import atomic_path, check_h5
@@ -40,20 +40,20 @@ def count_cells(path: str | os.PathLike) -> int:
         raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
 
 
-def load_cells(path: str | os.PathLike) -> CellCollection:
+def load_cells(path: str | os.PathLike) -> voxcell.CellCollection:
     """Load a cell collection; raise CellsFileError on a missing or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise CellsFileError(f"cells file not found: {path}")
     try:
-        return CellCollection.load(str(path))
+        return voxcell.CellCollection.load(str(path))
     except Exception as exc:  # voxcell raises several kinds on malformed files
         raise CellsFileError(f"{path}: not a readable {cells_format(path)} cells file ({exc})") from exc
 
 
-def load_cell_rows(path: str | os.PathLike, start: int, stop: int, names: tuple[str, ...]) -> pd.DataFrame:
-    """Rows [start, stop) of a cells file without reading the others: x, y, z and those of the
-    properties `names` the file has, indexed by the 0-based cell id; values as in load_cells()."""
+def load_cell_rows(path: str | os.PathLike, start: int, stop: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Rows [start, stop) of a cells file without reading the others (nor importing pandas): columns x, y, z
+    and those of the properties `names` the file has, as numpy arrays; values as in load_cells()."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as h5f:
@@ -65,9 +65,7 @@ def load_cell_rows(path: str | os.PathLike, start: int, stop: int, names: tuple[
                 group = population["0"]
                 xyz = np.stack([group[c][start:stop] for c in "xyz"], axis=1)
                 library = group.get("@library")
-            out = pd.DataFrame(index=pd.RangeIndex(start, start + len(xyz)))
-            for i, c in enumerate("xyz"):
-                out[c] = xyz[:, i]
+            out = {c: xyz[:, i] for i, c in enumerate("xyz")}
             for name in names:
                 if name in group:
                     out[name] = _property_rows(group[name], library, name, start, stop)
@@ -85,7 +83,7 @@ def _property_rows(values: h5py.Dataset, library: h5py.Group | None, name: str, 
     return rows
 
 
-def cells_dataframe(cells: CellCollection) -> pd.DataFrame:
+def cells_dataframe(cells: voxcell.CellCollection) -> pd.DataFrame:
     """The cells as a DataFrame indexed by the 0-based cell id (voxcell's is 1-based)."""
     return cells.as_dataframe(index_offset=0)
 
@@ -99,7 +97,7 @@ def check_no_nulls(df: pd.DataFrame, path: str) -> None:
             raise CellsFileError(f"{path}: property '{column}' has {len(nulls)} null value(s), first cell ids: {first}")
 
 
-def save_cells(cells: CellCollection, path: str | os.PathLike, fmt: str) -> None:
+def save_cells(cells: voxcell.CellCollection, path: str | os.PathLike, fmt: str) -> None:
     """Write cells as SONATA or MVD3 (both HDF5) via a temporary name, read back, then rename (never half-written)."""
     with atomic_path(path, check=check_h5) as tmp:
         if fmt == "mvd3":

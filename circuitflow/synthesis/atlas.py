@@ -9,8 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
+import voxcell
 import yaml
-from voxcell import OrientationField, RegionMap, VoxelData
 
 from circuitflow.errors import CircuitflowError
 from circuitflow.io.atomic import atomic_h5
@@ -89,7 +89,7 @@ def cortical_depths(structure: dict) -> dict:
 # --------------------------------------------------------------------------- region mapper
 def region_mapper(structure: dict, hierarchy_path: str | os.PathLike, cell_regions) -> tuple[dict, dict]:
     """Map atlas acronyms to synthesis regions; also return the inverse map (with 'default')."""
-    region_map = RegionMap.load_json(str(hierarchy_path))
+    region_map = voxcell.RegionMap.load_json(str(hierarchy_path))
     mapping: dict = {}
     inverse: dict = {}
     for region in synthesis_regions(structure):
@@ -110,9 +110,9 @@ def _nrrd(atlas_dir: str | os.PathLike, name: str) -> Path:
     return path
 
 
-def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.ndarray) -> VoxelData:
+def check_inside(atlas_dir: str | os.PathLike, positions: np.ndarray, ids: np.ndarray) -> voxcell.VoxelData:
     """Fail, naming the cells, if any position lies outside the atlas bounding box (RG-18); return the grid."""
-    grid = VoxelData.load_nrrd(str(_nrrd(atlas_dir, "brain_regions")))
+    grid = voxcell.VoxelData.load_nrrd(str(_nrrd(atlas_dir, "brain_regions")))
     index = np.floor((positions - grid.offset) / grid.voxel_dimensions).astype(np.int64)
     outside = np.any((index < 0) | (index >= np.array(grid.shape[:3])), axis=1)
     if outside.any():
@@ -127,11 +127,11 @@ def layer_depths_and_depth(
     atlas_dir: str | os.PathLike, layers: list, positions: np.ndarray, min_depth: float, max_depth: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Local layer bottoms [0, t1, t1+t2, ...] and the clipped soma depth below pia, per position."""
-    bounds = [VoxelData.load_nrrd(str(_nrrd(atlas_dir, f"[PH]{layer}"))).lookup(positions) for layer in layers]
+    bounds = [voxcell.VoxelData.load_nrrd(str(_nrrd(atlas_dir, f"[PH]{layer}"))).lookup(positions) for layer in layers]
     thicknesses = np.array([b[..., 1] - b[..., 0] for b in bounds])
     result = np.zeros((len(layers) + 1, len(positions)))
     result[1:, :] = np.cumsum(thicknesses, axis=0)
-    ph_y = VoxelData.load_nrrd(str(_nrrd(atlas_dir, "[PH]y"))).lookup(positions)
+    ph_y = voxcell.VoxelData.load_nrrd(str(_nrrd(atlas_dir, "[PH]y"))).lookup(positions)
     depth = bounds[0][..., 1] - ph_y
     return result.T, np.clip(depth, min_depth, max_depth)
 
@@ -169,7 +169,7 @@ def atlas_context(
             for k in np.flatnonzero(mask):
                 layer_depths[k] = None
     out["layer_depths"] = layer_depths
-    orientations = OrientationField.load_nrrd(str(_nrrd(atlas_dir, "orientation"))).lookup(positions)
+    orientations = voxcell.OrientationField.load_nrrd(str(_nrrd(atlas_dir, "orientation"))).lookup(positions)
     out["orientation"] = list(orientations)
     out["glomerulus_id"] = glomerulus_ids(atlas_dir, structure, inverse, df["region"], positions)
     out.attrs["voxel_dimensions"] = np.asarray(grid.voxel_dimensions, dtype=float)
@@ -183,7 +183,7 @@ def glomerulus_ids(atlas_dir, structure: dict, inverse: dict, regions: pd.Series
     for region in context_rules.territories_regions(structure):
         mask = regions.isin(inverse.get(region, ())).to_numpy()
         if mask.any():
-            territories = VoxelData.load_nrrd(str(_nrrd(atlas_dir, "glomerular_territories")))
+            territories = voxcell.VoxelData.load_nrrd(str(_nrrd(atlas_dir, "glomerular_territories")))
             ids[mask] = territories.lookup(positions[mask], outer_value=-1)
     return ids
 
@@ -213,26 +213,23 @@ def write_atlas_cache(path: str | os.PathLike, context: pd.DataFrame) -> None:
             h5f.attrs[key] = context.attrs[key]
 
 
-def read_atlas_cache(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> pd.DataFrame:
-    """Read rows [start, stop) of an atlas cache written by `write_atlas_cache`."""
+def read_atlas_cache(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> tuple[dict, dict]:
+    """Rows [start, stop) of an atlas cache written by `write_atlas_cache`, as columns (cell_id, synthesis_region,
+    current_depth, layer_depths: list or None, orientation: 3x3, glomerulus_id), and its attributes."""
     with h5py.File(path, "r") as h5f:
         sl = slice(start, stop)
-        ids = h5f["cell_id"][sl]
-        regions = [r.decode() if isinstance(r, bytes) else r for r in h5f["synthesis_region"][sl]]
-        depth = h5f["current_depth"][sl]
-        depths = h5f["layer_depths"][sl]
-        n_depths = h5f["n_layer_depths"][sl]
-        orientation = h5f["orientation"][sl]
-        glomerulus = h5f["glomerulus_id"][sl]
+        columns = {
+            "cell_id": h5f["cell_id"][sl],
+            "synthesis_region": [r.decode() if isinstance(r, bytes) else r for r in h5f["synthesis_region"][sl]],
+            "current_depth": h5f["current_depth"][sl],
+            "layer_depths": [
+                row[:n].tolist() if n else None for row, n in zip(h5f["layer_depths"][sl], h5f["n_layer_depths"][sl])
+            ],
+            "orientation": h5f["orientation"][sl],
+            "glomerulus_id": h5f["glomerulus_id"][sl],
+        }
         attrs = {key: np.asarray(h5f.attrs[key]) for key in ("voxel_dimensions", "offset")}
-    out = pd.DataFrame(index=pd.Index(ids, name="cell_id"))
-    out["synthesis_region"] = regions
-    out["current_depth"] = depth
-    out["layer_depths"] = [row[:n].tolist() if n else None for row, n in zip(depths, n_depths)]
-    out["orientation"] = list(orientation)
-    out["glomerulus_id"] = glomerulus
-    out.attrs.update(attrs)
-    return out
+    return columns, attrs
 
 
 def cache_atlas(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -10,6 +11,7 @@ import morphio
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+import circuitflow.synthesis.lazy  # noqa: F401,I001  (first: defers pandas and voxcell, which a chunk job does not use)
 from circuitflow.io.atomic import write_json
 from circuitflow.io.morphology import (
     CONTAINER_FOLDER,
@@ -24,8 +26,9 @@ from circuitflow.synthesis import atlas
 from circuitflow.synthesis.context_rules import CellRules, Grid, has_rules
 from circuitflow.synthesis.donors import donor_path
 from circuitflow.synthesis.engine import STATS as ENGINE_STATS
+from circuitflow.synthesis.engine import self_check
 from circuitflow.synthesis.grow import DROP_ERRORS, CellContext, frozen_json, grow_cell
-from circuitflow.synthesis.prepare import cell_table, chunk_payload
+from circuitflow.synthesis.prepare import chunk_cells, chunk_payload
 
 L = logging.getLogger(__name__)
 
@@ -74,6 +77,11 @@ def _plain(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+def row_of(columns: dict, k: int) -> dict:
+    """Row `k` of a table given as columns."""
+    return {name: column[k] for name, column in columns.items()}
 
 
 def cell_rules(row, cache_row, structure: dict, atlas_dir: str, grid) -> CellRules | None:
@@ -136,17 +144,19 @@ def synthesize_chunk(
     """Synthesize this rank's strided share of a chunk's cells (ids rows[0] to rows[1] - 1); return
     their result records. Only those rows of the cells file, donor table and atlas cache are read."""
     start, stop = rows
-    cells, _, tmd_params, tmd_distribs = cell_table(section, (start, stop))
+    cache, attrs = atlas.read_atlas_cache(atlas_cache, start, stop)
+    if list(cache["cell_id"]) != list(range(start, stop)):
+        raise atlas.AtlasError(f"{atlas_cache}: the rows [{start}, {stop}) are not those cells' (stale cache?)")
+    cells, tmd_params, tmd_distribs = chunk_cells(section, rows, cache["synthesis_region"])
     grafting = section.get("morph_axon") is not None
     chunk = chunk_payload(cells, tmd_params, tmd_distribs, chunk_index, grafting)
     records = chunk["cells"]
     Path(morph_dir).mkdir(parents=True, exist_ok=True)
     if not records:
         return []
-    cache = atlas.read_atlas_cache(atlas_cache, start, stop)
     structure = atlas.load_region_structure(section["region_structure"])
     cortical = atlas.cortical_depths(structure)
-    grid = Grid(cache.attrs["voxel_dimensions"], cache.attrs["offset"])
+    grid = Grid(attrs["voxel_dimensions"], attrs["offset"])
     rank, size = ranks
     L.info(
         "chunk %s: rank %d of %d grows %d of %d cells",
@@ -173,13 +183,25 @@ def synthesize_chunk(
             if record["axon_name"] is not None:
                 axon = donor_path(options["base_morph_dir"], record["axon_name"])
             entry = entries[f"{record['key']}|{record['mtype']}"]
-            row, cache_row = cells.loc[cell_id], cache.loc[cell_id]
+            row, cache_row = row_of(cells, cell_id - start), row_of(cache, cell_id - start)
             context = build_context(row, cache_row, entry, options, cortical, axon)
             context.axon_scale = record["axon_scale"]
             context.rules = cell_rules(row, cache_row, structure, section["atlas"], grid)
             results.append(synthesize_one(context, cell_id, options, morph_dir, engine))
     L.info("chunk %s: growth attempts by engine path: %s", chunk["chunk"], dict(sorted(ENGINE_STATS.items())))
     return results
+
+
+def ready_to_grow(engine: str) -> None:
+    """Before a job's first cell: load the compiled engine's kernels (numba, its self-check); then, if the job's
+    script turned garbage collection off while it imported, move every object so far (modules, functions,
+    classes: none of them garbage) to the collector's permanent generation and turn it back on. The collector
+    skips the ~10^5 objects of the imports then, in them and in growth: ~0.1-0.2 s of CPU a job."""
+    if engine == "compiled":
+        self_check()
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def synthesize_chunk_job(
@@ -196,6 +218,7 @@ def synthesize_chunk_job(
     """Rule synthesis_chunk: grow one chunk (split over the MPI ranks with `use_mpi`); rank 0 writes its table."""
     from circuitflow.mpi import run_shared
 
+    ready_to_grow(engine)
     results = run_shared(
         lambda rank, size: synthesize_chunk(
             section, chunk_index, rows, atlas_cache, options, morph_dir, (rank, size), engine

@@ -7,7 +7,11 @@
   and with those scikit-learn (PCA) and asyncio (the cached_property package): 0.25 s. Synthesis uses
   only tmd.Topology (barcodes, the apical point's smoothed density), which imports numpy and scipy alone;
 - jsonschema: NeuroTS' validator imports it, for parameter checks that growth skips (skip_preprocessing;
-  the prepare step validates): 0.04 s.
+  the prepare step validates): 0.04 s;
+- pandas and voxcell (which imports pandas): diameter-synthesis' utils and circuitflow's atlas, cells and
+  prepare modules import them at module level, for tables that planning and the atlas cache job build; a
+  chunk job reads its rows as numpy columns (0.2 s of CPU and 32 MB per job). A chunk job with axon donors
+  loads pandas to read the donor table.
 Not in the package's __init__: finding these specs costs a little, which processes that never grow a cell
 (Snakemake parsing the Snakefile, the prune jobs) should not pay.
 
@@ -164,3 +168,5 @@ if not any(isinstance(finder, _ParentsFirst) for finder in sys.meta_path):
 _defer_import("matplotlib.pyplot")
 _defer_import("tmd")
 _defer_import("jsonschema")
+_defer_import("pandas")
+_defer_import("voxcell")

@@ -87,28 +87,42 @@ def load_parameters(section: dict) -> tuple[dict, dict]:
 CHUNK_PROPERTIES = ("region", "mtype", "mclass")
 
 
-def cell_table(section: dict, rows: tuple[int, int] | None = None) -> tuple[pd.DataFrame, dict, dict, dict]:
-    """Cells (region, mtype, synthesis_region, axon_name, axon_scale), region structure, TMD data.
-
-    With `rows` = (start, stop), only those cells, and of their properties only x, y, z and
-    CHUNK_PROPERTIES: a chunk job reads its own rows, not the whole cells file (and donor table rows).
-    """
+def cell_table(section: dict) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """Cells (region, mtype, synthesis_region, axon_name, axon_scale), region structure, TMD data."""
     structure = atlas.load_region_structure(section["region_structure"])
-    if rows is None:
-        cells = cells_dataframe(load_cells(section["input_cells"]))
-    else:
-        cells = load_cell_rows(section["input_cells"], *rows, CHUNK_PROPERTIES)
+    cells = cells_dataframe(load_cells(section["input_cells"]))
     mapping, _ = atlas.region_mapper(structure, Path(section["atlas"]) / "hierarchy.json", cells["region"])
     cells["synthesis_region"] = [mapping.get(r, "default") for r in cells["region"]]
     tmd_params, tmd_distribs = load_parameters(section)
-    if section.get("morph_axon") is not None and rows is not None:
-        cells = cells.join(donors.donor_rows(section["morph_axon"], cells.index.to_numpy()))
-    elif section.get("morph_axon") is not None:
+    if section.get("morph_axon") is not None:
         cells = cells.join(donors.load_donor_table(section["morph_axon"], cells.index.to_numpy()))
     else:
         cells["axon_name"] = None
         cells["axon_scale"] = np.nan
     return cells, structure, tmd_params, tmd_distribs
+
+
+def table_columns(cells: pd.DataFrame) -> dict:
+    """A cell table as the columns `cell_records` reads: the cell ids under "id", then its own columns."""
+    return {"id": cells.index, **{name: cells[name] for name in cells.columns}}
+
+
+def chunk_cells(section: dict, rows: tuple[int, int], synthesis_regions: list[str]) -> tuple[dict, dict, dict]:
+    """A chunk job's cells as numpy columns (id, x, y, z, CHUNK_PROPERTIES, synthesis_region, axon_name,
+    axon_scale) and the TMD data: only rows [start, stop) of the cells file and donor table are read, and
+    the synthesis regions are the atlas cache's (`region_mapper`'s, computed for every cell once)."""
+    start, stop = rows
+    cells = load_cell_rows(section["input_cells"], start, stop, CHUNK_PROPERTIES)
+    cells["id"] = np.arange(start, start + len(cells["x"]))
+    cells["synthesis_region"] = list(synthesis_regions)
+    if section.get("morph_axon") is not None:  # (reads the table with pandas)
+        table = donors.donor_rows(section["morph_axon"], cells["id"])
+        cells.update({name: table[name].to_numpy() for name in ("axon_name", "axon_scale")})
+    else:
+        cells["axon_name"] = np.full(len(cells["id"]), None, dtype=object)
+        cells["axon_scale"] = np.full(len(cells["id"]), np.nan)
+    tmd_params, tmd_distribs = load_parameters(section)
+    return cells, tmd_params, tmd_distribs
 
 
 def check_parameters(section: dict) -> tuple[pd.DataFrame, dict, dict, list]:
@@ -165,11 +179,12 @@ def read_validated(path: str | os.PathLike, section: dict) -> dict | None:
     return stored["parameters"] if stored.get("signature") == input_signature(section, chunking=False) else None
 
 
-def cell_records(rows: pd.DataFrame, tmd_distribs: dict, grafting: bool) -> list[dict]:
-    """Each cell's record in a chunk payload: id, tmd key, mtype, donor, excluded (N/A donor)."""
+def cell_records(rows: dict, tmd_distribs: dict, grafting: bool) -> list[dict]:
+    """Each cell's record in a chunk payload: id, tmd key, mtype, donor, excluded (N/A donor); `rows` are
+    columns (see `table_columns`, `chunk_cells`)."""
     keys = [params.json_key(s, r, tmd_distribs) for s, r in zip(rows["synthesis_region"], rows["region"])]
-    scales = rows["axon_scale"].astype(float).to_numpy()
-    names = rows["axon_name"].to_numpy()
+    scales = np.asarray(rows["axon_scale"], dtype=float)
+    names = np.asarray(rows["axon_name"], dtype=object)
     return [
         {
             "id": int(cell_id),
@@ -179,12 +194,13 @@ def cell_records(rows: pd.DataFrame, tmd_distribs: dict, grafting: bool) -> list
             "axon_name": name,
             "axon_scale": None if np.isnan(scale) else float(scale),
         }
-        for cell_id, key, mtype, name, scale in zip(rows.index, keys, rows["mtype"], names, scales)
+        for cell_id, key, mtype, name, scale in zip(rows["id"], keys, rows["mtype"], names, scales)
     ]
 
 
-def chunk_payload(rows: pd.DataFrame, tmd_params: dict, tmd_distribs: dict, chunk: int, grafting: bool) -> dict:
-    """One chunk's cells (its `rows`: key, mtype, donor, excluded: N/A donor) and only the TMD entries they use."""
+def chunk_payload(rows: dict, tmd_params: dict, tmd_distribs: dict, chunk: int, grafting: bool) -> dict:
+    """One chunk's cells (its `rows`, as columns: key, mtype, donor, excluded: N/A donor) and only the TMD
+    entries they use."""
     records = cell_records(rows, tmd_distribs, grafting)
     entries = {}
     for key, mtype in sorted({(r["key"], r["mtype"]) for r in records}):
@@ -240,7 +256,7 @@ def chunk_digests(section: dict, cells: pd.DataFrame, tmd_params: dict, tmd_dist
             encoded[name] = json.dumps(entry, sort_keys=True)
         return encoded[name]
 
-    records = cell_records(cells, tmd_distribs, grafting)  # once for all cells, not per chunk
+    records = cell_records(table_columns(cells), tmd_distribs, grafting)  # once for all cells, not per chunk
     mclass = cells["mclass"].tolist() if "mclass" in cells else [None] * len(cells)
     combos = list(zip(cells["synthesis_region"].tolist(), cells["mtype"].tolist(), mclass))
     structures = {}  # the chunk's (region, mtype, mclass) combos -> JSON of chunk_structure

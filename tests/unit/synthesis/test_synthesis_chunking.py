@@ -9,14 +9,13 @@ import sys
 from unittest import mock
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import ROOT
 
 from circuitflow.config import load_schema
 from circuitflow.example import make_example
 from circuitflow.io.cells import cells_dataframe, load_cell_rows, load_cells
-from circuitflow.synthesis import donors, prepare
+from circuitflow.synthesis import atlas, donors, prepare
 
 DEFAULTS = {
     key: spec["default"]
@@ -101,14 +100,16 @@ def test_chunk_reads_its_own_rows_as_the_whole_file_gives_them(tmp_path, fmt):
     names = ("region", "mtype", "mclass")
     for start, stop in [(0, 37), (5, 17), (36, 37), (10, 10)]:
         rows = load_cell_rows(path, start, stop, names)
-        assert list(rows.index) == list(range(start, stop))
-        expected = whole.iloc[start:stop][[c for c in ("x", "y", "z", *names) if c in whole]]
-        pd.testing.assert_frame_equal(
-            rows, expected.astype(object).astype(rows.dtypes.to_dict()), check_index_type=False
-        )
+        expected = whole.iloc[start:stop]
+        assert list(rows) == [c for c in ("x", "y", "z", *names) if c in whole]
+        for name, column in rows.items():
+            assert isinstance(column, np.ndarray) and len(column) == stop - start
+            assert column.tolist() == expected[name].tolist(), name
 
 
-def test_chunk_cell_table_equals_the_rows_of_the_whole_table(tmp_path):
+def test_chunk_cells_equal_the_rows_of_the_whole_table(tmp_path):
+    """A chunk job's cells (its rows of the cells file and donor table, the atlas cache's synthesis regions)
+    give the chunk payload that the whole table's rows give."""
     make_example(tmp_path, n_cells=45)
     section = {
         **DEFAULTS,
@@ -120,13 +121,17 @@ def test_chunk_cell_table_equals_the_rows_of_the_whole_table(tmp_path):
         "morph_axon": f"{tmp_path}/axon_morphs.tsv",
         "base_morph_dir": f"{tmp_path}/donors",
     }
+    cache = tmp_path / "atlas_cache.h5"
+    atlas.cache_atlas(section["input_cells"], section["atlas"], section["region_structure"], 0.0, 1e6, str(cache))
     whole, _, tmd_params, tmd_distribs = prepare.cell_table(section)
     for i, (lo, hi) in enumerate([(0, 20), (20, 45), (7, 8)]):
-        rows, *_ = prepare.cell_table(section, (lo, hi))
+        columns, _ = atlas.read_atlas_cache(cache, lo, hi)
+        rows, *_ = prepare.chunk_cells(section, (lo, hi), columns["synthesis_region"])
         mine = prepare.chunk_payload(rows, tmd_params, tmd_distribs, i, True)
-        theirs = prepare.chunk_payload(whole.iloc[lo:hi], tmd_params, tmd_distribs, i, True)
+        theirs = prepare.chunk_payload(prepare.table_columns(whole.iloc[lo:hi]), tmd_params, tmd_distribs, i, True)
         assert mine == theirs and len(mine["cells"]) == hi - lo
         assert rows["axon_name"].tolist() == whole["axon_name"].iloc[lo:hi].tolist()
+        assert rows["synthesis_region"] == whole["synthesis_region"].iloc[lo:hi].tolist()
 
 
 def test_donor_rows_names_a_missing_cell(tmp_path):

@@ -1,6 +1,6 @@
 """synthesis.lazy: deferred modules run on first use, parents first, once; a chunk job leaves the modules that
-synthesis does not use unloaded (scikit-learn, tmd's readers, asyncio, matplotlib, jsonschema) and the rare paths
-that use them still work."""
+synthesis does not use unloaded (scikit-learn, tmd's readers, asyncio, matplotlib, jsonschema, pandas, voxcell)
+and the rare paths that use them still work."""
 
 from __future__ import annotations
 
@@ -139,6 +139,72 @@ def test_a_chunk_job_leaves_unused_heavy_modules_unloaded():
         assert not loaded, loaded
         for name in ("tmd", "matplotlib", "matplotlib.pyplot", "jsonschema"):
             assert type(sys.modules[name]).__name__ == "_Deferred", name
+        """
+    )
+
+
+def test_a_chunk_job_grows_its_cells_without_running_pandas_or_voxcell(tmp_path):
+    """A chunk job without axon donors reads its rows as numpy columns: it grows and writes its cells (with
+    and without apical dendrites) while pandas and voxcell stay deferred, and they still run on first use."""
+    from circuitflow.example import make_example
+    from circuitflow.synthesis.atlas import cache_atlas
+
+    make_example(tmp_path, n_cells=8)
+    section = {
+        "atlas": f"{tmp_path}/atlas",
+        "input_cells": f"{tmp_path}/cells.h5",
+        "region_structure": f"{tmp_path}/region_structure.yaml",
+        "tmd_parameters": f"{tmp_path}/tmd_parameters.json",
+        "tmd_distributions": f"{tmp_path}/tmd_distributions.json",
+        "morph_axon": None,
+        "base_morph_dir": None,
+        "synthesize_axons": False,
+        "max_drop_ratio": 0.0,
+    }
+    options = {"out_morph_ext": ["asc"], "seed": 0, "min_hard_scale": 0.2}
+    cache = tmp_path / "atlas_cache.h5"
+    cache_atlas(section["input_cells"], section["atlas"], section["region_structure"], 25, 5000, str(cache))
+    run_python(
+        f"""
+        import json, sys
+        from circuitflow.synthesis.chunk import synthesize_chunk_job
+        synthesize_chunk_job({section!r}, 0, (0, 8), {str(cache)!r}, {options!r}, {str(tmp_path / "m")!r},
+                             {str(tmp_path / "c.json")!r})
+        cells = json.load(open({str(tmp_path / "c.json")!r}))["cells"]
+        assert [c["error"] for c in cells] == [None] * 8, cells
+        assert {{bool(c["apical_points"]) for c in cells}} == {{True, False}}
+        for name in ("pandas", "voxcell"):
+            assert type(sys.modules[name]).__name__ == "_Deferred", name
+        import pandas as pd
+        assert pd.DataFrame({{"a": [1]}}).shape == (1, 1) and type(sys.modules["pandas"]) is type(sys)
+        from voxcell import RegionMap
+        assert type(sys.modules["voxcell"]) is type(sys) and RegionMap.__module__.startswith("voxcell")
+        """
+    )
+
+
+def test_ready_to_grow_loads_the_kernels_and_turns_collection_back_on_past_the_imports():
+    """A chunk job's script imports with garbage collection off; before the first cell, ready_to_grow loads the
+    compiled engine's kernels, freezes what the imports made and turns collection back on. A process that
+    never turned collection off (a test, a notebook) keeps its collector as it was."""
+    run_python(
+        """
+        import gc, sys
+        gc.disable()
+        from circuitflow.synthesis import chunk
+        assert "circuitflow.synthesis.kernels" not in sys.modules
+        chunk.ready_to_grow("compiled")
+        assert "circuitflow.synthesis.kernels" in sys.modules
+        assert gc.isenabled() and gc.get_freeze_count() > 10000, gc.get_freeze_count()
+        """
+    )
+    run_python(
+        """
+        import gc, sys
+        from circuitflow.synthesis import chunk
+        chunk.ready_to_grow("neurots")
+        assert "circuitflow.synthesis.kernels" not in sys.modules
+        assert gc.isenabled() and gc.get_freeze_count() == 0
         """
     )
 

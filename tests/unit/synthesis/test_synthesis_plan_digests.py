@@ -37,7 +37,7 @@ def test_chunk_digests_equal_payload_digests(tmp_path, density):
     expected = []
     for i, (lo, hi) in enumerate(prepare.chunk_bounds(len(cells), sec)):
         assert (lo, hi) == (i * 2, min(i * 2 + 2, len(cells)))
-        payload = prepare.chunk_payload(cells.iloc[lo:hi], tmd_params, tmd_distribs, i, True)
+        payload = prepare.chunk_payload(prepare.table_columns(cells.iloc[lo:hi]), tmd_params, tmd_distribs, i, True)
         payload["region_structure"] = prepare.chunk_structure(structure, cells.iloc[i * 2 : (i + 1) * 2])
         payload["donors"] = prepare.chunk_donors(sec["base_morph_dir"], cells.iloc[i * 2 : (i + 1) * 2])
         expected.append(prepare.payload_digest(payload))

@@ -271,9 +271,8 @@ def test_chunk_grows_with_one_blas_thread_and_shared_entries(monkeypatch, tmp_pa
 
     record = {"id": 0, "excluded": False, "axon_name": None, "key": "R", "mtype": "M", "axon_scale": None}
     entry = {"parameters": {"grow_types": ["basal_dendrite"]}, "distributions": {"ph": [[3.0, 1.0], [2.0, 0.5]]}}
-    cache = pd.DataFrame({"a": [1]})
-    cache.attrs.update(voxel_dimensions=[1, 1, 1], offset=[0, 0, 0])
-    monkeypatch.setattr(chunk, "cell_table", lambda section, rows: (pd.DataFrame({"x": [0.0]}), None, {}, {}))
+    cache = ({"cell_id": [0], "synthesis_region": ["R"]}, {"voxel_dimensions": [1, 1, 1], "offset": [0, 0, 0]})
+    monkeypatch.setattr(chunk, "chunk_cells", lambda section, rows, regions: ({"x": [0.0]}, {}, {}))
     monkeypatch.setattr(
         chunk, "chunk_payload", lambda *args: {"chunk": 0, "cells": [record], "entries": {"R|M": entry}}
     )
