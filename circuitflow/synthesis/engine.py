@@ -29,7 +29,6 @@ ENGINES = ("compiled", "neurots")
 INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs ~0.1 us of trigonometry
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
-TWO_PI = 2.0 * np.pi
 ISCLOSE_ATOL = 1e-08  # np.isclose(x, 0.0) is abs(x) <= 1e-08 (False for inf and NaN)
 
 
@@ -46,6 +45,7 @@ from morphio import PointLevel, SectionType  # noqa: E402
 from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
+from neurots.generate import diametrizer as neurots_diametrizer  # noqa: E402
 from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
 from neurots.morphmath import bifurcation as neurots_bifurcation  # noqa: E402
 from neurots.morphmath import rotation as neurots_rotation  # noqa: E402
@@ -84,9 +84,11 @@ def grow(grower, compiled: bool):
     """NeuronGrower.grow(), with the neurites grown by the compiled kernel when `compiled` and possible."""
     grower._grow_soma()
     why = unsupported(grower) if compiled else "engine neurots"
+    diameters = None
     if why is None:
+        diameters = uniform_diameters(grower)
         try:
-            grow_neurites(grower)
+            grow_neurites(grower, diameters or {})
         except EngineFallback:
             STATS["fallback"] += 1
             raise
@@ -99,8 +101,41 @@ def grow(grower, compiled: bool):
         while grower.active_neurites:
             grower.next()
     grower._post_grow()
-    grower._diametrize()
+    if diameters is None:
+        grower._diametrize()
+    else:  # the sections got their final diameters when appended: only the diametrizer's record is left
+        grower.input_distributions["diameter"]["apical_point_sec_ids"] = grower.apical_sections
     return grower.neuron
+
+
+def uniform_diameters(grower) -> dict | None:
+    """When the cell's diametrizer is NeuroTS' "uniform" one: the diameter it gives every point of each
+    neurite type it sets (SectionType -> float; `diameter * np.ones(n)`, as diametrize_uniform writes
+    it), so that sections can be appended with it; None for any other diametrizer."""
+    try:
+        if (
+            grower.input_distributions["diameter"]["method"] != "uniform"
+            or neurots_diametrizer.diam_methods.get("uniform") is not neurots_diametrizer.diametrize_uniform
+        ):
+            return None
+        # NeuronGrower._diametrize's neurite types and parameters, diametrizer.build's type names
+        diam_params = grower.input_parameters.get("diameter_params", {})
+        neurite_types = diam_params.get("neurite_types", None)
+        if neurite_types is None:
+            neurite_types = grower.input_parameters["grow_types"]
+        values = {}
+        for tree_type in neurite_types:
+            if isinstance(tree_type, str):
+                tree_type = getattr(SectionType, tree_type)
+            diameter = diam_params.get(tree_type.name, None)
+            if diameter is None:
+                continue
+            if type(diameter) not in (float, int):
+                return None
+            values[tree_type] = float((diameter * np.ones(1))[0])
+        return values
+    except Exception:  # whatever NeuroTS' diametrizer makes of such parameters, it does it itself
+        return None
 
 
 SELF_CHECK_SAMPLES = 500
@@ -132,9 +167,30 @@ def self_check(samples: int = SELF_CHECK_SAMPLES) -> str | None:
     return _SELF_CHECK[0]
 
 
+TRIG_CHECK_SAMPLES = 2000
+_TRIG_CHECK: list = []  # [None] once kernels.sin_cos matched numpy's sin and cos on this machine, [reason] if not
+
+
+def trig_check(samples: int = TRIG_CHECK_SAMPLES) -> str | None:
+    """Compare the kernels' sines and cosines (the C library's, through numba) with numpy's float64 ones
+    on get_random_point's kinds of angles, once per process. None when they agree."""
+    if not _TRIG_CHECK:
+        kernels = load_kernels()
+        rng = np.random.default_rng(2024)
+        angles = np.concatenate([rng.uniform(0.0, 2.0 * np.pi, samples), np.arccos(rng.uniform(-1.0, 1.0, samples))])
+        out = np.empty((angles.size, 2))
+        kernels.sin_cos(angles, out)
+        why = None
+        if out[:, 0].tobytes() != np.sin(angles).tobytes() or out[:, 1].tobytes() != np.cos(angles).tobytes():
+            why = "numpy's sines and cosines are not the C library's on this machine"
+            L.warning("compiled engine off: %s; cells grow with NeuroTS' loop", why)
+        _TRIG_CHECK.append(why)
+    return _TRIG_CHECK[0]
+
+
 def unsupported(grower) -> str | None:
     """Why the kernel cannot grow this neuron's neurites exactly as NeuroTS would (None: it can)."""
-    why = self_check()
+    why = self_check() or trig_check()
     if why:
         return why
     rng = grower._rng
@@ -180,7 +236,8 @@ def _tree_unsupported(tree, rng) -> str | None:
 
 
 class RandomWords:
-    """Raw words of the cell's bit generator drawn ahead, with what get_random_point makes of each word.
+    """Raw words of the cell's bit generator drawn ahead, with the arccos get_random_point takes of each
+    word (numpy's own, vectorized; kernels.random_point computes the sines and cosines).
 
     `sync` puts the generator exactly where drawing the consumed words one by one would have left it.
     """
@@ -198,13 +255,8 @@ class RandomWords:
         words = self.bit_generator.random_raw(count)
         self.after = self.bit_generator.state["state"]
         doubles = (words >> np.uint64(11)).astype(np.float64) * K.TO_DOUBLE
-        phi = 0.0 + (TWO_PI - 0.0) * doubles  # Generator.uniform(0, 2 pi)
-        theta = np.arccos(-1.0 + (1.0 - -1.0) * doubles)  # np.arccos(Generator.uniform(-1, 1))
         self.words = words
-        self.cos_phi = np.cos(phi)
-        self.sin_phi = np.sin(phi)
-        self.sin_theta = np.sin(theta)
-        self.cos_theta = np.cos(theta)
+        self.theta = np.arccos(-1.0 + (1.0 - -1.0) * doubles)  # np.arccos(Generator.uniform(-1, 1))
         ctl[K.WORD_POS] = 0
         ctl[K.N_WORDS] = count
 
@@ -362,7 +414,7 @@ def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
 class KernelState:
     """The arrays `kernels.run` works on, and the Python objects each slot and tree stands for."""
 
-    def __init__(self, grower):
+    def __init__(self, grower, diameters: dict | None = None):
         self.grower = grower
         self.trees = list(grower.active_neurites)
         n_trees = len(self.trees)
@@ -389,6 +441,8 @@ class KernelState:
         self.tree_slots: list = [[] for _ in self.trees]
         self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
         self.section_types = [SectionType(tree.params["tree_type"]) for tree in self.trees]
+        # each tree's point diameter: its final one when uniform_diameters knows it, else NeuroTS' default
+        self.diameters = [(diameters or {}).get(kind, DEFAULT_DIAMETER) for kind in self.section_types]
         self.section_contexts = [copy.deepcopy(tree.context) for tree in self.trees]
         for t, tree in enumerate(self.trees):
             sp = tree._section_parameters
@@ -574,7 +628,7 @@ class KernelState:
         """TreeGrower.append_section with the section's points as one array (no debug log of them)."""
         parent = section_grower.parent
         append = parent.append_section if parent else self.trees[t].neuron.append_root_section
-        return append(PointLevel(points.tolist(), [DEFAULT_DIAMETER] * len(points)), self.section_types[t])
+        return append(PointLevel(points.tolist(), [self.diameters[t]] * len(points)), self.section_types[t])
 
     def new_section(self, t: int, parent, direction, first_point, stop, process, pathlength):
         """TreeGrower.add_section for a child section: the same SectionGrower, activated, without
@@ -623,17 +677,15 @@ class KernelState:
             self.pool,
             self.nxt,
             self.words.words,
-            self.words.cos_phi,
-            self.words.sin_phi,
-            self.words.sin_theta,
-            self.words.cos_theta,
+            self.words.theta,
         )
 
 
-def grow_neurites(grower) -> None:
-    """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run."""
+def grow_neurites(grower, diameters: dict | None = None) -> None:
+    """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run; sections
+    of the types in `diameters` (uniform_diameters) get that diameter, the others NeuroTS' default."""
     load_kernels()
-    state = KernelState(grower)
+    state = KernelState(grower, diameters or {})
     words = RandomWords(grower._rng)
     state.words = words
     ctl = state.ctl

@@ -9,8 +9,10 @@ Every function here reproduces one NeuroTS/numpy computation in the same floatin
 - random draws come from raw PCG64 words drawn in advance with `BitGenerator.random_raw` (the same
   stream the Generator would read): `next_double` is numpy's `(word >> 11) * 2**-53`, `uniform` is
   `low + range * next_double`, `standard_normal` is numpy's ziggurat (tables from numba's copy of
-  numpy's); the trigonometry of `get_random_point` is computed by numpy itself on the drawn words
-  (`engine.RandomWords`), since numpy's arccos (SVML) differs from the C library's;
+  numpy's); of `get_random_point`'s trigonometry, the arccos is computed by numpy itself on the drawn
+  words (`engine.RandomWords`), since numpy's arccos (SVML) differs from the C library's, and the sines
+  and cosines here (`random_point`): numpy 1.26 computes float64 sin and cos with the C library, as
+  numba does (`engine.trig_check` compares them once per process);
 - `exp_less`: `rng.random() < np.exp(-x)`, decided with the C library's exp when the draw is more
   than 16 ulp away from it and with numpy's own exp (object mode) otherwise.
 The driver (engine.py) keeps NeuroTS' Python objects for the tree structure and per-section decisions;
@@ -34,6 +36,7 @@ MEMORY = 5
 DISTANCE_MIN = 1e-8
 WEIGHTS = np.exp(np.arange(1, MEMORY + 1) - MEMORY)  # neurots.generate.section.WEIGHTS
 TO_DOUBLE = 1.0 / 9007199254740992.0
+TWO_PI = 2.0 * np.pi
 EXP_MARGIN_ULP = 16
 
 # run() return codes (BROKEN: a stop criterion NeuroTS' Barcode.curate_stop_criterion rejects)
@@ -182,6 +185,23 @@ def exp_less(draw, value):
 
 
 @njit(cache=True, error_model="numpy")
+def random_point(words, theta, i):
+    """neurots.morphmath.utils.get_random_point() from words i (phi: Generator.uniform(0, 2 pi)) and
+    i + 1 (theta: np.arccos(Generator.uniform(-1, 1)), precomputed by numpy in `theta`)."""
+    phi = 0.0 + (TWO_PI - 0.0) * (np.float64(words[i] >> np.uint64(11)) * TO_DOUBLE)
+    sin_theta = math.sin(theta[i + 1])
+    return math.cos(phi) * sin_theta, math.sin(phi) * sin_theta, math.cos(theta[i + 1])
+
+
+@njit(cache=True, error_model="numpy")
+def sin_cos(values, out):
+    """out[:, 0] = sin(values), out[:, 1] = cos(values), as `random_point` computes them."""
+    for i in range(values.shape[0]):
+        out[i, 0] = math.sin(values[i])
+        out[i, 1] = math.cos(values[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _check(crit, value, scale_prob, words, ctl):
     """SectionGrowerExponentialProba._check: True (stop here) with probability exp(-(crit - value))."""
     x = crit - value
@@ -214,10 +234,7 @@ def step(
     nxt,
     ctl,
     words,
-    cos_phi,
-    sin_phi,
-    sin_theta,
-    cos_theta,
+    theta,
 ):
     """SectionGrower.next_point (and check_stop when `check`) of slot s: 0 continue, 1 bifurcate, 2 terminate."""
     t = slot_i[s, I_TREE]
@@ -236,9 +253,10 @@ def step(
             return CONTINUE
         ctl[WORD_POS] = i + 2
         randomness = tree_f[t, T_RANDOMNESS]
-        d0 = d0 + randomness * (cos_phi[i] * sin_theta[i + 1])
-        d1 = d1 + randomness * (sin_phi[i] * sin_theta[i + 1])
-        d2 = d2 + randomness * cos_theta[i + 1]
+        r0, r1, r2 = random_point(words, theta, i)
+        d0 = d0 + randomness * r0
+        d1 = d1 + randomness * r1
+        d2 = d2 + randomness * r2
     length = norm3(d0, d1, d2)
     d0 = d0 / length
     d1 = d1 / length
@@ -427,10 +445,7 @@ def run(
     pool,
     nxt,
     words,
-    cos_phi,
-    sin_phi,
-    sin_theta,
-    cos_theta,
+    theta,
 ):
     """Grow until an event the driver handles in Python (see the module docstring); returns its code."""
     n_pool = pool.shape[0]
@@ -455,10 +470,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
         for k in range(ctl[PEND_OTHERS], count):
             step(
@@ -473,10 +485,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
         ctl[PEND_OTHERS] = 0
         ctl[PEND_CHILDREN] = 0
@@ -512,10 +521,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
             ctl[ROUND_POS] = pos + 1
             if ctl[OVERFLOW]:

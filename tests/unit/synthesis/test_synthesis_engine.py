@@ -80,11 +80,7 @@ def test_random_words_reproduce_generator_draws():
             if what == 0:
                 i = ctl[K.WORD_POS]
                 ctl[K.WORD_POS] += 2
-                point = (
-                    words.cos_phi[i] * words.sin_theta[i + 1],
-                    words.sin_phi[i] * words.sin_theta[i + 1],
-                    words.cos_theta[i + 1],
-                )
+                point = K.random_point(words.words, words.theta, i)
                 assert bits(point) == bits(get_random_point(random_generator=theirs))
             elif what == 1:
                 assert bits(K.standard_normal(words.words, ctl)) == bits(theirs.standard_normal())
@@ -94,6 +90,25 @@ def test_random_words_reproduce_generator_draws():
         words.sync(ctl)
         assert ours.bit_generator.state == theirs.bit_generator.state
         assert ours.integers(0, 2**40, 5).tolist() == theirs.integers(0, 2**40, 5).tolist()
+
+
+def test_sin_cos_are_numpy_float64():
+    """The kernels' sines and cosines (the C library's) equal numpy's on get_random_point's angles, and
+    the engine's once-per-process check agrees."""
+    rng = np.random.default_rng(5)
+    angles = np.concatenate(
+        [
+            rng.uniform(0.0, 2 * np.pi, 200_000),
+            np.arccos(rng.uniform(-1.0, 1.0, 200_000)),
+            [0.0, -0.0, np.pi, 2 * np.pi, np.pi / 2, np.nextafter(2 * np.pi, 0), 1e-300],
+        ]
+    )
+    out = np.empty((angles.size, 2))
+    K.sin_cos(angles, out)
+    assert bits(out[:, 0]) == bits(np.sin(angles))
+    assert bits(out[:, 1]) == bits(np.cos(angles))
+    assert bits([np.sin(a) for a in angles[:2000]]) == bits(out[:2000, 0])  # numpy's scalar calls too
+    assert engine.trig_check() is None
 
 
 def test_standard_normal_tails():
