@@ -303,8 +303,12 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
 def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) -> TMDStop:
     """Barcode.curate_stop_criterion with the child's TMDStop copied by copy_tmd_stop itself rather than
     through copy.deepcopy (which calls it, then keeps memo entries alive: most of the function's time)."""
+    return _curate(barcode, parent_stop, copy_tmd_stop(child_stop))
+
+
+def _curate(barcode, parent_stop: TMDStop, target_stop: TMDStop) -> TMDStop:
+    """Barcode.curate_stop_criterion's work on its copy of the child's TMDStop, `target_stop`, in place."""
     max_ref = parent_stop.term
-    target_stop = copy_tmd_stop(child_stop)
     if target_stop.term > max_ref:
         raise NeuroTSError("broken pipeline")
     if (not np.isinf(target_stop.bif)) and (target_stop.bif > max_ref):
@@ -322,19 +326,21 @@ def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) ->
 
 
 def stop_criteria(algo, current_section) -> tuple[dict, dict]:
-    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), its TMDStops copied
-    by copy_tmd_stop directly and curated by curate_stop_criterion."""
-    current_section.stop_criteria["TMD"].ref = algo.metric_ref(current_section)
-    parent_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), curated by _curate,
+    with two TMDStop copies instead of NeuroTS' four deep copies: the parent's stop is only read (NeuroTS
+    reads a copy of it), and the last curation works on the inherited criterion itself (NeuroTS copies
+    it, then drops it)."""
+    parent_tmd = current_section.stop_criteria["TMD"]
+    parent_tmd.ref = algo.metric_ref(current_section)
     parent_bif_id = parent_tmd.bif_id
     parent_bif = parent_tmd.bif
-    current_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    current_tmd = copy_tmd_stop(parent_tmd)
     bif_id, bif = algo.barcode.min_bif(bif_above=parent_tmd.ref, bif_below=parent_tmd.term)
     current_tmd.update_bif(bif_id, bif)
     stop1 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
     term_id, term = algo.barcode.get_term_between(parent_bif_id, parent_bif, current_tmd.term)
     current_tmd.update_term(term_id, term)
-    stop2 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    stop2 = {"TMD": _curate(algo.barcode, parent_tmd, current_tmd)}
     return (stop1, stop2)
 
 
@@ -507,17 +513,12 @@ class KernelState:
 
     def add_child(self, t: int, parent, latest: np.ndarray, pathlength, child_section: dict) -> int:
         """new_section and add_slot for a child of a bifurcation (bifurcate's `child_section`, the
-        parent's last direction `latest`): one point and one direction, written straight to its slot,
-        its floats and ints (write_stop's, with its checks) each as one row."""
+        parent's last direction `latest`): one point and one direction, written straight to its slot
+        by kernels.add_child (the values write_stop writes, with its checks)."""
         section = self.new_section(t, parent=parent, pathlength=pathlength, **child_section)
         section.latest_directions.append(latest)
         s = self.new_slot(section)
-        point = np.asarray(section.points[0], dtype=np.float64)
         self.ensure_pool(1)
-        start = int(self.ctl[K.POOL_N])
-        self.pool[start] = point
-        self.ctl[K.POOL_N] = start + 1
-        self.latest[s, 0] = latest
         stop = section.stop_criteria["TMD"]
         ref = stop.ref
         if type(ref) is not float and np.ndim(ref) != 0:
@@ -527,30 +528,20 @@ class KernelState:
         for bar in (bif_id, term_id):
             if bar is not None and not (0 <= bar < n_bars):
                 raise EngineFallback(f"bar id {bar} outside the barcode")
-        direction = section.direction
-        # F_DIR (3), F_PATH, F_BIF, F_TERM, F_REF, F_LAST (3): the whole row, in kernels' layout
-        self.slot_f[s] = (
-            direction[0],
-            direction[1],
-            direction[2],
-            section.pathlength,
-            stop.bif,
-            stop.term,
-            ref,
-            point[0],
-            point[1],
-            point[2],
-        )
-        # I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID, I_HEAD, I_TAIL, I_NPTS, I_SKIP
-        self.slot_i[s, : K.N_SLOT_I] = (
+        K.add_child(
+            s,
             t,
-            1,
-            -1 if bif_id is None else bif_id,
-            -1 if term_id is None else term_id,
-            start,
-            start,
-            1,
-            0,
+            section.direction,
+            np.asarray(section.points[0], dtype=np.float64),
+            latest,
+            float(section.pathlength),
+            (float(stop.bif), float(stop.term), float(ref)),
+            (-1 if bif_id is None else int(bif_id), -1 if term_id is None else int(term_id)),
+            self.slot_f,
+            self.slot_i,
+            self.latest,
+            self.pool,
+            self.ctl,
         )
         return s
 
@@ -609,11 +600,15 @@ class KernelState:
         self.n_active[t] = len(slots)
 
     def sync_section(self, s: int, bifurcates: bool):
-        """Give slot s's SectionGrower its points, path length and last directions from the kernel;
-        returns it and its points as one (n, 3) array."""
+        """Slot s's SectionGrower and its points as one (n, 3) array. A bifurcating section gets its
+        points, path length and last directions from the kernel (bifurcate reads them); a terminating
+        one only its stop criteria: terminate reads nothing else, and the section is dropped (its points
+        are then a view of a buffer the next section reuses, for append_section only)."""
         section = self.sections[s]
         self.read_stop(s)
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
+        if not bifurcates:
+            return section, self.out[:n]
         points = self.out[:n].copy()
         # the section is done growing: NeuroTS reads only its last_point (points[-1]) and len(points)
         # from here on, the same from the array as from a list of its rows (n row views not made)
@@ -621,7 +616,7 @@ class KernelState:
         section.pathlength = float(self.slot_f[s, K.F_PATH])
         section.latest_directions.clear()
         section.latest_directions.extend(self.latest[s, : self.slot_i[s, K.I_NLAT]].copy())
-        section.children = 2.0 if bifurcates else 0.0
+        section.children = 2.0
         return section, points
 
     def append_section(self, t: int, section_grower, points: np.ndarray):

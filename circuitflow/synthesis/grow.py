@@ -403,6 +403,23 @@ def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
 neurots_grower.point_to_section_segment = point_to_section_segment
 
 
+def post_grow(self):
+    """neurots NeuronGrower._post_grow with each apical section found by neuron.section(id) rather than
+    in neuron.sections, a dict of every section MorphIO builds for each lookup."""
+    apical_points = [
+        self.neuron.section(apical_section).points[-1] if apical_section is not None else None
+        for apical_section in self.apical_sections
+    ]
+    self.neuron = neurots_grower.Morphology(self.neuron)  # section ids as MorphIO's loader numbers them
+    self.apical_sections = [
+        point_to_section_segment(self.neuron, apical_point)[0] if apical_point is not None else None
+        for apical_point in apical_points
+    ]
+
+
+neurots_grower.NeuronGrower._post_grow = post_grow
+
+
 class SkipSynthesisError(Exception):
     """The cell cannot be synthesized; it is dropped (region-grower's SkipSynthesisError)."""
 

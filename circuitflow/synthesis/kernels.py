@@ -413,6 +413,31 @@ def curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
 
 
 @njit(cache=True, error_model="numpy")
+def add_child(s, t, direction, point, last, pathlength, stop, bar_ids, slot_f, slot_i, latest, pool, ctl):
+    """Slot s as a new child section of tree t: one point (at the pool's end), one last direction, its
+    direction, path length, stop criteria (`stop`: bif, term, ref) and bar ids (-1 for None)."""
+    start = ctl[POOL_N]
+    for c in range(3):
+        pool[start, c] = point[c]
+        latest[s, 0, c] = last[c]
+        slot_f[s, F_DIR + c] = direction[c]
+        slot_f[s, F_LAST + c] = point[c]
+    ctl[POOL_N] = start + 1
+    slot_f[s, F_PATH] = pathlength
+    slot_f[s, F_BIF] = stop[0]
+    slot_f[s, F_TERM] = stop[1]
+    slot_f[s, F_REF] = stop[2]
+    slot_i[s, I_TREE] = t
+    slot_i[s, I_NLAT] = 1
+    slot_i[s, I_BIF_ID] = bar_ids[0]
+    slot_i[s, I_TERM_ID] = bar_ids[1]
+    slot_i[s, I_HEAD] = start
+    slot_i[s, I_TAIL] = start
+    slot_i[s, I_NPTS] = 1
+    slot_i[s, I_SKIP] = 0
+
+
+@njit(cache=True, error_model="numpy")
 def gather(s, slot_i, pool, nxt, out):
     """The points of slot s, in order, into out[:n]; returns n."""
     i = slot_i[s, I_HEAD]
