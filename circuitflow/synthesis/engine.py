@@ -344,6 +344,38 @@ def stop_criteria(algo, current_section) -> tuple[dict, dict]:
     return (stop1, stop2)
 
 
+def kernel_stop_criteria(state, t: int, algo, current_section) -> tuple[dict, dict]:
+    """TMDAlgo.get_stop_criteria by kernels.child_stops on tree t's barcode arrays in `state` (which
+    hold the same unused bars as its Barcode: _end_section marks the bifurcation bifurcate removes
+    before calling it): fresh TMDStops with the values NeuroTS' searches and curations pick."""
+    stop = current_section.stop_criteria["TMD"]
+    stop.ref = ref = algo.metric_ref(current_section)
+    bif_id = stop.bif_id
+    if type(ref) is not float and np.ndim(ref) != 0:
+        raise EngineFallback("stop reference is not a scalar")
+    ok = K.child_stops(
+        t,
+        float(ref),
+        -1 if bif_id is None else int(bif_id),
+        float(stop.bif),
+        float(stop.term),
+        state.bars,
+        state.order,
+        state.bif_alive,
+        state.term_alive,
+        state.stop_i,
+        state.stop_f,
+    )
+    if not ok:
+        raise NeuroTSError("broken pipeline")
+    (first_id, _), (second_id, term_id) = state.stop_i.tolist()
+    (first, _), (second, term) = state.stop_f.tolist()
+    return (
+        {"TMD": TMDStop(None if first_id < 0 else first_id, first, stop.term_id, stop.term, ref)},
+        {"TMD": TMDStop(None if second_id < 0 else second_id, second, None if term_id < 0 else term_id, term, ref)},
+    )
+
+
 X_AXIS = np.array([1, 0, 0])
 Z_AXIS = np.array([0, 0, 1])
 BIF_ROTATIONS_SIZE = 100_000
@@ -357,9 +389,14 @@ def exact_key(value) -> tuple:
 
 def axis_rotations(y_rotation, phi, theta) -> tuple:
     """NeuroTS' bifurcation rotations by phi around the (y-rotated) z axis and by theta around the
-    (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr)."""
+    (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr;
+    or, for two non-zero non-NaN Python floats and no y_rotation, the floats themselves: equal such
+    floats have equal bits, and a 2-tuple of floats equals no other key)."""
     if y_rotation is None:
-        key = (None, exact_key(phi), exact_key(theta))
+        if type(phi) is float and type(theta) is float and phi == phi and theta == theta and phi and theta:
+            key = (phi, theta)
+        else:
+            key = (None, exact_key(phi), exact_key(theta))
     else:
         y_array = np.asarray(y_rotation)
         key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), exact_key(phi), exact_key(theta))
@@ -440,6 +477,8 @@ class KernelState:
         self.outer = np.zeros(max(n_trees, 1), dtype=np.int64)
         self.round_slots = np.zeros(8, dtype=np.int64)
         self.pending = np.zeros(8, dtype=np.int64)
+        self.stop_i = np.zeros((2, 2), dtype=np.int64)  # kernels.child_stops' results
+        self.stop_f = np.zeros((2, 2))
         self.pool = np.zeros((INITIAL_POOL, 3))
         self.nxt = np.zeros(INITIAL_POOL, dtype=np.int64)
         self.out = np.zeros((INITIAL_POOL, 3))
@@ -463,6 +502,7 @@ class KernelState:
                 float(tree.params["metric"] == "radial_distances"),
             ]
             speed_up_algorithm(tree.growth_algo)
+            tree.growth_algo.get_stop_criteria = partial(kernel_stop_criteria, self, t, tree.growth_algo)
             self.add_barcode(t)
             self.read_barcode(t)
             self.set_active(t, [self.add_slot(section, t) for section in tree.active_sections])
@@ -740,11 +780,12 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
         # so those steps run first thing in the next kernel call, then the children's first points.
         bif_id = stop.bif_id
+        if bif_id is not None and 0 <= bif_id < state.bif_alive.shape[1]:
+            state.bif_alive[t, bif_id] = False  # bifurcate removes it from the Barcode first thing
         children = [
             state.add_child(t, section, latest, section_grower.pathlength, child_section)
             for child_section in tree.growth_algo.bifurcate(section_grower)
         ]
-        state.bif_alive[t, bif_id] = False  # bifurcate removed it from the Barcode
         tree.active_sections.remove(section_grower)
         pending = others + children
         if len(pending) > state.pending.shape[0]:

@@ -627,13 +627,15 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
     constraints = cell.params.get("context_constraints", {})
     from circuitflow.synthesis.rescale import scale_subtree, subtree  # numba: loaded on the first cell
 
+    parent_of = {child: parent for parent, children in neuron.connectivity.items() for child in children}
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
         t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
         t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
-        originals = [section.points for section in root.iter()]
-        layout = subtree(root, [len(points) for points in originals])
+        sections = list(root.iter())
+        originals = [section.points for section in sections]
+        layout = subtree(root, [len(points) for points in originals], sections, parent_of)
         points = translated(np.vstack(originals), shift).astype(np.float32)
         y_extent = points.dot(u_c).max() - points[0].dot(u_c)
         scale = 1

@@ -384,6 +384,42 @@ def curate_stop(t, parent_ref, parent_term, bif_id, bif, term, bars, order, bif_
 
 
 @njit(cache=True, error_model="numpy")
+def get_term_between(t, bar, above, below, bars, term_alive):
+    """Barcode.get_term_between: (bar, its termination) while unused and within [above, below], else
+    (-1, -inf) (bar -1 stands for None)."""
+    if 0 <= bar < term_alive.shape[1] and term_alive[t, bar]:
+        term = bars[t, B_TERM, bar]
+        if above <= term and term <= below:
+            return bar, term
+    return -1, -np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def child_stops(t, ref, bif_id, bif, term, bars, order, bif_alive, term_alive, out_i, out_f):
+    """TMDAlgo.get_stop_criteria for a section whose TMD stop is (ref, bif_id, bif, term), on tree t's
+    barcode as arrays: the first child's bifurcation (id, value) in out_i[0], out_f[0] (its termination
+    is the section's), the second child's bifurcation and termination in out_i[1, :2], out_f[1, :2].
+    False where NeuroTS raises "broken pipeline"."""
+    current_id, current = min_bif(t, ref, term, bars, order, bif_alive)
+    ok, first_id, first = curate_stop(t, ref, term, current_id, current, term, bars, order, bif_alive, term_alive)
+    if not ok:
+        return False
+    term_id2, term2 = get_term_between(t, bif_id, bif, term, bars, term_alive)
+    ok, second_id, second = curate_stop(
+        t, ref, term, current_id, current, term2, bars, order, bif_alive, term_alive
+    )
+    if not ok:
+        return False
+    out_i[0, 0] = first_id
+    out_f[0, 0] = first
+    out_i[1, 0] = second_id
+    out_f[1, 0] = second
+    out_i[1, 1] = term_id2
+    out_f[1, 1] = term2
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
     """TMDAlgo.extend without its growth step: re-pick the stop bars of slot s another section used.
     False where NeuroTS raises "broken pipeline"."""

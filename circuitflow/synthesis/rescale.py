@@ -54,12 +54,19 @@ def scale_factor(scale: float) -> float:
     return float(np.clip(np.float64(scale), MIN_SCALE, None))
 
 
-def subtree(root, lengths: list | None = None) -> tuple[list, np.ndarray, np.ndarray]:
+def subtree(root, lengths: list | None = None, sections: list | None = None, parent_of: dict | None = None):
     """The sections of root's subtree in MorphIO's pre-order, their parents' indices and row starts
-    (`lengths`: the sections' numbers of points, when the caller has them already)."""
-    sections = list(root.iter())
-    index = {section.id: i for i, section in enumerate(sections)}
-    parents = np.array([-1] + [index[section.parent.id] for section in sections[1:]], dtype=np.int64)
+    (`lengths`: the sections' numbers of points, `sections`: list(root.iter()), and `parent_of`: each
+    section id's parent id, from the morphology's connectivity, when the caller has them already)."""
+    if sections is None:
+        sections = list(root.iter())
+    ids = [section.id for section in sections]
+    index = {section_id: i for i, section_id in enumerate(ids)}
+    if parent_of is None:
+        parent_ids = [section.parent.id for section in sections[1:]]
+    else:
+        parent_ids = [parent_of[section_id] for section_id in ids[1:]]
+    parents = np.array([-1] + [index[parent_id] for parent_id in parent_ids], dtype=np.int64)
     starts = np.zeros(len(sections) + 1, dtype=np.int64)
     if lengths is None:
         lengths = [len(section.points) for section in sections]

@@ -558,9 +558,23 @@ def test_legacy_conversion_is_neurots():
     assert renamed > 500 and failed > 10
 
 
+def barcode_state(barcode, n):
+    """The barcode arrays kernel_stop_criteria reads, for one tree (t = 0) with this Barcode."""
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(bars=np.zeros((1, 2, n)), order=np.full((1, 2, n), -1, dtype=np.int64))
+    engine.barcode_arrays(barcode, state.bars[0], state.order[0])
+    state.bif_alive = np.zeros((1, n), dtype=np.bool_)
+    state.term_alive = np.zeros((1, n), dtype=np.bool_)
+    state.bif_alive[0, list(barcode.bifs)] = True
+    state.term_alive[0, list(barcode.terms)] = True
+    state.stop_i, state.stop_f = np.zeros((2, 2), dtype=np.int64), np.zeros((2, 2))
+    return state
+
+
 def test_stop_criteria_are_tmdalgo_get_stop_criteria():
-    """engine.stop_criteria (with engine.curate_stop_criterion) gives the children's stop criteria
-    TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
+    """engine.stop_criteria (with engine.curate_stop_criterion) and engine.kernel_stop_criteria (on the
+    barcode as arrays) give the children's stop criteria TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
     random barcodes with used bars and random stop criteria (curate_stop_criterion's own cases:
     test_curate_stop_criterion_is_barcodes)."""
     from types import SimpleNamespace
@@ -575,12 +589,18 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
         stop = random_stop(rng, n)
         pathlength = float(rng.integers(0, 30) * 5.0) if rng.random() < 0.8 else float(rng.uniform(0, 150))
         results = []
-        for ours in (False, True):
+        for ours in (False, True, "kernel"):
             algo = TMDAlgo.__new__(TMDAlgo)
             algo.barcode = copy.deepcopy(barcode)
             section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, pathlength=pathlength)
             if ours:
                 engine.speed_up_algorithm(algo)
+            if ours == "kernel":
+                engine.load_kernels()
+                state = barcode_state(algo.barcode, n)
+                algo.get_stop_criteria = lambda current, algo=algo, state=state: engine.kernel_stop_criteria(
+                    state, 0, algo, current
+                )
             try:
                 stops = algo.get_stop_criteria(section)
             except NeuroTSError as exc:
@@ -594,7 +614,7 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
                     repr((algo.barcode.bifs, algo.barcode.terms, algo.barcode.angles)),
                 )
             )
-        assert results[0] == results[1], (vars(stop), pathlength)
+        assert results[0] == results[1] == results[2], (vars(stop), pathlength)
         seen["same bif" if results[0][0][0]["bif"] == results[0][0][1]["bif"] else "other bif"] += 1
     assert min(seen.values()) > N // 100, seen
 
@@ -680,6 +700,9 @@ def test_bio_oriented_is_neurots():
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
+    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
+    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
@@ -874,6 +897,9 @@ def test_directional_is_neurots():
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
+    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
+    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
