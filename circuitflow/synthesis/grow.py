@@ -403,6 +403,9 @@ def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
 neurots_grower.point_to_section_segment = point_to_section_segment
 
 
+neurots_post_grow = neurots_grower.NeuronGrower._post_grow
+
+
 def post_grow(self):
     """neurots NeuronGrower._post_grow with each apical section found by neuron.section(id) rather than
     in neuron.sections, a dict of every section MorphIO builds for each lookup."""

@@ -936,3 +936,74 @@ def test_section_grower_init_is_neurots():
                 (state, bits(section.direction), [bits(p) for p in section.points], section.latest_directions.maxlen)
             )
         assert made[0] == made[1], direction
+
+
+def test_uniform_diameters_are_diametrize_uniform():
+    """Sections appended with engine.uniform_diameters' values (NeuroTS' default diameter for the types
+    it leaves out) get the diameters NeuronGrower._diametrize gives them with the "uniform" method, for
+    random parameters (floats, ints, missing or None types, explicit neurite_types); other methods and
+    unusual values are left to NeuroTS' diametrizer (None)."""
+    from types import SimpleNamespace
+
+    from neurots.generate import diametrizer
+    from neurots.generate.tree import DEFAULT_DIAMETER
+
+    kinds = [morphio.SectionType.basal_dendrite, morphio.SectionType.apical_dendrite, morphio.SectionType.axon]
+    rng = np.random.default_rng(12)
+    seen = {"values": 0, "none": 0}
+    for _ in range(400):
+        diam_params = {"method": "uniform"}
+        for kind in kinds:
+            if rng.random() < 0.8:
+                diam_params[kind.name] = [float(rng.uniform(0.1, 3)), int(rng.integers(1, 4)), None][rng.integers(3)]
+        if rng.random() < 0.3:
+            diam_params["neurite_types"] = [kind.name for kind in kinds if rng.random() < 0.6]
+        method = "uniform" if rng.random() < 0.9 else "M1"
+        if rng.random() < 0.05:
+            diam_params["basal_dendrite"] = "0.5"
+        grower = SimpleNamespace(
+            input_distributions={"diameter": {"method": method}},
+            input_parameters={"diameter_params": diam_params, "grow_types": [k.name for k in kinds[:2]]},
+        )
+        values = engine.uniform_diameters(grower)
+        seen["none" if values is None else "values"] += 1
+        if values is None:
+            assert method != "uniform" or diam_params.get("basal_dendrite") == "0.5"
+            continue
+        theirs, ours = morphio.mut.Morphology(), morphio.mut.Morphology()
+        for _ in range(int(rng.integers(1, 6))):
+            kind = kinds[rng.integers(3)]
+            points = rng.normal(size=(int(rng.integers(1, 8)), 3)).tolist()
+            root = theirs.append_root_section(morphio.PointLevel(points, [DEFAULT_DIAMETER] * len(points)), kind)
+            root.append_section(morphio.PointLevel(points, [DEFAULT_DIAMETER] * len(points)))
+            diameter = values.get(kind, DEFAULT_DIAMETER)
+            root = ours.append_root_section(morphio.PointLevel(points, [diameter] * len(points)), kind)
+            root.append_section(morphio.PointLevel(points, [diameter] * len(points)))
+        neurite_types = diam_params.get("neurite_types")  # NeuronGrower._diametrize's choice
+        if neurite_types is None:
+            neurite_types = grower.input_parameters["grow_types"]
+        diametrizer.build(theirs, {}, neurite_types=neurite_types, diam_method="uniform", diam_params=diam_params)
+        assert morphology_bytes(ours) == morphology_bytes(theirs), diam_params
+    assert min(seen.values()) > 10, seen
+
+
+def test_post_grow_is_neurots():
+    """grow.post_grow (installed as NeuronGrower._post_grow) gives the morphology and apical sections
+    NeuroTS' _post_grow gives, on cells grown by the kernel."""
+    from circuitflow.synthesis import grow
+
+    from neurots.generate.grower import NeuronGrower
+
+    assert NeuronGrower._post_grow is grow.post_grow
+    for seed in range(4):
+        grower, theirs = grower_with_trunks(seed), grower_with_trunks(seed)
+        engine.grow_neurites(grower)
+        engine.grow_neurites(theirs)
+        assert grower.apical_sections and grower.apical_sections == theirs.apical_sections
+        grower.apical_sections.append(None)
+        theirs.apical_sections.append(None)
+        grow.neurots_post_grow(theirs)
+        grower._post_grow()
+        assert grower.apical_sections == theirs.apical_sections
+        assert morphology_bytes(grower.neuron) == morphology_bytes(theirs.neuron)
+        assert [s.id for s in grower.neuron.iter()] == [s.id for s in theirs.neuron.iter()]

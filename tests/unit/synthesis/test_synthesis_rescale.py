@@ -113,3 +113,19 @@ def test_hard_limits_translate_as_morph_tool(seed):
     assert neuron.soma.points.tobytes() == theirs.soma.points.tobytes()
     assert [len(s.points) for s in neuron.iter()] == [len(s.points) for s in theirs.iter()]
     assert all_points(neuron) == all_points(theirs)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_subtree_parents_from_connectivity(seed):
+    """rescale.subtree with the sections and their parents from the morphology's connectivity (as
+    apply_hard_limits calls it) gives the layout it finds through each section's parent."""
+    from circuitflow.synthesis.rescale import subtree
+
+    neuron = random_neuron(np.random.default_rng(seed))
+    parent_of = {child: parent for parent, children in neuron.connectivity.items() for child in children}
+    for root in neuron.root_sections:
+        sections, parents, starts = subtree(root)
+        again = subtree(root, [len(s.points) for s in root.iter()], list(root.iter()), parent_of)
+        assert [s.id for s in sections] == [s.id for s in again[0]]
+        assert parents.tolist() == again[1].tolist() and starts.tolist() == again[2].tolist()
+        assert len(sections) == 1 or parents.max() >= 0
