@@ -54,24 +54,33 @@ def scale_factor(scale: float) -> float:
     return float(np.clip(np.float64(scale), MIN_SCALE, None))
 
 
-def subtree(root, lengths: list | None = None, sections: list | None = None, parent_of: dict | None = None):
+def subtree(root, lengths: list | None = None) -> tuple[list, np.ndarray, np.ndarray]:
     """The sections of root's subtree in MorphIO's pre-order, their parents' indices and row starts
-    (`lengths`: the sections' numbers of points, `sections`: list(root.iter()), and `parent_of`: each
-    section id's parent id, from the morphology's connectivity, when the caller has them already)."""
-    if sections is None:
-        sections = list(root.iter())
-    ids = [section.id for section in sections]
-    index = {section_id: i for i, section_id in enumerate(ids)}
-    if parent_of is None:
-        parent_ids = [section.parent.id for section in sections[1:]]
-    else:
-        parent_ids = [parent_of[section_id] for section_id in ids[1:]]
-    parents = np.array([-1] + [index[parent_id] for parent_id in parent_ids], dtype=np.int64)
+    (`lengths`: the sections' numbers of points, when the caller has them already)."""
+    sections = list(root.iter())
+    index = {section.id: i for i, section in enumerate(sections)}
+    parents = np.array([-1] + [index[section.parent.id] for section in sections[1:]], dtype=np.int64)
     starts = np.zeros(len(sections) + 1, dtype=np.int64)
     if lengths is None:
         lengths = [len(section.points) for section in sections]
     starts[1:] = np.cumsum(lengths)
     return sections, parents, starts
+
+
+def preorder(children: dict, root_id: int) -> tuple[list, np.ndarray]:
+    """The section ids of root_id's subtree in MorphIO's pre-order (its depth-first iterator: a section,
+    then each child's subtree in order), from a morphology's `connectivity` (id -> children ids), and
+    each one's parent index in that list (-1 for the root)."""
+    ids: list = []
+    parents: list = []
+    stack = [(root_id, -1)]
+    while stack:
+        section_id, parent = stack.pop()
+        index = len(ids)
+        ids.append(section_id)
+        parents.append(parent)
+        stack.extend((child, index) for child in reversed(children.get(section_id, ())))
+    return ids, np.array(parents, dtype=np.int64)
 
 
 def scale_subtree(root, scale: float, points: np.ndarray | None = None, layout: tuple | None = None) -> None:
