@@ -384,20 +384,25 @@ neurots_grower.convert_from_legacy_neurite_type = convert_from_legacy_neurite_ty
 
 def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
     """neurots.utils.point_to_section_segment with one np.isclose over every section's points (stacked
-    in neuron.iter() order) instead of one per section: the first matching row is the first section's
-    first match, as upstream finds it (isclose is elementwise, and its non-finite branch gives finite
-    elements the same answer). NeuronGrower._post_grow finds each apical point this way."""
-    sections = list(neuron.iter())
-    if not sections:
+    in neuron.iter() order, as MorphIO's read-only copy holds them) instead of one per section: the
+    first matching row is the first section's first match, as upstream finds it (isclose is elementwise,
+    and its non-finite branch gives finite elements the same answer); the section's id is found in the
+    connectivity's pre-order (rescale.preorder), without MorphIO's iterator. NeuronGrower._post_grow
+    finds each apical point this way."""
+    from circuitflow.synthesis.rescale import preorder
+
+    read_only = neuron.as_immutable()
+    offsets = read_only.section_offsets.astype(np.int64)
+    if len(offsets) < 2:
         raise ValueError(f"Cannot find point in morphology that matches: {point}")
-    points = [section.points for section in sections]
-    stacked = np.concatenate(points)
+    stacked = read_only.points
     rows = np.flatnonzero(np.isclose(stacked[:, COLS.XYZ], point[COLS.XYZ], rtol=rtol, atol=atol).all(axis=1))
     if not rows.size:
         raise ValueError(f"Cannot find point in morphology that matches: {point}")
-    counts = [len(p) for p in points]
-    index = int(np.searchsorted(np.cumsum(counts), rows[0], side="right"))
-    return sections[index].id, rows[0] - sum(counts[:index])
+    index = int(np.searchsorted(offsets[1:], rows[0], side="right"))
+    children = neuron.connectivity
+    ids = [section_id for root in neuron.root_sections for section_id in preorder(children, root.id)[0]]
+    return ids[index], rows[0] - offsets[index]
 
 
 neurots_grower.point_to_section_segment = point_to_section_segment

@@ -400,8 +400,12 @@ def test_point_to_section_segment_is_neurots():
 
     assert neurots_grower.point_to_section_segment is grow.point_to_section_segment
     rng = np.random.default_rng(5)
-    for seed in range(4):
-        neuron = morphio.mut.Morphology(grow_cell(default_cell(), seed, "compiled").neuron)
+    for seed in range(6):
+        neuron = grow_cell(default_cell(), seed, "compiled").neuron
+        if seed % 2:
+            neuron = morphio.mut.Morphology(neuron)
+        if seed > 3:  # ids no longer 0..n-1 in iteration order
+            neuron.delete_section(neuron.root_sections[seed - 4], recursive=True)
         every = np.vstack([s.points for s in neuron.iter()])
         picks = every[rng.integers(0, len(every), 60)].astype(float)
         queries = list(picks) + list(picks + rng.normal(scale=1e-4, size=picks.shape)) + [every[0], every[-1]]
@@ -413,7 +417,8 @@ def test_point_to_section_segment_is_neurots():
                 with pytest.raises(ValueError, match=re.escape(str(exc))):
                     grow.point_to_section_segment(neuron, point)
                 continue
-            assert grow.point_to_section_segment(neuron, point) == expected
+            ours = grow.point_to_section_segment(neuron, point)
+            assert ours == expected and [type(v) for v in ours] == [type(v) for v in expected]
 
 
 def test_remembered_rounding_is_neurots_round_num():
