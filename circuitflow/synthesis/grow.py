@@ -90,13 +90,14 @@ class JsonDict(dict):
 
 
 def json_copy(value):
-    """Deep copy of JSON data, dicts as JsonDict, FrozenLists shared; anything else through copy.deepcopy."""
+    """Deep copy of JSON data, dicts as JsonDict, FrozenLists shared; anything else through copy.deepcopy.
+    Values that are their own copy (SHARED types) are taken as they are without a call for each."""
     kind = type(value)
     if kind is dict or kind is JsonDict:
-        return JsonDict({key: json_copy(item) for key, item in value.items()})
+        return JsonDict({key: item if type(item) in SHARED else json_copy(item) for key, item in value.items()})
     if kind is list:
-        return [json_copy(item) for item in value]
-    if kind in (str, int, float, bool, FrozenList) or value is None:
+        return [item if type(item) in SHARED else json_copy(item) for item in value]
+    if kind in SHARED:
         return value
     return copy.deepcopy(value)
 
@@ -127,6 +128,7 @@ class FrozenList(list):
 
 
 NUMBERS = (int, float, bool, FrozenList)
+SHARED = frozenset((str, int, float, bool, type(None), FrozenList))  # json_copy's values shared, not copied
 
 
 def frozen_json(value):
@@ -181,8 +183,13 @@ _round_num = neurots_barcode.round_num
 def round_num(num, decimal_places=4):
     """neurots.basic.round_num (np.round), remembered by the number's type and repr (so -0.0 is not 0.0)
     and the decimals: Barcode rounds every bar's two ends for each tree, and the bars of a mtype's few
-    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds)."""
-    key = (*engine.exact_key(num), decimal_places)
+    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds).
+    A non-zero, non-NaN Python float with int decimals is its own key (equal such floats have equal
+    bits, and the 2-tuple equals no exact key)."""
+    if type(num) is float and num == num and num and type(decimal_places) is int:
+        key = (num, decimal_places)
+    else:
+        key = (*engine.exact_key(num), decimal_places)
     rounded = _rounded.get(key)
     if rounded is None:
         if len(_rounded) >= ROUND_CACHE_SIZE:

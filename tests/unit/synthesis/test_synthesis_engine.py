@@ -239,6 +239,47 @@ def test_json_copy_is_a_deep_copy():
     assert data["a"][2][1]["b"] is None and data["g"][0] == 0
 
 
+def test_json_copy_is_deepcopy_on_random_json():
+    """json_copy gives what copy.deepcopy gives (values, nesting, types, dicts as JsonDict) on random
+    nested JSON-like data with FrozenLists, tuples and arrays, shares exactly the immutable values and
+    FrozenLists, and copies every container."""
+    from circuitflow.synthesis.grow import FrozenList, JsonDict, json_copy
+
+    def plain(value):
+        if isinstance(value, dict):
+            return ("dict", [(k, plain(v)) for k, v in value.items()])
+        if isinstance(value, list):
+            return (type(value).__name__, [plain(v) for v in value])
+        if isinstance(value, np.ndarray):
+            return ("array", value.tobytes())
+        return (type(value).__name__, repr(value))
+
+    def containers(value):
+        if isinstance(value, (dict, list, np.ndarray)) and not isinstance(value, FrozenList):
+            yield value
+            for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+                yield from containers(item)
+
+    rng = np.random.default_rng(9)
+    leaves = [lambda: None, lambda: True, lambda: int(rng.integers(-5, 5)), lambda: float(rng.normal()), lambda: "s",
+              lambda: FrozenList([1.0, 2]), lambda: (1, 2.0), lambda: np.arange(3.0), lambda: -0.0]
+
+    def random_json(depth=0):
+        kind = rng.random()
+        if depth < 4 and kind < 0.3:
+            return {f"k{i}": random_json(depth + 1) for i in range(int(rng.integers(0, 5)))}
+        if depth < 4 and kind < 0.5:
+            return [random_json(depth + 1) for _ in range(int(rng.integers(0, 5)))]
+        return leaves[int(rng.integers(len(leaves)))]()
+
+    for _ in range(2000):
+        data = random_json()
+        ours, theirs = json_copy(data), copy.deepcopy(data)
+        assert plain(ours) == plain(theirs)
+        assert all(type(d) is JsonDict for d in containers(ours) if isinstance(d, dict))
+        assert not {id(c) for c in containers(ours)} & {id(c) for c in containers(data)}
+
+
 def test_self_check_sends_cells_to_neurots_when_numpy_differs(monkeypatch):
     """On a machine whose BLAS orders differ from the kernels', every cell grows with NeuroTS' loop."""
     assert engine.self_check() is None  # this machine: the kernels agree with numpy
@@ -432,6 +473,7 @@ def test_remembered_rounding_is_neurots_round_num():
     assert barcode.round_num is grow.round_num
     rng = np.random.default_rng(11)
     values = [0.0, -0.0, 1, -3, 2.5e-5, -2.5e-5, 0.00005, 123.45675, np.float64(-0.0), np.float32(1.23456)]
+    values += [float("nan"), float("inf"), -float("inf"), np.float64(123.45675), 5, 5.0]
     values += list(rng.normal(scale=300, size=200)) + [float(v) for v in rng.normal(scale=300, size=200)]
     for _ in range(2):
         for value in values:
