@@ -105,7 +105,25 @@ def grow(grower, compiled: bool):
         grower._diametrize()
     else:  # the sections got their final diameters when appended: only the diametrizer's record is left
         grower.input_distributions["diameter"]["apical_point_sec_ids"] = grower.apical_sections
+    release(grower)
     return grower.neuron
+
+
+def release(grower) -> None:
+    """Break the reference cycles a grown NeuronGrower holds (its _diametrize closure refers to the grower,
+    the compiled engine's functions on each tree's algorithm and barcode to them), so that reference
+    counting frees the cell's objects when it is done: otherwise they wait for the cyclic garbage
+    collector, whose passes over them cost about a tenth of a cell's growth time. Growth is over: the
+    diametrizer was called, and nothing calls the algorithms again."""
+    grower.__dict__.pop("_diametrize", None)
+
+
+def release_trees(trees: list) -> None:
+    """Drop the functions grow_neurites put on each tree's algorithm and barcode (partials that refer to
+    them: reference cycles), leaving NeuroTS' own methods."""
+    for tree in trees:
+        vars(tree.growth_algo).pop("get_stop_criteria", None)
+        vars(tree.growth_algo.barcode).pop("curate_stop_criterion", None)
 
 
 def uniform_diameters(grower) -> dict | None:
@@ -390,13 +408,13 @@ def exact_key(value) -> tuple:
 def axis_rotations(y_rotation, phi, theta) -> tuple:
     """NeuroTS' bifurcation rotations by phi around the (y-rotated) z axis and by theta around the
     (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr;
-    or, for two non-zero non-NaN Python floats and no y_rotation, the floats themselves: equal such
-    floats have equal bits, and a 2-tuple of floats equals no other key)."""
+    or, for two non-zero non-NaN Python floats, the floats themselves: equal such floats have equal
+    bits, and these 2- and 4-tuple keys equal no other key)."""
+    plain = type(phi) is float and type(theta) is float and phi == phi and theta == theta and phi and theta
     if y_rotation is None:
-        if type(phi) is float and type(theta) is float and phi == phi and theta == theta and phi and theta:
-            key = (phi, theta)
-        else:
-            key = (None, exact_key(phi), exact_key(theta))
+        key = (phi, theta) if plain else (None, exact_key(phi), exact_key(theta))
+    elif plain and type(y_rotation) is np.ndarray and y_rotation.dtype == np.float64 and y_rotation.shape == (3, 3):
+        key = (y_rotation.tobytes(), y_rotation.flags.c_contiguous, phi, theta)
     else:
         y_array = np.asarray(y_rotation)
         key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), exact_key(phi), exact_key(theta))
@@ -745,6 +763,7 @@ def grow_neurites(grower, diameters: dict | None = None) -> None:
                 _end_section(state, int(ctl[K.EVENT_SLOT]), code == K.BIFURCATE)
     finally:
         words.sync(ctl)
+        release_trees(state.trees)
 
 
 def _end_neurite(state: KernelState, t: int) -> None:

@@ -745,6 +745,7 @@ def test_bio_oriented_is_neurots():
 
     rng = np.random.default_rng(11)
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
     # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
@@ -942,6 +943,7 @@ def test_directional_is_neurots():
     assert bif_methods["directional"] is engine.directional
     rng = np.random.default_rng(12)
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
     # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
@@ -1054,3 +1056,22 @@ def test_post_grow_is_neurots():
         assert grower.apical_sections == theirs.apical_sections
         assert morphology_bytes(grower.neuron) == morphology_bytes(theirs.neuron)
         assert [s.id for s in grower.neuron.iter()] == [s.id for s in theirs.neuron.iter()]
+
+
+def test_grown_cells_are_freed_without_the_cycle_collector():
+    """After engine.grow, a compiled cell's growers, trees, sections and stop criteria are freed by
+    reference counting (engine.release, engine.release_trees): the cyclic collector finds only what
+    NeuroTS' trunk orientation manager holds in its own cycle (about 250 objects for this cell), not
+    the ~1,070 it found when the engine's partials and the diametrizer closure held cycles."""
+    import gc
+
+    grow_cell(default_cell(), 0, "compiled")
+    gc.collect()
+    gc.disable()
+    try:
+        for seed in range(3):
+            grow_cell(default_cell(), seed, "compiled")
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable < 3 * 400, unreachable
