@@ -173,10 +173,6 @@ def synthesize_chunk(
     # waking BLAS threads for each cost more than the work (a cell's scipy gaussian_kde evaluation took
     # 8-30 ms instead of 0.5 ms while the other cores were busy). At these sizes OpenBLAS computes each
     # result in one thread either way, so the numbers do not change.
-    # What is loaded so far (modules, the chunk's tables and parameters) lives as long as the job: frozen,
-    # the cyclic garbage collector no longer walks it (a full pass over it took ~80 ms, once every few
-    # hundred cells). Nothing of a cell is frozen: its objects are all created in the loop.
-    gc.freeze()
     with threadpool_limits(limits=1, user_api="blas"):
         for record in progress(mine, f"chunk {chunk['chunk']}", always=True, mininterval=5, unit="cell"):
             cell_id = record["id"]

@@ -405,9 +405,7 @@ def child_stops(t, ref, bif_id, bif, term, bars, order, bif_alive, term_alive, o
     if not ok:
         return False
     term_id2, term2 = get_term_between(t, bif_id, bif, term, bars, term_alive)
-    ok, second_id, second = curate_stop(
-        t, ref, term, current_id, current, term2, bars, order, bif_alive, term_alive
-    )
+    ok, second_id, second = curate_stop(t, ref, term, current_id, current, term2, bars, order, bif_alive, term_alive)
     if not ok:
         return False
     out_i[0, 0] = first_id

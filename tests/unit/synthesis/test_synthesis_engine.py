@@ -261,8 +261,17 @@ def test_json_copy_is_deepcopy_on_random_json():
                 yield from containers(item)
 
     rng = np.random.default_rng(9)
-    leaves = [lambda: None, lambda: True, lambda: int(rng.integers(-5, 5)), lambda: float(rng.normal()), lambda: "s",
-              lambda: FrozenList([1.0, 2]), lambda: (1, 2.0), lambda: np.arange(3.0), lambda: -0.0]
+    leaves = [
+        lambda: None,
+        lambda: True,
+        lambda: int(rng.integers(-5, 5)),
+        lambda: float(rng.normal()),
+        lambda: "s",
+        lambda: FrozenList([1.0, 2]),
+        lambda: (1, 2.0),
+        lambda: np.arange(3.0),
+        lambda: -0.0,
+    ]
 
     def random_json(depth=0):
         kind = rng.random()
@@ -1039,9 +1048,9 @@ def test_uniform_diameters_are_diametrize_uniform():
 def test_post_grow_is_neurots():
     """grow.post_grow (installed as NeuronGrower._post_grow) gives the morphology and apical sections
     NeuroTS' _post_grow gives, on cells grown by the kernel."""
-    from circuitflow.synthesis import grow
-
     from neurots.generate.grower import NeuronGrower
+
+    from circuitflow.synthesis import grow
 
     assert NeuronGrower._post_grow is grow.post_grow
     for seed in range(4):
