@@ -1068,10 +1068,10 @@ def test_post_grow_is_neurots():
 
 
 def test_grown_cells_are_freed_without_the_cycle_collector():
-    """After engine.grow, a compiled cell's growers, trees, sections and stop criteria are freed by
-    reference counting (engine.release, engine.release_trees): the cyclic collector finds only what
-    NeuroTS' trunk orientation manager holds in its own cycle (about 250 objects for this cell), not
-    the ~1,070 it found when the engine's partials and the diametrizer closure held cycles."""
+    """After grow_cell, a compiled cell's growers, trees, sections, stop criteria and trunk orientation
+    manager are freed by reference counting (engine.release, engine.release_trees, grow.ModeMethods):
+    the cyclic collector finds (almost) nothing, not the ~1,070 objects per cell it found when the
+    engine's partials, the diametrizer closure and the orientation manager's methods held cycles."""
     import gc
 
     grow_cell(default_cell(), 0, "compiled")
@@ -1083,4 +1083,46 @@ def test_grown_cells_are_freed_without_the_cycle_collector():
         unreachable = gc.collect()
     finally:
         gc.enable()
-    assert unreachable < 3 * 400, unreachable
+    assert unreachable < 30, unreachable
+
+
+def test_orientation_manager_modes_are_neurots():
+    """grow.OrientationManager maps the same mode names, in the same order, to the same bound methods as
+    NeuroTS' OrientationManager, rejects unknown modes with the same error, computes the same trunk
+    orientations from the same draws, and is freed by reference counting."""
+    import weakref
+
+    from neurots.generate import orientations
+    from neurots.utils import NeuroTSError
+
+    from circuitflow.synthesis import grow
+
+    grower = grower_with_trunks(0)
+    kwargs = {
+        "soma": grower.soma_grower.soma,
+        "parameters": grower.input_parameters,
+        "distributions": grower.input_distributions,
+        "context": grower.context,
+    }
+    ours = grow.OrientationManager(rng=np.random.default_rng(4), **kwargs)
+    theirs = orientations.OrientationManager(rng=np.random.default_rng(4), **kwargs)
+    assert list(ours._modes.keys()) == list(theirs._modes.keys()) and len(ours._modes) > 3
+    assert repr(ours.mode_names) == repr(theirs.mode_names)
+    for name in theirs._modes:
+        assert name in ours._modes and ours._modes[name].__func__ is theirs._modes[name].__func__
+        assert ours._modes[name].__self__ is ours
+    for tree_type in grower.input_parameters["grow_types"]:
+        assert bits(ours.compute_tree_type_orientations(tree_type)) == bits(
+            theirs.compute_tree_type_orientations(tree_type)
+        )
+    for manager in (ours, theirs):
+        manager._parameters = {"basal_dendrite": {"orientation": {"mode": "nope", "values": {}}}}
+    messages = []
+    for manager in (ours, theirs):
+        with pytest.raises(NeuroTSError) as error:
+            manager.compute_tree_type_orientations("basal_dendrite")
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    alive = weakref.ref(ours)
+    del ours
+    assert alive() is None
