@@ -394,7 +394,8 @@ def convert_from_legacy_neurite_type(data):
     apical_dendrite, keys and list items at any depth) without its deep copy of every level: upstream
     copies each dict only to iterate over its items and read their types while it renames and recurses
     into the dict itself, so a snapshot of the items gives the same walk. NeuroTS' _load_json calls it
-    on each cell's parameters and distributions (about 11k deepcopy calls per 250 cells)."""
+    on each cell's parameters and distributions (about 11k deepcopy calls per 250 cells). FrozenLists
+    (numbers only, no names to rename) are not walked."""
     for key, _data in list(data.items()):
         if key == "apical":
             neurots_utils.neurite_type_warning(key)
@@ -406,7 +407,7 @@ def convert_from_legacy_neurite_type(data):
             key = "basal_dendrite"
         if isinstance(_data, dict):
             data[key] = convert_from_legacy_neurite_type(data[key])
-        if isinstance(_data, list):
+        if isinstance(_data, list) and type(_data) is not FrozenList:  # a FrozenList holds no names
             for i, d in enumerate(list(_data)):
                 if d == "apical":
                     neurots_utils.neurite_type_warning(key)
@@ -812,7 +813,7 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         add_rule_constraints(cell, context, debug_infos)
     grower = NeuronGrower(
         input_parameters=params,
-        input_distributions=json_copy(cell.distributions),
+        input_distributions=JsonDict(cell.distributions),  # NeuronGrower deep-copies it (json_copy)
         external_diametrizer=external_diametrizer,
         skip_preprocessing=True,
         context=context,

@@ -567,7 +567,8 @@ def test_kernel_curate_is_tmdalgo_extend():
 
 
 def random_legacy_data(rng, depth=0):
-    """Nested dicts and lists with legacy and current neurite type names as keys and list items."""
+    """Nested dicts and lists with legacy and current neurite type names as keys and list items, and
+    FrozenLists of numbers."""
     names = ["apical", "basal", "apical_dendrite", "basal_dendrite", "axon", "x", "num_trees"]
     data = {}
     for _ in range(int(rng.integers(0, 5))):
@@ -576,6 +577,10 @@ def random_legacy_data(rng, depth=0):
             value = random_legacy_data(rng, depth + 1)
         elif kind < 0.6:
             value = [names[i] if rng.random() < 0.7 else float(i) for i in rng.integers(0, len(names), 4)]
+        elif kind < 0.7:  # shared numbers (as chunk.shared_entry makes them): nothing to rename
+            from circuitflow.synthesis.grow import FrozenList
+
+            value = FrozenList([float(v) for v in rng.normal(size=int(rng.integers(0, 4)))])
         else:
             value = float(rng.normal())
         data[names[int(rng.integers(0, len(names)))]] = value
