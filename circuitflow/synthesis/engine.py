@@ -302,10 +302,13 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return new
 
 
+FLOAT64 = np.dtype(np.float64)  # numpy's one native float64 dtype (`dtype is FLOAT64` is a cheap exact test)
+
+
 def norm(vector) -> float:
     """np.linalg.norm(vector): kernels.norm3 (the same bits) for a float64 3-vector, numpy for the rest."""
-    if type(vector) is np.ndarray and vector.dtype == np.float64 and vector.shape == (3,):
-        return K.norm3(vector[0], vector[1], vector[2])
+    if type(vector) is np.ndarray and vector.dtype is FLOAT64 and vector.shape == (3,):
+        return K.norm3(*vector.tolist())
     return vectorial_norm(vector)
 
 
@@ -413,7 +416,7 @@ def axis_rotations(y_rotation, phi, theta) -> tuple:
     plain = type(phi) is float and type(theta) is float and phi == phi and theta == theta and phi and theta
     if y_rotation is None:
         key = (phi, theta) if plain else (None, exact_key(phi), exact_key(theta))
-    elif plain and type(y_rotation) is np.ndarray and y_rotation.dtype == np.float64 and y_rotation.shape == (3, 3):
+    elif plain and type(y_rotation) is np.ndarray and y_rotation.dtype is FLOAT64 and y_rotation.shape == (3, 3):
         key = (y_rotation.tobytes(), y_rotation.flags.c_contiguous, phi, theta)
     else:
         y_array = np.asarray(y_rotation)

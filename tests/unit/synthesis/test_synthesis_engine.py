@@ -46,6 +46,17 @@ def test_norm3_is_numpy_norm():
         assert bits(ours) == bits(vectorial_norm(v)) == bits(norm(v)), v
 
 
+def test_engine_norm_is_numpy_norm():
+    """engine.norm (kernels.norm3 for native float64 3-vectors, numpy otherwise) equals np.linalg.norm on
+    arrays, views, other byte orders and dtypes, and lists."""
+    engine.load_kernels()
+    rng = np.random.default_rng(2)
+    vectors = random_vectors(rng, 5000)
+    for v in vectors:
+        for form in (v, v.astype(">f8"), v.astype(np.float32), v.tolist(), np.vstack([v, v])[1]):
+            assert bits(engine.norm(form)) == bits(vectorial_norm(form)), form
+
+
 @pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 5])
 def test_history_is_neurots_history(k):
     """SectionGrower.history() (np.dot through OpenBLAS, then the norm) for 0..5 remembered directions."""
