@@ -26,7 +26,7 @@ import numpy as np
 L = logging.getLogger(__name__)
 
 ENGINES = ("compiled", "neurots")
-INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs ~0.1 us of trigonometry
+INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs its arccos (~10 ns)
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
 ISCLOSE_ATOL = 1e-08  # np.isclose(x, 0.0) is abs(x) <= 1e-08 (False for inf and NaN)
