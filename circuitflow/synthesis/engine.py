@@ -26,10 +26,9 @@ import numpy as np
 L = logging.getLogger(__name__)
 
 ENGINES = ("compiled", "neurots")
-INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs ~0.1 us of trigonometry
+INITIAL_WORDS = 4096  # words per draw, not doubling: a cell uses ~4k words (median), each costs its arccos (~10 ns)
 INITIAL_POOL = 4096
 INITIAL_SLOTS = 64
-TWO_PI = 2.0 * np.pi
 ISCLOSE_ATOL = 1e-08  # np.isclose(x, 0.0) is abs(x) <= 1e-08 (False for inf and NaN)
 
 
@@ -46,6 +45,7 @@ from morphio import PointLevel, SectionType  # noqa: E402
 from neurots.generate.algorithms.common import TMDStop  # noqa: E402
 from neurots.generate.algorithms.tmdgrower import TMDAlgo, TMDApicalAlgo, TMDGradientAlgo  # noqa: E402
 from neurots.generate.section import MEMORY, SectionGrowerPath, SectionGrowerTMD  # noqa: E402
+from neurots.generate import diametrizer as neurots_diametrizer  # noqa: E402
 from neurots.generate.tree import DEFAULT_DIAMETER, TreeGrower  # noqa: E402
 from neurots.morphmath import bifurcation as neurots_bifurcation  # noqa: E402
 from neurots.morphmath import rotation as neurots_rotation  # noqa: E402
@@ -84,9 +84,11 @@ def grow(grower, compiled: bool):
     """NeuronGrower.grow(), with the neurites grown by the compiled kernel when `compiled` and possible."""
     grower._grow_soma()
     why = unsupported(grower) if compiled else "engine neurots"
+    diameters = None
     if why is None:
+        diameters = uniform_diameters(grower)
         try:
-            grow_neurites(grower)
+            grow_neurites(grower, diameters or {})
         except EngineFallback:
             STATS["fallback"] += 1
             raise
@@ -99,8 +101,59 @@ def grow(grower, compiled: bool):
         while grower.active_neurites:
             grower.next()
     grower._post_grow()
-    grower._diametrize()
+    if diameters is None:
+        grower._diametrize()
+    else:  # the sections got their final diameters when appended: only the diametrizer's record is left
+        grower.input_distributions["diameter"]["apical_point_sec_ids"] = grower.apical_sections
+    release(grower)
     return grower.neuron
+
+
+def release(grower) -> None:
+    """Break the reference cycles a grown NeuronGrower holds (its _diametrize closure refers to the grower,
+    the compiled engine's functions on each tree's algorithm and barcode to them), so that reference
+    counting frees the cell's objects when it is done: otherwise they wait for the cyclic garbage
+    collector, whose passes over them cost about a tenth of a cell's growth time. Growth is over: the
+    diametrizer was called, and nothing calls the algorithms again."""
+    grower.__dict__.pop("_diametrize", None)
+
+
+def release_trees(trees: list) -> None:
+    """Drop the functions grow_neurites put on each tree's algorithm and barcode (partials that refer to
+    them: reference cycles), leaving NeuroTS' own methods."""
+    for tree in trees:
+        vars(tree.growth_algo).pop("get_stop_criteria", None)
+        vars(tree.growth_algo.barcode).pop("curate_stop_criterion", None)
+
+
+def uniform_diameters(grower) -> dict | None:
+    """When the cell's diametrizer is NeuroTS' "uniform" one: the diameter it gives every point of each
+    neurite type it sets (SectionType -> float; `diameter * np.ones(n)`, as diametrize_uniform writes
+    it), so that sections can be appended with it; None for any other diametrizer."""
+    try:
+        if (
+            grower.input_distributions["diameter"]["method"] != "uniform"
+            or neurots_diametrizer.diam_methods.get("uniform") is not neurots_diametrizer.diametrize_uniform
+        ):
+            return None
+        # NeuronGrower._diametrize's neurite types and parameters, diametrizer.build's type names
+        diam_params = grower.input_parameters.get("diameter_params", {})
+        neurite_types = diam_params.get("neurite_types", None)
+        if neurite_types is None:
+            neurite_types = grower.input_parameters["grow_types"]
+        values = {}
+        for tree_type in neurite_types:
+            if isinstance(tree_type, str):
+                tree_type = getattr(SectionType, tree_type)
+            diameter = diam_params.get(tree_type.name, None)
+            if diameter is None:
+                continue
+            if type(diameter) not in (float, int):
+                return None
+            values[tree_type] = float((diameter * np.ones(1))[0])
+        return values
+    except Exception:  # whatever NeuroTS' diametrizer makes of such parameters, it does it itself
+        return None
 
 
 SELF_CHECK_SAMPLES = 500
@@ -132,9 +185,30 @@ def self_check(samples: int = SELF_CHECK_SAMPLES) -> str | None:
     return _SELF_CHECK[0]
 
 
+TRIG_CHECK_SAMPLES = 2000
+_TRIG_CHECK: list = []  # [None] once kernels.sin_cos matched numpy's sin and cos on this machine, [reason] if not
+
+
+def trig_check(samples: int = TRIG_CHECK_SAMPLES) -> str | None:
+    """Compare the kernels' sines and cosines (the C library's, through numba) with numpy's float64 ones
+    on get_random_point's kinds of angles, once per process. None when they agree."""
+    if not _TRIG_CHECK:
+        kernels = load_kernels()
+        rng = np.random.default_rng(2024)
+        angles = np.concatenate([rng.uniform(0.0, 2.0 * np.pi, samples), np.arccos(rng.uniform(-1.0, 1.0, samples))])
+        out = np.empty((angles.size, 2))
+        kernels.sin_cos(angles, out)
+        why = None
+        if out[:, 0].tobytes() != np.sin(angles).tobytes() or out[:, 1].tobytes() != np.cos(angles).tobytes():
+            why = "numpy's sines and cosines are not the C library's on this machine"
+            L.warning("compiled engine off: %s; cells grow with NeuroTS' loop", why)
+        _TRIG_CHECK.append(why)
+    return _TRIG_CHECK[0]
+
+
 def unsupported(grower) -> str | None:
     """Why the kernel cannot grow this neuron's neurites exactly as NeuroTS would (None: it can)."""
-    why = self_check()
+    why = self_check() or trig_check()
     if why:
         return why
     rng = grower._rng
@@ -180,7 +254,8 @@ def _tree_unsupported(tree, rng) -> str | None:
 
 
 class RandomWords:
-    """Raw words of the cell's bit generator drawn ahead, with what get_random_point makes of each word.
+    """Raw words of the cell's bit generator drawn ahead, with the arccos get_random_point takes of each
+    word (numpy's own, vectorized; kernels.random_point computes the sines and cosines).
 
     `sync` puts the generator exactly where drawing the consumed words one by one would have left it.
     """
@@ -198,13 +273,8 @@ class RandomWords:
         words = self.bit_generator.random_raw(count)
         self.after = self.bit_generator.state["state"]
         doubles = (words >> np.uint64(11)).astype(np.float64) * K.TO_DOUBLE
-        phi = 0.0 + (TWO_PI - 0.0) * doubles  # Generator.uniform(0, 2 pi)
-        theta = np.arccos(-1.0 + (1.0 - -1.0) * doubles)  # np.arccos(Generator.uniform(-1, 1))
         self.words = words
-        self.cos_phi = np.cos(phi)
-        self.sin_phi = np.sin(phi)
-        self.sin_theta = np.sin(theta)
-        self.cos_theta = np.cos(theta)
+        self.theta = np.arccos(-1.0 + (1.0 - -1.0) * doubles)  # np.arccos(Generator.uniform(-1, 1))
         ctl[K.WORD_POS] = 0
         ctl[K.N_WORDS] = count
 
@@ -232,10 +302,13 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return new
 
 
+FLOAT64 = np.dtype(np.float64)  # numpy's one native float64 dtype (`dtype is FLOAT64` is a cheap exact test)
+
+
 def norm(vector) -> float:
     """np.linalg.norm(vector): kernels.norm3 (the same bits) for a float64 3-vector, numpy for the rest."""
-    if type(vector) is np.ndarray and vector.dtype == np.float64 and vector.shape == (3,):
-        return K.norm3(vector[0], vector[1], vector[2])
+    if type(vector) is np.ndarray and vector.dtype is FLOAT64 and vector.shape == (3,):
+        return K.norm3(*vector.tolist())
     return vectorial_norm(vector)
 
 
@@ -251,8 +324,12 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
 def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) -> TMDStop:
     """Barcode.curate_stop_criterion with the child's TMDStop copied by copy_tmd_stop itself rather than
     through copy.deepcopy (which calls it, then keeps memo entries alive: most of the function's time)."""
+    return _curate(barcode, parent_stop, copy_tmd_stop(child_stop))
+
+
+def _curate(barcode, parent_stop: TMDStop, target_stop: TMDStop) -> TMDStop:
+    """Barcode.curate_stop_criterion's work on its copy of the child's TMDStop, `target_stop`, in place."""
     max_ref = parent_stop.term
-    target_stop = copy_tmd_stop(child_stop)
     if target_stop.term > max_ref:
         raise NeuroTSError("broken pipeline")
     if (not np.isinf(target_stop.bif)) and (target_stop.bif > max_ref):
@@ -270,20 +347,54 @@ def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) ->
 
 
 def stop_criteria(algo, current_section) -> tuple[dict, dict]:
-    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), its TMDStops copied
-    by copy_tmd_stop directly and curated by curate_stop_criterion."""
-    current_section.stop_criteria["TMD"].ref = algo.metric_ref(current_section)
-    parent_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), curated by _curate,
+    with two TMDStop copies instead of NeuroTS' four deep copies: the parent's stop is only read (NeuroTS
+    reads a copy of it), and the last curation works on the inherited criterion itself (NeuroTS copies
+    it, then drops it)."""
+    parent_tmd = current_section.stop_criteria["TMD"]
+    parent_tmd.ref = algo.metric_ref(current_section)
     parent_bif_id = parent_tmd.bif_id
     parent_bif = parent_tmd.bif
-    current_tmd = copy_tmd_stop(current_section.stop_criteria["TMD"])
+    current_tmd = copy_tmd_stop(parent_tmd)
     bif_id, bif = algo.barcode.min_bif(bif_above=parent_tmd.ref, bif_below=parent_tmd.term)
     current_tmd.update_bif(bif_id, bif)
     stop1 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
     term_id, term = algo.barcode.get_term_between(parent_bif_id, parent_bif, current_tmd.term)
     current_tmd.update_term(term_id, term)
-    stop2 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
+    stop2 = {"TMD": _curate(algo.barcode, parent_tmd, current_tmd)}
     return (stop1, stop2)
+
+
+def kernel_stop_criteria(state, t: int, algo, current_section) -> tuple[dict, dict]:
+    """TMDAlgo.get_stop_criteria by kernels.child_stops on tree t's barcode arrays in `state` (which
+    hold the same unused bars as its Barcode: _end_section marks the bifurcation bifurcate removes
+    before calling it): fresh TMDStops with the values NeuroTS' searches and curations pick."""
+    stop = current_section.stop_criteria["TMD"]
+    stop.ref = ref = algo.metric_ref(current_section)
+    bif_id = stop.bif_id
+    if type(ref) is not float and np.ndim(ref) != 0:
+        raise EngineFallback("stop reference is not a scalar")
+    ok = K.child_stops(
+        t,
+        float(ref),
+        -1 if bif_id is None else int(bif_id),
+        float(stop.bif),
+        float(stop.term),
+        state.bars,
+        state.order,
+        state.bif_alive,
+        state.term_alive,
+        state.stop_i,
+        state.stop_f,
+    )
+    if not ok:
+        raise NeuroTSError("broken pipeline")
+    (first_id, _), (second_id, term_id) = state.stop_i.tolist()
+    (first, _), (second, term) = state.stop_f.tolist()
+    return (
+        {"TMD": TMDStop(None if first_id < 0 else first_id, first, stop.term_id, stop.term, ref)},
+        {"TMD": TMDStop(None if second_id < 0 else second_id, second, None if term_id < 0 else term_id, term, ref)},
+    )
 
 
 X_AXIS = np.array([1, 0, 0])
@@ -299,9 +410,14 @@ def exact_key(value) -> tuple:
 
 def axis_rotations(y_rotation, phi, theta) -> tuple:
     """NeuroTS' bifurcation rotations by phi around the (y-rotated) z axis and by theta around the
-    (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr)."""
+    (y-rotated) x axis, remembered by the exact y_rotation (dtype, shape, bytes) and angles (type, repr;
+    or, for two non-zero non-NaN Python floats, the floats themselves: equal such floats have equal
+    bits, and these 2- and 4-tuple keys equal no other key)."""
+    plain = type(phi) is float and type(theta) is float and phi == phi and theta == theta and phi and theta
     if y_rotation is None:
-        key = (None, exact_key(phi), exact_key(theta))
+        key = (phi, theta) if plain else (None, exact_key(phi), exact_key(theta))
+    elif plain and type(y_rotation) is np.ndarray and y_rotation.dtype is FLOAT64 and y_rotation.shape == (3, 3):
+        key = (y_rotation.tobytes(), y_rotation.flags.c_contiguous, phi, theta)
     else:
         y_array = np.asarray(y_rotation)
         key = (y_array.dtype.str, y_array.shape, y_array.tobytes(), exact_key(phi), exact_key(theta))
@@ -362,7 +478,7 @@ def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:
 class KernelState:
     """The arrays `kernels.run` works on, and the Python objects each slot and tree stands for."""
 
-    def __init__(self, grower):
+    def __init__(self, grower, diameters: dict | None = None):
         self.grower = grower
         self.trees = list(grower.active_neurites)
         n_trees = len(self.trees)
@@ -382,6 +498,8 @@ class KernelState:
         self.outer = np.zeros(max(n_trees, 1), dtype=np.int64)
         self.round_slots = np.zeros(8, dtype=np.int64)
         self.pending = np.zeros(8, dtype=np.int64)
+        self.stop_i = np.zeros((2, 2), dtype=np.int64)  # kernels.child_stops' results
+        self.stop_f = np.zeros((2, 2))
         self.pool = np.zeros((INITIAL_POOL, 3))
         self.nxt = np.zeros(INITIAL_POOL, dtype=np.int64)
         self.out = np.zeros((INITIAL_POOL, 3))
@@ -389,6 +507,8 @@ class KernelState:
         self.tree_slots: list = [[] for _ in self.trees]
         self.tree_of: dict[int, int] = {id(tree): t for t, tree in enumerate(self.trees)}
         self.section_types = [SectionType(tree.params["tree_type"]) for tree in self.trees]
+        # each tree's point diameter: its final one when uniform_diameters knows it, else NeuroTS' default
+        self.diameters = [(diameters or {}).get(kind, DEFAULT_DIAMETER) for kind in self.section_types]
         self.section_contexts = [copy.deepcopy(tree.context) for tree in self.trees]
         for t, tree in enumerate(self.trees):
             sp = tree._section_parameters
@@ -403,6 +523,7 @@ class KernelState:
                 float(tree.params["metric"] == "radial_distances"),
             ]
             speed_up_algorithm(tree.growth_algo)
+            tree.growth_algo.get_stop_criteria = partial(kernel_stop_criteria, self, t, tree.growth_algo)
             self.add_barcode(t)
             self.read_barcode(t)
             self.set_active(t, [self.add_slot(section, t) for section in tree.active_sections])
@@ -453,17 +574,12 @@ class KernelState:
 
     def add_child(self, t: int, parent, latest: np.ndarray, pathlength, child_section: dict) -> int:
         """new_section and add_slot for a child of a bifurcation (bifurcate's `child_section`, the
-        parent's last direction `latest`): one point and one direction, written straight to its slot,
-        its floats and ints (write_stop's, with its checks) each as one row."""
+        parent's last direction `latest`): one point and one direction, written straight to its slot
+        by kernels.add_child (the values write_stop writes, with its checks)."""
         section = self.new_section(t, parent=parent, pathlength=pathlength, **child_section)
         section.latest_directions.append(latest)
         s = self.new_slot(section)
-        point = np.asarray(section.points[0], dtype=np.float64)
         self.ensure_pool(1)
-        start = int(self.ctl[K.POOL_N])
-        self.pool[start] = point
-        self.ctl[K.POOL_N] = start + 1
-        self.latest[s, 0] = latest
         stop = section.stop_criteria["TMD"]
         ref = stop.ref
         if type(ref) is not float and np.ndim(ref) != 0:
@@ -473,30 +589,20 @@ class KernelState:
         for bar in (bif_id, term_id):
             if bar is not None and not (0 <= bar < n_bars):
                 raise EngineFallback(f"bar id {bar} outside the barcode")
-        direction = section.direction
-        # F_DIR (3), F_PATH, F_BIF, F_TERM, F_REF, F_LAST (3): the whole row, in kernels' layout
-        self.slot_f[s] = (
-            direction[0],
-            direction[1],
-            direction[2],
-            section.pathlength,
-            stop.bif,
-            stop.term,
-            ref,
-            point[0],
-            point[1],
-            point[2],
-        )
-        # I_TREE, I_NLAT, I_BIF_ID, I_TERM_ID, I_HEAD, I_TAIL, I_NPTS, I_SKIP
-        self.slot_i[s, : K.N_SLOT_I] = (
+        K.add_child(
+            s,
             t,
-            1,
-            -1 if bif_id is None else bif_id,
-            -1 if term_id is None else term_id,
-            start,
-            start,
-            1,
-            0,
+            section.direction,
+            np.asarray(section.points[0], dtype=np.float64),
+            latest,
+            float(section.pathlength),
+            (float(stop.bif), float(stop.term), float(ref)),
+            (-1 if bif_id is None else int(bif_id), -1 if term_id is None else int(term_id)),
+            self.slot_f,
+            self.slot_i,
+            self.latest,
+            self.pool,
+            self.ctl,
         )
         return s
 
@@ -555,11 +661,15 @@ class KernelState:
         self.n_active[t] = len(slots)
 
     def sync_section(self, s: int, bifurcates: bool):
-        """Give slot s's SectionGrower its points, path length and last directions from the kernel;
-        returns it and its points as one (n, 3) array."""
+        """Slot s's SectionGrower and its points as one (n, 3) array. A bifurcating section gets its
+        points, path length and last directions from the kernel (bifurcate reads them); a terminating
+        one only its stop criteria: terminate reads nothing else, and the section is dropped (its points
+        are then a view of a buffer the next section reuses, for append_section only)."""
         section = self.sections[s]
         self.read_stop(s)
         n = K.gather(s, self.slot_i, self.pool, self.nxt, self.out)
+        if not bifurcates:
+            return section, self.out[:n]
         points = self.out[:n].copy()
         # the section is done growing: NeuroTS reads only its last_point (points[-1]) and len(points)
         # from here on, the same from the array as from a list of its rows (n row views not made)
@@ -567,14 +677,14 @@ class KernelState:
         section.pathlength = float(self.slot_f[s, K.F_PATH])
         section.latest_directions.clear()
         section.latest_directions.extend(self.latest[s, : self.slot_i[s, K.I_NLAT]].copy())
-        section.children = 2.0 if bifurcates else 0.0
+        section.children = 2.0
         return section, points
 
     def append_section(self, t: int, section_grower, points: np.ndarray):
         """TreeGrower.append_section with the section's points as one array (no debug log of them)."""
         parent = section_grower.parent
         append = parent.append_section if parent else self.trees[t].neuron.append_root_section
-        return append(PointLevel(points.tolist(), [DEFAULT_DIAMETER] * len(points)), self.section_types[t])
+        return append(PointLevel(points.tolist(), [self.diameters[t]] * len(points)), self.section_types[t])
 
     def new_section(self, t: int, parent, direction, first_point, stop, process, pathlength):
         """TreeGrower.add_section for a child section: the same SectionGrower, activated, without
@@ -623,17 +733,15 @@ class KernelState:
             self.pool,
             self.nxt,
             self.words.words,
-            self.words.cos_phi,
-            self.words.sin_phi,
-            self.words.sin_theta,
-            self.words.cos_theta,
+            self.words.theta,
         )
 
 
-def grow_neurites(grower) -> None:
-    """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run."""
+def grow_neurites(grower, diameters: dict | None = None) -> None:
+    """`while grower.active_neurites: grower.next()`, with the per-point loop in kernels.run; sections
+    of the types in `diameters` (uniform_diameters) get that diameter, the others NeuroTS' default."""
     load_kernels()
-    state = KernelState(grower)
+    state = KernelState(grower, diameters or {})
     words = RandomWords(grower._rng)
     state.words = words
     ctl = state.ctl
@@ -658,6 +766,7 @@ def grow_neurites(grower) -> None:
                 _end_section(state, int(ctl[K.EVENT_SLOT]), code == K.BIFURCATE)
     finally:
         words.sync(ctl)
+        release_trees(state.trees)
 
 
 def _end_neurite(state: KernelState, t: int) -> None:
@@ -693,11 +802,12 @@ def _end_section(state: KernelState, s: int, bifurcates: bool) -> None:
         # NeuroTS steps every other active section here; bifurcate() and add_section() draw nothing,
         # so those steps run first thing in the next kernel call, then the children's first points.
         bif_id = stop.bif_id
+        if bif_id is not None and 0 <= bif_id < state.bif_alive.shape[1]:
+            state.bif_alive[t, bif_id] = False  # bifurcate removes it from the Barcode first thing
         children = [
             state.add_child(t, section, latest, section_grower.pathlength, child_section)
             for child_section in tree.growth_algo.bifurcate(section_grower)
         ]
-        state.bif_alive[t, bif_id] = False  # bifurcate removed it from the Barcode
         tree.active_sections.remove(section_grower)
         pending = others + children
         if len(pending) > state.pending.shape[0]:

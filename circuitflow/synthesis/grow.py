@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import math
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,13 +92,14 @@ class JsonDict(dict):
 
 
 def json_copy(value):
-    """Deep copy of JSON data, dicts as JsonDict, FrozenLists shared; anything else through copy.deepcopy."""
+    """Deep copy of JSON data, dicts as JsonDict, FrozenLists shared; anything else through copy.deepcopy.
+    Values that are their own copy (SHARED types) are taken as they are without a call for each."""
     kind = type(value)
     if kind is dict or kind is JsonDict:
-        return JsonDict({key: json_copy(item) for key, item in value.items()})
+        return JsonDict({key: item if type(item) in SHARED else json_copy(item) for key, item in value.items()})
     if kind is list:
-        return [json_copy(item) for item in value]
-    if kind in (str, int, float, bool, FrozenList) or value is None:
+        return [item if type(item) in SHARED else json_copy(item) for item in value]
+    if kind in SHARED:
         return value
     return copy.deepcopy(value)
 
@@ -127,6 +130,7 @@ class FrozenList(list):
 
 
 NUMBERS = (int, float, bool, FrozenList)
+SHARED = frozenset((str, int, float, bool, type(None), FrozenList))  # json_copy's values shared, not copied
 
 
 def frozen_json(value):
@@ -181,8 +185,13 @@ _round_num = neurots_barcode.round_num
 def round_num(num, decimal_places=4):
     """neurots.basic.round_num (np.round), remembered by the number's type and repr (so -0.0 is not 0.0)
     and the decimals: Barcode rounds every bar's two ends for each tree, and the bars of a mtype's few
-    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds)."""
-    key = (*engine.exact_key(num), decimal_places)
+    persistence diagrams recur from cell to cell (np.round of a Python float costs a few microseconds).
+    A non-zero, non-NaN Python float with int decimals is its own key (equal such floats have equal
+    bits, and the 2-tuple equals no exact key)."""
+    if type(num) is float and num == num and num and type(decimal_places) is int:
+        key = (num, decimal_places)
+    else:
+        key = (*engine.exact_key(num), decimal_places)
     rounded = _rounded.get(key)
     if rounded is None:
         if len(_rounded) >= ROUND_CACHE_SIZE:
@@ -310,6 +319,35 @@ def get_probability_function(form="step", with_density=True):
 neurots_orientations.get_probability_function = get_probability_function
 
 
+class ModeMethods(dict):
+    """OrientationManagerBase._modes: mode name -> the manager's `_mode_<name>` method, as NeuroTS'
+    _collect_mode_methods maps them, each bound when looked up (getattr, as inspect.getmembers binds
+    it) through a weak reference: the manager then holds no reference cycle and is freed with its cell."""
+
+    def __init__(self, manager, attributes: dict):
+        super().__init__(attributes)
+        self.manager = weakref.ref(manager)
+
+    def __getitem__(self, name):
+        return getattr(self.manager(), dict.__getitem__(self, name))
+
+
+class OrientationManager(neurots_orientations.OrientationManager):
+    """NeuroTS' OrientationManager with its mode methods found by inspect.getmembers once per class (it
+    took about 0.1 ms a cell) and bound on lookup (ModeMethods)."""
+
+    _mode_attributes: dict = {}
+
+    def _collect_mode_methods(self):
+        kind = type(self)
+        attributes = OrientationManager._mode_attributes.get(kind)
+        if attributes is None:
+            methods = inspect.getmembers(self, predicate=inspect.ismethod)
+            attributes = {name.replace("_mode_", ""): name for name, _ in methods if name.startswith("_mode_")}
+            OrientationManager._mode_attributes[kind] = attributes
+        return ModeMethods(self, attributes)
+
+
 _section_grower_init = neurots_section.SectionGrower.__init__
 
 
@@ -356,7 +394,8 @@ def convert_from_legacy_neurite_type(data):
     apical_dendrite, keys and list items at any depth) without its deep copy of every level: upstream
     copies each dict only to iterate over its items and read their types while it renames and recurses
     into the dict itself, so a snapshot of the items gives the same walk. NeuroTS' _load_json calls it
-    on each cell's parameters and distributions (about 11k deepcopy calls per 250 cells)."""
+    on each cell's parameters and distributions (about 11k deepcopy calls per 250 cells). FrozenLists
+    (numbers only, no names to rename) are not walked."""
     for key, _data in list(data.items()):
         if key == "apical":
             neurots_utils.neurite_type_warning(key)
@@ -368,7 +407,7 @@ def convert_from_legacy_neurite_type(data):
             key = "basal_dendrite"
         if isinstance(_data, dict):
             data[key] = convert_from_legacy_neurite_type(data[key])
-        if isinstance(_data, list):
+        if isinstance(_data, list) and type(_data) is not FrozenList:  # a FrozenList holds no names
             for i, d in enumerate(list(_data)):
                 if d == "apical":
                     neurots_utils.neurite_type_warning(key)
@@ -384,23 +423,48 @@ neurots_grower.convert_from_legacy_neurite_type = convert_from_legacy_neurite_ty
 
 def point_to_section_segment(neuron, point, rtol=1e-05, atol=1e-08):
     """neurots.utils.point_to_section_segment with one np.isclose over every section's points (stacked
-    in neuron.iter() order) instead of one per section: the first matching row is the first section's
-    first match, as upstream finds it (isclose is elementwise, and its non-finite branch gives finite
-    elements the same answer). NeuronGrower._post_grow finds each apical point this way."""
-    sections = list(neuron.iter())
-    if not sections:
+    in neuron.iter() order, as MorphIO's read-only copy holds them) instead of one per section: the
+    first matching row is the first section's first match, as upstream finds it (isclose is elementwise,
+    and its non-finite branch gives finite elements the same answer); the section's id is found in the
+    connectivity's pre-order (rescale.preorder), without MorphIO's iterator. NeuronGrower._post_grow
+    finds each apical point this way."""
+    from circuitflow.synthesis.rescale import preorder
+
+    read_only = neuron.as_immutable()
+    offsets = read_only.section_offsets.astype(np.int64)
+    if len(offsets) < 2:
         raise ValueError(f"Cannot find point in morphology that matches: {point}")
-    points = [section.points for section in sections]
-    stacked = np.concatenate(points)
+    stacked = read_only.points
     rows = np.flatnonzero(np.isclose(stacked[:, COLS.XYZ], point[COLS.XYZ], rtol=rtol, atol=atol).all(axis=1))
     if not rows.size:
         raise ValueError(f"Cannot find point in morphology that matches: {point}")
-    counts = [len(p) for p in points]
-    index = int(np.searchsorted(np.cumsum(counts), rows[0], side="right"))
-    return sections[index].id, rows[0] - sum(counts[:index])
+    index = int(np.searchsorted(offsets[1:], rows[0], side="right"))
+    children = neuron.connectivity
+    ids = [section_id for root in neuron.root_sections for section_id in preorder(children, root.id)[0]]
+    return ids[index], rows[0] - offsets[index]
 
 
 neurots_grower.point_to_section_segment = point_to_section_segment
+
+
+neurots_post_grow = neurots_grower.NeuronGrower._post_grow
+
+
+def post_grow(self):
+    """neurots NeuronGrower._post_grow with each apical section found by neuron.section(id) rather than
+    in neuron.sections, a dict of every section MorphIO builds for each lookup."""
+    apical_points = [
+        self.neuron.section(apical_section).points[-1] if apical_section is not None else None
+        for apical_section in self.apical_sections
+    ]
+    self.neuron = neurots_grower.Morphology(self.neuron)  # section ids as MorphIO's loader numbers them
+    self.apical_sections = [
+        point_to_section_segment(self.neuron, apical_point)[0] if apical_point is not None else None
+        for apical_point in apical_points
+    ]
+
+
+neurots_grower.NeuronGrower._post_grow = post_grow
 
 
 class SkipSynthesisError(Exception):
@@ -601,23 +665,32 @@ def translated(points: np.ndarray, shift: np.ndarray) -> np.ndarray:
 def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
     """morph_tool's translate(neuron, -cell.position), then rescale (or delete) each neurite whose
     extent along the pia axis breaks a hard limit (neuroc's scale_section, even at scale 1: RG-13,
-    computed in one pass by rescale.scale_subtree). Each neurite's points are read from MorphIO once
-    and written once: translated here, stored by scale_subtree (as translate would have stored them,
-    then read them back, as float32)."""
+    computed in one pass by rescale.scale_subtree). The neurites' points are read from MorphIO at once
+    (its read-only copy holds every section's points in root.iter() order, neurite after neurite) and
+    each section's written once: translated here, stored by scale_subtree (as translate would have
+    stored them, then read them back, as float32). Sections are found by id, in the pre-order of the
+    morphology's connectivity, rather than by MorphIO's iterator (a few microseconds a section)."""
     shift = -np.asarray(cell.position, dtype=float)
     neuron.soma.points = translated(neuron.soma.points, shift)
     u_c = cell.orientation.dot(Y)
     constraints = cell.params.get("context_constraints", {})
-    from circuitflow.synthesis.rescale import scale_subtree, subtree  # numba: loaded on the first cell
+    from circuitflow.synthesis.rescale import preorder, scale_subtree  # numba: loaded on the first cell
 
+    children = neuron.connectivity
+    read_only = neuron.as_immutable()
+    offsets = read_only.section_offsets.astype(np.int64)
+    every_point = read_only.points
+    first = 0
     for root in neuron.root_sections:
         type_name = TYPE_NAMES[root.type]
         cons = constraints.get(type_name, {})
         t_min = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_min"))
         t_max = constraint_distance(cell.current_depth, cell.layer_depths, cons.get("hard_limit_max"))
-        originals = [section.points for section in root.iter()]
-        layout = subtree(root, [len(points) for points in originals])
-        points = translated(np.vstack(originals), shift).astype(np.float32)
+        ids, parents = preorder(children, root.id)
+        last = first + len(ids)
+        starts = offsets[first : last + 1] - offsets[first]
+        points = translated(every_point[offsets[first] : offsets[last]], shift).astype(np.float32)
+        first = last
         y_extent = points.dot(u_c).max() - points[0].dot(u_c)
         scale = 1
         if np.round(y_extent, 3) == 0:
@@ -628,7 +701,7 @@ def apply_hard_limits(neuron, cell: CellContext, debug: dict) -> None:
             scale = t_max / y_extent
         deleted = False
         if scale > cell.min_hard_scale:
-            scale_subtree(root, scale, points, layout)
+            scale_subtree(root, scale, points, ([neuron.section(i) for i in ids], parents, starts))
         elif root.type == morphio.SectionType.apical_dendrite:
             raise RegionGrowerError(f"Apical is removed because rescale = {scale}")
         else:
@@ -727,7 +800,12 @@ def graft_donor_axon(neuron, donor, cell: CellContext, rng: np.random.Generator)
 # --------------------------------------------------------------------------- one cell
 def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, external_diametrizer, compiled: bool):
     """One synthesis attempt, steps (a) to (f) of §4."""
+    # NeuroTS deep-copies the context for every trunk (and every section it grows itself): without rules,
+    # it holds only JSON data and arrays, which a JsonDict copies without copy.deepcopy's generic walk
+    # (rules' constraints may share objects, which only copy.deepcopy's memo keeps shared)
     context: dict = {"debug_data": debug_infos["input_scaling"]}
+    if cell.rules is None:
+        context = JsonDict(context)
     params = correct_parameters(cell, context, debug_infos["input_scaling"])
     params["origin"] = np.asarray(cell.position, dtype=float)
     donor = load_donor(cell.axon_path) if cell.axon_path is not None else None
@@ -735,11 +813,12 @@ def _grow_once(cell: CellContext, rng: np.random.Generator, debug_infos: dict, e
         add_rule_constraints(cell, context, debug_infos)
     grower = NeuronGrower(
         input_parameters=params,
-        input_distributions=json_copy(cell.distributions),
+        input_distributions=JsonDict(cell.distributions),  # NeuronGrower deep-copies it (json_copy)
         external_diametrizer=external_diametrizer,
         skip_preprocessing=True,
         context=context,
         rng_or_seed=rng,
+        trunk_orientations_class=OrientationManager,
     )
     neuron = engine.grow(grower, compiled)
     apply_hard_limits(neuron, cell, debug_infos)  # translates the neuron to the origin first

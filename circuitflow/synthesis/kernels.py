@@ -9,8 +9,10 @@ Every function here reproduces one NeuroTS/numpy computation in the same floatin
 - random draws come from raw PCG64 words drawn in advance with `BitGenerator.random_raw` (the same
   stream the Generator would read): `next_double` is numpy's `(word >> 11) * 2**-53`, `uniform` is
   `low + range * next_double`, `standard_normal` is numpy's ziggurat (tables from numba's copy of
-  numpy's); the trigonometry of `get_random_point` is computed by numpy itself on the drawn words
-  (`engine.RandomWords`), since numpy's arccos (SVML) differs from the C library's;
+  numpy's); of `get_random_point`'s trigonometry, the arccos is computed by numpy itself on the drawn
+  words (`engine.RandomWords`), since numpy's arccos (SVML) differs from the C library's, and the sines
+  and cosines here (`random_point`): numpy 1.26 computes float64 sin and cos with the C library, as
+  numba does (`engine.trig_check` compares them once per process);
 - `exp_less`: `rng.random() < np.exp(-x)`, decided with the C library's exp when the draw is more
   than 16 ulp away from it and with numpy's own exp (object mode) otherwise.
 The driver (engine.py) keeps NeuroTS' Python objects for the tree structure and per-section decisions;
@@ -34,6 +36,7 @@ MEMORY = 5
 DISTANCE_MIN = 1e-8
 WEIGHTS = np.exp(np.arange(1, MEMORY + 1) - MEMORY)  # neurots.generate.section.WEIGHTS
 TO_DOUBLE = 1.0 / 9007199254740992.0
+TWO_PI = 2.0 * np.pi
 EXP_MARGIN_ULP = 16
 
 # run() return codes (BROKEN: a stop criterion NeuroTS' Barcode.curate_stop_criterion rejects)
@@ -182,6 +185,23 @@ def exp_less(draw, value):
 
 
 @njit(cache=True, error_model="numpy")
+def random_point(words, theta, i):
+    """neurots.morphmath.utils.get_random_point() from words i (phi: Generator.uniform(0, 2 pi)) and
+    i + 1 (theta: np.arccos(Generator.uniform(-1, 1)), precomputed by numpy in `theta`)."""
+    phi = 0.0 + (TWO_PI - 0.0) * (np.float64(words[i] >> np.uint64(11)) * TO_DOUBLE)
+    sin_theta = math.sin(theta[i + 1])
+    return math.cos(phi) * sin_theta, math.sin(phi) * sin_theta, math.cos(theta[i + 1])
+
+
+@njit(cache=True, error_model="numpy")
+def sin_cos(values, out):
+    """out[:, 0] = sin(values), out[:, 1] = cos(values), as `random_point` computes them."""
+    for i in range(values.shape[0]):
+        out[i, 0] = math.sin(values[i])
+        out[i, 1] = math.cos(values[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _check(crit, value, scale_prob, words, ctl):
     """SectionGrowerExponentialProba._check: True (stop here) with probability exp(-(crit - value))."""
     x = crit - value
@@ -214,10 +234,7 @@ def step(
     nxt,
     ctl,
     words,
-    cos_phi,
-    sin_phi,
-    sin_theta,
-    cos_theta,
+    theta,
 ):
     """SectionGrower.next_point (and check_stop when `check`) of slot s: 0 continue, 1 bifurcate, 2 terminate."""
     t = slot_i[s, I_TREE]
@@ -236,9 +253,10 @@ def step(
             return CONTINUE
         ctl[WORD_POS] = i + 2
         randomness = tree_f[t, T_RANDOMNESS]
-        d0 = d0 + randomness * (cos_phi[i] * sin_theta[i + 1])
-        d1 = d1 + randomness * (sin_phi[i] * sin_theta[i + 1])
-        d2 = d2 + randomness * cos_theta[i + 1]
+        r0, r1, r2 = random_point(words, theta, i)
+        d0 = d0 + randomness * r0
+        d1 = d1 + randomness * r1
+        d2 = d2 + randomness * r2
     length = norm3(d0, d1, d2)
     d0 = d0 / length
     d1 = d1 / length
@@ -366,6 +384,40 @@ def curate_stop(t, parent_ref, parent_term, bif_id, bif, term, bars, order, bif_
 
 
 @njit(cache=True, error_model="numpy")
+def get_term_between(t, bar, above, below, bars, term_alive):
+    """Barcode.get_term_between: (bar, its termination) while unused and within [above, below], else
+    (-1, -inf) (bar -1 stands for None)."""
+    if 0 <= bar < term_alive.shape[1] and term_alive[t, bar]:
+        term = bars[t, B_TERM, bar]
+        if above <= term and term <= below:
+            return bar, term
+    return -1, -np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def child_stops(t, ref, bif_id, bif, term, bars, order, bif_alive, term_alive, out_i, out_f):
+    """TMDAlgo.get_stop_criteria for a section whose TMD stop is (ref, bif_id, bif, term), on tree t's
+    barcode as arrays: the first child's bifurcation (id, value) in out_i[0], out_f[0] (its termination
+    is the section's), the second child's bifurcation and termination in out_i[1, :2], out_f[1, :2].
+    False where NeuroTS raises "broken pipeline"."""
+    current_id, current = min_bif(t, ref, term, bars, order, bif_alive)
+    ok, first_id, first = curate_stop(t, ref, term, current_id, current, term, bars, order, bif_alive, term_alive)
+    if not ok:
+        return False
+    term_id2, term2 = get_term_between(t, bif_id, bif, term, bars, term_alive)
+    ok, second_id, second = curate_stop(t, ref, term, current_id, current, term2, bars, order, bif_alive, term_alive)
+    if not ok:
+        return False
+    out_i[0, 0] = first_id
+    out_f[0, 0] = first
+    out_i[1, 0] = second_id
+    out_f[1, 0] = second
+    out_i[1, 1] = term_id2
+    out_f[1, 1] = term2
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
     """TMDAlgo.extend without its growth step: re-pick the stop bars of slot s another section used.
     False where NeuroTS raises "broken pipeline"."""
@@ -392,6 +444,31 @@ def curate(s, slot_f, slot_i, bars, order, bif_alive, term_alive):
     slot_i[s, I_TERM_ID] = term_id
     slot_f[s, F_TERM] = term
     return True
+
+
+@njit(cache=True, error_model="numpy")
+def add_child(s, t, direction, point, last, pathlength, stop, bar_ids, slot_f, slot_i, latest, pool, ctl):
+    """Slot s as a new child section of tree t: one point (at the pool's end), one last direction, its
+    direction, path length, stop criteria (`stop`: bif, term, ref) and bar ids (-1 for None)."""
+    start = ctl[POOL_N]
+    for c in range(3):
+        pool[start, c] = point[c]
+        latest[s, 0, c] = last[c]
+        slot_f[s, F_DIR + c] = direction[c]
+        slot_f[s, F_LAST + c] = point[c]
+    ctl[POOL_N] = start + 1
+    slot_f[s, F_PATH] = pathlength
+    slot_f[s, F_BIF] = stop[0]
+    slot_f[s, F_TERM] = stop[1]
+    slot_f[s, F_REF] = stop[2]
+    slot_i[s, I_TREE] = t
+    slot_i[s, I_NLAT] = 1
+    slot_i[s, I_BIF_ID] = bar_ids[0]
+    slot_i[s, I_TERM_ID] = bar_ids[1]
+    slot_i[s, I_HEAD] = start
+    slot_i[s, I_TAIL] = start
+    slot_i[s, I_NPTS] = 1
+    slot_i[s, I_SKIP] = 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -427,10 +504,7 @@ def run(
     pool,
     nxt,
     words,
-    cos_phi,
-    sin_phi,
-    sin_theta,
-    cos_theta,
+    theta,
 ):
     """Grow until an event the driver handles in Python (see the module docstring); returns its code."""
     n_pool = pool.shape[0]
@@ -455,10 +529,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
         for k in range(ctl[PEND_OTHERS], count):
             step(
@@ -473,10 +544,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
         ctl[PEND_OTHERS] = 0
         ctl[PEND_CHILDREN] = 0
@@ -512,10 +580,7 @@ def run(
                 nxt,
                 ctl,
                 words,
-                cos_phi,
-                sin_phi,
-                sin_theta,
-                cos_theta,
+                theta,
             )
             ctl[ROUND_POS] = pos + 1
             if ctl[OVERFLOW]:

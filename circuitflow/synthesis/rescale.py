@@ -67,6 +67,22 @@ def subtree(root, lengths: list | None = None) -> tuple[list, np.ndarray, np.nda
     return sections, parents, starts
 
 
+def preorder(children: dict, root_id: int) -> tuple[list, np.ndarray]:
+    """The section ids of root_id's subtree in MorphIO's pre-order (its depth-first iterator: a section,
+    then each child's subtree in order), from a morphology's `connectivity` (id -> children ids), and
+    each one's parent index in that list (-1 for the root)."""
+    ids: list = []
+    parents: list = []
+    stack = [(root_id, -1)]
+    while stack:
+        section_id, parent = stack.pop()
+        index = len(ids)
+        ids.append(section_id)
+        parents.append(parent)
+        stack.extend((child, index) for child in reversed(children.get(section_id, ())))
+    return ids, np.array(parents, dtype=np.int64)
+
+
 def scale_subtree(root, scale: float, points: np.ndarray | None = None, layout: tuple | None = None) -> None:
     """neuroc.scale.scale_section(root, ScaleParameters(mean=scale), recursive=True), in place.
     `points`: the subtree's points stacked in pre-order, and `layout`: its `subtree(root)`, when the

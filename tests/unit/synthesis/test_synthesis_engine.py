@@ -46,6 +46,17 @@ def test_norm3_is_numpy_norm():
         assert bits(ours) == bits(vectorial_norm(v)) == bits(norm(v)), v
 
 
+def test_engine_norm_is_numpy_norm():
+    """engine.norm (kernels.norm3 for native float64 3-vectors, numpy otherwise) equals np.linalg.norm on
+    arrays, views, other byte orders and dtypes, and lists."""
+    engine.load_kernels()
+    rng = np.random.default_rng(2)
+    vectors = random_vectors(rng, 5000)
+    for v in vectors:
+        for form in (v, v.astype(">f8"), v.astype(np.float32), v.tolist(), np.vstack([v, v])[1]):
+            assert bits(engine.norm(form)) == bits(vectorial_norm(form)), form
+
+
 @pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 5])
 def test_history_is_neurots_history(k):
     """SectionGrower.history() (np.dot through OpenBLAS, then the norm) for 0..5 remembered directions."""
@@ -80,11 +91,7 @@ def test_random_words_reproduce_generator_draws():
             if what == 0:
                 i = ctl[K.WORD_POS]
                 ctl[K.WORD_POS] += 2
-                point = (
-                    words.cos_phi[i] * words.sin_theta[i + 1],
-                    words.sin_phi[i] * words.sin_theta[i + 1],
-                    words.cos_theta[i + 1],
-                )
+                point = K.random_point(words.words, words.theta, i)
                 assert bits(point) == bits(get_random_point(random_generator=theirs))
             elif what == 1:
                 assert bits(K.standard_normal(words.words, ctl)) == bits(theirs.standard_normal())
@@ -94,6 +101,25 @@ def test_random_words_reproduce_generator_draws():
         words.sync(ctl)
         assert ours.bit_generator.state == theirs.bit_generator.state
         assert ours.integers(0, 2**40, 5).tolist() == theirs.integers(0, 2**40, 5).tolist()
+
+
+def test_sin_cos_are_numpy_float64():
+    """The kernels' sines and cosines (the C library's) equal numpy's on get_random_point's angles, and
+    the engine's once-per-process check agrees."""
+    rng = np.random.default_rng(5)
+    angles = np.concatenate(
+        [
+            rng.uniform(0.0, 2 * np.pi, 200_000),
+            np.arccos(rng.uniform(-1.0, 1.0, 200_000)),
+            [0.0, -0.0, np.pi, 2 * np.pi, np.pi / 2, np.nextafter(2 * np.pi, 0), 1e-300],
+        ]
+    )
+    out = np.empty((angles.size, 2))
+    K.sin_cos(angles, out)
+    assert bits(out[:, 0]) == bits(np.sin(angles))
+    assert bits(out[:, 1]) == bits(np.cos(angles))
+    assert bits([np.sin(a) for a in angles[:2000]]) == bits(out[:2000, 0])  # numpy's scalar calls too
+    assert engine.trig_check() is None
 
 
 def test_standard_normal_tails():
@@ -222,6 +248,56 @@ def test_json_copy_is_a_deep_copy():
     copied["a"][2][1]["b"] = 1
     copied["g"][0] = 5
     assert data["a"][2][1]["b"] is None and data["g"][0] == 0
+
+
+def test_json_copy_is_deepcopy_on_random_json():
+    """json_copy gives what copy.deepcopy gives (values, nesting, types, dicts as JsonDict) on random
+    nested JSON-like data with FrozenLists, tuples and arrays, shares exactly the immutable values and
+    FrozenLists, and copies every container."""
+    from circuitflow.synthesis.grow import FrozenList, JsonDict, json_copy
+
+    def plain(value):
+        if isinstance(value, dict):
+            return ("dict", [(k, plain(v)) for k, v in value.items()])
+        if isinstance(value, list):
+            return (type(value).__name__, [plain(v) for v in value])
+        if isinstance(value, np.ndarray):
+            return ("array", value.tobytes())
+        return (type(value).__name__, repr(value))
+
+    def containers(value):
+        if isinstance(value, (dict, list, np.ndarray)) and not isinstance(value, FrozenList):
+            yield value
+            for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+                yield from containers(item)
+
+    rng = np.random.default_rng(9)
+    leaves = [
+        lambda: None,
+        lambda: True,
+        lambda: int(rng.integers(-5, 5)),
+        lambda: float(rng.normal()),
+        lambda: "s",
+        lambda: FrozenList([1.0, 2]),
+        lambda: (1, 2.0),
+        lambda: np.arange(3.0),
+        lambda: -0.0,
+    ]
+
+    def random_json(depth=0):
+        kind = rng.random()
+        if depth < 4 and kind < 0.3:
+            return {f"k{i}": random_json(depth + 1) for i in range(int(rng.integers(0, 5)))}
+        if depth < 4 and kind < 0.5:
+            return [random_json(depth + 1) for _ in range(int(rng.integers(0, 5)))]
+        return leaves[int(rng.integers(len(leaves)))]()
+
+    for _ in range(2000):
+        data = random_json()
+        ours, theirs = json_copy(data), copy.deepcopy(data)
+        assert plain(ours) == plain(theirs)
+        assert all(type(d) is JsonDict for d in containers(ours) if isinstance(d, dict))
+        assert not {id(c) for c in containers(ours)} & {id(c) for c in containers(data)}
 
 
 def test_self_check_sends_cells_to_neurots_when_numpy_differs(monkeypatch):
@@ -385,8 +461,12 @@ def test_point_to_section_segment_is_neurots():
 
     assert neurots_grower.point_to_section_segment is grow.point_to_section_segment
     rng = np.random.default_rng(5)
-    for seed in range(4):
-        neuron = morphio.mut.Morphology(grow_cell(default_cell(), seed, "compiled").neuron)
+    for seed in range(6):
+        neuron = grow_cell(default_cell(), seed, "compiled").neuron
+        if seed % 2:
+            neuron = morphio.mut.Morphology(neuron)
+        if seed > 3:  # ids no longer 0..n-1 in iteration order
+            neuron.delete_section(neuron.root_sections[seed - 4], recursive=True)
         every = np.vstack([s.points for s in neuron.iter()])
         picks = every[rng.integers(0, len(every), 60)].astype(float)
         queries = list(picks) + list(picks + rng.normal(scale=1e-4, size=picks.shape)) + [every[0], every[-1]]
@@ -398,7 +478,8 @@ def test_point_to_section_segment_is_neurots():
                 with pytest.raises(ValueError, match=re.escape(str(exc))):
                     grow.point_to_section_segment(neuron, point)
                 continue
-            assert grow.point_to_section_segment(neuron, point) == expected
+            ours = grow.point_to_section_segment(neuron, point)
+            assert ours == expected and [type(v) for v in ours] == [type(v) for v in expected]
 
 
 def test_remembered_rounding_is_neurots_round_num():
@@ -412,6 +493,7 @@ def test_remembered_rounding_is_neurots_round_num():
     assert barcode.round_num is grow.round_num
     rng = np.random.default_rng(11)
     values = [0.0, -0.0, 1, -3, 2.5e-5, -2.5e-5, 0.00005, 123.45675, np.float64(-0.0), np.float32(1.23456)]
+    values += [float("nan"), float("inf"), -float("inf"), np.float64(123.45675), 5, 5.0]
     values += list(rng.normal(scale=300, size=200)) + [float(v) for v in rng.normal(scale=300, size=200)]
     for _ in range(2):
         for value in values:
@@ -496,7 +578,8 @@ def test_kernel_curate_is_tmdalgo_extend():
 
 
 def random_legacy_data(rng, depth=0):
-    """Nested dicts and lists with legacy and current neurite type names as keys and list items."""
+    """Nested dicts and lists with legacy and current neurite type names as keys and list items, and
+    FrozenLists of numbers."""
     names = ["apical", "basal", "apical_dendrite", "basal_dendrite", "axon", "x", "num_trees"]
     data = {}
     for _ in range(int(rng.integers(0, 5))):
@@ -505,6 +588,10 @@ def random_legacy_data(rng, depth=0):
             value = random_legacy_data(rng, depth + 1)
         elif kind < 0.6:
             value = [names[i] if rng.random() < 0.7 else float(i) for i in rng.integers(0, len(names), 4)]
+        elif kind < 0.7:  # shared numbers (as chunk.shared_entry makes them): nothing to rename
+            from circuitflow.synthesis.grow import FrozenList
+
+            value = FrozenList([float(v) for v in rng.normal(size=int(rng.integers(0, 4)))])
         else:
             value = float(rng.normal())
         data[names[int(rng.integers(0, len(names)))]] = value
@@ -543,9 +630,23 @@ def test_legacy_conversion_is_neurots():
     assert renamed > 500 and failed > 10
 
 
+def barcode_state(barcode, n):
+    """The barcode arrays kernel_stop_criteria reads, for one tree (t = 0) with this Barcode."""
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(bars=np.zeros((1, 2, n)), order=np.full((1, 2, n), -1, dtype=np.int64))
+    engine.barcode_arrays(barcode, state.bars[0], state.order[0])
+    state.bif_alive = np.zeros((1, n), dtype=np.bool_)
+    state.term_alive = np.zeros((1, n), dtype=np.bool_)
+    state.bif_alive[0, list(barcode.bifs)] = True
+    state.term_alive[0, list(barcode.terms)] = True
+    state.stop_i, state.stop_f = np.zeros((2, 2), dtype=np.int64), np.zeros((2, 2))
+    return state
+
+
 def test_stop_criteria_are_tmdalgo_get_stop_criteria():
-    """engine.stop_criteria (with engine.curate_stop_criterion) gives the children's stop criteria
-    TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
+    """engine.stop_criteria (with engine.curate_stop_criterion) and engine.kernel_stop_criteria (on the
+    barcode as arrays) give the children's stop criteria TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
     random barcodes with used bars and random stop criteria (curate_stop_criterion's own cases:
     test_curate_stop_criterion_is_barcodes)."""
     from types import SimpleNamespace
@@ -560,12 +661,18 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
         stop = random_stop(rng, n)
         pathlength = float(rng.integers(0, 30) * 5.0) if rng.random() < 0.8 else float(rng.uniform(0, 150))
         results = []
-        for ours in (False, True):
+        for ours in (False, True, "kernel"):
             algo = TMDAlgo.__new__(TMDAlgo)
             algo.barcode = copy.deepcopy(barcode)
             section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, pathlength=pathlength)
             if ours:
                 engine.speed_up_algorithm(algo)
+            if ours == "kernel":
+                engine.load_kernels()
+                state = barcode_state(algo.barcode, n)
+                algo.get_stop_criteria = lambda current, algo=algo, state=state: engine.kernel_stop_criteria(
+                    state, 0, algo, current
+                )
             try:
                 stops = algo.get_stop_criteria(section)
             except NeuroTSError as exc:
@@ -579,7 +686,7 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
                     repr((algo.barcode.bifs, algo.barcode.terms, algo.barcode.angles)),
                 )
             )
-        assert results[0] == results[1], (vars(stop), pathlength)
+        assert results[0] == results[1] == results[2], (vars(stop), pathlength)
         seen["same bif" if results[0][0][0]["bif"] == results[0][0][1]["bif"] else "other bif"] += 1
     assert min(seen.values()) > N // 100, seen
 
@@ -663,8 +770,12 @@ def test_bio_oriented_is_neurots():
 
     rng = np.random.default_rng(11)
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
+    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
+    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
@@ -857,8 +968,12 @@ def test_directional_is_neurots():
     assert bif_methods["directional"] is engine.directional
     rng = np.random.default_rng(12)
     y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
     angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
     angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
+    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
+    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
@@ -895,3 +1010,135 @@ def test_section_grower_init_is_neurots():
                 (state, bits(section.direction), [bits(p) for p in section.points], section.latest_directions.maxlen)
             )
         assert made[0] == made[1], direction
+
+
+def test_uniform_diameters_are_diametrize_uniform():
+    """Sections appended with engine.uniform_diameters' values (NeuroTS' default diameter for the types
+    it leaves out) get the diameters NeuronGrower._diametrize gives them with the "uniform" method, for
+    random parameters (floats, ints, missing or None types, explicit neurite_types); other methods and
+    unusual values are left to NeuroTS' diametrizer (None)."""
+    from types import SimpleNamespace
+
+    from neurots.generate import diametrizer
+    from neurots.generate.tree import DEFAULT_DIAMETER
+
+    kinds = [morphio.SectionType.basal_dendrite, morphio.SectionType.apical_dendrite, morphio.SectionType.axon]
+    rng = np.random.default_rng(12)
+    seen = {"values": 0, "none": 0}
+    for _ in range(400):
+        diam_params = {"method": "uniform"}
+        for kind in kinds:
+            if rng.random() < 0.8:
+                diam_params[kind.name] = [float(rng.uniform(0.1, 3)), int(rng.integers(1, 4)), None][rng.integers(3)]
+        if rng.random() < 0.3:
+            diam_params["neurite_types"] = [kind.name for kind in kinds if rng.random() < 0.6]
+        method = "uniform" if rng.random() < 0.9 else "M1"
+        if rng.random() < 0.05:
+            diam_params["basal_dendrite"] = "0.5"
+        grower = SimpleNamespace(
+            input_distributions={"diameter": {"method": method}},
+            input_parameters={"diameter_params": diam_params, "grow_types": [k.name for k in kinds[:2]]},
+        )
+        values = engine.uniform_diameters(grower)
+        seen["none" if values is None else "values"] += 1
+        if values is None:
+            assert method != "uniform" or diam_params.get("basal_dendrite") == "0.5"
+            continue
+        theirs, ours = morphio.mut.Morphology(), morphio.mut.Morphology()
+        for _ in range(int(rng.integers(1, 6))):
+            kind = kinds[rng.integers(3)]
+            points = rng.normal(size=(int(rng.integers(1, 8)), 3)).tolist()
+            root = theirs.append_root_section(morphio.PointLevel(points, [DEFAULT_DIAMETER] * len(points)), kind)
+            root.append_section(morphio.PointLevel(points, [DEFAULT_DIAMETER] * len(points)))
+            diameter = values.get(kind, DEFAULT_DIAMETER)
+            root = ours.append_root_section(morphio.PointLevel(points, [diameter] * len(points)), kind)
+            root.append_section(morphio.PointLevel(points, [diameter] * len(points)))
+        neurite_types = diam_params.get("neurite_types")  # NeuronGrower._diametrize's choice
+        if neurite_types is None:
+            neurite_types = grower.input_parameters["grow_types"]
+        diametrizer.build(theirs, {}, neurite_types=neurite_types, diam_method="uniform", diam_params=diam_params)
+        assert morphology_bytes(ours) == morphology_bytes(theirs), diam_params
+    assert min(seen.values()) > 10, seen
+
+
+def test_post_grow_is_neurots():
+    """grow.post_grow (installed as NeuronGrower._post_grow) gives the morphology and apical sections
+    NeuroTS' _post_grow gives, on cells grown by the kernel."""
+    from neurots.generate.grower import NeuronGrower
+
+    from circuitflow.synthesis import grow
+
+    assert NeuronGrower._post_grow is grow.post_grow
+    for seed in range(4):
+        grower, theirs = grower_with_trunks(seed), grower_with_trunks(seed)
+        engine.grow_neurites(grower)
+        engine.grow_neurites(theirs)
+        assert grower.apical_sections and grower.apical_sections == theirs.apical_sections
+        grower.apical_sections.append(None)
+        theirs.apical_sections.append(None)
+        grow.neurots_post_grow(theirs)
+        grower._post_grow()
+        assert grower.apical_sections == theirs.apical_sections
+        assert morphology_bytes(grower.neuron) == morphology_bytes(theirs.neuron)
+        assert [s.id for s in grower.neuron.iter()] == [s.id for s in theirs.neuron.iter()]
+
+
+def test_grown_cells_are_freed_without_the_cycle_collector():
+    """After grow_cell, a compiled cell's growers, trees, sections, stop criteria and trunk orientation
+    manager are freed by reference counting (engine.release, engine.release_trees, grow.ModeMethods):
+    the cyclic collector finds (almost) nothing, not the ~1,070 objects per cell it found when the
+    engine's partials, the diametrizer closure and the orientation manager's methods held cycles."""
+    import gc
+
+    grow_cell(default_cell(), 0, "compiled")
+    gc.collect()
+    gc.disable()
+    try:
+        for seed in range(3):
+            grow_cell(default_cell(), seed, "compiled")
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable < 30, unreachable
+
+
+def test_orientation_manager_modes_are_neurots():
+    """grow.OrientationManager maps the same mode names, in the same order, to the same bound methods as
+    NeuroTS' OrientationManager, rejects unknown modes with the same error, computes the same trunk
+    orientations from the same draws, and is freed by reference counting."""
+    import weakref
+
+    from neurots.generate import orientations
+    from neurots.utils import NeuroTSError
+
+    from circuitflow.synthesis import grow
+
+    grower = grower_with_trunks(0)
+    kwargs = {
+        "soma": grower.soma_grower.soma,
+        "parameters": grower.input_parameters,
+        "distributions": grower.input_distributions,
+        "context": grower.context,
+    }
+    ours = grow.OrientationManager(rng=np.random.default_rng(4), **kwargs)
+    theirs = orientations.OrientationManager(rng=np.random.default_rng(4), **kwargs)
+    assert list(ours._modes.keys()) == list(theirs._modes.keys()) and len(ours._modes) > 3
+    assert repr(ours.mode_names) == repr(theirs.mode_names)
+    for name in theirs._modes:
+        assert name in ours._modes and ours._modes[name].__func__ is theirs._modes[name].__func__
+        assert ours._modes[name].__self__ is ours
+    for tree_type in grower.input_parameters["grow_types"]:
+        assert bits(ours.compute_tree_type_orientations(tree_type)) == bits(
+            theirs.compute_tree_type_orientations(tree_type)
+        )
+    for manager in (ours, theirs):
+        manager._parameters = {"basal_dendrite": {"orientation": {"mode": "nope", "values": {}}}}
+    messages = []
+    for manager in (ours, theirs):
+        with pytest.raises(NeuroTSError) as error:
+            manager.compute_tree_type_orientations("basal_dendrite")
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    alive = weakref.ref(ours)
+    del ours
+    assert alive() is None

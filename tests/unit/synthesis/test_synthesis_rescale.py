@@ -113,3 +113,28 @@ def test_hard_limits_translate_as_morph_tool(seed):
     assert neuron.soma.points.tobytes() == theirs.soma.points.tobytes()
     assert [len(s.points) for s in neuron.iter()] == [len(s.points) for s in theirs.iter()]
     assert all_points(neuron) == all_points(theirs)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_preorder_is_morphios_iteration(seed):
+    """rescale.preorder on the connectivity lists a subtree's sections in root.iter() order, with the
+    parents subtree() finds through each section's parent, and MorphIO's read-only copy holds their
+    points in that order, neurite after neurite (what apply_hard_limits reads)."""
+    from circuitflow.synthesis.rescale import preorder, subtree
+
+    neuron = random_neuron(np.random.default_rng(seed))
+    for root in list(neuron.root_sections)[:: 2 if seed % 2 else 3]:
+        neuron.delete_section(root, recursive=True)  # ids no longer 0..n-1 (apply_hard_limits deletes)
+    read_only = neuron.as_immutable()
+    first = 0
+    for root in neuron.root_sections:
+        sections, parents, starts = subtree(root)
+        ids, parents_again = preorder(neuron.connectivity, root.id)
+        assert ids == [s.id for s in sections]
+        assert parents.tolist() == parents_again.tolist()
+        offsets = read_only.section_offsets[first : first + len(ids) + 1]
+        assert (offsets - offsets[0]).tolist() == starts.tolist()
+        rows = read_only.points[offsets[0] : offsets[-1]]
+        assert rows.tobytes() == np.vstack([s.points for s in sections]).tobytes()
+        first += len(ids)
+    assert first == len(read_only.section_offsets) - 1
