@@ -89,10 +89,10 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
+    import circuitflow.synthesis.lazy  # noqa: F401  (first: NeuroTS' package __init__ and pyplot stay unloaded)
 
     # isort: split
-    from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
+    from neurots.utils import convert_from_legacy_neurite_type  # numpy and neurom: not NeuroTS' growers
 
     return convert_from_legacy_neurite_type(data)
 
@@ -171,12 +171,13 @@ def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: di
 
 def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
     """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
-    from diameter_synthesis import validators as diameter_validators
-    from neurots import NeuroTSError
-    from neurots import validator as neurots_validator
-    from neurots.generate.orientations import check_3d_angles
+    import circuitflow.synthesis.lazy  # noqa: F401,I001  (first: NeuroTS' package __init__ stays unloaded)
 
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
+    # `import a.b as c`, not `from a import b`: the latter reads an attribute of the deferred package, running it
+    import diameter_synthesis.validators as diameter_validators
+    import neurots.validator as neurots_validator
+    from neurots.generate.orientations import check_3d_angles
+    from neurots.utils import NeuroTSError
 
     where = f"region '{key}', mtype '{mtype}'"
     try:
