@@ -89,7 +89,7 @@ rule help:
         "printf '%s\\n' {params.text:q} | tee {log:q}"
 
 
-# What the end-of-run summary reports, where the config has it (see circuitflow.report.summary).
+# What the end-of-run summary reports, where the config has it (see circuitflow.summary).
 SUMMARY = {
     "cells": SYN_PLAN["out_cells"] if "synthesis" in config else None,
     "network": (
@@ -104,7 +104,7 @@ SUMMARY = {
 onsuccess:
     # After a run that built something (not the target list): what it built and where.
     if TARGETS_GIVEN:
-        from circuitflow.report.summary import run_summary
+        from circuitflow.summary import run_summary
 
         print(run_summary(OUT, **SUMMARY))
     # Snakemake's job-rate limiter leaves a 1 s threading.Timer behind each scheduling round, and the
