@@ -13,8 +13,8 @@ import yaml
 from circuitflow.io.morphology import CONTAINER_FOLDER, morphology_name, morphology_property
 from circuitflow.synthesis import finalize
 
-
-WORDS = ["null", "true", "no", "on", "y", "1e5", "0x1f", "0o17", "012", "1_000", "inf", "nan", "_", "a/", "2001-12-14", "e1"]
+#: keys that the resolver makes the emitters quote
+WORDS = "null true no on y 1e5 0x1f 0o17 012 1_000 inf nan _ a/ 2001-12-14 e1".split()
 
 
 def random_key(rng) -> str:
