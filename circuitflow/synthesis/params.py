@@ -131,11 +131,13 @@ def json_key(synthesis_region: str, region: str, distributions: dict) -> str:
 
 
 def _schema_check(data: dict, schema: dict, kind: str) -> None:
-    try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise ParametersError(f"{kind}: at [{where}]: {exc.message}") from None
+    """jsonschema.validate(data, schema)'s error (its best match), as one line, without checking the constant
+    schema against its metaschema at each call (a test checks ours once)."""
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        raise ParametersError(f"{kind}: at [{where}]: {error.message}")
 
 
 def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: dict) -> list[tuple[str, str]]:
@@ -162,15 +164,18 @@ def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: di
             if (key, mtype) not in pairs:
                 pairs.append((key, mtype))
     synthesis_of = dict(zip(cells["region"], cells["synthesis_region"]))
+    valid_diameter_params: set[str] = set()
     for key, mtype in pairs:
-        _verify_entry(key, mtype, params[key][mtype], distributions[key][mtype])
+        _verify_entry(key, mtype, params[key][mtype], distributions[key][mtype], valid_diameter_params)
         regions = {s for r, s in synthesis_of.items() if json_key(s, r, distributions) == key}
         _check_constraints(key, mtype, params[key][mtype], regions, structure)
     return pairs
 
 
-def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
-    """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
+def _verify_entry(key: str, mtype: str, params: dict, distributions: dict, valid_diameter_params: set) -> None:
+    """NeuroTS and diameter-synthesis validation of one (region, mtype) entry; diameter parameters equal to ones
+    in `valid_diameter_params` (their JSON texts; often one model serves every mtype) pass at once, and valid
+    ones are added there (diameter-synthesis checks its schema itself at each call: 15 ms)."""
     import circuitflow.synthesis.lazy  # noqa: F401,I001  (first: NeuroTS' package __init__ stays unloaded)
 
     # `import a.b as c`, not `from a import b`: the latter reads an attribute of the deferred package, running it
@@ -188,10 +193,13 @@ def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> No
         neurots_validator.validate_neuron_params(params)
     except neurots_validator.ValidationError as exc:
         raise ParametersError(f"tmd_parameters, {where}: {exc}".replace("\n", "; ")) from None
-    try:
-        diameter_validators.validate_model_params(params["diameter_params"])
-    except Exception as exc:  # diameter-synthesis raises its own ValidationError
-        raise ParametersError(f"tmd_parameters, {where}: diameter_params: {exc}".replace("\n", "; ")) from None
+    diameter_text = json.dumps(params["diameter_params"], sort_keys=True)
+    if diameter_text not in valid_diameter_params:
+        try:
+            diameter_validators.validate_model_params(params["diameter_params"])
+        except Exception as exc:  # diameter-synthesis raises its own ValidationError
+            raise ParametersError(f"tmd_parameters, {where}: diameter_params: {exc}".replace("\n", "; ")) from None
+        valid_diameter_params.add(diameter_text)
     try:
         check_3d_angles(params)
     except NeuroTSError as exc:
