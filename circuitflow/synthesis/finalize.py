@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -70,35 +71,46 @@ def output_collection(cells: CellCollection, results: pd.DataFrame) -> CellColle
 def apical_yaml_data(results: pd.DataFrame) -> tuple[dict, dict]:
     """(apical points, NRN sections) per synthesized cell's morphology name."""
     points, nrn = {}, {}
-    for _, row in results[results["name"].notna()].iterrows():
-        first = next((p for p in row["apical_points"] if p is not None), None)
-        points[row["name"]] = None if first is None else [float(v) for v in first]
-        nrn[row["name"]] = row["apical_NRN_sections"] if row["apical_NRN_sections"] is not None else []
+    kept = results[results["name"].notna()]
+    for name, apical_points, nrn_sections in zip(kept["name"], kept["apical_points"], kept["apical_NRN_sections"]):
+        first = next((p for p in apical_points if p is not None), None)
+        points[name] = None if first is None else [float(v) for v in first]
+        nrn[name] = nrn_sections if nrn_sections is not None else []
     return points, nrn
+
+
+#: Keys that libyaml's emitter writes as the pure-Python one does (4x faster, when PyYAML has it): the morphology
+#: names (hex digits, under `hashed/ab/` folders). They differ on others, e.g. keys of 100+ characters or empty ones.
+SIMPLE_KEY = re.compile(r"[0-9a-z_/]{1,64}")
 
 
 def write_yaml(path: str | os.PathLike, data: dict) -> None:
     """PyYAML dump with defaults (sorted keys, block style), via a temporary name."""
+    simple = all(isinstance(key, str) and SIMPLE_KEY.fullmatch(key) for key in data)
+    dumper = getattr(yaml, "CDumper", yaml.Dumper) if simple else yaml.Dumper
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        yaml.dump(data, f)
+        yaml.dump(data, f, Dumper=dumper)
 
 
 def link_morphologies(chunk_dirs, morph_dir: str | os.PathLike) -> None:
-    """Hard-link (or copy) every chunk's morphology files into the final folder."""
-    morph_dir = Path(morph_dir)
-    morph_dir.mkdir(parents=True, exist_ok=True)
-    for chunk_dir in chunk_dirs:
-        chunk_dir = Path(chunk_dir)
-        for src in sorted(chunk_dir.rglob("*")):
-            rel = src.relative_to(chunk_dir)
-            if src.is_dir() or rel.parts[0] == CONTAINER_FOLDER or src.name.startswith("."):
-                continue
-            dst = morph_dir / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
+    """Hard-link (or copy) every chunk's morphology files into the final folder (not the chunks' h5 copies
+    for the container, nor hidden files such as Snakemake's timestamps)."""
+    os.makedirs(morph_dir, exist_ok=True)
+    for chunk_dir in map(os.fspath, chunk_dirs):
+        for folder, subfolders, files in os.walk(chunk_dir):
+            top = folder == chunk_dir
+            if top:
+                subfolders[:] = [d for d in subfolders if d != CONTAINER_FOLDER]
+            target = os.path.join(morph_dir, os.path.relpath(folder, chunk_dir))
+            names = [n for n in files if not n.startswith(".") and not (top and n == CONTAINER_FOLDER)]
+            if names:
+                os.makedirs(target, exist_ok=True)
+            for name in names:
+                src, dst = os.path.join(folder, name), os.path.join(target, name)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
 
 
 def finalize(

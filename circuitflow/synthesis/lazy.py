@@ -11,7 +11,10 @@
 - pandas and voxcell (which imports pandas): diameter-synthesis' utils and circuitflow's atlas, cells and
   prepare modules import them at module level, for tables that planning and the atlas cache job build; a
   chunk job reads its rows as numpy columns (0.2 s of CPU and 32 MB per job). A chunk job with axon donors
-  loads pandas to read the donor table.
+  loads pandas to read the donor table;
+- the neurots package's __init__: it imports NeuroTS' growers, and with its astrocyte modules tmd and
+  scipy.stats (0.5 s). Planning needs only neurots.utils (legacy neurite type names), neurots.validator and
+  neurots.generate.orientations (parameter checks): these load without it. A chunk job runs it as before.
 Not in the package's __init__: finding these specs costs a little, which processes that never grow a cell
 (Snakemake parsing the Snakefile, the prune jobs) should not pay.
 
@@ -24,8 +27,8 @@ import importlib.util
 import sys
 import types
 
-#: Submodules that may be imported before their deferred package runs: they import numpy, scipy and each
-#: other only (not their package's __init__'s modules), so the package's code is not needed first.
+#: Submodules that may be imported before their deferred package runs: they import numpy, scipy, jsonschema,
+#: neurom and each other only (not their package's __init__'s modules), so the package's code is not needed first.
 ALONE = frozenset(
     {
         "tmd.Topology",
@@ -33,6 +36,14 @@ ALONE = frozenset(
         "tmd.Topology.statistics",
         "tmd.Topology.transformations",
         "tmd.Topology.vectorizations",
+        "neurots.generate",  # (empty)
+        "neurots.generate.orientations",
+        "neurots.morphmath",  # (empty)
+        "neurots.morphmath.rotation",
+        "neurots.morphmath.sample",
+        "neurots.morphmath.utils",
+        "neurots.utils",
+        "neurots.validator",
     }
 )
 
@@ -170,3 +181,4 @@ _defer_import("tmd")
 _defer_import("jsonschema")
 _defer_import("pandas")
 _defer_import("voxcell")
+_defer_import("neurots")

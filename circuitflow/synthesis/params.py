@@ -89,10 +89,10 @@ def load_tmd_file(path: str | os.PathLike, kind: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ParametersError(f"{kind}: {path} is not valid JSON ({exc})") from exc
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
+    import circuitflow.synthesis.lazy  # noqa: F401  (first: NeuroTS' package __init__ and pyplot stay unloaded)
 
     # isort: split
-    from neurots.utils import convert_from_legacy_neurite_type  # NeuroTS loads in ~1 s: only when needed
+    from neurots.utils import convert_from_legacy_neurite_type  # numpy and neurom: not NeuroTS' growers
 
     return convert_from_legacy_neurite_type(data)
 
@@ -131,11 +131,13 @@ def json_key(synthesis_region: str, region: str, distributions: dict) -> str:
 
 
 def _schema_check(data: dict, schema: dict, kind: str) -> None:
-    try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise ParametersError(f"{kind}: at [{where}]: {exc.message}") from None
+    """jsonschema.validate(data, schema)'s error (its best match), as one line, without checking the constant
+    schema against its metaschema at each call (a test checks ours once)."""
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        raise ParametersError(f"{kind}: at [{where}]: {error.message}")
 
 
 def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: dict) -> list[tuple[str, str]]:
@@ -162,21 +164,25 @@ def verify(cells: pd.DataFrame, params: dict, distributions: dict, structure: di
             if (key, mtype) not in pairs:
                 pairs.append((key, mtype))
     synthesis_of = dict(zip(cells["region"], cells["synthesis_region"]))
+    valid_diameter_params: set[str] = set()
     for key, mtype in pairs:
-        _verify_entry(key, mtype, params[key][mtype], distributions[key][mtype])
+        _verify_entry(key, mtype, params[key][mtype], distributions[key][mtype], valid_diameter_params)
         regions = {s for r, s in synthesis_of.items() if json_key(s, r, distributions) == key}
         _check_constraints(key, mtype, params[key][mtype], regions, structure)
     return pairs
 
 
-def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> None:
-    """NeuroTS and diameter-synthesis validation of one (region, mtype) entry."""
-    from diameter_synthesis import validators as diameter_validators
-    from neurots import NeuroTSError
-    from neurots import validator as neurots_validator
-    from neurots.generate.orientations import check_3d_angles
+def _verify_entry(key: str, mtype: str, params: dict, distributions: dict, valid_diameter_params: set) -> None:
+    """NeuroTS and diameter-synthesis validation of one (region, mtype) entry; diameter parameters equal to ones
+    in `valid_diameter_params` (their JSON texts; often one model serves every mtype) pass at once, and valid
+    ones are added there (diameter-synthesis checks its schema itself at each call: 15 ms)."""
+    import circuitflow.synthesis.lazy  # noqa: F401,I001  (first: NeuroTS' package __init__ stays unloaded)
 
-    import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
+    # `import a.b as c`, not `from a import b`: the latter reads an attribute of the deferred package, running it
+    import diameter_synthesis.validators as diameter_validators
+    import neurots.validator as neurots_validator
+    from neurots.generate.orientations import check_3d_angles
+    from neurots.utils import NeuroTSError
 
     where = f"region '{key}', mtype '{mtype}'"
     try:
@@ -187,10 +193,13 @@ def _verify_entry(key: str, mtype: str, params: dict, distributions: dict) -> No
         neurots_validator.validate_neuron_params(params)
     except neurots_validator.ValidationError as exc:
         raise ParametersError(f"tmd_parameters, {where}: {exc}".replace("\n", "; ")) from None
-    try:
-        diameter_validators.validate_model_params(params["diameter_params"])
-    except Exception as exc:  # diameter-synthesis raises its own ValidationError
-        raise ParametersError(f"tmd_parameters, {where}: diameter_params: {exc}".replace("\n", "; ")) from None
+    diameter_text = json.dumps(params["diameter_params"], sort_keys=True)
+    if diameter_text not in valid_diameter_params:
+        try:
+            diameter_validators.validate_model_params(params["diameter_params"])
+        except Exception as exc:  # diameter-synthesis raises its own ValidationError
+            raise ParametersError(f"tmd_parameters, {where}: diameter_params: {exc}".replace("\n", "; ")) from None
+        valid_diameter_params.add(diameter_text)
     try:
         check_3d_angles(params)
     except NeuroTSError as exc:

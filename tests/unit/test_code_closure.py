@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 import pytest
 from conftest import ROOT
 
+from circuitflow import code_closure
 from circuitflow.code_closure import import_closure
 
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
@@ -53,3 +55,38 @@ def test_lazy_and_relative_imports_count(tmp_path):
     script.write_text("from circuitflow.sub.a import f\n")
     names = {p.replace(str(pkg), "").lstrip("/") for p in import_closure(str(script), str(tmp_path))}
     assert names == {"__init__.py", "sub/__init__.py", "sub/a.py", "sub/b.py", "sub/c.py", "d.py"}
+
+
+MODULES = sorted([*(ROOT / "circuitflow").rglob("*.py"), *SCRIPTS])
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_import_lines_give_what_the_whole_module_ast_gives(path):
+    """Parsing only the import statements that may name a package module finds what walking the whole AST finds."""
+    whole = code_closure._package_modules(ast.walk(ast.parse(path.read_text())), path, ROOT)
+    assert code_closure._imported(path, ROOT) == whole
+
+
+@pytest.mark.parametrize(
+    "text, alone",
+    [
+        (
+            'def f():\n    """Docs.\n\n    from circuitflow.x import (y\n    """\n    from circuitflow.sub import b\n',
+            False,
+        ),
+        (
+            "from circuitflow.sub import (  # a comment\n    a,\n    b,\n)\nimport circuitflow.d, \\\n    circuitflow.e\n",
+            True,
+        ),
+        ("x = 1\nfrom circuitflow import (\n    a)\n\n\ndef g():\n    from .. import z\n", True),
+    ],
+)
+def test_multiline_imports_and_lines_that_do_not_parse_alone(tmp_path, text, alone):
+    """Continued statements are parsed whole, alone; a line that does not parse alone (here in a docstring) falls
+    back to the whole module's AST."""
+    path = tmp_path / "circuitflow" / "sub" / "m.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    whole = code_closure._package_modules(ast.walk(ast.parse(text)), path, tmp_path)
+    assert code_closure._imported(path, tmp_path) == whole and len(whole) > 2
+    assert (code_closure._candidate_imports(text) is not None) == alone

@@ -269,3 +269,47 @@ def test_tmd_loaded_by_a_submodule_import_has_the_namespace_of_a_plain_import(fi
     plain = tmd_namespace("pass")
     assert tmd_namespace(f"import circuitflow.synthesis.lazy\n{first}") == plain
     assert "('Tree', 'tmd.Tree.Tree')" in plain and "('io', 'tmd.io.io')" in plain
+
+
+def package_namespace(package: str, code: str) -> str:
+    """The names `package` binds (and what they are) after `code` in a fresh interpreter, the package run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    show = (
+        f"import {package}\nhasattr({package}, 'x_no_such_name')  # runs a deferred package, as any use does\n"
+        f"print(sorted((k, getattr(v, '__name__', type(v).__name__)) for k, v in vars({package}).items() "
+        "if k[:2] != '__'))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", f"{code}\n{show}"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import neurots.utils, neurots.validator\nfrom neurots.generate.orientations import check_3d_angles",
+        "from neurots.utils import NeuroTSError\nfrom neurots.generate.grower import NeuronGrower",
+        "import neurots.validator\nfrom neurots import NeuronGrower",
+    ],
+)
+def test_neurots_after_modules_loaded_alone_has_the_namespace_of_a_plain_import(first):
+    """Planning loads neurots.utils, neurots.validator and neurots.generate.orientations without the package's
+    __init__ (NeuroTS' growers, tmd, scipy.stats); the package that runs later binds what a plain import binds."""
+    deferred = package_namespace("neurots", f"import circuitflow.synthesis.lazy\n{first}")
+    assert deferred == package_namespace("neurots", first)
+    assert "('NeuronGrower', 'NeuronGrower')" in deferred and "('utils', 'neurots.utils')" in deferred
+
+
+def test_planning_modules_of_neurots_load_alone():
+    run_python(
+        """
+        import sys
+        import circuitflow.synthesis.lazy
+        import neurots.validator
+        from neurots.generate.orientations import check_3d_angles
+        from neurots.utils import convert_from_legacy_neurite_type
+        assert type(sys.modules["neurots"]).__name__ == "_Deferred"
+        loaded = [m for m in ("neurots.astrocyte", "neurots.generate.grower", "scipy.stats") if m in sys.modules]
+        assert not loaded, loaded
+        """
+    )

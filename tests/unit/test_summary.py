@@ -1,4 +1,4 @@
-"""circuitflow.report.summary: counts read from file headers, only outputs that exist."""
+"""circuitflow.summary: counts read from file headers, only outputs that exist; no matplotlib."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 from conftest import DATA
 
-from circuitflow.report.summary import run_summary
+from circuitflow.summary import run_summary
 
 
 def write_network(tmp_path):
@@ -51,3 +51,14 @@ def test_summary_skips_missing_outputs(tmp_path):
     assert run_summary(tmp_path, cells=tmp_path / "none.h5", network=tmp_path / "net") == (
         f"circuitflow: outputs in {tmp_path}/ (logs in {tmp_path}/logs/)"
     )
+
+
+def test_the_summary_does_not_import_matplotlib():
+    """The end of every run imports it in Snakemake's process: matplotlib would add 0.3 s there."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = "import sys, circuitflow.summary; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
