@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.stats
+from conftest import ROOT
 from scipy import linalg
 
+from circuitflow.synthesis import engine
 from circuitflow.synthesis.grow import barcode_bin_centers
 from circuitflow.synthesis.kde import GaussianKDE, StatsForTmd
+
+engine.load_kernels()  # (GaussianKDE computes with them once a process has loaded them)
 
 
 def random_barcode_data(rng: np.random.Generator) -> tuple[np.ndarray, list]:
@@ -31,7 +38,8 @@ def test_gaussian_kde_equals_scipys_bit_for_bit_on_apical_barcodes():
         if len(data) < 2 or np.ptp(data) == 0:
             continue
         expected = scipy.stats.gaussian_kde(data)(centers)
-        assert GaussianKDE(data)(centers).tobytes() == expected.tobytes()
+        kde = GaussianKDE(data)
+        assert kde.exact and kde(centers).tobytes() == expected.tobytes()
         compared += 1
     assert compared > 1500
 
@@ -67,3 +75,15 @@ def test_tmd_apical_point_search_uses_it():
     from tmd.Topology import analysis
 
     assert isinstance(analysis.stats, StatsForTmd)
+
+
+def test_without_the_kernels_it_is_scipys():
+    """A process that has not loaded the compiled engine's kernels (`engine: neurots`) smooths with scipy itself."""
+    code = (
+        "import sys\n"
+        "from circuitflow.synthesis.kde import GaussianKDE\n"
+        "kde = GaussianKDE([1.0, 2.5, 2.0, 7.0])\n"
+        "assert not kde.exact and type(kde.scipy).__module__ == 'scipy.stats._kde'\n"
+        "assert 'circuitflow.synthesis.kernels' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
