@@ -35,6 +35,7 @@ from tmd.Topology import analysis as tmd_analysis
 
 import circuitflow.synthesis.lazy  # noqa: F401  (before NeuroTS: defers matplotlib.pyplot)
 from circuitflow.synthesis import engine
+from circuitflow.synthesis.kde import StatsForTmd
 
 if TYPE_CHECKING:
     from circuitflow.synthesis.context_rules import CellRules
@@ -146,6 +147,7 @@ def frozen_json(value):
 
 
 tmd_analysis.barcode_bin_centers = barcode_bin_centers
+tmd_analysis.stats = StatsForTmd()  # its gaussian_kde without importing scipy.stats (synthesis/kde.py)
 
 
 ROTATION_CACHE_SIZE = 100_000

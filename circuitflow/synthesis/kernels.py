@@ -202,6 +202,18 @@ def sin_cos(values, out):
 
 
 @njit(cache=True, error_model="numpy")
+def kde_sum(points, xi, weights, norm, out):
+    """out[j] += weights[i] * exp(-(points[i] - xi[j])**2 / 2) * norm over i then j: the loop of scipy's
+    gaussian_kernel_estimate (scipy/stats/_stats.pyx) for one dimension and one value column, with the C
+    library's exp as there."""
+    for i in range(points.shape[0]):
+        for j in range(xi.shape[0]):
+            residual = points[i] - xi[j]
+            arg = math.exp(-(residual * residual) / 2.0) * norm
+            out[j] += weights[i] * arg
+
+
+@njit(cache=True, error_model="numpy")
 def _check(crit, value, scale_prob, words, ctl):
     """SectionGrowerExponentialProba._check: True (stop here) with probability exp(-(crit - value))."""
     x = crit - value

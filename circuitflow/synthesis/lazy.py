@@ -15,6 +15,10 @@
 - the neurots package's __init__: it imports NeuroTS' growers, and with its astrocyte modules tmd and
   scipy.stats (0.5 s). Planning needs only neurots.utils (legacy neurite type names), neurots.validator and
   neurots.generate.orientations (parameter checks): these load without it. A chunk job runs it as before.
+- scipy.stats (through tmd.Topology and diameter-synthesis): 0.3 s of CPU and 35 MB per chunk job. Growth
+  uses only its gaussian_kde (tmd's apical point search), which synthesis/kde.py computes without it, and
+  diameter-synthesis binds `pearsonr` at import for a diametrizer region-grower does not call: that name is
+  bound to a function that runs scipy.stats on its first call.
 Not in the package's __init__: finding these specs costs a little, which processes that never grow a cell
 (Snakemake parsing the Snakefile, the prune jobs) should not pay.
 
@@ -26,6 +30,8 @@ import. Nothing changes for code that does use it.
 import importlib.util
 import sys
 import types
+
+import scipy  # noqa: F401  (its __init__ is light; deferring scipy.stats below leaves the package alone)
 
 #: Submodules that may be imported before their deferred package runs: they import numpy, scipy, jsonschema,
 #: neurom and each other only (not their package's __init__'s modules), so the package's code is not needed first.
@@ -174,6 +180,20 @@ def _defer_import(name: str) -> None:
         setattr(sys.modules[parent], child, module)  # as an import sets it; reading it does not load the parent
 
 
+def _runs_on_call(name: str, attr: str):
+    """A function standing for deferred module `name`'s `attr` (bound by name at import elsewhere): its first
+    call runs the module, whose code binds the real `attr` in it, and every call calls that."""
+
+    def call(*args, **kwargs):
+        module = sys.modules[name]
+        _load(module)
+        return getattr(module, attr)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attr
+    call.__doc__ = f"{name}.{attr}, running {name} on the first call."
+    return call
+
+
 if not any(isinstance(finder, _ParentsFirst) for finder in sys.meta_path):
     sys.meta_path.insert(0, _ParentsFirst())
 _defer_import("matplotlib.pyplot")
@@ -182,3 +202,6 @@ _defer_import("jsonschema")
 _defer_import("pandas")
 _defer_import("voxcell")
 _defer_import("neurots")
+_defer_import("scipy.stats")
+if type(sys.modules.get("scipy.stats")) is _Deferred:
+    sys.modules["scipy.stats"].pearsonr = _runs_on_call("scipy.stats", "pearsonr")

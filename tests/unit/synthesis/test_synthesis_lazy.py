@@ -143,9 +143,10 @@ def test_a_chunk_job_leaves_unused_heavy_modules_unloaded():
     )
 
 
-def test_a_chunk_job_grows_its_cells_without_running_pandas_or_voxcell(tmp_path):
-    """A chunk job without axon donors reads its rows as numpy columns: it grows and writes its cells (with
-    and without apical dendrites) while pandas and voxcell stay deferred, and they still run on first use."""
+def test_a_chunk_job_grows_its_cells_without_running_pandas_voxcell_or_scipy_stats(tmp_path):
+    """A chunk job without axon donors reads its rows as numpy columns and smooths apical barcodes with
+    synthesis/kde.py: it grows and writes its cells (with and without apical dendrites) while pandas, voxcell
+    and scipy.stats stay deferred, and they still run on first use."""
     from circuitflow.example import make_example
     from circuitflow.synthesis.atlas import cache_atlas
 
@@ -173,8 +174,10 @@ def test_a_chunk_job_grows_its_cells_without_running_pandas_or_voxcell(tmp_path)
         cells = json.load(open({str(tmp_path / "c.json")!r}))["cells"]
         assert [c["error"] for c in cells] == [None] * 8, cells
         assert {{bool(c["apical_points"]) for c in cells}} == {{True, False}}
-        for name in ("pandas", "voxcell"):
+        for name in ("pandas", "voxcell", "scipy.stats"):
             assert type(sys.modules[name]).__name__ == "_Deferred", name
+        from scipy import stats
+        assert stats.norm.cdf(0.0) == 0.5 and type(sys.modules["scipy.stats"]) is type(sys)
         import pandas as pd
         assert pd.DataFrame({{"a": [1]}}).shape == (1, 1) and type(sys.modules["pandas"]) is type(sys)
         from voxcell import RegionMap
@@ -309,7 +312,27 @@ def test_planning_modules_of_neurots_load_alone():
         from neurots.generate.orientations import check_3d_angles
         from neurots.utils import convert_from_legacy_neurite_type
         assert type(sys.modules["neurots"]).__name__ == "_Deferred"
-        loaded = [m for m in ("neurots.astrocyte", "neurots.generate.grower", "scipy.stats") if m in sys.modules]
+        wanted = ("neurots.astrocyte", "neurots.generate.grower", "scipy.stats")
+        loaded = [m for m in wanted if type(sys.modules.get(m)) is type(sys)]  # (a deferred one has not run)
         assert not loaded, loaded
+        """
+    )
+
+
+def test_pearsonr_bound_before_scipy_stats_runs_calls_the_real_one():
+    """diameter-synthesis binds scipy.stats.pearsonr at import: what it binds while scipy.stats is deferred runs
+    scipy.stats on its first call and returns scipy's result; scipy.stats' own pearsonr is then scipy's."""
+    run_python(
+        """
+        import sys
+        import circuitflow.synthesis.chunk
+        from diameter_synthesis import simpler_diametrizer
+        assert type(sys.modules["scipy.stats"]).__name__ == "_Deferred"
+        result = simpler_diametrizer.pearsonr([1.0, 2.0, 3.0, 4.5], [2.0, 4.1, 5.9, 9.0])
+        from scipy import stats
+        assert type(sys.modules["scipy.stats"]) is type(sys)
+        assert stats.pearsonr.__module__ == "scipy.stats._stats_py"
+        expected = stats.pearsonr([1.0, 2.0, 3.0, 4.5], [2.0, 4.1, 5.9, 9.0])
+        assert (result.statistic, result.pvalue) == (expected.statistic, expected.pvalue)
         """
     )
