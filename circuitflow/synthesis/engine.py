@@ -119,11 +119,10 @@ def release(grower) -> None:
 
 
 def release_trees(trees: list) -> None:
-    """Drop the functions grow_neurites put on each tree's algorithm and barcode (partials that refer to
-    them: reference cycles), leaving NeuroTS' own methods."""
+    """Drop the kernel_stop_criteria grow_neurites put on each tree's algorithm (a partial that refers to it
+    and to the KernelState: reference cycles), leaving NeuroTS' own method."""
     for tree in trees:
         vars(tree.growth_algo).pop("get_stop_criteria", None)
-        vars(tree.growth_algo.barcode).pop("curate_stop_criterion", None)
 
 
 def uniform_diameters(grower) -> dict | None:
@@ -321,50 +320,6 @@ def copy_tmd_stop(stop: TMDStop, memo: dict | None = None) -> TMDStop:
     return copied
 
 
-def curate_stop_criterion(barcode, parent_stop: TMDStop, child_stop: TMDStop) -> TMDStop:
-    """Barcode.curate_stop_criterion with the child's TMDStop copied by copy_tmd_stop itself rather than
-    through copy.deepcopy (which calls it, then keeps memo entries alive: most of the function's time)."""
-    return _curate(barcode, parent_stop, copy_tmd_stop(child_stop))
-
-
-def _curate(barcode, parent_stop: TMDStop, target_stop: TMDStop) -> TMDStop:
-    """Barcode.curate_stop_criterion's work on its copy of the child's TMDStop, `target_stop`, in place."""
-    max_ref = parent_stop.term
-    if target_stop.term > max_ref:
-        raise NeuroTSError("broken pipeline")
-    if (not np.isinf(target_stop.bif)) and (target_stop.bif > max_ref):
-        raise NeuroTSError("broken pipeline")
-    if barcode.get_term(target_stop.bif_id) <= target_stop.term:
-        return target_stop
-    bif_id, bif = barcode.select_compatible_bif(
-        below_bif=parent_stop.ref,
-        above_bif=max_ref,
-        below_term=parent_stop.ref,
-        above_term=target_stop.term,
-    )
-    target_stop.update_bif(bif_id, bif)
-    return target_stop
-
-
-def stop_criteria(algo, current_section) -> tuple[dict, dict]:
-    """TMDAlgo.get_stop_criteria (the children's stop criteria at a bifurcation), curated by _curate,
-    with two TMDStop copies instead of NeuroTS' four deep copies: the parent's stop is only read (NeuroTS
-    reads a copy of it), and the last curation works on the inherited criterion itself (NeuroTS copies
-    it, then drops it)."""
-    parent_tmd = current_section.stop_criteria["TMD"]
-    parent_tmd.ref = algo.metric_ref(current_section)
-    parent_bif_id = parent_tmd.bif_id
-    parent_bif = parent_tmd.bif
-    current_tmd = copy_tmd_stop(parent_tmd)
-    bif_id, bif = algo.barcode.min_bif(bif_above=parent_tmd.ref, bif_below=parent_tmd.term)
-    current_tmd.update_bif(bif_id, bif)
-    stop1 = {"TMD": curate_stop_criterion(algo.barcode, parent_tmd, current_tmd)}
-    term_id, term = algo.barcode.get_term_between(parent_bif_id, parent_bif, current_tmd.term)
-    current_tmd.update_term(term_id, term)
-    stop2 = {"TMD": _curate(algo.barcode, parent_tmd, current_tmd)}
-    return (stop1, stop2)
-
-
 def kernel_stop_criteria(state, t: int, algo, current_section) -> tuple[dict, dict]:
     """TMDAlgo.get_stop_criteria by kernels.child_stops on tree t's barcode arrays in `state` (which
     hold the same unused bars as its Barcode: _end_section marks the bifurcation bifurcate removes
@@ -454,13 +409,11 @@ def directional(direction, angles, y_rotation=None):
 
 
 def speed_up_algorithm(algo) -> None:
-    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) stop_criteria,
-    curate_stop_criterion and bio_oriented in place of its get_stop_criteria, its Barcode's
-    curate_stop_criterion and its bif_method (when NeuroTS' bio_oriented): its own bifurcate() then calls them. NeuroTS' classes, and the cells it grows, are left as they are."""
-    algo.get_stop_criteria = partial(stop_criteria, algo)
+    """Give one TreeGrower's TMD algorithm (an instance the compiled engine grows) bio_oriented in place of
+    its bif_method (when NeuroTS' bio_oriented): its own bifurcate() then calls it. NeuroTS' classes, and
+    the cells it grows, are left as they are. (KernelState gives it kernel_stop_criteria.)"""
     if getattr(algo, "bif_method", None) is neurots_bifurcation.bio_oriented:
         algo.bif_method = bio_oriented
-    algo.barcode.curate_stop_criterion = partial(curate_stop_criterion, algo.barcode)
 
 
 def barcode_arrays(barcode, bars: np.ndarray, order: np.ndarray) -> None:

@@ -645,10 +645,9 @@ def barcode_state(barcode, n):
 
 
 def test_stop_criteria_are_tmdalgo_get_stop_criteria():
-    """engine.stop_criteria (with engine.curate_stop_criterion) and engine.kernel_stop_criteria (on the
-    barcode as arrays) give the children's stop criteria TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on
-    random barcodes with used bars and random stop criteria (curate_stop_criterion's own cases:
-    test_curate_stop_criterion_is_barcodes)."""
+    """engine.kernel_stop_criteria (on the barcode as arrays) gives the children's stop criteria
+    TMDAlgo.get_stop_criteria gives, sets the same reference on the section's, and raises alike, on random
+    barcodes with used bars and random stop criteria."""
     from types import SimpleNamespace
 
     from neurots.generate.algorithms.tmdgrower import TMDAlgo
@@ -661,13 +660,11 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
         stop = random_stop(rng, n)
         pathlength = float(rng.integers(0, 30) * 5.0) if rng.random() < 0.8 else float(rng.uniform(0, 150))
         results = []
-        for ours in (False, True, "kernel"):
+        for ours in (False, True):
             algo = TMDAlgo.__new__(TMDAlgo)
             algo.barcode = copy.deepcopy(barcode)
             section = SimpleNamespace(stop_criteria={"TMD": copy.deepcopy(stop)}, pathlength=pathlength)
             if ours:
-                engine.speed_up_algorithm(algo)
-            if ours == "kernel":
                 engine.load_kernels()
                 state = barcode_state(algo.barcode, n)
                 algo.get_stop_criteria = lambda current, algo=algo, state=state: engine.kernel_stop_criteria(
@@ -686,36 +683,8 @@ def test_stop_criteria_are_tmdalgo_get_stop_criteria():
                     repr((algo.barcode.bifs, algo.barcode.terms, algo.barcode.angles)),
                 )
             )
-        assert results[0] == results[1] == results[2], (vars(stop), pathlength)
+        assert results[0] == results[1], (vars(stop), pathlength)
         seen["same bif" if results[0][0][0]["bif"] == results[0][0][1]["bif"] else "other bif"] += 1
-    assert min(seen.values()) > N // 100, seen
-
-
-def test_curate_stop_criterion_is_barcodes():
-    """engine.curate_stop_criterion returns what Barcode.curate_stop_criterion returns (a fresh TMDStop
-    with the same values), leaves its inputs alike and raises "broken pipeline" alike."""
-    from neurots.utils import NeuroTSError
-
-    rng = np.random.default_rng(34)
-    seen = {"raised": 0, "kept": 0, "other bif": 0}
-    for _ in range(N):
-        barcode, n = random_barcode(rng)
-        parent, child = random_stop(rng, n), random_stop(rng, n)
-        results = []
-        for curate in (barcode.curate_stop_criterion, lambda p, c: engine.curate_stop_criterion(barcode, p, c)):
-            p, c = copy.deepcopy(parent), copy.deepcopy(child)
-            try:
-                target = curate(p, c)
-            except NeuroTSError as exc:
-                results.append(("raised", str(exc)))
-                continue
-            assert target is not c and target is not p
-            results.append(({k: repr(v) for k, v in vars(target).items()}, vars(p), vars(c)))
-        assert results[0] == results[1], (vars(parent), vars(child))
-        if results[0][0] == "raised":
-            seen["raised"] += 1
-        else:
-            seen["kept" if results[0][0]["bif_id"] == repr(child.bif_id) else "other bif"] += 1
     assert min(seen.values()) > N // 100, seen
 
 
@@ -763,19 +732,25 @@ def test_add_child_is_new_section_then_add_slot():
     assert columns + [K.F_LAST + 2] == list(range(K.N_SLOT_F))  # the row add_child writes at once
 
 
+def bifurcation_cases(rng: np.random.Generator) -> tuple[list, list]:
+    """y_rotations (None, identity, random orthogonal, Fortran- and C-ordered) and bar angle sets (float,
+    numpy and signed-zero angles; Python floats as the barcodes hold them, with zeros, NaN and ints)."""
+    y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
+    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
+    angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
+    angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
+    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
+    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
+    return y_rotations, angle_sets
+
+
 def test_bio_oriented_is_neurots():
     """engine.bio_oriented (matrices remembered per y_rotation and angles) gives NeuroTS' two directions,
     bit for bit, with and without y_rotation, for float, numpy and signed-zero angles, first and later calls."""
     from neurots.morphmath import bifurcation
 
     rng = np.random.default_rng(11)
-    y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
-    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
-    angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
-    angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
-    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
-    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
-    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
+    y_rotations, angle_sets = bifurcation_cases(rng)
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
@@ -967,13 +942,7 @@ def test_directional_is_neurots():
 
     assert bif_methods["directional"] is engine.directional
     rng = np.random.default_rng(12)
-    y_rotations = [None, np.eye(3)] + [np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(4)]
-    y_rotations += [np.asfortranarray(y_rotations[-1]), np.ascontiguousarray(y_rotations[-1])]
-    angle_sets = [[0.0, -0.0, 0.0, -0.0], np.array([0.5, -0.0, 1.0, 2.0])]
-    angle_sets += [list(rng.uniform(-4, 4, 4)) for _ in range(60)] + list(rng.uniform(-4, 4, (60, 4)))
-    # Python floats (as the barcodes hold them), with zeros, NaN and ints among them
-    angle_sets += [rng.uniform(-4, 4, 4).tolist() for _ in range(60)]
-    angle_sets += [[0.5, -0.0, 1.0, 2.0], [0.5, 0.0, 1.0, 2.0], [float("nan"), 1.0, 1, 2.0], [1, 1.0, 1.0, 1]]
+    y_rotations, angle_sets = bifurcation_cases(rng)
     for _ in range(2):
         for y_rotation in y_rotations:
             for angles in angle_sets:
